@@ -1,0 +1,1947 @@
+/* ecaptureq.c - capture TLS plaintext with eBPF and stream it over WebSocket as
+ * eCaptureQ protobuf LogEntry messages.
+ *
+ * What this file is
+ *   One C file, read top to bottom: bundled primitives (SHA-1, base64, UTF-8) ->
+ *   protobuf -> endpoint URL -> WebSocket handshake and frames -> the hub (server,
+ *   clients, heartbeats, replay) -> TLS capture with libbpf -> the command line.
+ *   The public API is declared and documented in ecaptureq.h; everything else is
+ *   static and prefixed ecq__.
+ *
+ * Dropping it into another project
+ *   cc -c ecaptureq.c -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN
+ *   gives the stream server alone: no libbpf, libelf or zlib, just libc.
+ *
+ * Switches
+ *   ECAPTUREQ_NO_BPF   no capture (the `tls` subcommand is left out)
+ *   ECAPTUREQ_NO_MAIN  no main()
+ *   ECQ_BPF_OBJ        path of the compiled BPF object to embed (set by the Makefile)
+ *
+ * Wire format
+ *   ecaptureq.proto: each server->client binary message is one LogEntry. On connect a
+ *   client gets the first 128 run-log lines, then a heartbeat with count 0, then live
+ *   entries; a heartbeat follows every --heartbeat seconds.
+ */
+#define _GNU_SOURCE
+#include "ecaptureq.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ECQ__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* =========================================================================
+ * Bundled primitives: SHA-1 (FIPS 180-4), base64 (RFC 4648), UTF-8
+ * ========================================================================= */
+
+struct ecq__sha1 {
+    uint32_t h[5];
+    uint64_t total;
+    uint8_t block[64];
+    size_t fill;
+};
+
+static uint32_t ecq__rol(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+static void ecq__sha1_block(struct ecq__sha1 *c, const uint8_t *p)
+{
+    uint32_t w[80], a, b, d, e, f, k, t, cc;
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++)
+        w[i] = ecq__rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3], e = c->h[4];
+    for (int i = 0; i < 80; i++) {
+        if (i < 20)
+            f = (b & cc) | (~b & d), k = 0x5A827999;
+        else if (i < 40)
+            f = b ^ cc ^ d, k = 0x6ED9EBA1;
+        else if (i < 60)
+            f = (b & cc) | (b & d) | (cc & d), k = 0x8F1BBCDC;
+        else
+            f = b ^ cc ^ d, k = 0xCA62C1D6;
+        t = ecq__rol(a, 5) + f + e + k + w[i];
+        e = d, d = cc, cc = ecq__rol(b, 30), b = a, a = t;
+    }
+    c->h[0] += a, c->h[1] += b, c->h[2] += cc, c->h[3] += d, c->h[4] += e;
+}
+
+static void ecq__sha1_update(struct ecq__sha1 *c, const uint8_t *p, size_t n)
+{
+    c->total += n;
+    while (n) {
+        size_t take = 64 - c->fill < n ? 64 - c->fill : n;
+        memcpy(c->block + c->fill, p, take);
+        c->fill += take, p += take, n -= take;
+        if (c->fill == 64) {
+            ecq__sha1_block(c, c->block);
+            c->fill = 0;
+        }
+    }
+}
+
+void ecq_sha1(const void *data, size_t len, uint8_t out[20])
+{
+    struct ecq__sha1 c = {{0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0}, 0, {0}, 0};
+    uint8_t pad[72] = {0x80};
+    uint64_t bits = (uint64_t)len * 8;
+    ecq__sha1_update(&c, data, len);
+    size_t padlen = (c.fill < 56 ? 56 : 120) - c.fill;
+    for (int i = 0; i < 8; i++)
+        pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
+    ecq__sha1_update(&c, pad, padlen + 8);
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 4; j++)
+            out[4 * i + j] = (uint8_t)(c.h[i] >> (24 - 8 * j));
+}
+
+static const char ecq__b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t ecq_base64_encode(const void *data, size_t len, char *out)
+{
+    const uint8_t *p = data;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len) v |= p[i + 2];
+        out[o++] = ecq__b64[v >> 18 & 63];
+        out[o++] = ecq__b64[v >> 12 & 63];
+        out[o++] = i + 1 < len ? ecq__b64[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? ecq__b64[v & 63] : '=';
+    }
+    out[o] = 0;
+    return o;
+}
+
+static int ecq__b64_value(char ch)
+{
+    const char *p = ch ? strchr(ecq__b64, ch) : NULL;
+    return p ? (int)(p - ecq__b64) : -1;
+}
+
+long ecq_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap)
+{
+    size_t o = 0;
+    if (len % 4) return -1;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4], pads = 0;
+        for (int j = 0; j < 4; j++) {
+            if (text[i + j] == '=' && i + 4 == len && j >= 2) {
+                v[j] = 0, pads++;
+                continue;
+            }
+            if (pads || (v[j] = ecq__b64_value(text[i + j])) < 0) return -1;
+        }
+        uint32_t q = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        if ((pads == 1 && (q & 0xFF)) || (pads == 2 && (q & 0xFFFF))) return -1;
+        if (o + 3 - pads > cap) return -1;
+        out[o++] = (uint8_t)(q >> 16);
+        if (pads < 2) out[o++] = (uint8_t)(q >> 8);
+        if (pads < 1) out[o++] = (uint8_t)q;
+    }
+    return (long)o;
+}
+
+void ecq_ws_accept(const char *key, size_t key_len, char out[29])
+{
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    char joined[128 + sizeof guid];
+    uint8_t digest[20];
+    if (key_len > 128) key_len = 128;
+    memcpy(joined, key, key_len);
+    memcpy(joined + key_len, guid, sizeof guid - 1);
+    ecq_sha1(joined, key_len + sizeof guid - 1, digest);
+    ecq_base64_encode(digest, 20, out);
+}
+
+/* Incremental UTF-8 check. State: bits 0-1 continuation bytes still expected, bits 8-15
+ * lowest and 16-23 highest allowed value of the next one; 0xFFFFFFFF once invalid. */
+#define ECQ__UTF8_BAD 0xFFFFFFFFu
+
+static uint32_t ecq__utf8_step(uint32_t st, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n && st != ECQ__UTF8_BAD; i++) {
+        uint8_t b = p[i];
+        unsigned need = st & 3, lo = (st >> 8) & 0xFF, hi = (st >> 16) & 0xFF;
+        if (need) {
+            if (b < lo || b > hi) return ECQ__UTF8_BAD;
+            st = (need - 1) | 0x80u << 8 | 0xBFu << 16;
+            continue;
+        }
+        if (b < 0x80) continue;
+        if (b >= 0xC2 && b <= 0xDF) need = 1, lo = 0x80, hi = 0xBF;
+        else if (b == 0xE0) need = 2, lo = 0xA0, hi = 0xBF;
+        else if (b == 0xED) need = 2, lo = 0x80, hi = 0x9F;
+        else if (b >= 0xE1 && b <= 0xEF) need = 2, lo = 0x80, hi = 0xBF;
+        else if (b == 0xF0) need = 3, lo = 0x90, hi = 0xBF;
+        else if (b >= 0xF1 && b <= 0xF3) need = 3, lo = 0x80, hi = 0xBF;
+        else if (b == 0xF4) need = 3, lo = 0x80, hi = 0x8F;
+        else return ECQ__UTF8_BAD;
+        st = need | lo << 8 | hi << 16;
+    }
+    return st;
+}
+
+int ecq_utf8_valid(const void *data, size_t len)
+{
+    uint32_t st = ecq__utf8_step(0, data, len);
+    return st != ECQ__UTF8_BAD && (st & 3) == 0;
+}
+
+/* =========================================================================
+ * Protobuf: hand-written encoder and decoder for LogEntry
+ * ========================================================================= */
+
+enum { ECQ__PB_VARINT = 0, ECQ__PB_I64 = 1, ECQ__PB_LEN = 2, ECQ__PB_I32 = 5 };
+
+static size_t ecq__varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) v >>= 7, n++;
+    return n;
+}
+
+static uint8_t *ecq__put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) *p++ = (uint8_t)(v | 0x80), v >>= 7;
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* proto3: a scalar equal to its default is not written */
+static size_t ecq__field_varint_size(uint64_t v) { return v ? 1 + ecq__varint_size(v) : 0; }
+static size_t ecq__field_bytes_size(size_t n) { return n ? 1 + ecq__varint_size(n) + n : 0; }
+
+static uint8_t *ecq__put_field_varint(uint8_t *p, int field, uint64_t v)
+{
+    if (!v) return p;
+    *p++ = (uint8_t)(field << 3 | ECQ__PB_VARINT);
+    return ecq__put_varint(p, v);
+}
+
+static uint8_t *ecq__put_field_bytes(uint8_t *p, int field, struct ecq_bytes b)
+{
+    if (!b.len) return p;
+    *p++ = (uint8_t)(field << 3 | ECQ__PB_LEN);
+    p = ecq__put_varint(p, b.len);
+    memcpy(p, b.ptr, b.len);
+    return p + b.len;
+}
+
+static size_t ecq__event_size(const struct ecq_event *e)
+{
+    return ecq__field_varint_size((uint64_t)e->timestamp) + ecq__field_bytes_size(e->uuid.len) +
+           ecq__field_bytes_size(e->src_ip.len) + ecq__field_varint_size(e->src_port) +
+           ecq__field_bytes_size(e->dst_ip.len) + ecq__field_varint_size(e->dst_port) +
+           ecq__field_varint_size((uint64_t)e->pid) + ecq__field_bytes_size(e->pname.len) +
+           ecq__field_varint_size(e->type) + ecq__field_varint_size(e->length) +
+           ecq__field_bytes_size(e->payload.len);
+}
+
+static size_t ecq__heartbeat_size(const struct ecq_heartbeat *h)
+{
+    return ecq__field_varint_size((uint64_t)h->timestamp) + ecq__field_varint_size((uint64_t)h->count) +
+           ecq__field_bytes_size(h->message.len);
+}
+
+/* the oneof member itself is written even when empty: its presence is the message */
+static size_t ecq__payload_size(const struct ecq_entry *e)
+{
+    switch (e->payload_case) {
+    case ECQ_PAYLOAD_EVENT: return ecq__event_size(&e->event);
+    case ECQ_PAYLOAD_HEARTBEAT: return ecq__heartbeat_size(&e->heartbeat);
+    case ECQ_PAYLOAD_RUN_LOG: return e->run_log.len;
+    default: return 0;
+    }
+}
+
+size_t ecq_pb_entry_size(const struct ecq_entry *e)
+{
+    /* enums are int32 on the wire: negative values are sign-extended to ten bytes */
+    size_t n = ecq__field_varint_size((uint64_t)(int64_t)e->log_type);
+    if (e->payload_case != ECQ_PAYLOAD_NONE) {
+        size_t inner = ecq__payload_size(e);
+        n += 1 + ecq__varint_size(inner) + inner;
+    }
+    return n;
+}
+
+size_t ecq_pb_encode_entry(const struct ecq_entry *e, uint8_t *buf, size_t cap)
+{
+    size_t need = ecq_pb_entry_size(e);
+    uint8_t *p = buf;
+    if (need > cap) return 0;
+    p = ecq__put_field_varint(p, 1, (uint64_t)(int64_t)e->log_type);
+    if (e->payload_case == ECQ_PAYLOAD_NONE) return (size_t)(p - buf);
+    *p++ = (uint8_t)(e->payload_case << 3 | ECQ__PB_LEN);
+    p = ecq__put_varint(p, ecq__payload_size(e));
+    if (e->payload_case == ECQ_PAYLOAD_EVENT) {
+        const struct ecq_event *v = &e->event;
+        p = ecq__put_field_varint(p, 1, (uint64_t)v->timestamp);
+        p = ecq__put_field_bytes(p, 2, v->uuid);
+        p = ecq__put_field_bytes(p, 3, v->src_ip);
+        p = ecq__put_field_varint(p, 4, v->src_port);
+        p = ecq__put_field_bytes(p, 5, v->dst_ip);
+        p = ecq__put_field_varint(p, 6, v->dst_port);
+        p = ecq__put_field_varint(p, 7, (uint64_t)v->pid);
+        p = ecq__put_field_bytes(p, 8, v->pname);
+        p = ecq__put_field_varint(p, 9, v->type);
+        p = ecq__put_field_varint(p, 10, v->length);
+        p = ecq__put_field_bytes(p, 11, v->payload);
+    } else if (e->payload_case == ECQ_PAYLOAD_HEARTBEAT) {
+        const struct ecq_heartbeat *h = &e->heartbeat;
+        p = ecq__put_field_varint(p, 1, (uint64_t)h->timestamp);
+        p = ecq__put_field_varint(p, 2, (uint64_t)h->count);
+        p = ecq__put_field_bytes(p, 3, h->message);
+    } else {
+        memcpy(p, e->run_log.ptr, e->run_log.len);
+        p += e->run_log.len;
+    }
+    return (size_t)(p - buf);
+}
+
+struct ecq__pb_in {
+    const uint8_t *p, *start, *end;
+    const char *err;
+};
+
+static int ecq__get_varint(struct ecq__pb_in *in, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (in->p >= in->end) return in->err = "truncated varint", -1;
+        uint8_t b = *in->p++;
+        if (shift == 63 && b > 1) return in->err = "varint over 64 bits", -1;
+        r |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) return *v = r, 0;
+    }
+    return in->err = "varint over 10 bytes", -1;
+}
+
+/* Reads one tag and its value: varints into *v, length-delimited fields into *b; other
+ * wire types are skipped. Returns the field number, 0 at the end, -1 on error. */
+static int ecq__get_field(struct ecq__pb_in *in, int *wt, uint64_t *v, struct ecq_bytes *b)
+{
+    uint64_t tag, n;
+    if (in->p == in->end) return 0;
+    if (ecq__get_varint(in, &tag) < 0) return -1;
+    if (tag >> 3 == 0 || tag >> 3 > 0x1FFFFFFF) return in->err = "invalid field number", -1;
+    *wt = (int)(tag & 7);
+    switch (*wt) {
+    case ECQ__PB_VARINT:
+        if (ecq__get_varint(in, v) < 0) return -1;
+        break;
+    case ECQ__PB_I64:
+    case ECQ__PB_I32:
+        n = *wt == ECQ__PB_I64 ? 8 : 4;
+        if ((uint64_t)(in->end - in->p) < n) return in->err = "truncated fixed field", -1;
+        in->p += n;
+        break;
+    case ECQ__PB_LEN:
+        if (ecq__get_varint(in, &n) < 0) return -1;
+        if (n > (uint64_t)(in->end - in->p)) return in->err = "length past end", -1;
+        b->ptr = (const char *)in->p, b->len = (size_t)n;
+        in->p += n;
+        break;
+    case 3: { /* group: skip to the matching end-group tag */
+        int depth = 1;
+        while (depth) {
+            uint64_t t2, tmp;
+            if (ecq__get_varint(in, &t2) < 0) return -1;
+            switch (t2 & 7) {
+            case 0: if (ecq__get_varint(in, &tmp) < 0) return -1; break;
+            case 1: case 5:
+                n = (t2 & 7) == 1 ? 8 : 4;
+                if ((uint64_t)(in->end - in->p) < n) return in->err = "truncated fixed field", -1;
+                in->p += n;
+                break;
+            case 2:
+                if (ecq__get_varint(in, &n) < 0) return -1;
+                if (n > (uint64_t)(in->end - in->p)) return in->err = "length past end", -1;
+                in->p += n;
+                break;
+            case 3: depth++; break;
+            case 4: depth--; break;
+            default: return in->err = "invalid wire type", -1;
+            }
+            if (depth > 64) return in->err = "groups nested too deep", -1;
+        }
+        break;
+    }
+    default:
+        return in->err = "invalid wire type", -1;
+    }
+    return (int)(tag >> 3);
+}
+
+static int ecq__decode_event(struct ecq__pb_in *in, struct ecq_event *e)
+{
+    int f, wt;
+    uint64_t v = 0;
+    struct ecq_bytes b = {0};
+    while ((f = ecq__get_field(in, &wt, &v, &b)) > 0) {
+        if (wt == ECQ__PB_VARINT) {
+            switch (f) {
+            case 1: e->timestamp = (int64_t)v; break;
+            case 4: e->src_port = (uint32_t)v; break;
+            case 6: e->dst_port = (uint32_t)v; break;
+            case 7: e->pid = (int64_t)v; break;
+            case 9: e->type = (uint32_t)v; break;
+            case 10: e->length = (uint32_t)v; break;
+            }
+        } else if (wt == ECQ__PB_LEN) {
+            switch (f) {
+            case 2: e->uuid = b; break;
+            case 3: e->src_ip = b; break;
+            case 5: e->dst_ip = b; break;
+            case 8: e->pname = b; break;
+            case 11: e->payload = b; break;
+            }
+        }
+    }
+    return f;
+}
+
+static int ecq__decode_heartbeat(struct ecq__pb_in *in, struct ecq_heartbeat *h)
+{
+    int f, wt;
+    uint64_t v = 0;
+    struct ecq_bytes b = {0};
+    while ((f = ecq__get_field(in, &wt, &v, &b)) > 0) {
+        if (wt == ECQ__PB_VARINT && f == 1) h->timestamp = (int64_t)v;
+        else if (wt == ECQ__PB_VARINT && f == 2) h->count = (int64_t)v;
+        else if (wt == ECQ__PB_LEN && f == 3) h->message = b;
+    }
+    return f;
+}
+
+int ecq_pb_decode_entry(const uint8_t *buf, size_t len, struct ecq_entry *out,
+                        size_t *err_offset, const char **err_reason)
+{
+    struct ecq__pb_in in = {buf, buf, buf + len, NULL};
+    int f, wt;
+    uint64_t v = 0;
+    struct ecq_bytes b = {0};
+    memset(out, 0, sizeof *out);
+    while ((f = ecq__get_field(&in, &wt, &v, &b)) > 0) {
+        if (f == 1 && wt == ECQ__PB_VARINT) {
+            out->log_type = (int32_t)v;
+        } else if (f >= 2 && f <= 4 && wt == ECQ__PB_LEN) {
+            /* a oneof member replaces another; the same message member merges */
+            struct ecq__pb_in sub = {(const uint8_t *)b.ptr, buf, (const uint8_t *)b.ptr + b.len, NULL};
+            int r = 0;
+            if (out->payload_case != f) {
+                memset(&out->event, 0, sizeof out->event);
+                memset(&out->heartbeat, 0, sizeof out->heartbeat);
+                memset(&out->run_log, 0, sizeof out->run_log);
+            }
+            out->payload_case = f;
+            if (f == 2) r = ecq__decode_event(&sub, &out->event);
+            else if (f == 3) r = ecq__decode_heartbeat(&sub, &out->heartbeat);
+            else out->run_log = b;
+            if (r < 0) {
+                in.p = sub.p, in.err = sub.err;
+                f = -1;
+                break;
+            }
+        }
+    }
+    if (f < 0) {
+        if (err_offset) *err_offset = (size_t)(in.p - buf);
+        if (err_reason) *err_reason = in.err;
+        return -1;
+    }
+    return 0;
+}
+
+/* =========================================================================
+ * Endpoint URL: ws://HOST:PORT/PATH
+ * ========================================================================= */
+
+int ecq_url_parse(const char *url, struct ecq_url *out, const char **why)
+{
+    const char *p, *host, *host_end, *port_end;
+    size_t hl;
+    unsigned long port = 0;
+    memset(out, 0, sizeof *out);
+    if (!url || strncasecmp(url, "ws://", 5) != 0)
+        return *why = "the scheme must be ws://", -1;
+    host = p = url + 5;
+    if (*p == '[') {
+        host = ++p;
+        while (*p && *p != ']') p++;
+        if (*p != ']') return *why = "an IPv6 address needs its closing ']'", -1;
+        host_end = p++;
+        out->ipv6_literal = 1;
+        struct in6_addr a6;
+        char tmp[64];
+        hl = (size_t)(host_end - host);
+        if (hl == 0 || hl >= sizeof tmp) return *why = "bad IPv6 address", -1;
+        memcpy(tmp, host, hl), tmp[hl] = 0;
+        if (inet_pton(AF_INET6, tmp, &a6) != 1) return *why = "bad IPv6 address", -1;
+    } else {
+        while (*p && *p != ':' && *p != '/' && *p != '?' && *p != '#' && *p != '@') p++;
+        host_end = p;
+        for (const char *q = host; q < host_end; q++)
+            if (!isalnum((unsigned char)*q) && *q != '.' && *q != '-' && *q != '_')
+                return *why = "bad character in host", -1;
+    }
+    hl = (size_t)(host_end - host);
+    if (hl == 0) return *why = "the host is missing", -1;
+    if (hl >= sizeof out->host) return *why = "the host is too long", -1;
+    memcpy(out->host, host, hl);
+    if (*p != ':') return *why = "the port is missing", -1;
+    p++;
+    port_end = p;
+    while (*port_end >= '0' && *port_end <= '9' && port_end - p < 6) port = port * 10 + (unsigned long)(*port_end++ - '0');
+    if (port_end == p || port == 0 || port > 65535 || (*port_end >= '0' && *port_end <= '9'))
+        return *why = "the port must be 1-65535", -1;
+    p = port_end;
+    if (*p != '/') return *why = "the path must start with '/' (note the trailing slash)", -1;
+    if (strlen(p) >= sizeof out->path) return *why = "the path is too long", -1;
+    for (const char *q = p; *q; q++)
+        if ((unsigned char)*q <= 0x20 || *q == '?' || *q == '#' || (unsigned char)*q >= 0x7F)
+            return *why = "the path may not hold spaces, '?', '#' or non-ASCII bytes", -1;
+    strcpy(out->path, p);
+    out->port = (uint16_t)port;
+    return 0;
+}
+
+/* =========================================================================
+ * WebSocket handshake (RFC 6455 §4.2)
+ * ========================================================================= */
+
+size_t ecq_http_head_length(const char *buf, size_t len)
+{
+    for (size_t i = 3; i < len; i++)
+        if (buf[i] == '\n' && buf[i - 1] == '\r' && buf[i - 2] == '\n' && buf[i - 3] == '\r')
+            return i + 1;
+    return 0;
+}
+
+static int ecq__is_tchar(int c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* does the comma-separated list hold token (case-insensitive)? */
+static int ecq__list_has(struct ecq_bytes list, const char *token)
+{
+    size_t tl = strlen(token), i = 0;
+    while (i < list.len) {
+        size_t s, e;
+        while (i < list.len && (list.ptr[i] == ' ' || list.ptr[i] == '\t' || list.ptr[i] == ',')) i++;
+        s = i;
+        while (i < list.len && list.ptr[i] != ',') i++;
+        e = i;
+        while (e > s && (list.ptr[e - 1] == ' ' || list.ptr[e - 1] == '\t')) e--;
+        if (e - s == tl && strncasecmp(list.ptr + s, token, tl) == 0) return 1;
+    }
+    return 0;
+}
+
+static int ecq__bytes_ieq(struct ecq_bytes b, const char *s)
+{
+    return b.len == strlen(s) && strncasecmp(b.ptr, s, b.len) == 0;
+}
+
+/* host part of "host", "host:port", "[v6]" or "[v6]:port"; 0 if malformed */
+static int ecq__split_hostport(struct ecq_bytes hp, char *host, size_t cap)
+{
+    const char *p = hp.ptr, *end = hp.ptr + hp.len, *h, *he;
+    if (p < end && *p == '[') {
+        h = ++p;
+        while (p < end && *p != ']') p++;
+        if (p == end) return 0;
+        he = p++;
+    } else {
+        h = p;
+        while (p < end && *p != ':') p++;
+        he = p;
+    }
+    if (p < end) {
+        if (*p != ':' || p + 1 == end) return 0;
+        for (p++; p < end; p++)
+            if (*p < '0' || *p > '9') return 0;
+    }
+    if (he == h || (size_t)(he - h) >= cap) return 0;
+    memcpy(host, h, (size_t)(he - h));
+    host[he - h] = 0;
+    return 1;
+}
+
+static int ecq__is_loopback_name(const char *h)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcasecmp(h, "localhost") == 0) return 1;
+    if (inet_pton(AF_INET, h, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, h, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+static int ecq__origin_allowed(struct ecq_bytes origin, struct ecq_bytes hosthdr,
+                               const struct ecq_http_policy *p)
+{
+    char host[256];
+    size_t skip;
+    for (int i = 0; i < p->norigins; i++)
+        if (p->origins[i] && ecq__bytes_ieq(origin, p->origins[i])) return 1;
+    if (origin.len > 7 && strncasecmp(origin.ptr, "http://", 7) == 0) skip = 7;
+    else if (origin.len > 8 && strncasecmp(origin.ptr, "https://", 8) == 0) skip = 8;
+    else return 0;
+    struct ecq_bytes hp = {origin.ptr + skip, origin.len - skip};
+    if (hp.len && hp.ptr[hp.len - 1] == '/') hp.len--;
+    /* same origin: the page came from the host:port this request is addressed to */
+    if (hosthdr.len && hp.len == hosthdr.len && strncasecmp(hp.ptr, hosthdr.ptr, hp.len) == 0)
+        return 1;
+    if (!ecq__split_hostport(hp, host, sizeof host)) return 0;
+    return ecq__is_loopback_name(host);
+}
+
+static int ecq__hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* token comparison whose time does not depend on where the strings differ */
+static int ecq__token_equal(const char *given, size_t glen, const char *want)
+{
+    uint8_t a[20], b[20], diff = 0;
+    ecq_sha1(given, glen, a);
+    ecq_sha1(want, strlen(want), b);
+    for (int i = 0; i < 20; i++) diff |= (uint8_t)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* value of ?token= in the query, percent-decoded into out; 0 if absent */
+static int ecq__query_token(struct ecq_bytes q, char *out, size_t cap, size_t *olen)
+{
+    size_t i = 0;
+    while (i < q.len) {
+        size_t s = i;
+        while (i < q.len && q.ptr[i] != '&') i++;
+        if (i - s > 6 && memcmp(q.ptr + s, "token=", 6) == 0) {
+            size_t o = 0;
+            for (size_t j = s + 6; j < i; j++) {
+                int c = (unsigned char)q.ptr[j];
+                if (c == '%' && j + 2 < i && ecq__hexval(q.ptr[j + 1]) >= 0 && ecq__hexval(q.ptr[j + 2]) >= 0) {
+                    c = ecq__hexval(q.ptr[j + 1]) * 16 + ecq__hexval(q.ptr[j + 2]);
+                    j += 2;
+                } else if (c == '+') {
+                    c = ' ';
+                }
+                if (o + 1 >= cap) return 0;
+                out[o++] = (char)c;
+            }
+            *olen = o;
+            return 1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_policy *p,
+                           char accept[29])
+{
+    const char *cur = head, *end = head + len, *eol, *sp1, *sp2;
+    struct ecq_bytes host = {0}, upgrade = {0}, conn = {0}, key = {0}, version = {0}, origin = {0}, auth = {0},
+                     path, query = {0};
+    int nhost = 0, nkey = 0, nversion = 0, norigin = 0, nauth = 0;
+    const char *want_path = p && p->path ? p->path : "/";
+    uint8_t raw[18];
+
+    /* request line: METHOD SP TARGET SP HTTP/1.1 */
+    eol = memchr(cur, '\n', len);
+    if (!eol || eol == cur || eol[-1] != '\r') return 400;
+    sp1 = memchr(cur, ' ', (size_t)(eol - cur));
+    if (!sp1 || sp1 == cur) return 400;
+    for (const char *q = cur; q < sp1; q++)
+        if (!ecq__is_tchar((unsigned char)*q)) return 400;
+    sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1));
+    if (!sp2 || sp2 == sp1 + 1) return 400;
+    if (eol - 1 - (sp2 + 1) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)sp2[8]))
+        return 400;
+    if (sp1 - cur != 3 || memcmp(cur, "GET", 3) != 0) return 405;
+    if (sp2[8] == '0') return 400; /* RFC 6455 §4.1: HTTP/1.1 or later */
+    path.ptr = sp1 + 1, path.len = (size_t)(sp2 - sp1 - 1);
+    for (size_t i = 0; i < path.len; i++)
+        if ((unsigned char)path.ptr[i] < 0x21 || (unsigned char)path.ptr[i] > 0x7E) return 400;
+    const char *qm = memchr(path.ptr, '?', path.len);
+    if (qm) {
+        query.ptr = qm + 1, query.len = path.len - (size_t)(qm + 1 - path.ptr);
+        path.len = (size_t)(qm - path.ptr);
+    }
+    if (path.len != strlen(want_path) || memcmp(path.ptr, want_path, path.len) != 0) return 404;
+
+    /* header fields */
+    for (cur = eol + 1; cur < end; cur = eol + 1) {
+        const char *colon, *v, *ve;
+        eol = memchr(cur, '\n', (size_t)(end - cur));
+        if (!eol || eol == cur || eol[-1] != '\r') return 400;
+        if (eol - 1 == cur) break; /* the empty line */
+        colon = memchr(cur, ':', (size_t)(eol - cur));
+        if (!colon || colon == cur) return 400;
+        for (const char *q = cur; q < colon; q++)
+            if (!ecq__is_tchar((unsigned char)*q)) return 400; /* also refuses obs-fold */
+        v = colon + 1, ve = eol - 1;
+        while (v < ve && (*v == ' ' || *v == '\t')) v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+        for (const char *q = v; q < ve; q++)
+            if ((unsigned char)*q < 0x20 && *q != '\t') return 400;
+        struct ecq_bytes name = {cur, (size_t)(colon - cur)}, val = {v, (size_t)(ve - v)};
+        if (ecq__bytes_ieq(name, "Host")) host = val, nhost++;
+        else if (ecq__bytes_ieq(name, "Upgrade")) upgrade = val;
+        else if (ecq__bytes_ieq(name, "Connection")) conn = val;
+        else if (ecq__bytes_ieq(name, "Sec-WebSocket-Key")) key = val, nkey++;
+        else if (ecq__bytes_ieq(name, "Sec-WebSocket-Version")) version = val, nversion++;
+        else if (ecq__bytes_ieq(name, "Origin")) origin = val, norigin++;
+        else if (ecq__bytes_ieq(name, "Authorization")) auth = val, nauth++;
+    }
+    if (nhost != 1 || host.len == 0 || nkey != 1 || norigin > 1 || nauth > 1) return 400;
+    if (!ecq__list_has(upgrade, "websocket") || !ecq__list_has(conn, "upgrade")) return 400;
+    if (key.len != 24 || ecq_base64_decode(key.ptr, key.len, raw, sizeof raw) != 16) return 400;
+    if (nversion == 0) return 400;
+    if (nversion != 1 || !ecq__bytes_ieq(version, "13")) return 426;
+
+    /* who may connect */
+    if (p && p->check_host) {
+        char h[256];
+        if (!ecq__split_hostport(host, h, sizeof h)) return 400;
+        if (!ecq__is_loopback_name(h) && !(p->bind_host && strcasecmp(h, p->bind_host) == 0)) return 403;
+    }
+    if (norigin && !ecq__origin_allowed(origin, host, p ? p : &(struct ecq_http_policy){0})) return 403;
+    if (p && p->token) {
+        char qt[512];
+        size_t qtl = 0;
+        int ok = 0;
+        if (nauth && auth.len > 7 && strncasecmp(auth.ptr, "Bearer ", 7) == 0) {
+            struct ecq_bytes t = {auth.ptr + 7, auth.len - 7};
+            while (t.len && *t.ptr == ' ') t.ptr++, t.len--;
+            ok = ecq__token_equal(t.ptr, t.len, p->token);
+        }
+        if (!ok && ecq__query_token(query, qt, sizeof qt, &qtl)) ok = ecq__token_equal(qt, qtl, p->token);
+        if (!ok) return 401;
+    }
+    ecq_ws_accept(key.ptr, key.len, accept);
+    return 101;
+}
+
+/* =========================================================================
+ * WebSocket frames (RFC 6455 §5)
+ * ========================================================================= */
+
+size_t ecq_ws_frame_header(uint8_t out[10], int op, uint64_t len)
+{
+    out[0] = (uint8_t)(0x80 | (op & 0x0F));
+    if (len < 126) {
+        out[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len < 65536) {
+        out[1] = 126, out[2] = (uint8_t)(len >> 8), out[3] = (uint8_t)len;
+        return 4;
+    }
+    out[1] = 127;
+    for (int i = 0; i < 8; i++) out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+    return 10;
+}
+
+static int ecq__close_code_valid(unsigned code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+static int ecq__ws_frame_end(struct ecq_ws_reader *r)
+{
+    r->hdr_len = 0;
+    if (r->opcode >= 8) {
+        if (r->opcode == 8 && r->ctl_len >= 1) {
+            if (r->ctl_len == 1) return -1002;
+            if (!ecq__close_code_valid((unsigned)r->ctl[0] << 8 | r->ctl[1])) return -1002;
+            if (!ecq_utf8_valid(r->ctl + 2, r->ctl_len - 2)) return -1007;
+        }
+        return r->opcode == 8 ? ECQ_WS_CLOSE : r->opcode == 9 ? ECQ_WS_PING : ECQ_WS_PONG;
+    }
+    if (!r->fin) return ECQ_WS_MORE;
+    if (r->msg_opcode == 1 && (r->utf8 & 3)) return -1007; /* text ends inside a character */
+    r->opcode = r->msg_opcode;
+    r->msg_opcode = 0;
+    return ECQ_WS_MESSAGE;
+}
+
+static int ecq__ws_header_done(struct ecq_ws_reader *r)
+{
+    const uint8_t *h = r->hdr;
+    uint64_t n = h[1] & 0x7F;
+    if (h[0] & 0x70) return -1002;
+    r->fin = h[0] >> 7, r->opcode = h[0] & 0x0F, r->masked = h[1] >> 7;
+    if ((r->opcode > 2 && r->opcode < 8) || r->opcode > 10) return -1002;
+    if (r->masked != (r->from_client != 0)) return -1002;
+    if (n == 126) {
+        n = (uint64_t)h[2] << 8 | h[3];
+        if (n < 126) return -1002;
+    } else if (n == 127) {
+        n = 0;
+        for (int i = 0; i < 8; i++) n = n << 8 | h[2 + i];
+        if (n >> 63 || n < 65536) return -1002;
+    }
+    if (r->masked) memcpy(r->mask, h + r->hdr_len - 4, 4);
+    if (r->opcode >= 8) {
+        if (!r->fin || n > 125) return -1002;
+        r->ctl_len = 0;
+    } else {
+        if (r->opcode == 0 && !r->msg_opcode) return -1002;
+        if (r->opcode != 0 && r->msg_opcode) return -1002;
+        if (r->opcode != 0) r->msg_opcode = r->opcode, r->msg_len = 0, r->utf8 = 0, r->data_len = 0;
+        if (n > r->max_message || r->msg_len + n > r->max_message) return -1009;
+        r->msg_len += n;
+        if (r->keep_data && r->data_len + n > r->data_cap) {
+            size_t cap = r->data_cap ? r->data_cap : 4096;
+            while (cap < r->data_len + n) cap *= 2;
+            uint8_t *d = realloc(r->data, cap);
+            if (!d) return -1009;
+            r->data = d, r->data_cap = cap;
+        }
+    }
+    r->remaining = n, r->done = 0;
+    return 0;
+}
+
+int ecq_ws_read(struct ecq_ws_reader *r, const uint8_t *in, size_t len, size_t *used)
+{
+    size_t i = 0;
+    int rc;
+    while (i < len) {
+        if (r->remaining == 0 && r->hdr_len < 2) {
+            r->hdr[r->hdr_len++] = in[i++];
+            if (r->hdr_len < 2) continue;
+        }
+        if (r->remaining == 0 && r->hdr_len >= 2) {
+            unsigned ext = (r->hdr[1] & 0x7F) == 126 ? 2 : (r->hdr[1] & 0x7F) == 127 ? 8 : 0;
+            unsigned need = 2 + ext + ((r->hdr[1] & 0x80) ? 4 : 0);
+            while (r->hdr_len < need && i < len) r->hdr[r->hdr_len++] = in[i++];
+            if (r->hdr_len < need) break;
+            if ((rc = ecq__ws_header_done(r)) < 0) return *used = i, rc;
+            if (r->remaining == 0) {
+                rc = ecq__ws_frame_end(r);
+                if (rc != ECQ_WS_MORE) return *used = i, rc;
+                continue;
+            }
+            r->hdr_len = 0xFF; /* header consumed; payload follows */
+            continue;
+        }
+        size_t take = len - i < r->remaining ? len - i : (size_t)r->remaining;
+        uint8_t tmp[4096];
+        while (take) {
+            size_t n = take < sizeof tmp ? take : sizeof tmp;
+            for (size_t j = 0; j < n; j++)
+                tmp[j] = r->masked ? in[i + j] ^ r->mask[(r->done + j) & 3] : in[i + j];
+            if (r->opcode >= 8) {
+                memcpy(r->ctl + r->ctl_len, tmp, n);
+                r->ctl_len += (unsigned)n;
+            } else {
+                if (r->msg_opcode == 1 && (r->utf8 = ecq__utf8_step(r->utf8, tmp, n)) == ECQ__UTF8_BAD)
+                    return *used = i + n, -1007;
+                if (r->keep_data) memcpy(r->data + r->data_len, tmp, n), r->data_len += n;
+            }
+            r->done += n, r->remaining -= n, i += n, take -= n;
+        }
+        if (r->remaining == 0) {
+            rc = ecq__ws_frame_end(r);
+            if (rc != ECQ_WS_MORE) return *used = i, rc;
+        }
+    }
+    *used = i;
+    return ECQ_WS_MORE;
+}
+
+void ecq_ws_reader_free(struct ecq_ws_reader *r)
+{
+    free(r->data);
+    r->data = NULL, r->data_len = r->data_cap = 0;
+}
+
+/* =========================================================================
+ * The hub: server, clients, shared frames, heartbeats, startup replay
+ * ========================================================================= */
+
+#define ECQ__REPLAY_MAX 128
+#define ECQ__HEAD_MAX 8192
+#define ECQ__POOL_CLASSES 13        /* 256 B .. 1 MiB */
+#define ECQ__POOL_DEPTH 32
+#define ECQ__CLOSE_GRACE_MS 1000
+#define ECQ__IOV_MAX 64
+
+/* One encoded, framed message, shared by every client that has it queued. */
+struct ecq__msg {
+    uint32_t refs;
+    uint32_t off, len;              /* frame bytes: buf[off .. off+len) */
+    uint32_t cls;                   /* pool class, or ECQ__POOL_CLASSES if not pooled */
+    struct ecq__msg *next;          /* pool free list */
+    uint8_t buf[];
+};
+
+enum ecq__state {
+    ECQ__HANDSHAKE,                 /* reading the request head */
+    ECQ__OPEN,                      /* receives every broadcast */
+    ECQ__CLOSING,                   /* last frames queued; then shut down */
+    ECQ__LINGER,                    /* write side shut; drain input until EOF or deadline */
+    ECQ__DEAD,                      /* reaped at the end of the step */
+};
+
+struct ecq__client {
+    int fd;
+    enum ecq__state state;
+    char addr[64];
+    char *head;                     /* handshake bytes, ECQ__HEAD_MAX */
+    size_t head_len;
+    struct ecq_ws_reader rd;
+    struct ecq__msg **q;            /* ring of queued frames */
+    uint32_t qcap, qhead, qlen;
+    size_t qoff;                    /* bytes of q[qhead] already written */
+    size_t qbytes;                  /* unwritten bytes queued */
+    int64_t hb_count, hb_due_ms;
+    int64_t deadline_ms;            /* handshake timeout or close grace; 0 none */
+    const char *why;                /* reason for the disconnect log line */
+    int opened;                     /* completed the handshake */
+    struct ecq__client *next_dead;
+};
+
+struct ecq_server {
+    struct ecq_config cfg;
+    struct ecq_url url;
+    struct ecq_http_policy pol;
+    int lfd;
+    struct ecq__client **cl;
+    int ncl, capcl;
+    struct pollfd *pfd;
+    int pfd_cap;
+    struct ecq__msg *replay[ECQ__REPLAY_MAX];
+    int nreplay;
+    struct ecq__msg *pool[ECQ__POOL_CLASSES];
+    int pool_n[ECQ__POOL_CLASSES];
+    struct ecq_stats st;
+    int64_t accept_resume_ms;
+    uint8_t rx[65536];
+};
+
+static int64_t ecq__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ecq_config_init(struct ecq_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->url = ECQ_DEFAULT_URL;
+    c->heartbeat_sec = 15;
+    c->client_buffer = 16u << 20;
+    c->max_message = 1u << 20;
+    c->max_clients = 1024;
+    c->handshake_timeout_ms = 5000;
+}
+
+/* ---- shared messages ---------------------------------------------------- */
+
+/* A message with room for a frame header and payload bytes; buf[10..] is the payload. */
+static struct ecq__msg *ecq__msg_new(struct ecq_server *s, size_t payload)
+{
+    size_t need = sizeof(struct ecq__msg) + 10 + payload;
+    uint32_t cls = 0;
+    struct ecq__msg *m;
+    if (payload > UINT32_MAX - 64) return NULL;
+    while (cls < ECQ__POOL_CLASSES && ((size_t)256 << cls) < need) cls++;
+    if (cls < ECQ__POOL_CLASSES && s->pool[cls]) {
+        m = s->pool[cls];
+        s->pool[cls] = m->next;
+        s->pool_n[cls]--;
+    } else {
+        m = malloc(cls < ECQ__POOL_CLASSES ? (size_t)256 << cls : need);
+        if (!m) return NULL;
+    }
+    m->refs = 1, m->cls = cls, m->next = NULL, m->off = 10, m->len = 0;
+    return m;
+}
+
+/* puts the frame header in front of the len payload bytes at buf[10..] */
+static void ecq__msg_frame(struct ecq__msg *m, int op, size_t len)
+{
+    uint8_t h[10];
+    size_t hl = ecq_ws_frame_header(h, op, len);
+    m->off = (uint32_t)(10 - hl);
+    memcpy(m->buf + m->off, h, hl);
+    m->len = (uint32_t)(hl + len);
+}
+
+static void ecq__msg_unref(struct ecq_server *s, struct ecq__msg *m)
+{
+    if (--m->refs) return;
+    if (m->cls < ECQ__POOL_CLASSES && s->pool_n[m->cls] < ECQ__POOL_DEPTH) {
+        m->next = s->pool[m->cls];
+        s->pool[m->cls] = m;
+        s->pool_n[m->cls]++;
+        return;
+    }
+    free(m);
+}
+
+/* A framed LogEntry; NULL on allocation failure. */
+static struct ecq__msg *ecq__msg_entry(struct ecq_server *s, const struct ecq_entry *e)
+{
+    size_t n = ecq_pb_entry_size(e);
+    struct ecq__msg *m = ecq__msg_new(s, n);
+    if (!m) return NULL;
+    ecq_pb_encode_entry(e, m->buf + 10, n);
+    ecq__msg_frame(m, 2, n);
+    return m;
+}
+
+static struct ecq__msg *ecq__msg_raw(struct ecq_server *s, int op, const void *data, size_t n)
+{
+    struct ecq__msg *m = ecq__msg_new(s, n);
+    if (!m) return NULL;
+    memcpy(m->buf + 10, data, n);
+    if (op < 0) { /* not a frame: raw bytes such as an HTTP response */
+        m->len = (uint32_t)n;
+        return m;
+    }
+    ecq__msg_frame(m, op, n);
+    return m;
+}
+
+/* ---- per-client output -------------------------------------------------- */
+
+/* counts a client out of the open set when it leaves ECQ__OPEN */
+static void ecq__client_leave_open(struct ecq_server *s, struct ecq__client *c)
+{
+    if (c->state == ECQ__OPEN) s->st.clients--;
+}
+
+static void ecq__client_kill(struct ecq_server *s, struct ecq__client *c, const char *why)
+{
+    if (c->state == ECQ__DEAD) return;
+    ecq__client_leave_open(s, c);
+    if (!c->why) c->why = why;
+    c->state = ECQ__DEAD;
+}
+
+static void ecq__client_drop_queue(struct ecq_server *s, struct ecq__client *c, int keep_partial)
+{
+    uint32_t keep = keep_partial && c->qoff ? 1 : 0;
+    while (c->qlen > keep) {
+        uint32_t last = (c->qhead + c->qlen - 1) % c->qcap;
+        c->qbytes -= c->q[last]->len;
+        ecq__msg_unref(s, c->q[last]);
+        c->qlen--;
+    }
+    if (!c->qlen) c->qoff = 0, c->qbytes = 0;
+}
+
+/* Writes as much of the queue as the socket takes. 0, or -1 if the client died. */
+static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
+{
+    while (c->qlen) {
+        struct iovec iov[ECQ__IOV_MAX];
+        int n = 0;
+        for (uint32_t i = 0; i < c->qlen && n < ECQ__IOV_MAX; i++, n++) {
+            struct ecq__msg *m = c->q[(c->qhead + i) % c->qcap];
+            size_t skip = i == 0 ? c->qoff : 0;
+            iov[n].iov_base = m->buf + m->off + skip;
+            iov[n].iov_len = m->len - skip;
+        }
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            if (errno == EINTR) continue;
+            ecq__client_kill(s, c, errno == EPIPE || errno == ECONNRESET ? "connection reset" : "write error");
+            return -1;
+        }
+        s->st.bytes += (uint64_t)w;
+        c->qbytes -= (size_t)w;
+        while (w > 0) {
+            struct ecq__msg *m = c->q[c->qhead];
+            size_t left = m->len - c->qoff;
+            if ((size_t)w < left) {
+                c->qoff += (size_t)w;
+                break;
+            }
+            w -= (ssize_t)left;
+            c->qoff = 0;
+            ecq__msg_unref(s, m);
+            c->qhead = (c->qhead + 1) % c->qcap;
+            c->qlen--;
+        }
+    }
+    if (c->state == ECQ__CLOSING) {
+        shutdown(c->fd, SHUT_WR);
+        c->state = ECQ__LINGER;
+        c->deadline_ms = ecq__now_ms() + ECQ__CLOSE_GRACE_MS;
+    }
+    return 0;
+}
+
+static int ecq__client_push(struct ecq__client *c, struct ecq__msg *m)
+{
+    if (c->qlen == c->qcap) {
+        uint32_t cap = c->qcap ? c->qcap * 2 : 16;
+        struct ecq__msg **q = malloc(cap * sizeof *q);
+        if (!q) return -1;
+        for (uint32_t i = 0; i < c->qlen; i++) q[i] = c->q[(c->qhead + i) % c->qcap];
+        free(c->q);
+        c->q = q, c->qcap = cap, c->qhead = 0;
+    }
+    m->refs++;
+    c->q[(c->qhead + c->qlen++) % c->qcap] = m;
+    c->qbytes += m->len;
+    return 0;
+}
+
+static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsigned code, const char *why);
+
+/* Queues m for c, writing at once when nothing is ahead of it. */
+static void ecq__client_send(struct ecq_server *s, struct ecq__client *c, struct ecq__msg *m)
+{
+    if (c->state != ECQ__OPEN) return;
+    if (c->qbytes + m->len > s->cfg.client_buffer) {
+        s->st.clients_dropped++;
+        ecq__client_drop_queue(s, c, 1);
+        ecq__client_close(s, c, 1008, "output bound exceeded (consumer too slow)");
+        return;
+    }
+    if (ecq__client_push(c, m) < 0) {
+        ecq__client_kill(s, c, "out of memory");
+        return;
+    }
+    if (c->qlen == 1) ecq__client_flush(s, c);
+}
+
+/* Starts the closing handshake: a close frame after what is queued, then shutdown. */
+static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsigned code, const char *why)
+{
+    uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    struct ecq__msg *m;
+    if (c->state != ECQ__OPEN) return;
+    c->why = why;
+    m = ecq__msg_raw(s, 8, payload, code ? 2 : 0);
+    if (!m || ecq__client_push(c, m) < 0) {
+        if (m) ecq__msg_unref(s, m);
+        ecq__client_kill(s, c, why);
+        return;
+    }
+    ecq__msg_unref(s, m);
+    ecq__client_leave_open(s, c);
+    c->state = ECQ__CLOSING;
+    c->deadline_ms = ecq__now_ms() + ECQ__CLOSE_GRACE_MS;
+    ecq__client_flush(s, c);
+}
+
+/* ---- logging ------------------------------------------------------------ */
+
+/* copies b into buf with each byte that does not start valid UTF-8 replaced by '?' */
+static struct ecq_bytes ecq__utf8_fix(struct ecq_bytes b, char *buf, size_t cap)
+{
+    size_t o = 0;
+    if (ecq_utf8_valid(b.ptr, b.len)) return b;
+    for (size_t i = 0; i < b.len && o < cap;) {
+        size_t k = 1;
+        uint8_t c0 = (uint8_t)b.ptr[i];
+        if (c0 >= 0xC0) k = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : 2;
+        if (i + k <= b.len && o + k <= cap && ecq_utf8_valid(b.ptr + i, k)) {
+            memcpy(buf + o, b.ptr + i, k);
+            o += k, i += k;
+        } else {
+            buf[o++] = c0 < 0x80 ? (char)c0 : '?';
+            i++;
+        }
+    }
+    return (struct ecq_bytes){buf, o};
+}
+
+static void ecq__broadcast(struct ecq_server *s, struct ecq__msg *m)
+{
+    for (int i = 0; i < s->ncl; i++) ecq__client_send(s, s->cl[i], m);
+}
+
+static void ecq__vlog(struct ecq_server *s, const char *fmt, va_list ap)
+{
+    char line[1024], text[1100], fixed[1100];
+    struct timespec ts;
+    struct tm tm;
+    vsnprintf(line, sizeof line, fmt, ap);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    int n = snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, line);
+    if (n < 0) return;
+    if (s->cfg.log_sink) s->cfg.log_sink(s->cfg.log_user, text);
+    else fprintf(stderr, "%s\n", text);
+    struct ecq_entry e = {.log_type = ECQ_LOG_PROCESS_LOG, .payload_case = ECQ_PAYLOAD_RUN_LOG};
+    e.run_log = ecq__utf8_fix((struct ecq_bytes){text, strlen(text)}, fixed, sizeof fixed);
+    struct ecq__msg *m = ecq__msg_entry(s, &e);
+    if (!m) return;
+    if (s->nreplay < ECQ__REPLAY_MAX) {
+        m->refs++;
+        s->replay[s->nreplay++] = m;
+    }
+    ecq__broadcast(s, m);
+    ecq__msg_unref(s, m);
+}
+
+void ecq_server_log(struct ecq_server *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    ecq__vlog(s, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- events and heartbeats ---------------------------------------------- */
+
+int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev)
+{
+    struct ecq_entry e = {.log_type = ECQ_LOG_EVENT, .payload_case = ECQ_PAYLOAD_EVENT, .event = *ev};
+    char b1[128], b2[64], b3[64], b4[64];
+    struct ecq__msg *m;
+    s->st.events++;
+    if (s->st.clients == 0) return 0;
+    e.event.uuid = ecq__utf8_fix(ev->uuid, b1, sizeof b1);
+    e.event.src_ip = ecq__utf8_fix(ev->src_ip, b2, sizeof b2);
+    e.event.dst_ip = ecq__utf8_fix(ev->dst_ip, b3, sizeof b3);
+    e.event.pname = ecq__utf8_fix(ev->pname, b4, sizeof b4);
+    if (!(m = ecq__msg_entry(s, &e))) return -ENOMEM;
+    ecq__broadcast(s, m);
+    ecq__msg_unref(s, m);
+    return 0;
+}
+
+static void ecq__send_heartbeat(struct ecq_server *s, struct ecq__client *c)
+{
+    char text[160];
+    int n = snprintf(text, sizeof text, "heartbeat:%" PRId64 " events=%" PRIu64 " lost=%" PRIu64 " clients=%d",
+                     c->hb_count, s->st.events, s->st.lost, s->st.clients);
+    struct ecq_entry e = {.log_type = ECQ_LOG_HEARTBEAT, .payload_case = ECQ_PAYLOAD_HEARTBEAT};
+    e.heartbeat.timestamp = (int64_t)time(NULL);
+    e.heartbeat.count = c->hb_count++;
+    e.heartbeat.message = (struct ecq_bytes){text, (size_t)n};
+    struct ecq__msg *m = ecq__msg_entry(s, &e);
+    if (!m) return;
+    ecq__client_send(s, c, m);
+    ecq__msg_unref(s, m);
+    c->hb_due_ms = ecq__now_ms() + (int64_t)s->cfg.heartbeat_sec * 1000;
+}
+
+size_t ecq_server_backlog(const struct ecq_server *s)
+{
+    size_t most = 0;
+    for (int i = 0; i < s->ncl; i++)
+        if (s->cl[i]->state == ECQ__OPEN && s->cl[i]->qbytes > most) most = s->cl[i]->qbytes;
+    return most;
+}
+
+void ecq_server_stats(const struct ecq_server *s, struct ecq_stats *st) { *st = s->st; }
+
+void ecq_server_set_lost(struct ecq_server *s, uint64_t lost) { s->st.lost = lost; }
+
+/* ---- connections -------------------------------------------------------- */
+
+static const char *ecq__status_text(int code)
+{
+    switch (code) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+/* Answers a refused request with a complete HTTP response, then closes. */
+static void ecq__client_reject(struct ecq_server *s, struct ecq__client *c, int code)
+{
+    char resp[512], body[128];
+    int bl = snprintf(body, sizeof body, "%d %s\n", code, ecq__status_text(code));
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n%s%s%s\r\n%s",
+                     code, ecq__status_text(code), bl, code == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
+                     code == 405 ? "Allow: GET\r\n" : "", code == 401 ? "WWW-Authenticate: Bearer\r\n" : "", body);
+    struct ecq__msg *m = ecq__msg_raw(s, -1, resp, (size_t)n);
+    char why[64];
+    snprintf(why, sizeof why, "refused with %d %s", code, ecq__status_text(code));
+    ecq_server_log(s, "client %s %s", c->addr, why);
+    c->why = "";
+    if (!m || ecq__client_push(c, m) < 0) {
+        if (m) ecq__msg_unref(s, m);
+        ecq__client_kill(s, c, "");
+        return;
+    }
+    ecq__msg_unref(s, m);
+    c->state = ECQ__CLOSING;
+    c->deadline_ms = ecq__now_ms() + ECQ__CLOSE_GRACE_MS;
+    ecq__client_flush(s, c);
+}
+
+static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const char *accept)
+{
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+    struct ecq__msg *m = ecq__msg_raw(s, -1, resp, (size_t)n);
+    free(c->head);
+    c->head = NULL;
+    if (!m) {
+        ecq__client_kill(s, c, "out of memory");
+        return;
+    }
+    c->state = ECQ__OPEN;
+    c->opened = 1;
+    c->deadline_ms = 0;
+    c->rd.from_client = 1;
+    c->rd.max_message = s->cfg.max_message;
+    s->st.clients++;
+    s->st.clients_total++;
+    ecq__client_send(s, c, m);
+    ecq__msg_unref(s, m);
+    for (int i = 0; i < s->nreplay; i++) ecq__client_send(s, c, s->replay[i]);
+    ecq__send_heartbeat(s, c);
+    ecq_server_log(s, "client %s connected (%d open)", c->addr, s->st.clients);
+}
+
+static void ecq__client_handshake(struct ecq_server *s, struct ecq__client *c, const uint8_t *in, size_t n)
+{
+    size_t room = ECQ__HEAD_MAX - c->head_len, take = n < room ? n : room, head;
+    char accept[29];
+    memcpy(c->head + c->head_len, in, take);
+    c->head_len += take;
+    head = ecq_http_head_length(c->head, c->head_len);
+    if (!head) {
+        if (c->head_len == ECQ__HEAD_MAX) ecq__client_reject(s, c, 431);
+        return;
+    }
+    int code = ecq_http_check_upgrade(c->head, head, &s->pol, accept);
+    if (code != 101) {
+        ecq__client_reject(s, c, code);
+        return;
+    }
+    size_t extra = c->head_len - head; /* frames sent right behind the request */
+    uint8_t early[ECQ__HEAD_MAX];
+    memcpy(early, c->head + head, extra);
+    ecq__client_open(s, c, accept);
+    if (extra && c->state == ECQ__OPEN) {
+        size_t used, off = 0;
+        while (off < extra && c->state == ECQ__OPEN) {
+            int r = ecq_ws_read(&c->rd, early + off, extra - off, &used);
+            off += used;
+            if (r < 0) ecq__client_close(s, c, (unsigned)-r, "protocol error");
+            if (r == ECQ_WS_MORE) break;
+        }
+    }
+}
+
+/* Handles a frame event from an open client. */
+static void ecq__client_frame(struct ecq_server *s, struct ecq__client *c, int r)
+{
+    if (r < 0) {
+        const char *why = r == -1007 ? "invalid UTF-8 (1007)" : r == -1009 ? "message too big (1009)" : "protocol error (1002)";
+        ecq__client_close(s, c, (unsigned)-r, why);
+    } else if (r == ECQ_WS_PING) {
+        struct ecq__msg *m = ecq__msg_raw(s, 10, c->rd.ctl, c->rd.ctl_len);
+        if (m) {
+            ecq__client_send(s, c, m);
+            ecq__msg_unref(s, m);
+        }
+    } else if (r == ECQ_WS_CLOSE) {
+        unsigned code = c->rd.ctl_len >= 2 ? (unsigned)c->rd.ctl[0] << 8 | c->rd.ctl[1] : 0;
+        ecq__client_close(s, c, code, "closed by client");
+    }
+}
+
+static void ecq__client_readable(struct ecq_server *s, struct ecq__client *c)
+{
+    for (int rounds = 0; rounds < 4 && c->state != ECQ__DEAD; rounds++) {
+        ssize_t n = recv(c->fd, s->rx, sizeof s->rx, MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) ecq__client_kill(s, c, "connection reset");
+            return;
+        }
+        if (n == 0) {
+            ecq__client_kill(s, c, c->state == ECQ__OPEN ? "connection closed without a close frame" : NULL);
+            return;
+        }
+        if (c->state == ECQ__HANDSHAKE) {
+            ecq__client_handshake(s, c, s->rx, (size_t)n);
+        } else if (c->state == ECQ__OPEN) {
+            size_t off = 0, used;
+            while (off < (size_t)n && c->state == ECQ__OPEN) {
+                int r = ecq_ws_read(&c->rd, s->rx + off, (size_t)n - off, &used);
+                off += used;
+                if (r != ECQ_WS_MORE) ecq__client_frame(s, c, r);
+            }
+        }
+        /* CLOSING and LINGER: input is read and dropped until EOF */
+        if ((size_t)n < sizeof s->rx) return;
+    }
+}
+
+static void ecq__accept(struct ecq_server *s)
+{
+    for (int k = 0; k < 64; k++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                ecq_server_log(s, "accept: %s; new connections wait while %d are open", strerror(errno), s->ncl);
+                s->accept_resume_ms = ecq__now_ms() + 100;
+            }
+            return;
+        }
+        struct ecq__client *c = calloc(1, sizeof *c);
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0, one = 1;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+        if (c && s->ncl == s->capcl) {
+            int cap = s->capcl ? s->capcl * 2 : 64;
+            struct ecq__client **cl = realloc(s->cl, (size_t)cap * sizeof *cl);
+            if (cl) s->cl = cl, s->capcl = cap;
+        }
+        if (!c || s->ncl == s->capcl || !(c->head = malloc(ECQ__HEAD_MAX))) {
+            if (c) free(c);
+            close(fd);
+            ecq_server_log(s, "client %s:%d dropped: out of memory", host, port);
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->fd = fd;
+        c->state = ECQ__HANDSHAKE;
+        snprintf(c->addr, sizeof c->addr, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+        c->deadline_ms = ecq__now_ms() + s->cfg.handshake_timeout_ms;
+        s->cl[s->ncl++] = c;
+        if (s->ncl > s->cfg.max_clients) ecq__client_reject(s, c, 503);
+    }
+}
+
+static void ecq__client_free(struct ecq_server *s, struct ecq__client *c)
+{
+    ecq__client_drop_queue(s, c, 0);
+    free(c->q);
+    free(c->head);
+    ecq_ws_reader_free(&c->rd);
+    close(c->fd);
+    free(c);
+}
+
+/* Frees dead clients; those that had completed the handshake get a log line. */
+static void ecq__reap(struct ecq_server *s)
+{
+    int j = 0, n = s->ncl;
+    struct ecq__client *dead = NULL;
+    for (int i = 0; i < n; i++) {
+        struct ecq__client *c = s->cl[i];
+        if (c->state != ECQ__DEAD) {
+            s->cl[j++] = c;
+            continue;
+        }
+        c->next_dead = dead;
+        dead = c;
+    }
+    s->ncl = j;
+    while (dead) {
+        struct ecq__client *c = dead;
+        dead = c->next_dead;
+        if (c->opened)
+            ecq_server_log(s, "client %s disconnected: %s (%d open)", c->addr, c->why ? c->why : "closed",
+                           s->st.clients);
+        ecq__client_free(s, c);
+    }
+}
+
+int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
+{
+    struct ecq_server *s;
+    const char *why;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
+    char port[8];
+    int one = 1, rc;
+    *out = NULL;
+    if (!(s = calloc(1, sizeof *s))) return -ENOMEM;
+    s->cfg = *cfg;
+    if (!s->cfg.url) s->cfg.url = ECQ_DEFAULT_URL;
+    if (s->cfg.heartbeat_sec <= 0) s->cfg.heartbeat_sec = 15;
+    if (!s->cfg.client_buffer) s->cfg.client_buffer = 16u << 20;
+    if (!s->cfg.max_message) s->cfg.max_message = 1u << 20;
+    if (s->cfg.max_clients <= 0) s->cfg.max_clients = 1024;
+    if (s->cfg.handshake_timeout_ms <= 0) s->cfg.handshake_timeout_ms = 5000;
+    s->lfd = -1;
+    if (ecq_url_parse(s->cfg.url, &s->url, &why) < 0) {
+        free(s);
+        return -EINVAL;
+    }
+    snprintf(port, sizeof port, "%u", s->url.port);
+    if ((rc = getaddrinfo(s->url.host, port, &hints, &ai)) != 0 || !ai) {
+        free(s);
+        return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
+    }
+    s->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(s->lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s->lfd, SOMAXCONN) < 0) {
+        rc = -errno;
+        if (s->lfd >= 0) close(s->lfd);
+        freeaddrinfo(ai);
+        free(s);
+        return rc;
+    }
+    int loopback = 0;
+    if (ai->ai_family == AF_INET)
+        loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    else if (ai->ai_family == AF_INET6)
+        loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+    freeaddrinfo(ai);
+    s->pol.path = s->url.path;
+    s->pol.token = s->cfg.token && *s->cfg.token ? s->cfg.token : NULL;
+    s->pol.origins = s->cfg.origins;
+    s->pol.norigins = s->cfg.norigins;
+    s->pol.check_host = loopback;
+    s->pol.bind_host = s->url.host;
+    s->pol.port = s->url.port;
+    *out = s;
+    if (!loopback && !s->pol.token)
+        ecq_server_log(s, "warning: listening on non-loopback %s without --token: anyone who can reach it "
+                          "reads the decrypted traffic", s->cfg.url);
+    return 0;
+}
+
+int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int timeout_ms)
+{
+    int64_t now = ecq__now_ms(), due = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
+    int n = 0, accepting = now >= s->accept_resume_ms, rc, hits = 0;
+    if (s->pfd_cap < nextra + 1 + s->ncl) {
+        int cap = (nextra + 1 + s->ncl) * 2;
+        struct pollfd *p = realloc(s->pfd, (size_t)cap * sizeof *p);
+        if (!p) return -ENOMEM;
+        s->pfd = p, s->pfd_cap = cap;
+    }
+    for (int i = 0; i < nextra; i++) s->pfd[n++] = extra[i];
+    s->pfd[n++] = (struct pollfd){.fd = accepting ? s->lfd : -1, .events = POLLIN};
+    if (!accepting && s->accept_resume_ms < due) due = s->accept_resume_ms;
+    for (int i = 0; i < s->ncl; i++) {
+        struct ecq__client *c = s->cl[i];
+        s->pfd[n++] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN | (c->qlen ? POLLOUT : 0))};
+        if (c->deadline_ms && c->deadline_ms < due) due = c->deadline_ms;
+        if (c->state == ECQ__OPEN && c->hb_due_ms < due) due = c->hb_due_ms;
+    }
+    int wait = due == INT64_MAX ? -1 : due <= now ? 0 : (int)(due - now > INT_MAX ? INT_MAX : due - now);
+    rc = poll(s->pfd, (nfds_t)n, wait);
+    if (rc < 0 && errno != EINTR) return -errno;
+    for (int i = 0; i < nextra; i++)
+        if ((extra[i].revents = rc > 0 ? s->pfd[i].revents : 0)) hits++;
+    if (rc > 0 && (s->pfd[nextra].revents & POLLIN)) ecq__accept(s);
+    now = ecq__now_ms();
+    /* clients accepted just now are past the end of the polled set */
+    int polled = n - nextra - 1;
+    for (int i = 0; i < s->ncl; i++) {
+        struct ecq__client *c = s->cl[i];
+        short re = rc > 0 && i < polled ? s->pfd[nextra + 1 + i].revents : 0;
+        if (re & (POLLIN | POLLHUP | POLLERR)) ecq__client_readable(s, c);
+        if ((re & POLLOUT) && c->state != ECQ__DEAD) ecq__client_flush(s, c);
+        if (c->deadline_ms && now >= c->deadline_ms && c->state != ECQ__DEAD) {
+            if (c->state == ECQ__HANDSHAKE) ecq__client_reject(s, c, 408);
+            else ecq__client_kill(s, c, c->state == ECQ__LINGER ? NULL : "close timed out");
+        }
+        if (c->state == ECQ__OPEN && now >= c->hb_due_ms) ecq__send_heartbeat(s, c);
+    }
+    ecq__reap(s);
+    return hits;
+}
+
+void ecq_server_close(struct ecq_server *s, int flush_ms)
+{
+    if (!s) return;
+    for (int i = 0; i < s->ncl; i++) ecq__client_close(s, s->cl[i], 1001, "server shutting down");
+    int64_t end = ecq__now_ms() + flush_ms;
+    while (s->ncl && ecq__now_ms() < end) {
+        int busy = 0;
+        for (int i = 0; i < s->ncl; i++) busy |= s->cl[i]->state == ECQ__CLOSING;
+        if (!busy) break;
+        ecq_server_poll(s, NULL, 0, 10);
+    }
+    for (int i = 0; i < s->ncl; i++) ecq__client_free(s, s->cl[i]);
+    for (int i = 0; i < s->nreplay; i++) ecq__msg_unref(s, s->replay[i]);
+    for (int k = 0; k < ECQ__POOL_CLASSES; k++)
+        while (s->pool[k]) {
+            struct ecq__msg *m = s->pool[k];
+            s->pool[k] = m->next;
+            free(m);
+        }
+    free(s->cl);
+    free(s->pfd);
+    if (s->lfd >= 0) close(s->lfd);
+    free(s);
+}
+
+/* =========================================================================
+ * Payload classification (Event.type)
+ * ========================================================================= */
+
+static int ecq__starts(const uint8_t *p, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    return n >= l && memcmp(p, lit, l) == 0;
+}
+
+uint32_t ecq_classify(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    static const char *const methods[] = {"GET ", "POST ", "PUT ", "DELETE ", "HEAD ", "OPTIONS ",
+                                          "PATCH ", "CONNECT ", "TRACE "};
+    if (ecq__starts(p, n, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")) return ECQ_TYPE_HTTP2_REQUEST;
+    if (ecq__starts(p, n, "HTTP/1.")) return ECQ_TYPE_HTTP1_RESPONSE;
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(methods); i++) {
+        if (!ecq__starts(p, n, methods[i])) continue;
+        const uint8_t *eol = memchr(p, '\n', n < 8192 ? n : 8192);
+        size_t line = eol ? (size_t)(eol - p) : (n < 8192 ? n : 8192);
+        return memmem(p, line, " HTTP/1.", 8) ? ECQ_TYPE_HTTP1_REQUEST : ECQ_TYPE_UNKNOWN;
+    }
+    /* an HTTP/2 frame header: 24-bit length, known type, R bit clear, frame complete */
+    if (n >= 9 && p[3] <= 9 && !(p[5] & 0x80)) {
+        size_t flen = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
+        if (flen <= 16777215 && 9 + flen <= n) return ECQ_TYPE_HTTP2_RESPONSE;
+    }
+    return ECQ_TYPE_UNKNOWN;
+}
+
+#ifndef ECAPTUREQ_NO_MAIN
+/* =========================================================================
+ * Command line
+ * ========================================================================= */
+
+#include <getopt.h>
+
+struct ecq__opts {
+    struct ecq_config cfg;
+    const char *origins[16];
+    char token_buf[512];
+};
+
+static int64_t ecq__realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void ecq__usage_error(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void ecq__usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("ecaptureq: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see ecaptureq --help)\n", stderr);
+    exit(2);
+}
+
+static uint64_t ecq__num(const char *flag, const char *v, uint64_t lo, uint64_t hi)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!*v || *end || errno || v[0] == '-' || n < lo || n > hi)
+        ecq__usage_error("%s wants a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'", flag, lo, hi, v);
+    return n;
+}
+
+enum { ECQ__OPT_URL = 1000, ECQ__OPT_HB, ECQ__OPT_BUF, ECQ__OPT_MAXC, ECQ__OPT_MAXMSG, ECQ__OPT_TOKEN,
+       ECQ__OPT_TOKENFILE, ECQ__OPT_ORIGIN, ECQ__OPT_HSTIMEOUT };
+
+#define ECQ__SERVER_LONGOPTS                                                                             \
+    {"ecaptureq", required_argument, 0, ECQ__OPT_URL}, {"heartbeat", required_argument, 0, ECQ__OPT_HB}, \
+    {"client-buffer", required_argument, 0, ECQ__OPT_BUF},                                               \
+    {"max-clients", required_argument, 0, ECQ__OPT_MAXC},                                                \
+    {"max-message", required_argument, 0, ECQ__OPT_MAXMSG},                                              \
+    {"token", required_argument, 0, ECQ__OPT_TOKEN}, {"token-file", required_argument, 0, ECQ__OPT_TOKENFILE}, \
+    {"allow-origin", required_argument, 0, ECQ__OPT_ORIGIN},                                             \
+    {"handshake-timeout", required_argument, 0, ECQ__OPT_HSTIMEOUT}, {"help", no_argument, 0, 'h'}
+
+/* Handles the options every serving subcommand shares; 0 if opt is not one of them. */
+static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
+{
+    struct ecq_url u;
+    const char *why;
+    FILE *f;
+    switch (opt) {
+    case ECQ__OPT_URL:
+        if (ecq_url_parse(arg, &u, &why) < 0)
+            ecq__usage_error("bad --ecaptureq URL '%s': %s; example: --ecaptureq ws://127.0.0.1:28257/", arg, why);
+        o->cfg.url = arg;
+        return 1;
+    case ECQ__OPT_HB: o->cfg.heartbeat_sec = (int)ecq__num("--heartbeat", arg, 1, 86400); return 1;
+    case ECQ__OPT_BUF: o->cfg.client_buffer = ecq__num("--client-buffer", arg, 4096, 1ull << 34); return 1;
+    case ECQ__OPT_MAXC: o->cfg.max_clients = (int)ecq__num("--max-clients", arg, 1, 1000000); return 1;
+    case ECQ__OPT_MAXMSG: o->cfg.max_message = ecq__num("--max-message", arg, 125, 1ull << 30); return 1;
+    case ECQ__OPT_HSTIMEOUT: o->cfg.handshake_timeout_ms = (int)ecq__num("--handshake-timeout", arg, 100, 600000); return 1;
+    case ECQ__OPT_TOKEN:
+        if (!*arg) ecq__usage_error("--token may not be empty");
+        o->cfg.token = arg;
+        return 1;
+    case ECQ__OPT_TOKENFILE:
+        if (!(f = fopen(arg, "r"))) {
+            fprintf(stderr, "ecaptureq: cannot read --token-file %s: %s\n", arg, strerror(errno));
+            exit(1);
+        }
+        if (!fgets(o->token_buf, sizeof o->token_buf, f)) o->token_buf[0] = 0;
+        fclose(f);
+        o->token_buf[strcspn(o->token_buf, "\r\n")] = 0;
+        if (!o->token_buf[0]) ecq__usage_error("--token-file %s holds no token", arg);
+        o->cfg.token = o->token_buf;
+        return 1;
+    case ECQ__OPT_ORIGIN:
+        if (o->cfg.norigins == (int)ECQ__ARRAY_LEN(o->origins)) ecq__usage_error("at most 16 --allow-origin");
+        o->origins[o->cfg.norigins++] = arg;
+        o->cfg.origins = o->origins;
+        return 1;
+    }
+    return 0;
+}
+
+static struct ecq_server *ecq__serve(struct ecq__opts *o, const char *mode)
+{
+    struct ecq_server *s;
+    struct utsname un;
+    int rc = ecq_server_open(&s, &o->cfg);
+    if (rc < 0) {
+        fprintf(stderr, "ecaptureq: cannot listen on %s: %s\n", o->cfg.url, strerror(-rc));
+        exit(1);
+    }
+    uname(&un);
+    ecq_server_log(s, "ecaptureq %s (%s %s %s), mode %s, pid %d", ECQ_VERSION, un.sysname, un.release, un.machine,
+                   mode, (int)getpid());
+    ecq_server_log(s, "listening on %s%s", o->cfg.url, o->cfg.token ? " (token required)" : "");
+    return s;
+}
+
+/* SIGINT/SIGTERM arrive through a signalfd in the poll set; SIGPIPE is ignored. */
+static int ecq__signal_fd(void)
+{
+    sigset_t set;
+    struct rlimit rl;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    /* room for many clients */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int ecq__signalled(struct pollfd *p)
+{
+    struct signalfd_siginfo si;
+    return (p->revents & POLLIN) && read(p->fd, &si, sizeof si) == (ssize_t)sizeof si ? (int)si.ssi_signo : 0;
+}
+
+/* ---- gen: synthetic events through the same hub path ------------------- */
+
+/* Event i of a generated stream (documented in README: the pattern is reproducible). */
+static void ecq__gen_event(uint64_t i, size_t size, int64_t t0, uint8_t *buf, char str[4][64], struct ecq_event *ev)
+{
+    uint64_t conn = i / 2;
+    int v6 = conn % 2, response = i % 2;
+    unsigned cport = 40000 + (unsigned)(conn % 20000), sport = 443;
+    char client[64], server[64], head[256];
+    int hl;
+    if (v6) {
+        snprintf(client, sizeof client, "2001:db8::%x", (unsigned)(0x10 + conn % 200));
+        snprintf(server, sizeof server, "2001:db8::1bb");
+    } else {
+        snprintf(client, sizeof client, "192.0.2.%u", (unsigned)(10 + conn % 200));
+        snprintf(server, sizeof server, "198.51.100.7");
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->timestamp = t0 + (int64_t)i * 1000;
+    ev->pid = 1000 + (int64_t)(conn % 50000);
+    snprintf(str[0], 64, "%" PRId64 "_%" PRId64 "_gen-curl_%u", ev->pid, ev->pid, (unsigned)(3 + conn % 100));
+    snprintf(str[1], 64, "%s", response ? server : client);
+    snprintf(str[2], 64, "%s", response ? client : server);
+    snprintf(str[3], 64, "gen-curl");
+    ev->uuid = (struct ecq_bytes){str[0], strlen(str[0])};
+    ev->src_ip = (struct ecq_bytes){str[1], strlen(str[1])};
+    ev->dst_ip = (struct ecq_bytes){str[2], strlen(str[2])};
+    ev->pname = (struct ecq_bytes){str[3], strlen(str[3])};
+    ev->src_port = response ? sport : cport;
+    ev->dst_port = response ? cport : sport;
+    if (response)
+        hl = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Seq: %" PRIu64 "\r\n\r\n", i);
+    else
+        hl = snprintf(head, sizeof head, "POST /items/%" PRIu64 " HTTP/1.1\r\nHost: example.test\r\n\r\n", i);
+    size_t take = (size_t)hl < size ? (size_t)hl : size;
+    memcpy(buf, head, take);
+    for (size_t k = take; k < size; k++) buf[k] = (uint8_t)('a' + (i + k) % 26);
+    ev->payload = (struct ecq_bytes){(const char *)buf, size};
+    ev->length = (uint32_t)size;
+    ev->type = ecq_classify(buf, size);
+}
+
+static int ecq__cmd_gen(int argc, char **argv)
+{
+    static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"events", required_argument, 0, 'n'},
+                                       {"size", required_argument, 0, 's'}, {"rate", required_argument, 0, 'r'},
+                                       {"wait-clients", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+    struct ecq__opts o = {0};
+    uint64_t events = 0, rate = 0, wait_clients = 0, size = 256, made = 0;
+    int opt, sig = 0;
+    ecq_config_init(&o.cfg);
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (ecq__server_opt(&o, opt, optarg)) continue;
+        switch (opt) {
+        case 'n': events = ecq__num("--events", optarg, 1, UINT64_MAX); break;
+        case 's': size = ecq__num("--size", optarg, 0, 64u << 20); break;
+        case 'r': rate = ecq__num("--rate", optarg, 1, 100000000); break;
+        case 'w': wait_clients = ecq__num("--wait-clients", optarg, 0, 1000000); break;
+        case 'h':
+            puts("usage: ecaptureq gen [--ecaptureq URL] [--events N] [--size BYTES] [--rate PER_SEC] "
+                 "[--wait-clients K] [server options]");
+            return 0;
+        default: exit(2);
+        }
+    }
+    if (optind < argc) ecq__usage_error("gen: unexpected argument '%s'", argv[optind]);
+    struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
+    struct ecq_server *s = ecq__serve(&o, "gen");
+    struct ecq_stats st;
+    uint8_t *buf = malloc(size ? size : 1);
+    char str[4][64];
+    struct ecq_event ev;
+    if (!buf) return 1;
+    ecq_server_stats(s, &st);
+    if (wait_clients) ecq_server_log(s, "gen: waiting for %" PRIu64 " client(s)", wait_clients);
+    while (!sig && (uint64_t)st.clients < wait_clients) {
+        if (ecq_server_poll(s, &sp, 1, 200) > 0) sig = ecq__signalled(&sp);
+        ecq_server_stats(s, &st);
+    }
+    ecq_server_log(s, "gen: sending %s events of %" PRIu64 " bytes%s", events ? "" : "endless", size,
+                   rate ? " at a fixed rate" : "");
+    int64_t t0 = ecq__realtime_ns(), start = ecq__now_ms();
+    /* a generator can wait for slow consumers, so it keeps every client under half its bound */
+    size_t high = o.cfg.client_buffer / 2;
+    while (!sig && (!events || made < events)) {
+        int timeout = 0;
+        if (ecq_server_backlog(s) > high) timeout = 5;
+        else if (rate && made >= (uint64_t)(ecq__now_ms() - start) * rate / 1000 + 1) timeout = 1;
+        if (timeout) {
+            if (ecq_server_poll(s, &sp, 1, timeout) > 0) sig = ecq__signalled(&sp);
+            continue;
+        }
+        ecq__gen_event(made, size, t0, buf, str, &ev);
+        ecq_server_event(s, &ev);
+        if (++made % 64 == 0 && ecq_server_poll(s, &sp, 1, 0) > 0) sig = ecq__signalled(&sp);
+    }
+    /* done once every client has been written everything */
+    while (!sig && ecq_server_backlog(s) > 0)
+        if (ecq_server_poll(s, &sp, 1, 50) > 0) sig = ecq__signalled(&sp);
+    double secs = (double)(ecq__now_ms() - start) / 1000.0;
+    ecq_server_stats(s, &st);
+    ecq_server_log(s, "gen: %" PRIu64 " events in %.3f s (%.0f events/s), %" PRIu64 " bytes written, %" PRIu64
+                      " client(s) dropped%s", made, secs, secs > 0 ? (double)made / secs : 0.0, st.bytes,
+                   st.clients_dropped, sig ? ", stopped by signal" : "");
+    ecq_server_close(s, 1000);
+    free(buf);
+    close(sp.fd);
+    return 0;
+}
+
+static void ecq__usage(FILE *f)
+{
+    fputs("usage: ecaptureq COMMAND [options]\n"
+          "  tls    capture TLS plaintext with eBPF and stream it (needs root)\n"
+          "  gen    stream synthetic events (no root, no BPF)\n"
+          "  version\n"
+          "server options (tls, gen):\n"
+          "  --ecaptureq URL          endpoint, default " ECQ_DEFAULT_URL "\n"
+          "  --heartbeat SECONDS      heartbeat interval per client, default 15\n"
+          "  --client-buffer BYTES    per-client output bound, default 16777216\n"
+          "  --max-clients N          default 1024\n"
+          "  --max-message BYTES      largest client message, default 1048576\n"
+          "  --handshake-timeout MS   default 5000\n"
+          "  --token T | --token-file PATH   require Authorization: Bearer T or ?token=T\n"
+          "  --allow-origin ORIGIN    also accept this Origin (repeatable)\n", f);
+}
+
+#ifndef ECAPTUREQ_NO_BPF
+static int ecq__cmd_tls(int argc, char **argv);
+#endif
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        ecq__usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        ecq__usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("ecaptureq %s\n", ECQ_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "gen")) return ecq__cmd_gen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tls")) {
+#ifndef ECAPTUREQ_NO_BPF
+        return ecq__cmd_tls(argc - 1, argv + 1);
+#else
+        fputs("ecaptureq: this build has no capture (built with ECAPTUREQ_NO_BPF)\n", stderr);
+        return 1;
+#endif
+    }
+    fprintf(stderr, "ecaptureq: unknown command '%s' (see ecaptureq --help)\n", cmd);
+    return 2;
+}
+#endif /* ECAPTUREQ_NO_MAIN */
