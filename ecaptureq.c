@@ -1896,6 +1896,411 @@ static int ecq__cmd_gen(int argc, char **argv)
     return 0;
 }
 
+#ifndef ECAPTUREQ_NO_BPF
+/* =========================================================================
+ * TLS capture with libbpf: `ecaptureq tls`
+ * ========================================================================= */
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include "bpf/ecaptureq.bpf.h"
+
+#ifndef ECQ_BPF_OBJ
+#error "build with -DECQ_BPF_OBJ='\"bpf/ecaptureq.bpf.o\"' (see Makefile) or -DECAPTUREQ_NO_BPF"
+#endif
+
+/* the compiled BPF object, embedded at build time */
+__asm__(".section .rodata\n"
+        ".balign 8\n"
+        "ecq__bpf_obj:\n"
+        ".incbin \"" ECQ_BPF_OBJ "\"\n"
+        "ecq__bpf_obj_end:\n"
+        ".previous\n");
+extern const char ecq__bpf_obj[], ecq__bpf_obj_end[];
+
+/* What one TLS library looks like to the loader: file names and probes. */
+struct ecq__probe {
+    const char *func, *enter, *ret;  /* enter NULL: an entry probe only (ret names it) */
+};
+
+struct ecq__libkind {
+    const char *name, *flag;
+    const char *files[4];
+    struct ecq__probe probes[8];
+};
+
+static const struct ecq__libkind ecq__libs[] = {
+    {"openssl", "--libssl", {"libssl.so.3", "libssl.so.1.1", "libssl.so"},
+     {{"SSL_write", "write_enter", "ret_int"}, {"SSL_read", "read_enter", "ret_int"},
+      {"SSL_write_ex", "write_ex_enter", "ret_ex"}, {"SSL_read_ex", "read_ex_enter", "ret_ex"},
+      {"SSL_free", NULL, "conn_free"}}},
+    {"gnutls", "--gnutls", {"libgnutls.so.30", "libgnutls.so"},
+     {{"gnutls_record_send", "write_enter", "ret_long"}, {"gnutls_record_recv", "read_enter", "ret_long"},
+      {"gnutls_deinit", NULL, "conn_free"}}},
+    {"nss", "--nss", {"libnspr4.so"},
+     {{"PR_Write", "write_enter", "ret_int"}, {"PR_Send", "write_enter", "ret_int"},
+      {"PR_Read", "read_enter", "ret_int"}, {"PR_Recv", "read_enter", "ret_int"},
+      {"PR_Close", NULL, "conn_free"}}},
+};
+#define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
+
+struct ecq__capture {
+    struct ecq_server *srv;
+    struct bpf_object *obj;
+    struct ring_buffer *rb;
+    struct bpf_link *links[256];
+    int nlinks;
+    int counters_fd;
+    int64_t mono_to_real_ns;
+    uint64_t lost_records, lost_bytes;
+    char uuid[128];
+};
+
+/* libbpf's own messages (warnings and errors) */
+static int ecq__libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_DEBUG || level == LIBBPF_INFO) return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+/* 0 if we may load and attach BPF; else the missing capabilities are named */
+static int ecq__check_caps(char *missing, size_t cap)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0) return snprintf(missing, cap, "capget failed"), -1;
+#define ECQ__HAS(c) ((d[(c) / 32].effective >> ((c) % 32)) & 1)
+    if (ECQ__HAS(21)) return 0; /* CAP_SYS_ADMIN */
+    if (ECQ__HAS(39) && ECQ__HAS(38)) return 0;
+    snprintf(missing, cap, "%s%s%s", ECQ__HAS(39) ? "" : "CAP_BPF", !ECQ__HAS(39) && !ECQ__HAS(38) ? " and " : "",
+             ECQ__HAS(38) ? "" : "CAP_PERFMON");
+#undef ECQ__HAS
+    return -1;
+}
+
+/* Looks name up in the dynamic loader's cache (/etc/ld.so.cache, glibc's new format),
+ * then in the loader's default directories. */
+static int ecq__find_library(const char *name, char *out, size_t cap)
+{
+    static const char *const dirs[] = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+                                       "/lib", "/usr/lib", "/usr/local/lib"};
+    static const char magic[] = "glibc-ld.so.cache1.1";
+    int fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC), found = 0;
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 48 && st.st_size < (64 << 20)) {
+        char *m = malloc((size_t)st.st_size);
+        if (m && read(fd, m, (size_t)st.st_size) == st.st_size) {
+            char *h = memmem(m, (size_t)st.st_size, magic, sizeof magic - 1);
+            size_t base = h ? (size_t)(h - m) : 0, size = (size_t)st.st_size;
+            uint32_t nlibs = 0;
+            if (h && base + 48 <= size) memcpy(&nlibs, h + 20, 4);
+            for (uint32_t i = 0; h && i < nlibs && base + 48 + (size_t)(i + 1) * 24 <= size; i++) {
+                int32_t flags;
+                uint32_t key, val;
+                const char *e = h + 48 + (size_t)i * 24;
+                memcpy(&flags, e, 4), memcpy(&key, e + 4, 4), memcpy(&val, e + 8, 4);
+                if (base + key >= size || base + val >= size) continue;
+                if ((flags & 0xff00) != 0x0300) continue; /* x86-64 libc6 entries */
+                if (strcmp(h + key, name) == 0 && strnlen(h + val, size - base - val) < cap) {
+                    snprintf(out, cap, "%s", h + val);
+                    found = access(out, R_OK) == 0;
+                    if (found) break;
+                }
+            }
+        }
+        free(m);
+    }
+    if (fd >= 0) close(fd);
+    for (size_t i = 0; !found && i < ECQ__ARRAY_LEN(dirs); i++) {
+        snprintf(out, cap, "%s/%s", dirs[i], name);
+        found = access(out, R_OK) == 0;
+    }
+    return found ? 0 : -1;
+}
+
+/* Paths of the TLS libraries process pid has mapped, seen through /proc/pid/root. */
+static int ecq__pid_library(int pid, const struct ecq__libkind *k, char *out, size_t cap)
+{
+    char path[64], line[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    if (!(f = fopen(path, "re"))) return -1;
+    while (fgets(line, sizeof line, f)) {
+        char *p = strchr(line, '/'), *base;
+        if (!p) continue;
+        p[strcspn(p, "\n")] = 0;
+        base = strrchr(p, '/') + 1;
+        for (int i = 0; k->files[i]; i++) {
+            size_t stem = strlen(k->files[i]);
+            const char *dot = strstr(k->files[i], ".so");
+            if (dot) stem = (size_t)(dot - k->files[i]) + 3;
+            if (strncmp(base, k->files[i], stem) == 0) {
+                snprintf(out, cap, "/proc/%d/root%s", pid, p);
+                fclose(f);
+                return 0;
+            }
+        }
+    }
+    fclose(f);
+    return -1;
+}
+
+static int ecq__attach_library(struct ecq__capture *cap, const struct ecq__libkind *k, const char *path)
+{
+    int attached = 0, wanted = 0;
+    char failed[256] = "";
+    for (int i = 0; k->probes[i].func; i++) {
+        const struct ecq__probe *p = &k->probes[i];
+        const char *progs[2] = {p->enter, p->ret};
+        for (int j = 0; j < 2; j++) {
+            if (!progs[j]) continue;
+            struct bpf_program *prog = bpf_object__find_program_by_name(cap->obj, progs[j]);
+            LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = p->func, .retprobe = j == 1 && p->enter != NULL);
+            struct bpf_link *l;
+            wanted++;
+            if (!prog || cap->nlinks == (int)ECQ__ARRAY_LEN(cap->links)) continue;
+            l = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &o);
+            if (!l) {
+                if (!strstr(failed, p->func))
+                    snprintf(failed + strlen(failed), sizeof failed - strlen(failed), " %s", p->func);
+                continue;
+            }
+            cap->links[cap->nlinks++] = l;
+            attached++;
+        }
+    }
+    ecq_server_log(cap->srv, "%s: %s: %d of %d probes attached%s%s", k->name, path, attached, wanted,
+                   failed[0] ? "; not found:" : "", failed);
+    return attached;
+}
+
+static void ecq__addr_text(int family, const unsigned char *a, char *out, size_t cap)
+{
+    if (family == AF_INET) inet_ntop(AF_INET, a, out, (socklen_t)cap);
+    else if (family == AF_INET6) inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+    else out[0] = 0;
+}
+
+static int ecq__on_record(void *ctx, void *data, size_t size)
+{
+    struct ecq__capture *cap = ctx;
+    const struct ecq_bpf_event *r = data;
+    char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[17];
+    struct ecq_event ev = {0};
+    int n;
+    if (size < ECQ_EVENT_HDR_SIZE || r->len > size - ECQ_EVENT_HDR_SIZE) return 0;
+    memcpy(comm, r->comm, 16);
+    comm[16] = 0;
+    ecq__addr_text(r->family, r->laddr, laddr, sizeof laddr);
+    ecq__addr_text(r->family, r->raddr, raddr, sizeof raddr);
+    if (r->fd >= 0)
+        n = snprintf(cap->uuid, sizeof cap->uuid, "%u_%u_%s_%d", r->pid, r->conn_tid, comm, r->fd);
+    else
+        n = snprintf(cap->uuid, sizeof cap->uuid, "%u_%u_%s_0x%llx", r->pid, r->conn_tid, comm, r->conn);
+    ev.timestamp = (int64_t)r->ts_ns + cap->mono_to_real_ns;
+    ev.uuid = (struct ecq_bytes){cap->uuid, (size_t)n};
+    ev.pid = r->pid;
+    ev.pname = (struct ecq_bytes){comm, strlen(comm)};
+    /* a write goes from the local end to the peer; a read the other way */
+    int w = r->dir == ECQ_DIR_WRITE;
+    ev.src_ip = (struct ecq_bytes){w ? laddr : raddr, strlen(w ? laddr : raddr)};
+    ev.dst_ip = (struct ecq_bytes){w ? raddr : laddr, strlen(w ? raddr : laddr)};
+    ev.src_port = r->family ? (w ? r->lport : r->rport) : 0;
+    ev.dst_port = r->family ? (w ? r->rport : r->lport) : 0;
+    ev.type = r->offset == 0 ? ecq_classify(r->data, r->len) : ECQ_TYPE_UNKNOWN;
+    ev.length = r->len;
+    ev.payload = (struct ecq_bytes){(const char *)r->data, r->len};
+    ecq_server_event(cap->srv, &ev);
+    return 0;
+}
+
+static int64_t ecq__mono_to_real(void)
+{
+    struct timespec m, r;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_REALTIME, &r);
+    return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+}
+
+/* sums the per-CPU loss counters; logs when they rose */
+static void ecq__check_losses(struct ecq__capture *cap)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    uint64_t sums[ECQ_CNT_MAX] = {0}, vals[512];
+    if (ncpu <= 0 || ncpu > 512) return;
+    for (uint32_t k = 0; k < ECQ_CNT_MAX; k++) {
+        if (bpf_map_lookup_elem(cap->counters_fd, &k, vals) < 0) continue;
+        for (int c = 0; c < ncpu; c++) sums[k] += vals[c];
+    }
+    if (sums[ECQ_CNT_LOST_RECORDS] > cap->lost_records) {
+        ecq_server_log(cap->srv, "capture lost %" PRIu64 " record(s), %" PRIu64 " bytes, since the last report "
+                                 "(ring buffer full or unreadable buffer); %" PRIu64 " in all",
+                       sums[ECQ_CNT_LOST_RECORDS] - cap->lost_records, sums[ECQ_CNT_LOST_BYTES] - cap->lost_bytes,
+                       sums[ECQ_CNT_LOST_RECORDS]);
+        cap->lost_records = sums[ECQ_CNT_LOST_RECORDS];
+        cap->lost_bytes = sums[ECQ_CNT_LOST_BYTES];
+        ecq_server_set_lost(cap->srv, cap->lost_records);
+    }
+}
+
+static int ecq__cmd_tls(int argc, char **argv)
+{
+    enum { O_LIBSSL = 1, O_GNUTLS, O_NSS, O_PID, O_UID, O_RING };
+    static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"libssl", required_argument, 0, O_LIBSSL},
+                                       {"gnutls", required_argument, 0, O_GNUTLS}, {"nss", required_argument, 0, O_NSS},
+                                       {"pid", required_argument, 0, O_PID}, {"uid", required_argument, 0, O_UID},
+                                       {"ringbuf-mb", required_argument, 0, O_RING}, {0, 0, 0, 0}};
+    struct ecq__opts o = {0};
+    struct ecq__capture cap = {0};
+    const char *paths[ECQ__NLIBS] = {0};
+    struct ecq_bpf_cfg bcfg = {0, 0xffffffff, 0};
+    uint64_t ring_mb = 32;
+    int opt, rc = 1, sig = 0;
+    char missing[64], searched[512] = "";
+    ecq_config_init(&o.cfg);
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (ecq__server_opt(&o, opt, optarg)) continue;
+        switch (opt) {
+        case O_LIBSSL: case O_GNUTLS: case O_NSS:
+            if (access(optarg, R_OK) != 0) {
+                fprintf(stderr, "ecaptureq: %s %s: %s\n", ecq__libs[opt - O_LIBSSL].flag, optarg, strerror(errno));
+                return 1;
+            }
+            paths[opt - O_LIBSSL] = optarg;
+            break;
+        case O_PID: bcfg.tgid = (uint32_t)ecq__num("--pid", optarg, 1, 4194304); break;
+        case O_UID: bcfg.uid = (uint32_t)ecq__num("--uid", optarg, 0, 0xfffffffe); break;
+        case O_RING: ring_mb = ecq__num("--ringbuf-mb", optarg, 1, 1024); break;
+        case 'h':
+            puts("usage: ecaptureq tls [--ecaptureq URL] [--libssl PATH] [--gnutls PATH] [--nss PATH] [--pid N] "
+                 "[--uid N] [--ringbuf-mb MB] [server options]");
+            return 0;
+        default: exit(2);
+        }
+    }
+    if (optind < argc) ecq__usage_error("tls: unexpected argument '%s'", argv[optind]);
+    if ((ring_mb & (ring_mb - 1)) != 0) ecq__usage_error("--ringbuf-mb must be a power of two");
+    if (ecq__check_caps(missing, sizeof missing) < 0) {
+        fprintf(stderr, "ecaptureq: tls needs root, or %s (missing: %s)\n", "CAP_BPF and CAP_PERFMON", missing);
+        return 1;
+    }
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+        fprintf(stderr, "ecaptureq: this kernel exposes no BTF (/sys/kernel/btf/vmlinux): "
+                        "capture needs CONFIG_DEBUG_INFO_BTF=y\n");
+        return 1;
+    }
+    if (bcfg.tgid && kill((pid_t)bcfg.tgid, 0) < 0 && errno == ESRCH) {
+        fprintf(stderr, "ecaptureq: --pid %u: no such process\n", bcfg.tgid);
+        return 1;
+    }
+    libbpf_set_print(ecq__libbpf_print);
+    struct pollfd fds[2] = {{.fd = ecq__signal_fd(), .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+    cap.srv = ecq__serve(&o, "tls");
+    cap.mono_to_real_ns = ecq__mono_to_real();
+
+    LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "ecaptureq");
+    cap.obj = bpf_object__open_mem(ecq__bpf_obj, (size_t)(ecq__bpf_obj_end - ecq__bpf_obj), &oo);
+    if (!cap.obj) {
+        ecq_server_log(cap.srv, "error: cannot open the embedded BPF object: %s", strerror(errno));
+        goto cleanup;
+    }
+    bcfg.wake_bytes = (ring_mb << 20) / 4;
+    struct bpf_map *rodata = bpf_object__find_map_by_name(cap.obj, ".rodata");
+    size_t rsz = 0;
+    void *rv = rodata ? (void *)bpf_map__initial_value(rodata, &rsz) : NULL;
+    if (!rv || rsz < sizeof bcfg) {
+        ecq_server_log(cap.srv, "error: the BPF object has no configuration section");
+        goto cleanup;
+    }
+    memcpy(rv, &bcfg, sizeof bcfg);
+    bpf_map__set_max_entries(bpf_object__find_map_by_name(cap.obj, "rb"), (uint32_t)(ring_mb << 20));
+    if ((rc = bpf_object__load(cap.obj)) < 0) {
+        ecq_server_log(cap.srv, "error: loading the BPF programs failed: %s", strerror(-rc));
+        rc = 1;
+        goto cleanup;
+    }
+    rc = 1;
+    static const char *const tps[][2] = {{"sock_send", "sock_send_length"}, {"sock_recv", "sock_recv_length"},
+                                         {"sock_state", "inet_sock_set_state"}};
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(tps); i++) {
+        struct bpf_program *p = bpf_object__find_program_by_name(cap.obj, tps[i][0]);
+        struct bpf_link *l = p ? bpf_program__attach_raw_tracepoint(p, tps[i][1]) : NULL;
+        if (!l) {
+            ecq_server_log(cap.srv, "warning: tracepoint %s unavailable (%s): events will lack addresses",
+                           tps[i][1], strerror(errno));
+            continue;
+        }
+        cap.links[cap.nlinks++] = l;
+    }
+    int total = 0;
+    for (size_t k = 0; k < ECQ__NLIBS; k++) {
+        char found[PATH_MAX];
+        const char *path = paths[k];
+        if (!path && bcfg.tgid && ecq__pid_library((int)bcfg.tgid, &ecq__libs[k], found, sizeof found) == 0)
+            path = found;
+        for (int i = 0; !path && !bcfg.tgid && ecq__libs[k].files[i]; i++)
+            if (ecq__find_library(ecq__libs[k].files[i], found, sizeof found) == 0) path = found;
+        if (!path) {
+            snprintf(searched + strlen(searched), sizeof searched - strlen(searched), "%s%s", searched[0] ? ", " : "",
+                     ecq__libs[k].files[0]);
+            ecq_server_log(cap.srv, "%s: not found (%s), skipped", ecq__libs[k].name,
+                           bcfg.tgid ? "not mapped by the target process" : "ld.so cache and library directories");
+            continue;
+        }
+        total += ecq__attach_library(&cap, &ecq__libs[k], path);
+    }
+    if (!total) {
+        ecq_server_log(cap.srv, "error: nothing to attach to: no %s found in %s", searched,
+                       bcfg.tgid ? "the target process's maps" : "/etc/ld.so.cache or the library directories");
+        fprintf(stderr, "ecaptureq: nothing to attach to: searched %s for %s\n",
+                bcfg.tgid ? "/proc/PID/maps" : "/etc/ld.so.cache and the library directories", searched);
+        goto cleanup;
+    }
+    cap.counters_fd = bpf_map__fd(bpf_object__find_map_by_name(cap.obj, "counters"));
+    cap.rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(cap.obj, "rb")), ecq__on_record, &cap, NULL);
+    if (!cap.rb) {
+        ecq_server_log(cap.srv, "error: ring buffer: %s", strerror(errno));
+        goto cleanup;
+    }
+    fds[1].fd = ring_buffer__epoll_fd(cap.rb);
+    char filt[64] = "";
+    if (bcfg.tgid) snprintf(filt, sizeof filt, " pid %u", bcfg.tgid);
+    if (bcfg.uid != 0xffffffff) snprintf(filt + strlen(filt), sizeof filt - strlen(filt), " uid %u", bcfg.uid);
+    ecq_server_log(cap.srv, "capturing%s%s", filt[0] ? " only" : " every process", filt);
+    int64_t next_check = ecq__now_ms() + 1000;
+    int target_gone = 0;
+    while (!sig) {
+        /* records are submitted without wakeups; drain every millisecond */
+        int n = ecq_server_poll(cap.srv, fds, 2, 1);
+        if (n < 0) break;
+        if (n > 0) sig = ecq__signalled(&fds[0]);
+        ring_buffer__consume(cap.rb);
+        if (ecq__now_ms() >= next_check) {
+            next_check = ecq__now_ms() + 1000;
+            cap.mono_to_real_ns = ecq__mono_to_real();
+            ecq__check_losses(&cap);
+            if (bcfg.tgid && !target_gone && kill((pid_t)bcfg.tgid, 0) < 0 && errno == ESRCH) {
+                target_gone = 1;
+                ecq_server_log(cap.srv, "process %u exited; still capturing should it come back", bcfg.tgid);
+            }
+        }
+    }
+    ring_buffer__consume(cap.rb);
+    ecq__check_losses(&cap);
+    rc = 0;
+cleanup:
+    ecq_server_log(cap.srv, "stopping%s", sig ? " on signal" : "");
+    ring_buffer__free(cap.rb);
+    for (int i = 0; i < cap.nlinks; i++) bpf_link__destroy(cap.links[i]);
+    bpf_object__close(cap.obj);
+    ecq_server_close(cap.srv, 1000);
+    close(fds[0].fd);
+    return rc;
+}
+#endif /* ECAPTUREQ_NO_BPF */
+
 static void ecq__usage(FILE *f)
 {
     fputs("usage: ecaptureq COMMAND [options]\n"
@@ -1912,10 +2317,6 @@ static void ecq__usage(FILE *f)
           "  --token T | --token-file PATH   require Authorization: Bearer T or ?token=T\n"
           "  --allow-origin ORIGIN    also accept this Origin (repeatable)\n", f);
 }
-
-#ifndef ECAPTUREQ_NO_BPF
-static int ecq__cmd_tls(int argc, char **argv);
-#endif
 
 int main(int argc, char **argv)
 {
