@@ -924,6 +924,7 @@ struct ecq__client {
     uint32_t qcap, qhead, qlen;
     size_t qoff;                    /* bytes of q[qhead] already written */
     size_t qbytes;                  /* unwritten bytes queued */
+    int blocked;                    /* the socket said EAGAIN: wait for POLLOUT */
     int64_t hb_count, hb_due_ms;
     int64_t deadline_ms;            /* handshake timeout or close grace; 0 none */
     const char *why;                /* reason for the disconnect log line */
@@ -1078,7 +1079,7 @@ static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return c->blocked = 1, 0;
             if (errno == EINTR) continue;
             ecq__client_kill(s, c, errno == EPIPE || errno == ECONNRESET ? "connection reset" : "write error");
             return -1;
@@ -1125,7 +1126,8 @@ static int ecq__client_push(struct ecq__client *c, struct ecq__msg *m)
 
 static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsigned code, const char *why);
 
-/* Queues m for c, writing at once when nothing is ahead of it. */
+/* Queues m for c. Queues are written by ecq_server_poll, many frames per writev, so
+ * that a burst of events costs each client one system call, not one per event. */
 static void ecq__client_send(struct ecq_server *s, struct ecq__client *c, struct ecq__msg *m)
 {
     if (c->state != ECQ__OPEN) return;
@@ -1135,11 +1137,7 @@ static void ecq__client_send(struct ecq_server *s, struct ecq__client *c, struct
         ecq__client_close(s, c, 1008, "output bound exceeded (consumer too slow)");
         return;
     }
-    if (ecq__client_push(c, m) < 0) {
-        ecq__client_kill(s, c, "out of memory");
-        return;
-    }
-    if (c->qlen == 1) ecq__client_flush(s, c);
+    if (ecq__client_push(c, m) < 0) ecq__client_kill(s, c, "out of memory");
 }
 
 /* Starts the closing handshake: a close frame after what is queued, then shutdown. */
@@ -1562,6 +1560,8 @@ int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int 
         if (!p) return -ENOMEM;
         s->pfd = p, s->pfd_cap = cap;
     }
+    for (int i = 0; i < s->ncl; i++)
+        if (s->cl[i]->qlen && !s->cl[i]->blocked && s->cl[i]->state != ECQ__DEAD) ecq__client_flush(s, s->cl[i]);
     for (int i = 0; i < nextra; i++) s->pfd[n++] = extra[i];
     s->pfd[n++] = (struct pollfd){.fd = accepting ? s->lfd : -1, .events = POLLIN};
     if (!accepting && s->accept_resume_ms < due) due = s->accept_resume_ms;
@@ -1584,7 +1584,10 @@ int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int 
         struct ecq__client *c = s->cl[i];
         short re = rc > 0 && i < polled ? s->pfd[nextra + 1 + i].revents : 0;
         if (re & (POLLIN | POLLHUP | POLLERR)) ecq__client_readable(s, c);
-        if ((re & POLLOUT) && c->state != ECQ__DEAD) ecq__client_flush(s, c);
+        if ((re & POLLOUT) && c->state != ECQ__DEAD) {
+            c->blocked = 0;
+            ecq__client_flush(s, c);
+        }
         if (c->deadline_ms && now >= c->deadline_ms && c->state != ECQ__DEAD) {
             if (c->state == ECQ__HANDSHAKE) ecq__client_reject(s, c, 408);
             else ecq__client_kill(s, c, c->state == ECQ__LINGER ? NULL : "close timed out");
@@ -1868,12 +1871,21 @@ static int ecq__cmd_gen(int argc, char **argv)
     ecq_server_log(s, "gen: sending %s events of %" PRIu64 " bytes%s", events ? "" : "endless", size,
                    rate ? " at a fixed rate" : "");
     int64_t t0 = ecq__realtime_ns(), start = ecq__now_ms();
-    /* a generator can wait for slow consumers, so it keeps every client under half its bound */
+    /* A generator can wait for slow consumers: it keeps every client under half its
+     * bound, but waits at most a second for one, so that a consumer that stopped reading
+     * is closed by its bound (as in capture) and does not stall the others. */
     size_t high = o.cfg.client_buffer / 2;
+    int64_t waiting_since = 0;
     while (!sig && (!events || made < events)) {
         int timeout = 0;
-        if (ecq_server_backlog(s) > high) timeout = 5;
-        else if (rate && made >= (uint64_t)(ecq__now_ms() - start) * rate / 1000 + 1) timeout = 1;
+        if (ecq_server_backlog(s) > high) {
+            int64_t now = ecq__now_ms();
+            if (!waiting_since) waiting_since = now;
+            if (now - waiting_since < 1000) timeout = 5;
+        } else {
+            waiting_since = 0;
+        }
+        if (!timeout && rate && made >= (uint64_t)(ecq__now_ms() - start) * rate / 1000 + 1) timeout = 1;
         if (timeout) {
             if (ecq_server_poll(s, &sp, 1, timeout) > 0) sig = ecq__signalled(&sp);
             continue;
@@ -1882,9 +1894,17 @@ static int ecq__cmd_gen(int argc, char **argv)
         ecq_server_event(s, &ev);
         if (++made % 64 == 0 && ecq_server_poll(s, &sp, 1, 0) > 0) sig = ecq__signalled(&sp);
     }
-    /* done once every client has been written everything */
-    while (!sig && ecq_server_backlog(s) > 0)
+    /* done once every client has been written everything, or a client stopped reading */
+    size_t left, last = 0;
+    int64_t moved = ecq__now_ms();
+    while (!sig && (left = ecq_server_backlog(s)) > 0) {
+        if (left != last) last = left, moved = ecq__now_ms();
+        if (ecq__now_ms() - moved > 2000) {
+            ecq_server_log(s, "gen: a client stopped reading with %zu bytes queued; not waiting for it", left);
+            break;
+        }
         if (ecq_server_poll(s, &sp, 1, 50) > 0) sig = ecq__signalled(&sp);
+    }
     double secs = (double)(ecq__now_ms() - start) / 1000.0;
     ecq_server_stats(s, &st);
     ecq_server_log(s, "gen: %" PRIu64 " events in %.3f s (%.0f events/s), %" PRIu64 " bytes written, %" PRIu64

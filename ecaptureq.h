@@ -261,13 +261,15 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *c);
  * Returns the number of extra fds with revents set, or a negative errno. */
 int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int timeout_ms);
 
-/* Logs one line: to the sink (stderr by default) and as a run_log entry to every
- * client; the first 128 lines are replayed to each new client. */
+/* Logs one line: to the sink (stderr by default) and as a run_log entry queued to
+ * every client; the first 128 lines are replayed to each new client. */
 void ecq_server_log(struct ecq_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Encodes ev once and queues it to every open client. Strings that are not valid
- * UTF-8 are sent with the bad bytes replaced by '?'. Returns 0 or -ENOMEM. */
+/* Encodes ev once and queues the frame to every open client (shared, reference-counted).
+ * Queues are written by the next ecq_server_poll, many frames per system call. A
+ * client whose queue would pass client_buffer is closed with 1008. Strings that are
+ * not valid UTF-8 are sent with the bad bytes replaced by '?'. Returns 0 or -ENOMEM. */
 int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev);
 
 /* Largest number of bytes queued for any client: a source that can wait (such as a

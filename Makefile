@@ -1,0 +1,92 @@
+# ecaptureq - capture TLS plaintext with eBPF, stream it as eCaptureQ protobuf over WebSocket.
+#   make            build ./ecaptureq (installs missing build packages when run as root)
+#   sudo make run   build and start capturing on $(URL)
+#   make test       ./test.sh
+#   make bench      throughput to 1 and 8 clients (ecaptureq gen)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make symbols    build the stream server alone (no libbpf, no main) and check its exports
+#   V=1             show the full commands
+
+CC        ?= cc
+CLANG     ?= clang
+CFLAGS    ?= -O2 -g
+WARN      := -Wall -Wextra
+PREFIX    ?= /usr/local
+URL       ?= ws://127.0.0.1:28257/
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BPF_OBJ   := bpf/ecaptureq.bpf.o
+LIBS      := -lbpf -lelf -lz
+
+BUILD_PKGS := gcc make clang libbpf-dev libelf-dev zlib1g-dev linux-libc-dev
+TEST_PKGS  := curl openssl protobuf-compiler python3 python3-websockets python3-protobuf gnutls-bin \
+              libnss3-tools valgrind libclang-rt-14-dev iproute2 procps psmisc
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-6s %s\n' '$(1)' '$(2)';
+endif
+
+# Installs what is missing (as root, with apt-get) or prints the exact line to run.
+define need
+	@command -v dpkg-query >/dev/null 2>&1 || exit 0; \
+	missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "  APT    installing$$missing"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "ecaptureq: apt-get install$$missing failed" >&2; exit 1; }; \
+	else \
+	  echo "ecaptureq: missing packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+	fi
+endef
+
+.PHONY: all deps deps-test run test bench clean install symbols
+all: ecaptureq
+
+deps:
+	$(call need,$(BUILD_PKGS))
+
+deps-test: deps
+	$(call need,$(TEST_PKGS))
+
+$(BPF_OBJ): bpf/ecaptureq.bpf.c bpf/ecaptureq.bpf.h bpf/kernel.h | deps
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(MULTIARCH) -Wall -c $< -o $@
+
+ecaptureq: ecaptureq.c ecaptureq.h bpf/ecaptureq.bpf.h $(BPF_OBJ)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(WARN) -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -o $@ ecaptureq.c $(LDFLAGS) $(LIBS)
+
+# The copy-me part alone: must build with nothing but libc.
+tests/bin/server.o: ecaptureq.c ecaptureq.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p tests/bin && $(CC) $(CFLAGS) $(WARN) -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -c ecaptureq.c -o $@
+
+# Every exported symbol carries the ecq_ prefix.
+symbols: tests/bin/server.o
+	$(Q)bad=$$(nm -g --defined-only $< | awk '{print $$3}' | grep -v '^ecq_'); \
+	if [ -n "$$bad" ]; then echo "unprefixed exported symbols: $$bad" >&2; exit 1; fi; echo "  OK     exported symbols all ecq_"
+
+run: ecaptureq
+	./ecaptureq tls --ecaptureq $(URL)
+
+test:
+	./test.sh
+
+bench: ecaptureq
+	./tests/bench.sh
+
+install: ecaptureq
+	install -D -m 0755 ecaptureq $(DESTDIR)$(PREFIX)/bin/ecaptureq
+	install -D -m 0644 ecaptureq.h $(DESTDIR)$(PREFIX)/include/ecaptureq.h
+	install -D -m 0644 ecaptureq.proto $(DESTDIR)$(PREFIX)/share/ecaptureq/ecaptureq.proto
+
+clean:
+	rm -f ecaptureq $(BPF_OBJ)
+	rm -rf tests/bin tests/out

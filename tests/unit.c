@@ -1,0 +1,467 @@
+/* unit.c - pure-function tests of ecaptureq.c (built with ECAPTUREQ_NO_BPF/NO_MAIN):
+ * SHA-1, base64, accept key, UTF-8, URL, handshake checks, frame reader, protobuf.
+ *   unit               run every test, one "ok"/"not ok" line each
+ *   unit samples DIR   write sample LogEntry encodings for protoc --decode
+ *   unit decode FILE   decode one LogEntry with our decoder, print its fields */
+#include "../ecaptureq.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(name, cond)                                                   \
+    do {                                                                    \
+        if (cond) printf("ok - %s\n", name);                                \
+        else printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__), failures++; \
+    } while (0)
+
+static void hex(const uint8_t *d, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) sprintf(out + 2 * i, "%02x", d[i]);
+}
+
+static int sha1_is(const void *data, size_t n, const char *want)
+{
+    uint8_t d[20];
+    char h[41];
+    ecq_sha1(data, n, d);
+    hex(d, 20, h);
+    return strcmp(h, want) == 0;
+}
+
+static void test_sha1(void)
+{
+    CHECK("sha1 empty", sha1_is("", 0, "da39a3ee5e6b4b0d3255bfef95601890afd80709"));
+    CHECK("sha1 abc", sha1_is("abc", 3, "a9993e364706816aba3e25717850c26c9cd0d89d"));
+    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    CHECK("sha1 448-bit", sha1_is(m448, strlen(m448), "84983e441c3bd26ebaae4aa1f95129e5e54670f1"));
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    CHECK("sha1 896-bit", sha1_is(m896, strlen(m896), "a49b2446a02c645bf419f995b67091253a04a259"));
+    char *a = malloc(1000000);
+    memset(a, 'a', 1000000);
+    CHECK("sha1 million a", sha1_is(a, 1000000, "34aa973cd4c4daa4f61eeb2bdbad27316534016f"));
+    free(a);
+    /* lengths around the padding boundary */
+    CHECK("sha1 55 bytes", sha1_is("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 55,
+                                  "c1c8bbdc22796e28c0e15163d20899b65621d65a"));
+    CHECK("sha1 64 bytes", sha1_is("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 64,
+                                  "0098ba824b5c16427bd7a1122a5a442a25ec644d"));
+}
+
+static void test_base64(void)
+{
+    static const char *const v[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+                                      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+    char out[64];
+    uint8_t back[64];
+    int enc_ok = 1, dec_ok = 1;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        ecq_base64_encode(v[i][0], strlen(v[i][0]), out);
+        if (strcmp(out, v[i][1])) enc_ok = 0;
+        long n = ecq_base64_decode(v[i][1], strlen(v[i][1]), back, sizeof back);
+        if (n != (long)strlen(v[i][0]) || memcmp(back, v[i][0], (size_t)n)) dec_ok = 0;
+    }
+    CHECK("base64 RFC 4648 encode vectors", enc_ok);
+    CHECK("base64 RFC 4648 decode vectors", dec_ok);
+    CHECK("base64 rejects bad length", ecq_base64_decode("Zm9", 3, back, sizeof back) < 0);
+    CHECK("base64 rejects bad char", ecq_base64_decode("Zm9*", 4, back, sizeof back) < 0);
+    CHECK("base64 rejects inner padding", ecq_base64_decode("Zg==Zm9v", 8, back, sizeof back) < 0);
+    CHECK("base64 rejects non-canonical bits", ecq_base64_decode("Zh==", 4, back, sizeof back) < 0);
+    CHECK("base64 rejects overflow", ecq_base64_decode("Zm9vYmFy", 8, back, 5) < 0);
+    uint8_t all[256];
+    char enc[400];
+    for (int i = 0; i < 256; i++) all[i] = (uint8_t)i;
+    ecq_base64_encode(all, 256, enc);
+    CHECK("base64 round trip of all bytes",
+          ecq_base64_decode(enc, strlen(enc), back, sizeof back) < 0 &&
+          ({ uint8_t big[300]; long n = ecq_base64_decode(enc, strlen(enc), big, sizeof big);
+             n == 256 && !memcmp(big, all, 256); }));
+}
+
+static void test_accept(void)
+{
+    char acc[29];
+    ecq_ws_accept("dGhlIHNhbXBsZSBub25jZQ==", 24, acc);
+    CHECK("RFC 6455 example accept key", strcmp(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") == 0);
+}
+
+static void test_utf8(void)
+{
+    CHECK("utf8 ascii", ecq_utf8_valid("hello", 5));
+    CHECK("utf8 2/3/4-byte", ecq_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+    CHECK("utf8 max code point", ecq_utf8_valid("\xf4\x8f\xbf\xbf", 4));
+    CHECK("utf8 rejects overlong", !ecq_utf8_valid("\xc0\xaf", 2) && !ecq_utf8_valid("\xe0\x80\xaf", 3));
+    CHECK("utf8 rejects surrogate", !ecq_utf8_valid("\xed\xa0\x80", 3));
+    CHECK("utf8 rejects > U+10FFFF", !ecq_utf8_valid("\xf4\x90\x80\x80", 4));
+    CHECK("utf8 rejects truncated", !ecq_utf8_valid("\xe2\x82", 2));
+    CHECK("utf8 rejects stray continuation", !ecq_utf8_valid("\x80", 1));
+}
+
+static void test_url(void)
+{
+    struct ecq_url u;
+    const char *why;
+    CHECK("url default", ecq_url_parse("ws://127.0.0.1:28257/", &u, &why) == 0 && u.port == 28257 &&
+                             !strcmp(u.host, "127.0.0.1") && !strcmp(u.path, "/"));
+    CHECK("url ipv6", ecq_url_parse("ws://[::1]:9/", &u, &why) == 0 && !strcmp(u.host, "::1") && u.ipv6_literal);
+    CHECK("url any ipv6", ecq_url_parse("ws://[::]:28257/", &u, &why) == 0 && !strcmp(u.host, "::"));
+    CHECK("url localhost", ecq_url_parse("ws://localhost:1/", &u, &why) == 0);
+    CHECK("url path", ecq_url_parse("ws://0.0.0.0:80/stream", &u, &why) == 0 && !strcmp(u.path, "/stream"));
+    CHECK("url no trailing slash", ecq_url_parse("ws://127.0.0.1:28257", &u, &why) < 0);
+    CHECK("url other scheme", ecq_url_parse("http://127.0.0.1:28257/", &u, &why) < 0);
+    CHECK("url wss refused", ecq_url_parse("wss://127.0.0.1:28257/", &u, &why) < 0);
+    CHECK("url port 0", ecq_url_parse("ws://127.0.0.1:0/", &u, &why) < 0);
+    CHECK("url port too big", ecq_url_parse("ws://127.0.0.1:65536/", &u, &why) < 0);
+    CHECK("url port missing", ecq_url_parse("ws://127.0.0.1/", &u, &why) < 0);
+    CHECK("url port junk", ecq_url_parse("ws://127.0.0.1:12a/", &u, &why) < 0);
+    CHECK("url bad ipv6", ecq_url_parse("ws://[::g]:1/", &u, &why) < 0 && ecq_url_parse("ws://[::1:1/", &u, &why) < 0);
+    CHECK("url userinfo refused", ecq_url_parse("ws://a@b:1/", &u, &why) < 0);
+    CHECK("url empty host", ecq_url_parse("ws://:1/", &u, &why) < 0);
+    CHECK("url NULL", ecq_url_parse(NULL, &u, &why) < 0);
+}
+
+#define REQ(extra) "GET / HTTP/1.1\r\nHost: 127.0.0.1:28257\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" \
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" extra "\r\n"
+
+static int check(const char *req, const struct ecq_http_policy *p)
+{
+    char acc[29];
+    return ecq_http_check_upgrade(req, strlen(req), p, acc);
+}
+
+static void test_http(void)
+{
+    struct ecq_http_policy p = {.path = "/", .check_host = 1, .bind_host = "127.0.0.1", .port = 28257};
+    char acc[29] = "";
+    const char *ok = REQ("");
+    CHECK("http head length", ecq_http_head_length(ok, strlen(ok)) == strlen(ok) &&
+                                  ecq_http_head_length(ok, strlen(ok) - 1) == 0);
+    CHECK("http 101 + accept", ecq_http_check_upgrade(ok, strlen(ok), &p, acc) == 101 &&
+                                   !strcmp(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    CHECK("http case-insensitive names and values",
+          check("GET / HTTP/1.1\r\nhost: localhost\r\nupgrade: WebSocket\r\nconnection: keep-alive, UPGRADE\r\n"
+                "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n", &p) == 101);
+    CHECK("http 405 POST", check("POST / HTTP/1.1\r\nHost: x\r\n\r\n", &p) == 405);
+    CHECK("http 404 path", check("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 404);
+    CHECK("http 400 HTTP/1.0", check("GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", &p) == 400);
+    CHECK("http 400 garbage line", check("hello\r\n\r\n", &p) == 400);
+    CHECK("http 400 no key", check("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                   "Sec-WebSocket-Version: 13\r\n\r\n", &p) == 400);
+    CHECK("http 400 short key", check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p) == 400);
+    CHECK("http 400 no upgrade", check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p) == 400);
+    CHECK("http 400 connection without upgrade",
+          check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p) == 400);
+    CHECK("http 400 no host", check("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p) == 400);
+    CHECK("http 400 two hosts", check(REQ("Host: 127.0.0.1\r\n"), &p) == 400);
+    CHECK("http 400 folded header", check(REQ(" folded\r\n"), &p) == 400);
+    CHECK("http 400 no version", check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", &p) == 400);
+    CHECK("http 426 version 8", check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", &p) == 426);
+    CHECK("http origin localhost ok", check(REQ("Origin: http://localhost/\r\n"), &p) == 101);
+    CHECK("http origin 127.x ok", check(REQ("Origin: http://127.0.0.2:8080\r\n"), &p) == 101);
+    CHECK("http origin [::1] ok", check(REQ("Origin: https://[::1]:3000\r\n"), &p) == 101);
+    CHECK("http origin same as host ok", check(REQ("Origin: http://127.0.0.1:28257\r\n"), &p) == 101);
+    CHECK("http origin foreign 403", check(REQ("Origin: https://evil.example\r\n"), &p) == 403);
+    CHECK("http origin null 403", check(REQ("Origin: null\r\n"), &p) == 403);
+    CHECK("http origin lookalike 403", check(REQ("Origin: http://localhost.evil.example\r\n"), &p) == 403);
+    const char *allowed[] = {"https://gui.example"};
+    struct ecq_http_policy p2 = p;
+    p2.origins = allowed, p2.norigins = 1;
+    CHECK("http --allow-origin", check(REQ("Origin: https://gui.example\r\n"), &p2) == 101);
+    CHECK("http rebinding Host 403",
+          check("GET / HTTP/1.1\r\nHost: evil.example:28257\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p) == 403);
+    struct ecq_http_policy p3 = p;
+    p3.token = "s3cret";
+    CHECK("http token missing 401", check(ok, &p3) == 401);
+    CHECK("http token bearer", check(REQ("Authorization: Bearer s3cret\r\n"), &p3) == 101);
+    CHECK("http token wrong 401", check(REQ("Authorization: Bearer s3cre\r\n"), &p3) == 401);
+    CHECK("http token query",
+          check("GET /?token=s3%63ret HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p3) == 101);
+}
+
+/* a masked client frame */
+static size_t frame(uint8_t *out, int b0, const void *payload, size_t n)
+{
+    static const uint8_t mask[4] = {0x37, 0xfa, 0x21, 0x3d};
+    size_t h = 0;
+    out[h++] = (uint8_t)b0;
+    if (n < 126) out[h++] = (uint8_t)(0x80 | n);
+    else if (n < 65536) out[h++] = 0x80 | 126, out[h++] = (uint8_t)(n >> 8), out[h++] = (uint8_t)n;
+    else {
+        out[h++] = 0x80 | 127;
+        for (int i = 0; i < 8; i++) out[h++] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    }
+    memcpy(out + h, mask, 4);
+    h += 4;
+    for (size_t i = 0; i < n; i++) out[h + i] = ((const uint8_t *)payload)[i] ^ mask[i & 3];
+    return h + n;
+}
+
+static int feed(const uint8_t *buf, size_t n, int bytewise)
+{
+    struct ecq_ws_reader r = {.from_client = 1, .max_message = 1 << 20};
+    size_t off = 0, used;
+    int last = ECQ_WS_MORE;
+    while (off < n) {
+        size_t len = bytewise ? 1 : n - off;
+        int rc = ecq_ws_read(&r, buf + off, len, &used);
+        off += used;
+        if (rc < 0) return rc;
+        if (rc != ECQ_WS_MORE) last = rc;
+    }
+    return last;
+}
+
+static void test_frames(void)
+{
+    uint8_t b[300000];
+    size_t n;
+    n = frame(b, 0x89, "hi", 2);
+    CHECK("frame ping", feed(b, n, 0) == ECQ_WS_PING && feed(b, n, 1) == ECQ_WS_PING);
+    n = frame(b, 0x81, "hello", 5);
+    CHECK("frame text", feed(b, n, 1) == ECQ_WS_MESSAGE);
+    n = frame(b, 0x01, "he", 2);
+    n += frame(b + n, 0x89, "", 0);
+    n += frame(b + n, 0x80, "llo", 3);
+    CHECK("frame fragmented text with ping inside", feed(b, n, 1) == ECQ_WS_MESSAGE);
+    b[0] = 0x82, b[1] = 0x01, b[2] = 0;
+    CHECK("frame unmasked 1002", feed(b, 3, 0) == -1002);
+    n = frame(b, 0xC2, "x", 1);
+    CHECK("frame RSV1 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x83, "x", 1);
+    CHECK("frame opcode 3 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x8B, "x", 1);
+    CHECK("frame opcode 11 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x09, "x", 1);
+    CHECK("frame fragmented ping 1002", feed(b, n, 0) == -1002);
+    memset(b + 1000, 'p', 126);
+    n = frame(b, 0x89, b + 1000, 126);
+    CHECK("frame 126-byte ping 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x80, "x", 1);
+    CHECK("frame continuation without start 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x01, "a", 1);
+    n += frame(b + n, 0x81, "b", 1);
+    CHECK("frame new message inside fragmented 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x88, "\x03", 1);
+    CHECK("frame 1-byte close 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x88, "\x03\xed", 2); /* 1005 */
+    CHECK("frame close 1005 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x88, "\x03\xe7", 2); /* 999 */
+    CHECK("frame close 999 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x88, "\x13\x88", 2); /* 5000 */
+    CHECK("frame close 5000 1002", feed(b, n, 0) == -1002);
+    n = frame(b, 0x88, "\x03\xe8ok", 4);
+    CHECK("frame close 1000 + reason", feed(b, n, 1) == ECQ_WS_CLOSE);
+    n = frame(b, 0x88, "\x0f\xa0", 2); /* 4000 */
+    CHECK("frame close 4000", feed(b, n, 0) == ECQ_WS_CLOSE);
+    n = frame(b, 0x88, "", 0);
+    CHECK("frame empty close", feed(b, n, 0) == ECQ_WS_CLOSE);
+    n = frame(b, 0x88, "\x03\xe8\xff", 3);
+    CHECK("frame close bad UTF-8 1007", feed(b, n, 0) == -1007);
+    n = frame(b, 0x81, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80", 14);
+    CHECK("frame text bad UTF-8 1007", feed(b, n, 1) == -1007);
+    n = frame(b, 0x01, "\xe2\x82", 2);
+    n += frame(b + n, 0x80, "\xac", 1);
+    CHECK("frame UTF-8 split across fragments ok", feed(b, n, 1) == ECQ_WS_MESSAGE);
+    n = frame(b, 0x81, "\xe2\x82", 2);
+    CHECK("frame text ends mid-character 1007", feed(b, n, 0) == -1007);
+    n = frame(b, 0x82, "", 0);
+    CHECK("frame binary anything", feed(b, n, 0) == ECQ_WS_MESSAGE);
+    /* size limit: refused from the header alone */
+    uint8_t h[14] = {0x82, 0x80 | 127, 0, 0, 0, 0, 0x10, 0, 0, 0, 1, 2, 3, 4};
+    CHECK("frame 256 MiB message 1009 from header", feed(h, 14, 0) == -1009);
+    n = frame(b, 0x02, b + 2000, 200000);
+    CHECK("frame under limit ok", feed(b, n, 0) == ECQ_WS_MORE);
+    struct ecq_ws_reader r = {.from_client = 1, .max_message = 250000};
+    size_t used;
+    n = frame(b, 0x02, b + 2000, 200000);
+    int rc = ecq_ws_read(&r, b, n, &used);
+    n = frame(b, 0x80, b + 2000, 60000);
+    rc = ecq_ws_read(&r, b, n, &used);
+    CHECK("frame fragments over limit 1009", rc == -1009);
+    uint8_t nm[10] = {0x82, 0x80 | 126, 0, 5, 1, 2, 3, 4};
+    CHECK("frame non-minimal length 1002", feed(nm, 8, 0) == -1002);
+    struct ecq_ws_reader cr = {.from_client = 0, .keep_data = 1, .max_message = 1 << 20};
+    uint8_t sf[] = {0x01, 3, 'a', 'b', 'c', 0x80, 2, 'd', 'e'};
+    rc = ecq_ws_read(&cr, sf, sizeof sf, &used);
+    CHECK("frame client side reassembles", rc == ECQ_WS_MESSAGE && cr.data_len == 5 && !memcmp(cr.data, "abcde", 5) &&
+                                               cr.opcode == 1);
+    ecq_ws_reader_free(&cr);
+    uint8_t hdr[10];
+    CHECK("frame header sizes", ecq_ws_frame_header(hdr, 2, 125) == 2 && ecq_ws_frame_header(hdr, 2, 126) == 4 &&
+                                    ecq_ws_frame_header(hdr, 2, 65535) == 4 && ecq_ws_frame_header(hdr, 2, 65536) == 10);
+}
+
+static struct ecq_bytes B(const char *s) { return (struct ecq_bytes){s, strlen(s)}; }
+
+static void sample_event(struct ecq_entry *e, const char *payload, size_t n)
+{
+    memset(e, 0, sizeof *e);
+    e->log_type = ECQ_LOG_EVENT;
+    e->payload_case = ECQ_PAYLOAD_EVENT;
+    e->event.timestamp = 1795663888085399074LL;
+    e->event.uuid = B("2785_2785_curl_5");
+    e->event.src_ip = B("127.0.0.1");
+    e->event.src_port = 34722;
+    e->event.dst_ip = B("::1");
+    e->event.dst_port = 8443;
+    e->event.pid = 2785;
+    e->event.pname = B("curl");
+    e->event.type = 1;
+    e->event.length = (uint32_t)n;
+    e->event.payload = (struct ecq_bytes){payload, n};
+}
+
+static void test_pb(void)
+{
+    struct ecq_entry e, d;
+    uint8_t buf[2 << 20];
+    size_t n, off;
+    const char *why;
+    sample_event(&e, "GET / HTTP/1.1\r\n\r\n", 18);
+    n = ecq_pb_encode_entry(&e, buf, sizeof buf);
+    CHECK("pb size matches encoding", n == ecq_pb_entry_size(&e));
+    CHECK("pb event round trip", ecq_pb_decode_entry(buf, n, &d, &off, &why) == 0 && d.payload_case == 2 &&
+                                     d.log_type == 2 && d.event.timestamp == e.event.timestamp &&
+                                     d.event.src_port == 34722 && d.event.dst_ip.len == 3 &&
+                                     !memcmp(d.event.payload.ptr, "GET / HTTP/1.1\r\n\r\n", 18));
+    CHECK("pb encode refuses small buffer", ecq_pb_encode_entry(&e, buf, n - 1) == 0);
+    memset(&e, 0, sizeof e);
+    e.payload_case = ECQ_PAYLOAD_HEARTBEAT;
+    n = ecq_pb_encode_entry(&e, buf, sizeof buf);
+    CHECK("pb empty heartbeat is field 3, length 0", n == 2 && buf[0] == 0x1a && buf[1] == 0);
+    e.heartbeat.count = -1;
+    n = ecq_pb_encode_entry(&e, buf, sizeof buf);
+    CHECK("pb negative int64 is ten bytes", n == 2 + 1 + 10 && ecq_pb_decode_entry(buf, n, &d, &off, &why) == 0 &&
+                                                d.heartbeat.count == -1);
+    e.log_type = -5;
+    n = ecq_pb_encode_entry(&e, buf, sizeof buf);
+    CHECK("pb negative enum round trip", ecq_pb_decode_entry(buf, n, &d, &off, &why) == 0 && d.log_type == -5);
+    static char big[1 << 20];
+    memset(big, 'z', sizeof big);
+    sample_event(&e, big, sizeof big);
+    e.event.timestamp = INT64_MAX, e.event.pid = INT64_MIN, e.event.src_port = UINT32_MAX;
+    n = ecq_pb_encode_entry(&e, buf, sizeof buf);
+    CHECK("pb 1 MiB payload and extreme values", ecq_pb_decode_entry(buf, n, &d, &off, &why) == 0 &&
+                                                     d.event.payload.len == sizeof big && d.event.pid == INT64_MIN &&
+                                                     d.event.timestamp == INT64_MAX && d.event.src_port == UINT32_MAX);
+    /* unknown fields of every wire type, in the entry and in the event */
+    static const uint8_t unk[] = {0x08, 0x02,                                   /* log_type 2 */
+                                  0x78, 0x05,                                   /* field 15 varint */
+                                  0x81, 0x01, 1, 2, 3, 4, 5, 6, 7, 8,           /* field 16 fixed64 */
+                                  0x8d, 0x01, 1, 2, 3, 4,                       /* field 17 fixed32 */
+                                  0x92, 0x01, 0x02, 'h', 'i',                   /* field 18 bytes */
+                                  0x9b, 0x01, 0x08, 0x01, 0x9c, 0x01,           /* field 19 group */
+                                  0x12, 0x07, 0x38, 0x07, 0xa2, 0x06, 0x02, 'x', 'y' /* event: pid 7, f100 */};
+    int rc = ecq_pb_decode_entry(unk, sizeof unk, &d, &off, &why);
+    CHECK("pb decoder skips unknown fields", rc == 0 && d.payload_case == 2 && d.event.pid == 7);
+    CHECK("pb truncated varint reported",
+          ecq_pb_decode_entry((const uint8_t *)"\x08\x80", 2, &d, &off, &why) < 0 && off == 2 && why);
+    CHECK("pb length past end reported", ecq_pb_decode_entry((const uint8_t *)"\x22\x05hi", 4, &d, &off, &why) < 0);
+    CHECK("pb field 0 refused", ecq_pb_decode_entry((const uint8_t *)"\x00\x01", 2, &d, &off, &why) < 0);
+    CHECK("pb wire type 7 refused", ecq_pb_decode_entry((const uint8_t *)"\x0f\x01", 2, &d, &off, &why) < 0);
+    CHECK("pb 11-byte varint refused",
+          ecq_pb_decode_entry((const uint8_t *)"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12, &d, &off, &why) < 0);
+    CHECK("pb empty message ok", ecq_pb_decode_entry(buf, 0, &d, &off, &why) == 0 && d.payload_case == 0);
+    CHECK("classify", ecq_classify("GET / HTTP/1.1\r\n", 16) == 1 && ecq_classify("HTTP/1.1 200 OK\r\n", 17) == 3 &&
+                          ecq_classify("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) == 2 &&
+                          ecq_classify("\0\0\0\4\0\0\0\0\0", 9) == 4 && ecq_classify("hello world", 11) == 0 &&
+                          ecq_classify("GET nothing", 11) == 0);
+}
+
+/* sample encodings for protoc --decode, named by what they hold */
+static int samples(const char *dir)
+{
+    struct ecq_entry e;
+    static uint8_t buf[3 << 20];
+    char path[512];
+    size_t n;
+    FILE *f;
+#define WRITE(name)                                                  \
+    n = ecq_pb_encode_entry(&e, buf, sizeof buf);                    \
+    snprintf(path, sizeof path, "%s/%s.bin", dir, name);             \
+    if (!(f = fopen(path, "wb")) || fwrite(buf, 1, n, f) != n) return 1; \
+    fclose(f);
+    sample_event(&e, "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 27);
+    WRITE("event");
+    memset(&e, 0, sizeof e);
+    e.payload_case = ECQ_PAYLOAD_HEARTBEAT;
+    e.heartbeat.timestamp = 1795663888;
+    e.heartbeat.count = 3;
+    e.heartbeat.message = B("heartbeat:3");
+    WRITE("heartbeat");
+    e.heartbeat.count = -1;
+    e.heartbeat.timestamp = INT64_MIN;
+    e.heartbeat.message = B("");
+    WRITE("negative");
+    memset(&e, 0, sizeof e);
+    e.log_type = 1;
+    e.payload_case = ECQ_PAYLOAD_RUN_LOG;
+    e.run_log = B("caf\xc3\xa9 run log \xe2\x82\xac");
+    WRITE("runlog");
+    static char big[2 << 20];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+    sample_event(&e, big, sizeof big);
+    e.event.timestamp = INT64_MAX;
+    e.event.pid = INT64_MAX;
+    e.event.src_port = UINT32_MAX;
+    e.event.dst_port = 0;
+    e.event.uuid = B("");
+    WRITE("big");
+    memset(&e, 0, sizeof e);
+    e.log_type = 2;
+    e.payload_case = ECQ_PAYLOAD_EVENT;
+    WRITE("emptyevent");
+    return 0;
+}
+
+static int decode(const char *file)
+{
+    static uint8_t buf[4 << 20];
+    FILE *f = fopen(file, "rb");
+    size_t n, off;
+    const char *why;
+    struct ecq_entry e;
+    if (!f) return 1;
+    n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (ecq_pb_decode_entry(buf, n, &e, &off, &why) < 0) {
+        printf("error at %zu: %s\n", off, why);
+        return 1;
+    }
+    printf("log_type=%d case=%d\n", e.log_type, e.payload_case);
+    if (e.payload_case == 2)
+        printf("timestamp=%lld uuid=%.*s src=%.*s:%u dst=%.*s:%u pid=%lld pname=%.*s type=%u length=%u payload=%.*s\n",
+               (long long)e.event.timestamp, (int)e.event.uuid.len, e.event.uuid.ptr, (int)e.event.src_ip.len,
+               e.event.src_ip.ptr, e.event.src_port, (int)e.event.dst_ip.len, e.event.dst_ip.ptr, e.event.dst_port,
+               (long long)e.event.pid, (int)e.event.pname.len, e.event.pname.ptr, e.event.type, e.event.length,
+               (int)e.event.payload.len, e.event.payload.ptr);
+    if (e.payload_case == 3)
+        printf("timestamp=%lld count=%lld message=%.*s\n", (long long)e.heartbeat.timestamp,
+               (long long)e.heartbeat.count, (int)e.heartbeat.message.len, e.heartbeat.message.ptr);
+    if (e.payload_case == 4) printf("run_log=%.*s\n", (int)e.run_log.len, e.run_log.ptr);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "decode")) return decode(argv[2]);
+    test_sha1();
+    test_base64();
+    test_accept();
+    test_utf8();
+    test_url();
+    test_http();
+    test_frames();
+    test_pb();
+    return failures != 0;
+}
