@@ -1878,7 +1878,10 @@ static int ecq__cmd_gen(int argc, char **argv)
     int64_t waiting_since = 0;
     while (!sig && (!events || made < events)) {
         int timeout = 0;
-        if (ecq_server_backlog(s) > high) {
+        ecq_server_stats(s, &st);
+        if (st.clients == 0) {
+            timeout = 100; /* nobody to send to: wait instead of spinning */
+        } else if (ecq_server_backlog(s) > high) {
             int64_t now = ecq__now_ms();
             if (!waiting_since) waiting_since = now;
             if (now - waiting_since < 1000) timeout = 5;
