@@ -1963,8 +1963,8 @@ static const struct ecq__libkind ecq__libs[] = {
      {{"gnutls_record_send", "write_enter", "ret_long"}, {"gnutls_record_recv", "read_enter", "ret_long"},
       {"gnutls_deinit", NULL, "conn_free"}}},
     {"nss", "--nss", {"libnspr4.so"},
-     {{"PR_Write", "write_enter", "ret_int"}, {"PR_Send", "write_enter", "ret_int"},
-      {"PR_Read", "read_enter", "ret_int"}, {"PR_Recv", "read_enter", "ret_int"},
+     {{"PR_Write", "nss_write_enter", "ret_int"}, {"PR_Send", "nss_write_enter", "ret_int"},
+      {"PR_Read", "nss_read_enter", "ret_int"}, {"PR_Recv", "nss_read_enter", "ret_int"},
       {"PR_Close", NULL, "conn_free"}}},
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)

@@ -26,6 +26,7 @@ struct call {
     __u64 conn, buf, exptr, sk;
     __u32 depth;
     __u8 dir;
+    __u8 need_sock;     /* NSPR: PR_Read/PR_Write also serve files and pipes */
 };
 
 struct conn_key {
@@ -88,7 +89,7 @@ static __always_inline void count(__u32 idx, __u64 n)
     if (v) *v += n;
 }
 
-static __always_inline int enter(__u64 conn, __u64 buf, __u64 exptr, __u8 dir)
+static __always_inline int enter(__u64 conn, __u64 buf, __u64 exptr, __u8 dir, __u8 need_sock)
 {
     __u64 id = bpf_get_current_pid_tgid();
     struct call *c, n = {};
@@ -99,7 +100,7 @@ static __always_inline int enter(__u64 conn, __u64 buf, __u64 exptr, __u8 dir)
         c->depth++;
         return 0;
     }
-    n.conn = conn, n.buf = buf, n.exptr = exptr, n.dir = dir;
+    n.conn = conn, n.buf = buf, n.exptr = exptr, n.dir = dir, n.need_sock = need_sock;
     bpf_map_update_elem(&calls, &id, &n, BPF_ANY);
     return 0;
 }
@@ -107,26 +108,39 @@ static __always_inline int enter(__u64 conn, __u64 buf, __u64 exptr, __u8 dir)
 SEC("uprobe")
 int BPF_KPROBE(write_enter, void *conn, const void *buf)
 {
-    return enter((__u64)conn, (__u64)buf, 0, ECQ_DIR_WRITE);
+    return enter((__u64)conn, (__u64)buf, 0, ECQ_DIR_WRITE, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(read_enter, void *conn, void *buf)
 {
-    return enter((__u64)conn, (__u64)buf, 0, ECQ_DIR_READ);
+    return enter((__u64)conn, (__u64)buf, 0, ECQ_DIR_READ, 0);
+}
+
+/* PR_Write/PR_Send/PR_Read/PR_Recv: reported only for a descriptor known to be a socket */
+SEC("uprobe")
+int BPF_KPROBE(nss_write_enter, void *fd, const void *buf)
+{
+    return enter((__u64)fd, (__u64)buf, 0, ECQ_DIR_WRITE, 1);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(nss_read_enter, void *fd, void *buf)
+{
+    return enter((__u64)fd, (__u64)buf, 0, ECQ_DIR_READ, 1);
 }
 
 /* SSL_write_ex(ssl, buf, num, size_t *written), SSL_read_ex(ssl, buf, num, size_t *readbytes) */
 SEC("uprobe")
 int BPF_KPROBE(write_ex_enter, void *conn, const void *buf, __u64 num, void *written)
 {
-    return enter((__u64)conn, (__u64)buf, (__u64)written, ECQ_DIR_WRITE);
+    return enter((__u64)conn, (__u64)buf, (__u64)written, ECQ_DIR_WRITE, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(read_ex_enter, void *conn, void *buf, __u64 num, void *readbytes)
 {
-    return enter((__u64)conn, (__u64)buf, (__u64)readbytes, ECQ_DIR_READ);
+    return enter((__u64)conn, (__u64)buf, (__u64)readbytes, ECQ_DIR_READ, 0);
 }
 
 /* the socket a thread inside a TLS call sends on or receives from */
@@ -305,6 +319,7 @@ static __always_inline int leave(struct pt_regs *ctx, int mode)
         bpf_map_update_elem(&sk_owner, &c.sk, &k, BPF_ANY);
         v = &nv;
     }
+    if (c.need_sock && !v) return 0;
     ev = bpf_map_lookup_elem(&scratch, &zero);
     if (!ev) return 0;
     ev->ts_ns = bpf_ktime_get_ns();

@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Asserts on captured events (consume.py's JSON lines).
+  check_capture.py FILE exchange PID PNAME IP PORT REQUEST RESPONSE
+      PID wrote a chunk holding REQUEST to IP:PORT (src = the client's end, type 1) and
+      read a chunk holding RESPONSE from it (src and dst reversed, type 3), same uuid.
+  check_capture.py FILE body PID PORT BYTES SEED
+      PID's writes on one connection hold the whole POST body byte-exact, in order.
+  check_capture.py FILE writes PID COUNT SIZE
+      PID's write events carry exactly COUNT*SIZE body bytes ('w'), COUNT events.
+  check_capture.py FILE only PID
+      there are events, and every one is from PID."""
+import base64, json, random, sys
+
+path, mode = sys.argv[1], sys.argv[2]
+events = []
+for line in open(path):
+    d = json.loads(line)
+    if d.get("payload") == "event_payload":
+        d["data"] = base64.b64decode(d.pop("payload_b64"))
+        events.append(d)
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    for e in events[:40]:
+        print("  ", {k: v for k, v in e.items() if k != "data"}, e["data"][:60])
+    sys.exit(1)
+
+
+if mode == "exchange":
+    pid, pname, ip, port, req, resp = int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].encode(), sys.argv[8].encode()
+    mine = [e for e in events if e["pid"] == pid]
+    w = [e for e in mine if req in e["data"]]
+    r = [e for e in mine if resp in e["data"]]
+    if not w:
+        fail("no event from pid %d holds %r" % (pid, req))
+    if not r:
+        fail("no event from pid %d holds %r" % (pid, resp))
+    w, r = w[0], r[0]
+    checks = {
+        "pname": w["pname"] == pname and r["pname"] == pname,
+        "write goes client -> server": w["src_ip"] == ip and w["dst_ip"] == ip and w["dst_port"] == port and 0 < w["src_port"] != port,
+        "read goes server -> client": r["src_ip"] == ip and r["dst_ip"] == ip and r["src_port"] == port and r["dst_port"] == w["src_port"],
+        "types": w["type"] == 1 and r["type"] == 3,
+        "uuid": w["uuid"] == r["uuid"] and w["uuid"].startswith("%d_" % pid) and ("_%s_" % pname) in w["uuid"],
+        "length": w["length"] == len(w["data"]) and r["length"] == len(r["data"]),
+        "timestamp ns": w["timestamp"] > 1.6e18 and r["timestamp"] >= w["timestamp"],
+    }
+    bad = [k for k, v in checks.items() if not v]
+    if bad:
+        print("write:", {k: v for k, v in w.items() if k != "data"})
+        print("read: ", {k: v for k, v in r.items() if k != "data"})
+        fail("wrong: " + ", ".join(bad))
+elif mode == "body":
+    pid, port, n, seed = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+    body = random.Random(seed).randbytes(n)
+    writes = [e for e in events if e["pid"] == pid and e["dst_port"] == port]
+    if not writes:
+        fail("no writes from pid %d" % pid)
+    uuids = {e["uuid"] for e in writes}
+    if len(uuids) != 1:
+        fail("writes carry %d uuids" % len(uuids))
+    stream = b"".join(e["data"] for e in writes)
+    if not stream.endswith(body) or stream.find(b"\r\n\r\n") + 4 + n != len(stream):
+        fail("body differs: got %d bytes in %d events" % (len(stream), len(writes)))
+    if max(len(e["data"]) for e in writes) >= n:
+        fail("expected the body in several records")
+elif mode == "writes":
+    pid, count, size = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    ws = [e for e in events if e["pid"] == pid and e["data"] == b"w" * size]
+    total = sum(len(e["data"]) for e in ws)
+    if len(ws) != count or total != count * size:
+        print("FAIL: %d events, %d bytes; want %d, %d" % (len(ws), total, count, count * size))
+        sys.exit(1)
+elif mode == "only":
+    pid = int(sys.argv[3])
+    if not events:
+        fail("no events")
+    others = {e["pid"] for e in events if e["pid"] != pid}
+    if others:
+        fail("events from other pids: %r" % others)
+print("ok")
