@@ -150,8 +150,8 @@ check "gen --events exits 0 once everything is written" test $rc = 0
 start_gen stall 29121 --events 60000 --size 1000 --wait-clients 5 --client-buffer 1000000
 check "a client that never reads is closed with 1008 while 4 others get all 60000 events" \
   "$BIN/wsclients" 127.0.0.1 29121 -c 4 -s 1 -n 60000 -t 120
-check "the stalled client's close is in the run log" grep -q 'output bound exceeded' "$OUT/stall.log"
 wait $GEN_PID
+check "the stalled client's close is in the run log" grep -q 'output bound exceeded' "$OUT/stall.log"
 start_gen term 29122 --rate 10
 $PY tests/consume.py ws://127.0.0.1:29122/ --seconds 10 >"$OUT/term.json" &
 CPID=$!

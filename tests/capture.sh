@@ -28,6 +28,15 @@ capture() {
   CONS=$!
   local i; for ((i = 0; i < 100; i++)); do [ -e "$OUT/$1.ready" ] && return 0; sleep 0.05; done
 }
+# client VAR CMD...: runs a TLS client in the background with a 20 s watchdog, waits,
+# and sets VAR to the client's own pid (the pid the events must carry)
+client() {
+  local var=$1; shift
+  "$@" <&0 & local pid=$!
+  (sleep 20; kill -9 $pid 2>/dev/null) & local wd=$!
+  wait $pid; kill $wd 2>/dev/null; wait $wd 2>/dev/null
+  printf -v "$var" %s "$pid"
+}
 # settle: give the drain timer a moment, then stop the consumer
 settle() { sleep 0.5; kill -INT $CONS 2>/dev/null; wait $CONS 2>/dev/null; }
 
@@ -37,14 +46,17 @@ printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' nss >"
 rm -rf "$OUT/nssdb" && mkdir -p "$OUT/nssdb" && certutil -N -d "sql:$OUT/nssdb" --empty-password
 
 capture clients 60
-timeout 10 curl -sk https://127.0.0.1:29443/curl4 >"$OUT/curl4.out" & P_CURL4=$!; wait $P_CURL4
-timeout 10 curl -sk 'https://[::1]:29444/curl6' >"$OUT/curl6.out" & P_CURL6=$!; wait $P_CURL6
-timeout 10 openssl s_client -connect 127.0.0.1:29443 -quiet <"$OUT/req-s_client.txt" >"$OUT/s_client.out" 2>/dev/null & P_SC=$!; wait $P_SC
-timeout 10 $PY tests/tls_client.py get 127.0.0.1 29443 /python >"$OUT/py.out" & P_PY=$!; wait $P_PY
-(cat "$OUT/req-gnutls.txt"; sleep 1) | timeout 10 gnutls-cli --insecure --port 29443 127.0.0.1 >"$OUT/gnutls.out" 2>&1 & P_GN=$!; wait $P_GN
-# tstclnt spins at the end of its input: it is stopped once the answer is in
-(cat "$OUT/req-nss.txt"; sleep 2) | timeout 4 tstclnt -d "sql:$OUT/nssdb" -h 127.0.0.1 -p 29443 -o >"$OUT/nss.out" 2>&1 & P_NSS=$!
-wait_log "$OUT/nss.out" "hello /nss" 4; wait $P_NSS 2>/dev/null
+client P_CURL4 curl -sk --max-time 10 -o "$OUT/curl4.out" https://127.0.0.1:29443/curl4
+client P_CURL6 curl -sk --max-time 10 -o "$OUT/curl6.out" 'https://[::1]:29444/curl6'
+client P_SC openssl s_client -connect 127.0.0.1:29443 -quiet <"$OUT/req-s_client.txt" >"$OUT/s_client.out" 2>/dev/null
+client P_PY $PY tests/tls_client.py get 127.0.0.1 29443 /python >"$OUT/py.out"
+# gnutls-cli and tstclnt read the request from a pipe ($! is the pipeline's last command)
+(cat "$OUT/req-gnutls.txt"; sleep 1) | gnutls-cli --insecure --port 29443 127.0.0.1 >"$OUT/gnutls.out" 2>&1 &
+P_GN=$!; wait $P_GN
+# tstclnt spins once its input ends: it is stopped when the answer is in
+(cat "$OUT/req-nss.txt"; sleep 2) | tstclnt -d "sql:$OUT/nssdb" -h 127.0.0.1 -p 29443 -o >"$OUT/nss.out" 2>&1 &
+P_NSS=$!
+wait_log "$OUT/nss.out" "hello /nss" 5; kill $P_NSS 2>/dev/null; wait $P_NSS 2>/dev/null
 settle
 C="$PY tests/check_capture.py $OUT/clients.json exchange"
 check "curl (OpenSSL SSL_write/SSL_read), IPv4: request and response, pid, pname, direction, type" \
@@ -60,8 +72,7 @@ ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
 mine = [e for e in ev if e["pid"] == int(sys.argv[2])]
 sys.exit(0 if mine and all(e["src_port"] and e["dst_port"] for e in mine) else 1)
 PYEOF
-check "the server side (Python ssl) is captured too: reads src=client, writes src=server" $C $SRV4 python3 127.0.0.1 29443 "GET /curl4 HTTP/1.1" "hello /curl4" 2>/dev/null ||
-  $PY - "$OUT/clients.json" $SRV4 <<'PYEOF'
+check "the server side (Python ssl) is captured too: reads src=client, writes src=server" $PY - "$OUT/clients.json" $SRV4 <<'PYEOF'
 import json, sys, base64
 ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
 srv = [e for e in ev if e["pid"] == int(sys.argv[2])]
@@ -71,14 +82,14 @@ sys.exit(0 if rd and wr and rd[0]["type"] == 1 and wr[0]["type"] == 3 else 1)
 PYEOF
 
 capture big 60
-timeout 30 $PY tests/tls_client.py post 127.0.0.1 29443 1048576 7 >"$OUT/post.out" & P_POST=$!; wait $P_POST
+client P_POST $PY tests/tls_client.py post 127.0.0.1 29443 1048576 7 >"$OUT/post.out"
 settle
 check "a 1 MiB POST body in one SSL_write_ex arrives complete and byte-exact, in order" \
   $PY tests/check_capture.py "$OUT/big.json" body $P_POST 29443 1048576 7
 check "the server really got that body" grep -q "got 1048576" "$OUT/post.out"
 
 capture many 120
-timeout 60 $PY tests/tls_client.py writes 127.0.0.1 29443 10000 100 >"$OUT/many.out" & P_MANY=$!; wait $P_MANY
+client P_MANY $PY tests/tls_client.py writes 127.0.0.1 29443 10000 100 >"$OUT/many.out"
 settle
 check "10,000 small writes give exactly 10,000 write events, 1,000,000 bytes" \
   $PY tests/check_capture.py "$OUT/many.json" writes $P_MANY 10000 100

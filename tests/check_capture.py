@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Asserts on captured events (consume.py's JSON lines).
-  check_capture.py FILE exchange PID PNAME IP PORT REQUEST RESPONSE
+  check_capture.py FILE exchange PID PNAME IP PORT REQUEST BODY
       PID wrote a chunk holding REQUEST to IP:PORT (src = the client's end, type 1) and
-      read a chunk holding RESPONSE from it (src and dst reversed, type 3), same uuid.
+      read the response on the same uuid: a status line (src and dst reversed, type 3)
+      and BODY.
   check_capture.py FILE body PID PORT BYTES SEED
       PID's writes on one connection hold the whole POST body byte-exact, in order.
   check_capture.py FILE writes PID COUNT SIZE
@@ -28,21 +29,23 @@ def fail(msg):
 
 
 if mode == "exchange":
-    pid, pname, ip, port, req, resp = int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].encode(), sys.argv[8].encode()
+    pid, pname, ip, port, req, body = int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].encode(), sys.argv[8].encode()
     mine = [e for e in events if e["pid"] == pid]
     w = [e for e in mine if req in e["data"]]
-    r = [e for e in mine if resp in e["data"]]
     if not w:
         fail("no event from pid %d holds %r" % (pid, req))
-    if not r:
-        fail("no event from pid %d holds %r" % (pid, resp))
-    w, r = w[0], r[0]
+    w = w[0]
+    reads = [e for e in mine if e["uuid"] == w["uuid"] and e["src_port"] == port]
+    status = [e for e in reads if e["data"].startswith(b"HTTP/1.1 200")]
+    if not status or body not in b"".join(e["data"] for e in reads):
+        fail("no response (status line and %r) read by pid %d on %s" % (body, pid, w["uuid"]))
+    r = status[0]
     checks = {
         "pname": w["pname"] == pname and r["pname"] == pname,
         "write goes client -> server": w["src_ip"] == ip and w["dst_ip"] == ip and w["dst_port"] == port and 0 < w["src_port"] != port,
         "read goes server -> client": r["src_ip"] == ip and r["dst_ip"] == ip and r["src_port"] == port and r["dst_port"] == w["src_port"],
         "types": w["type"] == 1 and r["type"] == 3,
-        "uuid": w["uuid"] == r["uuid"] and w["uuid"].startswith("%d_" % pid) and ("_%s_" % pname) in w["uuid"],
+        "uuid pid_tid_comm_fd": w["uuid"].startswith("%d_" % pid) and ("_%s_" % pname) in w["uuid"] and w["uuid"].rsplit("_", 1)[1].isdigit(),
         "length": w["length"] == len(w["data"]) and r["length"] == len(r["data"]),
         "timestamp ns": w["timestamp"] > 1.6e18 and r["timestamp"] >= w["timestamp"],
     }
@@ -79,4 +82,3 @@ elif mode == "only":
     others = {e["pid"] for e in events if e["pid"] != pid}
     if others:
         fail("events from other pids: %r" % others)
-print("ok")
