@@ -315,7 +315,7 @@ size_t ecq_pb_encode_entry(const struct ecq_entry *e, uint8_t *buf, size_t cap)
         p = ecq__put_field_varint(p, 1, (uint64_t)h->timestamp);
         p = ecq__put_field_varint(p, 2, (uint64_t)h->count);
         p = ecq__put_field_bytes(p, 3, h->message);
-    } else {
+    } else if (e->run_log.len) {
         memcpy(p, e->run_log.ptr, e->run_log.len);
         p += e->run_log.len;
     }
@@ -947,6 +947,7 @@ struct ecq_server {
     int pool_n[ECQ__POOL_CLASSES];
     struct ecq_stats st;
     int64_t accept_resume_ms;
+    int accept_failing;
     uint8_t rx[65536];
 };
 
@@ -1422,10 +1423,17 @@ static void ecq__accept(struct ecq_server *s)
         int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                ecq_server_log(s, "accept: %s; new connections wait while %d are open", strerror(errno), s->ncl);
+                /* they wait in the backlog; try again shortly rather than spin */
+                if (!s->accept_failing)
+                    ecq_server_log(s, "accept: %s; new connections wait while %d are open", strerror(errno), s->ncl);
+                s->accept_failing = 1;
                 s->accept_resume_ms = ecq__now_ms() + 100;
             }
             return;
+        }
+        if (s->accept_failing) {
+            s->accept_failing = 0;
+            ecq_server_log(s, "accepting connections again");
         }
         struct ecq__client *c = calloc(1, sizeof *c);
         char host[INET6_ADDRSTRLEN] = "?";

@@ -40,10 +40,11 @@ wait_log() {
   return 1
 }
 
-# start_gen NAME PORT ARGS...: ./ecaptureq gen in the background, log in $OUT/NAME.log
+# start_gen NAME PORT ARGS...: $ECQ gen in the background, log in $OUT/NAME.log
+ECQ=./ecaptureq
 start_gen() {
   local name=$1 port=$2; shift 2
-  ./ecaptureq gen --ecaptureq "ws://127.0.0.1:$port/" "$@" 2>"$OUT/$name.log" &
+  $ECQ gen --ecaptureq "ws://127.0.0.1:$port/" "$@" 2>"$OUT/$name.log" &
   GEN_PID=$!
   PIDS+=("$GEN_PID")
   wait_log "$OUT/$name.log" "listening on" 5
@@ -129,7 +130,7 @@ section "third-party client: python3-websockets + protoc-generated python3-proto
 start_gen py 29110 --events 3000 --size 300 --wait-clients 1 --heartbeat 1
 $PY tests/consume.py ws://127.0.0.1:29110/ --events 3000 --seconds 30 >"$OUT/py.json"
 check "replay, heartbeat 0, then 3000 gen events with every field as sent" $PY tests/check_gen.py "$OUT/py.json" 3000 300
-start_gen hb 29111 --heartbeat 1
+start_gen hb 29111 --heartbeat 1 --rate 10
 $PY tests/consume.py ws://127.0.0.1:29111/ --seconds 4.5 >"$OUT/hb.json"
 check "heartbeats every --heartbeat seconds, counting up, Unix-seconds timestamps" $PY - "$OUT/hb.json" <<'PYEOF'
 import json, sys, time
@@ -142,32 +143,71 @@ PYEOF
 check "client connects are logged and broadcast as run_log" bash -c "grep -q 'connected (1 open)' $OUT/hb.log && grep -q 'connected (1 open)' $OUT/hb.json"
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
 
-section "hub: 1,000 clients, a stalled client, SIGTERM"
+# The hub's scenarios; run with the release build and again with ASan+UBSan.
+hub_suite() {
+local tag=$1
+section "hub ($tag): 1,000 clients, a stalled client, SIGTERM"
 start_gen many 29120 --events 2000 --wait-clients 1000
-check "1,000 concurrent clients each receive all 2000 events in order" "$BIN/wsclients" 127.0.0.1 29120 -c 1000 -n 2000 -t 120
+check "$tag: 1,000 concurrent clients each receive all 2000 events in order" "$BIN/wsclients" 127.0.0.1 29120 -c 1000 -n 2000 -t 120
 wait $GEN_PID; rc=$?
-check "gen --events exits 0 once everything is written" test $rc = 0
+check "$tag: gen --events exits 0 once everything is written" test $rc = 0
 start_gen stall 29121 --events 60000 --size 1000 --wait-clients 5 --client-buffer 1000000
-check "a client that never reads is closed with 1008 while 4 others get all 60000 events" \
+check "$tag: a client that never reads is closed with 1008 while 4 others get all 60000 events" \
   "$BIN/wsclients" 127.0.0.1 29121 -c 4 -s 1 -n 60000 -t 120
 wait $GEN_PID
-check "the stalled client's close is in the run log" grep -q 'output bound exceeded' "$OUT/stall.log"
+check "$tag: the stalled client's close is in the run log" grep -q 'output bound exceeded' "$OUT/stall.log"
 start_gen term 29122 --rate 10
 $PY tests/consume.py ws://127.0.0.1:29122/ --seconds 10 >"$OUT/term.json" &
 CPID=$!
 sleep 1
 kill -TERM $GEN_PID; wait $GEN_PID; rc=$?; wait $CPID
-check "SIGTERM: every client gets close 1001 and the process exits 0" bash -c "test $rc = 0 && grep -q '\"closed\": 1001' $OUT/term.json"
+check "$tag: SIGTERM: every client gets close 1001 and the process exits 0" bash -c "test $rc = 0 && grep -q '\"closed\": 1001' $OUT/term.json"
 start_gen pipe 29123 --rate 1000
 for i in 1 2 3; do timeout 0.3 $PY tests/consume.py ws://127.0.0.1:29123/ --seconds 5 >/dev/null 2>&1; done
-check "clients that vanish mid-stream (SIGPIPE) do not kill the server" kill -0 $GEN_PID
+check "$tag: clients that vanish mid-stream (SIGPIPE) do not kill the server" kill -0 $GEN_PID
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
+
+}
+
+hub_suite release
 
 section "gen to the Python client: 100,000 events, nothing lost"
 start_gen lossless 29130 --events 100000 --wait-clients 1
 $PY tests/consume.py ws://127.0.0.1:29130/ --events 100000 --seconds 120 >"$OUT/100k.json"
 check "100,000 events of 256 bytes, every one decoded and as sent" $PY tests/check_gen.py "$OUT/100k.json" 100000 256
 wait $GEN_PID
+
+section "robustness: fuzzing, valgrind, faults, sanitizers"
+tally < <(make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-15} 2>&1)
+tally < <(make -s valgrind 2>&1)
+start_gen faults 29140 --rate 100
+tally < <($PY tests/faults.py cycles 29140 $GEN_PID 2>&1)
+tally < <($PY tests/faults.py random 29140 $GEN_PID 2>&1)
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
+prlimit --nofile=40:40 ./ecaptureq gen --ecaptureq ws://127.0.0.1:29141/ --rate 100 2>"$OUT/emfile.log" &
+GEN_PID=$!; PIDS+=($GEN_PID); wait_log "$OUT/emfile.log" "listening on" 5
+tally < <($PY tests/faults.py emfile 29141 $GEN_PID 2>&1)
+check "EMFILE is logged once, and the recovery" bash -c "test \$(grep -c 'Too many open files' $OUT/emfile.log) = 1 && grep -q 'accepting connections again' $OUT/emfile.log"
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
+echo s3cret-token >"$OUT/token"
+start_gen limits 29142 --handshake-timeout 500 --token-file "$OUT/token"
+tally < <($PY tests/faults.py slow 29142 2>&1)
+tally < <($PY tests/faults.py token 29142 s3cret-token 2>&1)
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
+check "the token never appears in the run log" bash -c "! grep -q s3cret $OUT/limits.log"
+start_gen full 29143 --max-clients 3
+tally < <($PY tests/faults.py full 29143 3 2>&1)
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
+
+cc $SAN -Wall -Wextra -DECAPTUREQ_NO_BPF -o "$BIN/ecaptureq-asan" ecaptureq.c
+ECQ=$BIN/ecaptureq-asan
+start_gen asan-raw 29150 --rate 50
+tally < <($PY tests/wsraw.py 127.0.0.1 29150 2>&1 | sed 's/^\(not \)\{0,1\}ok - /&asan: /')
+kill -TERM $GEN_PID; wait $GEN_PID; rc=$?
+check "asan: server exits 0 after the raw abuse" test $rc = 0
+hub_suite asan
+check "asan: no sanitizer report in any server log" bash -c "! grep -l 'Sanitizer\|runtime error' $OUT/*.log"
+ECQ=./ecaptureq
 
 if [ -f tests/capture.sh ]; then
   section "TLS capture with BPF"

@@ -68,12 +68,14 @@ static void on_message(struct cl *c, uint64_t want)
     if (c->events == want && !c->stalled) c->done = 1;
 }
 
-static int connect_to(const char *host, const char *port)
+/* a stalled client gets a small receive buffer so that it fills up quickly */
+static int connect_to(const char *host, const char *port, int small)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-    int fd;
+    int fd, sz = 4096;
     if (getaddrinfo(host, port, &hints, &ai)) return -1;
     fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd >= 0 && small) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
     if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) close(fd), fd = -1;
     freeaddrinfo(ai);
     return fd;
@@ -147,8 +149,8 @@ int main(int argc, char **argv)
     int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", host, port);
     for (int i = 0; i < total; i++) {
-        cs[i].fd = connect_to(host, port);
         cs[i].stalled = i >= nclients;
+        cs[i].fd = connect_to(host, port, cs[i].stalled);
         if (cs[i].fd < 0 || write(cs[i].fd, req, (size_t)n) != n) {
             fprintf(stderr, "connect %d: %s\n", i, strerror(errno));
             return 1;

@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""Fault scenarios against a running server (ecaptureq gen). usage:
+  faults.py cycles  PORT PID [N]   N (10,000) connect/disconnect cycles; fds and RSS back
+  faults.py random  PORT PID       random bytes at the port; a real client still served
+  faults.py emfile  PORT PID       server at its fd limit keeps its clients, accepts later
+  faults.py slow    PORT           a head that never completes gets 408 and is closed
+  faults.py full    PORT N         the N+1st connection gets 503
+  faults.py token   PORT TOKEN     401 without the token; 101 with Bearer or ?token=
+Prints "ok - ..." / "not ok - ..." lines."""
+import os, random, socket, struct, sys, time
+
+mode, port = sys.argv[1], int(sys.argv[2])
+KEY = "dGhlIHNhbXBsZSBub25jZQ=="
+
+
+def req(extra="", target="/"):
+    return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n" % (target, port, KEY, extra)).encode()
+
+
+def report(name, cond, why=""):
+    print(("ok - %s" % name) if cond else ("not ok - %s: %s" % (name, why)), flush=True)
+
+
+def status(sock):
+    data = b""
+    sock.settimeout(5)
+    try:
+        while b"\r\n" not in data:
+            c = sock.recv(4096)
+            if not c:
+                break
+            data += c
+    except socket.timeout:
+        pass
+    parts = data.split(b" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def connect():
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def handshake():
+    s = connect()
+    s.sendall(req())
+    return s, status(s)
+
+
+def fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def rss(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def ping_ok(s):
+    """a ping gets its pong on an open connection (server frames before it skipped)"""
+    mask = b"\x01\x02\x03\x04"
+    s.sendall(bytes([0x89, 0x84]) + mask + bytes(c ^ mask[i] for i, c in enumerate(b"ping")))
+    buf, end = b"", time.time() + 5
+    s.settimeout(1)
+    while time.time() < end:
+        try:
+            c = s.recv(65536)
+        except socket.timeout:
+            continue
+        if not c:
+            return False
+        buf += c
+        if bytes([0x8A, 4]) + b"ping" in buf:
+            return True
+    return False
+
+
+def settle(pid, want, seconds=5):
+    end = time.time() + seconds
+    while time.time() < end and fds(pid) != want:
+        time.sleep(0.1)
+    return fds(pid)
+
+
+if mode == "cycles":
+    pid = int(sys.argv[3])
+    s, _ = handshake()  # warm up allocator and pools
+    s.close()
+    time.sleep(0.5)
+    f0, r0 = fds(pid), rss(pid)
+    t0 = time.time()
+    n_ok = 0
+    cycles = int(sys.argv[4]) if len(sys.argv) > 4 else 10000
+    for i in range(cycles):
+        c = connect()
+        kind = i % 4
+        if kind == 0:      # full handshake, close without a close frame
+            c.sendall(req()); n_ok += status(c) == 101
+        elif kind == 1:    # full handshake, reset
+            c.sendall(req()); n_ok += status(c) == 101
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif kind == 2:    # half a request head
+            c.sendall(req()[:30]); n_ok += 1
+        else:              # connect and go
+            n_ok += 1
+        c.close()
+    f1 = settle(pid, f0)
+    r1 = rss(pid)
+    slack = int(os.environ.get("RSS_SLACK_KIB", "4096"))
+    report("%d connect/disconnect cycles (%.1f s): fds %d -> %d, RSS %d -> %d KiB" % (cycles, time.time() - t0, f0, f1, r0, r1),
+           n_ok == cycles and f1 == f0 and r1 <= r0 + slack, "handshakes ok %d" % n_ok)
+elif mode == "random":
+    pid = int(sys.argv[3])
+    f0 = fds(pid)
+    rnd = random.Random(1)
+    for i in range(300):
+        c = connect()
+        c.sendall(rnd.randbytes(rnd.randint(1, 20000)))
+        if i % 3 == 0:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    s, code = handshake()
+    report("300 connections of random bytes: the server answers the next client", code == 101 and ping_ok(s))
+    s.close()
+    report("... and holds no fds for them", settle(pid, f0) == f0, "fds %d, want %d" % (fds(pid), f0))
+elif mode == "emfile":
+    pid = int(sys.argv[3])
+    first, code = handshake()
+    held = [first]
+    extra = []
+    for i in range(60):      # past the server's fd limit
+        try:
+            c = connect()
+        except OSError:
+            break
+        c.sendall(req())
+        extra.append(c)
+    time.sleep(1)
+    report("at EMFILE the server keeps serving the clients it has", ping_ok(first))
+    for c in extra[:30]:
+        c.close()
+    # those still pending are accepted once fds free up
+    got = 0
+    for c in extra[30:]:
+        got += status(c) in (101, 503)
+    report("once fds free up, waiting connections are accepted and answered", got == len(extra) - 30,
+           "%d of %d answered" % (got, len(extra) - 30))
+    for c in extra[30:] + held:
+        c.close()
+elif mode == "slow":
+    c = connect()
+    c.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    t0 = time.time()
+    code = status(c)
+    c.settimeout(3)
+    rest = b""
+    try:
+        while True:
+            x = c.recv(4096)
+            if not x:
+                break
+            rest += x
+    except socket.timeout:
+        rest = None
+    report("slowloris: an unfinished head gets 408 and is closed (%.1f s)" % (time.time() - t0), code == 408 and rest is not None)
+elif mode == "full":
+    n = int(sys.argv[3])
+    held = [handshake() for _ in range(n)]
+    s, code = handshake()
+    report("--max-clients %d: the next connection gets 503" % n, all(c == 101 for _, c in held) and code == 503, "got %d" % code)
+    for h, _ in held:
+        h.close()
+    time.sleep(0.3)
+    s, code = handshake()
+    report("... and is served again once one leaves", code == 101, "got %d" % code)
+elif mode == "token":
+    tok = sys.argv[3]
+    codes = {}
+    for name, data in [("none", req()), ("wrong", req("Authorization: Bearer x%s\r\n" % tok)),
+                       ("bearer", req("Authorization: Bearer %s\r\n" % tok)), ("query", req(target="/?token=" + tok)),
+                       ("wrong query", req(target="/?token=no"))]:
+        c = connect()
+        c.sendall(data)
+        codes[name] = status(c)
+        c.close()
+    report("--token: none 401, wrong 401, Bearer 101, ?token= 101, wrong query 401",
+           codes == {"none": 401, "wrong": 401, "bearer": 101, "query": 101, "wrong query": 401}, repr(codes))

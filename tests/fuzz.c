@@ -1,0 +1,105 @@
+/* fuzz.c - libFuzzer targets for ecaptureq's parsers; build one with -DFUZZ_<NAME>:
+ *   HANDSHAKE  ecq_http_head_length + ecq_http_check_upgrade (with and without a token)
+ *   FRAMES     ecq_ws_read, server and client side, fed whole and split at every byte
+ *              boundary the input picks: both must agree
+ *   PROTOBUF   ecq_pb_decode_entry, then re-encode and decode again: same fields
+ *   URL        ecq_url_parse
+ * Run longer:  tests/bin/fuzz-frames -max_total_time=3600 tests/corpus/frames */
+#include "../ecaptureq.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(FUZZ_HANDSHAKE)
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    static const char *const origins[] = {"https://gui.example"};
+    struct ecq_http_policy p = {.path = "/", .check_host = 1, .bind_host = "127.0.0.1", .port = 28257,
+                                .origins = origins, .norigins = 1};
+    char acc[29];
+    size_t head = ecq_http_head_length((const char *)d, n);
+    assert(head <= n);
+    size_t len = head ? head : n;
+    int rc = ecq_http_check_upgrade((const char *)d, len, &p, acc);
+    assert(rc == 101 || rc == 400 || rc == 403 || rc == 404 || rc == 405 || rc == 426);
+    if (rc == 101) assert(strlen(acc) == 28);
+    p.token = "t0k3n";
+    rc = ecq_http_check_upgrade((const char *)d, len, &p, acc);
+    assert(rc == 101 || rc == 400 || rc == 401 || rc == 403 || rc == 404 || rc == 405 || rc == 426);
+    return 0;
+}
+#elif defined(FUZZ_FRAMES)
+/* runs the reader over in[0..n) in pieces of at most step bytes; returns a trace */
+static unsigned long trace(const uint8_t *in, size_t n, size_t step, int from_client)
+{
+    struct ecq_ws_reader r = {.from_client = from_client, .keep_data = !from_client, .max_message = 4096};
+    unsigned long h = 1469598103u;
+    size_t off = 0, used;
+    while (off < n) {
+        size_t len = n - off < step ? n - off : step;
+        int rc = ecq_ws_read(&r, in + off, len, &used);
+        assert(used <= len);
+        off += used;
+        if (rc != ECQ_WS_MORE) h = h * 31 + (unsigned long)(rc + 2000);
+        if (rc == ECQ_WS_MESSAGE && !from_client) h = h * 31 + r.data_len;
+        if (rc == ECQ_WS_PING || rc == ECQ_WS_CLOSE) assert(r.ctl_len <= 125);
+        if (rc < 0) break;
+        if (rc == ECQ_WS_MORE) assert(used == len);
+    }
+    ecq_ws_reader_free(&r);
+    return h;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    if (n < 1) return 0;
+    size_t step = (size_t)d[0] % 17 + 1;
+    for (int side = 0; side < 2; side++)
+        assert(trace(d + 1, n - 1, n, side) == trace(d + 1, n - 1, step, side));
+    return 0;
+}
+#elif defined(FUZZ_PROTOBUF)
+static int same(struct ecq_bytes a, struct ecq_bytes b) { return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, a.len)); }
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    struct ecq_entry e, f;
+    size_t off;
+    const char *why;
+    if (ecq_pb_decode_entry(d, n, &e, &off, &why) < 0) {
+        assert(off <= n && why);
+        return 0;
+    }
+    size_t need = ecq_pb_entry_size(&e);
+    uint8_t *buf = malloc(need + 1);
+    assert(ecq_pb_encode_entry(&e, buf, need) == need);
+    assert(ecq_pb_decode_entry(buf, need, &f, &off, &why) == 0);
+    assert(f.log_type == e.log_type && f.payload_case == e.payload_case);
+    if (e.payload_case == ECQ_PAYLOAD_EVENT)
+        assert(f.event.timestamp == e.event.timestamp && f.event.pid == e.event.pid && same(f.event.uuid, e.event.uuid) &&
+               same(f.event.payload, e.event.payload) && f.event.src_port == e.event.src_port);
+    if (e.payload_case == ECQ_PAYLOAD_HEARTBEAT)
+        assert(f.heartbeat.count == e.heartbeat.count && same(f.heartbeat.message, e.heartbeat.message));
+    if (e.payload_case == ECQ_PAYLOAD_RUN_LOG) assert(same(f.run_log, e.run_log));
+    free(buf);
+    return 0;
+}
+#elif defined(FUZZ_URL)
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    char *s = malloc(n + 1);
+    struct ecq_url u;
+    const char *why = NULL;
+    memcpy(s, d, n);
+    s[n] = 0;
+    if (ecq_url_parse(s, &u, &why) == 0) {
+        assert(u.port > 0 && u.path[0] == '/' && u.host[0]);
+    } else {
+        assert(why);
+    }
+    free(s);
+    return 0;
+}
+#else
+#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL"
+#endif
