@@ -893,7 +893,8 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r)
 #define ECQ__HEAD_MAX 8192
 #define ECQ__POOL_CLASSES 13        /* 256 B .. 1 MiB */
 #define ECQ__POOL_DEPTH 32
-#define ECQ__CLOSE_GRACE_MS 1000
+#define ECQ__CLOSE_GRACE_MS 5000      /* to get a close frame out past what the kernel holds */
+#define ECQ__LINGER_MS 2000           /* then to wait for the peer's EOF */
 #define ECQ__IOV_MAX 64
 
 /* One encoded, framed message, shared by every client that has it queued. */
@@ -947,7 +948,8 @@ struct ecq_server {
     int pool_n[ECQ__POOL_CLASSES];
     struct ecq_stats st;
     int64_t accept_resume_ms;
-    int accept_failing;
+    int accept_failing;             /* 1 accept hit a resource limit, 2 and that was logged */
+    int64_t accept_logged_ms;
     uint8_t rx[65536];
 };
 
@@ -1104,7 +1106,7 @@ static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
     if (c->state == ECQ__CLOSING) {
         shutdown(c->fd, SHUT_WR);
         c->state = ECQ__LINGER;
-        c->deadline_ms = ecq__now_ms() + ECQ__CLOSE_GRACE_MS;
+        c->deadline_ms = ecq__now_ms() + ECQ__LINGER_MS;
     }
     return 0;
 }
@@ -1136,6 +1138,9 @@ static void ecq__client_send(struct ecq_server *s, struct ecq__client *c, struct
         s->st.clients_dropped++;
         ecq__client_drop_queue(s, c, 1);
         ecq__client_close(s, c, 1008, "output bound exceeded (consumer too slow)");
+        /* logged once c is out of the open set: the line is broadcast too */
+        ecq_server_log(s, "client %s: output over %zu bytes (consumer too slow); closing with 1008", c->addr,
+                       s->cfg.client_buffer);
         return;
     }
     if (ecq__client_push(c, m) < 0) ecq__client_kill(s, c, "out of memory");
@@ -1424,17 +1429,20 @@ static void ecq__accept(struct ecq_server *s)
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* they wait in the backlog; try again shortly rather than spin */
-                if (!s->accept_failing)
+                int64_t now = ecq__now_ms();
+                if (!s->accept_failing && now - s->accept_logged_ms >= 5000) {
                     ecq_server_log(s, "accept: %s; new connections wait while %d are open", strerror(errno), s->ncl);
-                s->accept_failing = 1;
-                s->accept_resume_ms = ecq__now_ms() + 100;
+                    s->accept_logged_ms = now;
+                    s->accept_failing = 2; /* logged */
+                } else if (!s->accept_failing) {
+                    s->accept_failing = 1;
+                }
+                s->accept_resume_ms = now + 100;
             }
             return;
         }
-        if (s->accept_failing) {
-            s->accept_failing = 0;
-            ecq_server_log(s, "accepting connections again");
-        }
+        if (s->accept_failing == 2) ecq_server_log(s, "accepting connections again");
+        s->accept_failing = 0;
         struct ecq__client *c = calloc(1, sizeof *c);
         char host[INET6_ADDRSTRLEN] = "?";
         int port = 0, one = 1;
@@ -1927,6 +1935,414 @@ static int ecq__cmd_gen(int argc, char **argv)
     return 0;
 }
 
+/* ---- watch: the client side of RFC 6455, and a stream debugger ---------- */
+
+#include <sys/random.h>
+
+struct ecq__watch {
+    int json, compact, hex, verbose, color;
+    size_t max_payload;
+    int64_t f_pid;
+    const char *f_pname;
+    long f_port, f_type;
+    const char *token;
+    /* counters for the summary */
+    uint64_t msgs, events, logs, beats, other, bad, bytes;
+};
+
+static const char *ecq__type_name(uint32_t t)
+{
+    static const char *const names[] = {"unknown", "HTTP/1.x request", "HTTP/2 request", "HTTP/1.x response",
+                                        "HTTP/2 response"};
+    return t < 5 ? names[t] : "type?";
+}
+
+static void ecq__rand(void *buf, size_t n)
+{
+    if (getrandom(buf, n, 0) != (ssize_t)n) /* never expected; still never a fixed key */
+        for (size_t i = 0; i < n; i++) ((uint8_t *)buf)[i] = (uint8_t)(ecq__realtime_ns() >> (i % 8));
+}
+
+/* one masked client frame */
+static int ecq__watch_send(int fd, int op, const void *data, size_t n)
+{
+    uint8_t f[14 + 125], mask[4];
+    size_t h = 0;
+    if (n > 125) return -1;
+    ecq__rand(mask, 4);
+    f[h++] = (uint8_t)(0x80 | op);
+    f[h++] = (uint8_t)(0x80 | n);
+    memcpy(f + h, mask, 4);
+    h += 4;
+    for (size_t i = 0; i < n; i++) f[h + i] = ((const uint8_t *)data)[i] ^ mask[i & 3];
+    return send(fd, f, h + n, MSG_NOSIGNAL) == (ssize_t)(h + n) ? 0 : -1;
+}
+
+/* Connects and handshakes. Returns the fd, or -1 with *why; extra bytes that arrived
+ * behind the 101 are left in head[0..*left). */
+static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *w, char *head, size_t *left,
+                              char *why, size_t whycap)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL, *a;
+    char port[8], req[1024], key[25], want[29];
+    uint8_t raw[16];
+    int fd = -1, n;
+    size_t got = 0, hl = 0;
+    snprintf(port, sizeof port, "%u", u->port);
+    if ((n = getaddrinfo(u->host, port, &hints, &ai)) != 0) {
+        snprintf(why, whycap, "cannot resolve %s: %s", u->host, gai_strerror(n));
+        return -1;
+    }
+    for (a = ai; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
+            snprintf(why, whycap, "connect: %s", strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    if (fd < 0) return -1;
+    ecq__rand(raw, 16);
+    ecq_base64_encode(raw, 16, key);
+    ecq_ws_accept(key, 24, want);
+    n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s\r\n", u->path,
+                 u->ipv6_literal ? "[" : "", u->host, u->ipv6_literal ? "]" : "", u->port, key,
+                 w->token ? "Authorization: Bearer " : "", w->token ? w->token : "", w->token ? "\r\n" : "");
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) goto io;
+    while (!(hl = ecq_http_head_length(head, got))) {
+        ssize_t r = got < 8192 ? recv(fd, head + got, 8192 - got, 0) : 0;
+        if (r <= 0) goto io;
+        got += (size_t)r;
+    }
+    if (hl < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0) {
+        const char *eol = memchr(head, '\r', hl);
+        snprintf(why, whycap, "server refused the handshake: %.*s", (int)(eol ? eol - head : 40), head);
+        close(fd);
+        return -1;
+    }
+    /* the accept value must be the one for our key (RFC 6455 §4.1) */
+    const char *acc = NULL;
+    for (const char *p = head; p && p < head + hl; p = memchr(p, '\n', (size_t)(head + hl - p)), p = p ? p + 1 : p)
+        if (strncasecmp(p, "Sec-WebSocket-Accept:", 21) == 0) {
+            acc = p + 21;
+            break;
+        }
+    while (acc && *acc == ' ') acc++;
+    if (!acc || strncmp(acc, want, 28) != 0 || acc[28] != '\r') {
+        snprintf(why, whycap, "Sec-WebSocket-Accept %s (expected %s for our key)", acc ? "does not match" : "missing", want);
+        close(fd);
+        return -1;
+    }
+    tv.tv_sec = 0;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    *left = got - hl;
+    memmove(head, head + hl, *left);
+    return fd;
+io:
+    snprintf(why, whycap, "handshake: %s", got ? "connection closed" : strerror(errno ? errno : ECONNRESET));
+    close(fd);
+    return -1;
+}
+
+static void ecq__json_str(FILE *f, struct ecq_bytes b)
+{
+    char fixed[4096];
+    struct ecq_bytes s = b.len < sizeof fixed ? ecq__utf8_fix(b, fixed, sizeof fixed) : b;
+    fputc('"', f);
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.ptr[i];
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c == '\n') fputs("\\n", f);
+        else if (c == '\r') fputs("\\r", f);
+        else if (c == '\t') fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int ecq__printable(struct ecq_bytes b)
+{
+    if (!ecq_utf8_valid(b.ptr, b.len)) return 0;
+    for (size_t i = 0; i < b.len; i++) {
+        unsigned char c = (unsigned char)b.ptr[i];
+        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return 0;
+        if (c == 0x7f) return 0;
+    }
+    return 1;
+}
+
+static void ecq__hexdump(FILE *f, const uint8_t *p, size_t n)
+{
+    for (size_t off = 0; off < n; off += 16) {
+        fprintf(f, "  %08zx  ", off);
+        for (size_t i = 0; i < 16; i++) {
+            if (off + i < n) fprintf(f, "%02x ", p[off + i]);
+            else fputs("   ", f);
+            if (i == 7) fputc(' ', f);
+        }
+        fputs(" |", f);
+        for (size_t i = 0; i < 16 && off + i < n; i++) fputc(p[off + i] >= 0x20 && p[off + i] < 0x7f ? p[off + i] : '.', f);
+        fputs("|\n", f);
+    }
+}
+
+static void ecq__watch_time(char *out, size_t cap, int64_t ns)
+{
+    time_t sec = (time_t)(ns / 1000000000);
+    struct tm tm;
+    localtime_r(&sec, &tm);
+    size_t n = strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out + n, cap - n, ".%06ld", (long)(ns % 1000000000 / 1000));
+}
+
+static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t len)
+{
+    struct ecq_entry e;
+    size_t off;
+    const char *why;
+    FILE *f = stdout;
+    const char *C = w->color ? "\033[36m" : "", *Y = w->color ? "\033[33m" : "", *D = w->color ? "\033[2m" : "",
+               *B = w->color ? "\033[1m" : "", *R = w->color ? "\033[0m" : "";
+    w->msgs++;
+    w->bytes += len;
+    if (ecq_pb_decode_entry(msg, len, &e, &off, &why) < 0) {
+        w->bad++;
+        fprintf(stderr, "watch: message %" PRIu64 " (%zu bytes) does not decode: %s at offset %zu\n", w->msgs, len, why, off);
+        return;
+    }
+    if (e.payload_case == ECQ_PAYLOAD_RUN_LOG) {
+        w->logs++;
+        if (w->json) {
+            fprintf(f, "{\"kind\":\"run_log\",\"log_type\":%d,\"run_log\":", e.log_type);
+            ecq__json_str(f, e.run_log);
+            fputs("}\n", f);
+        } else {
+            fprintf(f, "%s[log]%s %.*s\n", D, R, (int)e.run_log.len, e.run_log.ptr);
+        }
+        return;
+    }
+    if (e.payload_case == ECQ_PAYLOAD_HEARTBEAT) {
+        w->beats++;
+        if (w->json) {
+            fprintf(f, "{\"kind\":\"heartbeat\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"count\":%" PRId64 ",\"message\":",
+                    e.log_type, e.heartbeat.timestamp, e.heartbeat.count);
+            ecq__json_str(f, e.heartbeat.message);
+            fputs("}\n", f);
+        } else if (w->verbose) {
+            fprintf(f, "%s[heartbeat %" PRId64 "] %.*s%s\n", D, e.heartbeat.count, (int)e.heartbeat.message.len,
+                    e.heartbeat.message.ptr, R);
+        }
+        return;
+    }
+    if (e.payload_case != ECQ_PAYLOAD_EVENT) {
+        w->other++;
+        if (w->json) fprintf(f, "{\"kind\":\"empty\",\"log_type\":%d}\n", e.log_type);
+        return;
+    }
+    struct ecq_event *v = &e.event;
+    w->events++;
+    if (w->f_pid >= 0 && v->pid != w->f_pid) return;
+    if (w->f_pname && (v->pname.len != strlen(w->f_pname) || memcmp(v->pname.ptr, w->f_pname, v->pname.len))) return;
+    if (w->f_port >= 0 && v->src_port != (uint32_t)w->f_port && v->dst_port != (uint32_t)w->f_port) return;
+    if (w->f_type >= 0 && v->type != (uint32_t)w->f_type) return;
+    if (w->json) {
+        char *b64 = malloc(4 * ((v->payload.len + 2) / 3) + 1);
+        if (!b64) return;
+        ecq_base64_encode(v->payload.ptr, v->payload.len, b64);
+        fprintf(f, "{\"kind\":\"event\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"uuid\":", e.log_type, v->timestamp);
+        ecq__json_str(f, v->uuid);
+        fputs(",\"src_ip\":", f);
+        ecq__json_str(f, v->src_ip);
+        fprintf(f, ",\"src_port\":%u,\"dst_ip\":", v->src_port);
+        ecq__json_str(f, v->dst_ip);
+        fprintf(f, ",\"dst_port\":%u,\"pid\":%" PRId64 ",\"pname\":", v->dst_port, v->pid);
+        ecq__json_str(f, v->pname);
+        fprintf(f, ",\"type\":%u,\"length\":%u,\"payload\":\"%s\"}\n", v->type, v->length, b64);
+        free(b64);
+        return;
+    }
+    char when[64];
+    ecq__watch_time(when, sizeof when, v->timestamp);
+    size_t show = v->payload.len < w->max_payload ? v->payload.len : w->max_payload;
+    struct ecq_bytes shown = {v->payload.ptr, show};
+    if (w->compact) {
+        fprintf(f, "%s%s%s %" PRId64 " %.*s %s%.*s:%u -> %.*s:%u%s %s%s%s %u ", D, when, R, v->pid, (int)v->pname.len,
+                v->pname.ptr, C, (int)v->src_ip.len, v->src_ip.ptr, v->src_port, (int)v->dst_ip.len, v->dst_ip.ptr,
+                v->dst_port, R, Y, ecq__type_name(v->type), R, v->length);
+        size_t k = show < 80 ? show : 80;
+        ecq__json_str(f, (struct ecq_bytes){v->payload.ptr, k});
+        fputc('\n', f);
+        return;
+    }
+    fprintf(f, "%s%s%s %s%.*s%s pid %" PRId64 " %s%.*s%s %s%.*s:%u -> %.*s:%u%s %s%s%s %u bytes\n", D, when, R, B,
+            (int)v->uuid.len, v->uuid.ptr, R, v->pid, B, (int)v->pname.len, v->pname.ptr, R, C, (int)v->src_ip.len,
+            v->src_ip.ptr, v->src_port, (int)v->dst_ip.len, v->dst_ip.ptr, v->dst_port, R, Y, ecq__type_name(v->type),
+            R, v->length);
+    if (!w->hex && ecq__printable(shown)) {
+        for (size_t i = 0; i < show; i++)
+            if (shown.ptr[i] != '\r') fputc(shown.ptr[i], f);
+        if (show && shown.ptr[show - 1] != '\n') fputc('\n', f);
+    } else {
+        ecq__hexdump(f, (const uint8_t *)shown.ptr, show);
+    }
+    if (show < v->payload.len) fprintf(f, "%s... %zu more bytes not shown (--max-payload)%s\n", D, v->payload.len - show, R);
+    fputc('\n', f);
+}
+
+/* Reads one connection to its end. 0: normal close (or signal), 1: lost. */
+static int ecq__watch_session(struct ecq__watch *w, int fd, struct pollfd *sp, const uint8_t *early, size_t nearly,
+                              int *stop, char *why, size_t whycap)
+{
+    struct ecq_ws_reader rd = {.from_client = 0, .keep_data = 1, .max_message = 1ull << 30};
+    uint8_t buf[65536];
+    int rc = 1, closing = 0;
+    int64_t close_deadline = 0;
+    const uint8_t *in = early;
+    ssize_t n = (ssize_t)nearly;
+    for (;;) {
+        size_t off = 0, used;
+        while (off < (size_t)n) {
+            int r = ecq_ws_read(&rd, in + off, (size_t)n - off, &used);
+            off += used;
+            if (r == ECQ_WS_MESSAGE) {
+                ecq__watch_entry(w, rd.data, rd.data_len);
+                fflush(stdout);
+            } else if (r == ECQ_WS_PING) {
+                ecq__watch_send(fd, 10, rd.ctl, rd.ctl_len);
+            } else if (r == ECQ_WS_CLOSE) {
+                unsigned code = rd.ctl_len >= 2 ? (unsigned)rd.ctl[0] << 8 | rd.ctl[1] : 1005;
+                if (!closing) ecq__watch_send(fd, 8, rd.ctl, rd.ctl_len >= 2 ? 2 : 0);
+                snprintf(why, whycap, "server closed the connection (%u%s%.*s)", code, rd.ctl_len > 2 ? " " : "",
+                         rd.ctl_len > 2 ? (int)rd.ctl_len - 2 : 0, (const char *)rd.ctl + 2);
+                rc = closing || code == 1000 || code == 1001 ? 0 : 1; /* a clean close; errors lose the stream */
+                goto out;
+            } else if (r < 0) {
+                uint8_t cc[2] = {(uint8_t)(-r >> 8), (uint8_t)-r};
+                ecq__watch_send(fd, 8, cc, 2);
+                snprintf(why, whycap, "protocol error from the server (closed with %d)", -r);
+                goto out;
+            }
+        }
+        n = 0; /* consumed */
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, *sp};
+        int t = closing ? (int)(close_deadline - ecq__now_ms()) : -1;
+        if (closing && t <= 0) {
+            snprintf(why, whycap, "closed");
+            rc = 0;
+            goto out;
+        }
+        if (poll(p, 2, t) < 0 && errno != EINTR) break;
+        if (!closing && ecq__signalled(&p[1])) {
+            uint8_t cc[2] = {1000 >> 8, 1000 & 0xff};
+            ecq__watch_send(fd, 8, cc, 2);
+            closing = 1;
+            *stop = 1;
+            close_deadline = ecq__now_ms() + 1000;
+        }
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            snprintf(why, whycap, "connection lost: %s", n == 0 ? "closed without a close frame" : strerror(errno));
+            rc = closing ? 0 : 1;
+            goto out;
+        }
+        in = buf;
+    }
+out:
+    ecq_ws_reader_free(&rd);
+    close(fd);
+    return rc;
+}
+
+static int ecq__cmd_watch(int argc, char **argv)
+{
+    enum { O_JSON = 1, O_COMPACT, O_HEX, O_MAXP, O_NOCOLOR, O_PID, O_PNAME, O_PORT, O_TYPE, O_RECONNECT, O_TOKEN, O_VERBOSE };
+    static const struct option lo[] = {
+        {"json", no_argument, 0, O_JSON}, {"compact", no_argument, 0, O_COMPACT}, {"hex", no_argument, 0, O_HEX},
+        {"max-payload", required_argument, 0, O_MAXP}, {"no-color", no_argument, 0, O_NOCOLOR},
+        {"pid", required_argument, 0, O_PID}, {"pname", required_argument, 0, O_PNAME},
+        {"port", required_argument, 0, O_PORT}, {"type", required_argument, 0, O_TYPE},
+        {"reconnect", no_argument, 0, O_RECONNECT}, {"token", required_argument, 0, O_TOKEN},
+        {"verbose", no_argument, 0, O_VERBOSE}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1};
+    int opt, reconnect = 0, nocolor = 0, stop = 0, rc = 0;
+    const char *url = ECQ_DEFAULT_URL, *why;
+    struct ecq_url u;
+    while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+        switch (opt) {
+        case O_JSON: w.json = 1; break;
+        case O_COMPACT: w.compact = 1; break;
+        case O_HEX: w.hex = 1; break;
+        case O_MAXP: w.max_payload = ecq__num("--max-payload", optarg, 0, 1ull << 30); break;
+        case O_NOCOLOR: nocolor = 1; break;
+        case O_PID: w.f_pid = (int64_t)ecq__num("--pid", optarg, 0, INT64_MAX); break;
+        case O_PNAME: w.f_pname = optarg; break;
+        case O_PORT: w.f_port = (long)ecq__num("--port", optarg, 0, 65535); break;
+        case O_TYPE:
+            if (!strcmp(optarg, "request")) w.f_type = 1;
+            else if (!strcmp(optarg, "response")) w.f_type = 3;
+            else if (!strcmp(optarg, "h2-request")) w.f_type = 2;
+            else if (!strcmp(optarg, "h2-response")) w.f_type = 4;
+            else if (!strcmp(optarg, "unknown")) w.f_type = 0;
+            else w.f_type = (long)ecq__num("--type", optarg, 0, 4);
+            break;
+        case O_RECONNECT: reconnect = 1; break;
+        case O_TOKEN: w.token = optarg; break;
+        case 'v': case O_VERBOSE: w.verbose = 1; break;
+        case 'h':
+            puts("usage: ecaptureq watch [URL] [--json|--compact] [--hex] [--max-payload N] [--no-color] [--verbose]\n"
+                 "                       [--pid N] [--pname NAME] [--port N] [--type request|response|h2-request|"
+                 "h2-response|unknown|0-4]\n                       [--reconnect] [--token T]");
+            return 0;
+        default: exit(2);
+        }
+    }
+    if (optind < argc) url = argv[optind++];
+    if (optind < argc) ecq__usage_error("watch: unexpected argument '%s'", argv[optind]);
+    if (ecq_url_parse(url, &u, &why) < 0)
+        ecq__usage_error("bad URL '%s': %s; example: ecaptureq watch ws://127.0.0.1:28257/", url, why);
+    w.color = !nocolor && !w.json && isatty(1);
+    struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
+    int64_t start = ecq__now_ms(), backoff = 500;
+    char head[8192], msg[512];
+    while (!stop) {
+        size_t left = 0;
+        int fd = ecq__watch_connect(&u, &w, head, &left, msg, sizeof msg);
+        if (fd < 0) {
+            if (!reconnect) {
+                fprintf(stderr, "ecaptureq watch: %s: %s\n", url, msg);
+                rc = 1;
+                break;
+            }
+        } else {
+            if (reconnect) fprintf(stderr, "watch: connected to %s\n", url);
+            backoff = 500;
+            rc = ecq__watch_session(&w, fd, &sp, (const uint8_t *)head, left, &stop, msg, sizeof msg);
+            if (stop) break;
+            if (!reconnect) {
+                if (rc) fprintf(stderr, "ecaptureq watch: %s: %s\n", url, msg);
+                break;
+            }
+        }
+        fprintf(stderr, "watch: %s; reconnecting in %.1f s\n", msg, (double)backoff / 1000);
+        struct pollfd p = sp;
+        if (poll(&p, 1, (int)backoff) > 0 && ecq__signalled(&p)) stop = 1;
+        backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
+    }
+    double secs = (double)(ecq__now_ms() - start) / 1000.0;
+    fflush(stdout);
+    fprintf(stderr, "watch: %" PRIu64 " messages (%" PRIu64 " events, %" PRIu64 " run logs, %" PRIu64 " heartbeats, %" PRIu64
+                    " undecodable), %" PRIu64 " bytes in %.1f s, %.1f events/s\n", w.msgs, w.events, w.logs, w.beats,
+            w.bad, w.bytes, secs, secs > 0 ? (double)w.events / secs : 0.0);
+    close(sp.fd);
+    return stop ? 0 : rc;
+}
+
 #ifndef ECAPTUREQ_NO_BPF
 /* =========================================================================
  * TLS capture with libbpf: `ecaptureq tls`
@@ -2337,6 +2753,7 @@ static void ecq__usage(FILE *f)
     fputs("usage: ecaptureq COMMAND [options]\n"
           "  tls    capture TLS plaintext with eBPF and stream it (needs root)\n"
           "  gen    stream synthetic events (no root, no BPF)\n"
+          "  watch  connect to a stream and show it (ecaptureq watch --help)\n"
           "  version\n"
           "server options (tls, gen):\n"
           "  --ecaptureq URL          endpoint, default " ECQ_DEFAULT_URL "\n"
@@ -2365,6 +2782,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "gen")) return ecq__cmd_gen(argc - 1, argv + 1);
+    if (!strcmp(cmd, "watch")) return ecq__cmd_watch(argc - 1, argv + 1);
     if (!strcmp(cmd, "tls")) {
 #ifndef ECAPTUREQ_NO_BPF
         return ecq__cmd_tls(argc - 1, argv + 1);
