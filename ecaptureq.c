@@ -2669,14 +2669,21 @@ static int ecq__cmd_tls(int argc, char **argv)
         goto cleanup;
     }
     rc = 1;
-    static const char *const tps[][2] = {{"sock_send", "sock_send_length"}, {"sock_recv", "sock_recv_length"},
-                                         {"sock_state", "inet_sock_set_state"}};
+    /* which socket a TLS call used: tracepoints, else kprobes on the TCP calls */
+    static const char *const tps[][4] = {{"sock_send", "sock_send_length", "kp_tcp_sendmsg", "tcp_sendmsg"},
+                                         {"sock_recv", "sock_recv_length", "kp_tcp_recvmsg", "tcp_recvmsg"},
+                                         {"sock_state", "inet_sock_set_state", NULL, NULL}};
     for (size_t i = 0; i < ECQ__ARRAY_LEN(tps); i++) {
         struct bpf_program *p = bpf_object__find_program_by_name(cap.obj, tps[i][0]);
         struct bpf_link *l = p ? bpf_program__attach_raw_tracepoint(p, tps[i][1]) : NULL;
+        if (!l && tps[i][2]) {
+            p = bpf_object__find_program_by_name(cap.obj, tps[i][2]);
+            if (p && (l = bpf_program__attach_kprobe(p, false, tps[i][3])))
+                ecq_server_log(cap.srv, "tracepoint %s unavailable; using a kprobe on %s", tps[i][1], tps[i][3]);
+        }
         if (!l) {
-            ecq_server_log(cap.srv, "warning: tracepoint %s unavailable (%s): events will lack addresses",
-                           tps[i][1], strerror(errno));
+            ecq_server_log(cap.srv, "warning: %s unavailable (%s): %s", tps[i][1], strerror(errno),
+                           tps[i][2] ? "events will lack addresses" : "cached sockets expire only with their TLS object");
             continue;
         }
         cap.links[cap.nlinks++] = l;

@@ -164,6 +164,20 @@ int sock_recv(struct bpf_raw_tracepoint_args *ctx)
     return note_sock((struct sock *)ctx->args[0]);
 }
 
+/* Fallback for kernels without the sock_*_length tracepoints (before 6.3): the same
+ * information from kprobes on tcp_sendmsg/tcp_recvmsg, where kprobes exist. */
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(kp_tcp_sendmsg, struct sock *sk)
+{
+    return note_sock(sk);
+}
+
+SEC("kprobe/tcp_recvmsg")
+int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk)
+{
+    return note_sock(sk);
+}
+
 SEC("raw_tracepoint/inet_sock_set_state")
 int sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
