@@ -163,7 +163,7 @@ sleep 1
 kill -TERM $GEN_PID; wait $GEN_PID; rc=$?; wait $CPID
 check "$tag: SIGTERM: every client gets close 1001 and the process exits 0" bash -c "test $rc = 0 && grep -q '\"closed\": 1001' $OUT/term.json"
 start_gen pipe 29123 --rate 1000
-for i in 1 2 3; do timeout 0.3 $PY tests/consume.py ws://127.0.0.1:29123/ --seconds 5 >/dev/null 2>&1; done
+for i in 1 2 3; do timeout -s KILL 0.3 $PY tests/consume.py ws://127.0.0.1:29123/ --seconds 5 >/dev/null 2>&1; done
 check "$tag: clients that vanish mid-stream (SIGPIPE) do not kill the server" kill -0 $GEN_PID
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
 

@@ -38,7 +38,7 @@ client() {
   printf -v "$var" %s "$pid"
 }
 # settle: give the drain timer a moment, then stop the consumer
-settle() { sleep 0.5; kill -INT $CONS 2>/dev/null; wait $CONS 2>/dev/null; }
+settle() { sleep 0.5; kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null; }
 
 printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' s_client >"$OUT/req-s_client.txt"
 printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' gnutls >"$OUT/req-gnutls.txt"
