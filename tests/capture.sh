@@ -4,7 +4,9 @@
 CERT=$OUT/cert.pem KEY=$OUT/key.pem
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost 2>/dev/null
 
-./ecaptureq tls --ecaptureq ws://127.0.0.1:29200/ 2>"$OUT/tls.log" &
+# the main agent is an ASan+UBSan build; the --pid/--uid agents are the release build
+cc $SAN -Wall -Wextra -DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"' -o "$BIN/ecaptureq-asan-tls" ecaptureq.c -lbpf -lelf -lz
+"$BIN/ecaptureq-asan-tls" tls --ecaptureq ws://127.0.0.1:29200/ 2>"$OUT/tls.log" &
 TLS_PID=$!
 PIDS+=($TLS_PID)
 if ! wait_log "$OUT/tls.log" "capturing" 20; then
@@ -37,8 +39,18 @@ client() {
   wait $pid; kill $wd 2>/dev/null; wait $wd 2>/dev/null
   printf -v "$var" %s "$pid"
 }
-# settle: give the drain timer a moment, then stop the consumer
-settle() { sleep 0.5; kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null; }
+# settle: once the consumer's output has stopped growing for a second (all delivered
+# and decoded), stop the consumer
+settle() {
+  local f=/proc/$CONS/fd/1 last=-1 size i
+  for ((i = 0; i < 120; i++)); do
+    size=$(stat -L -c %s "$f" 2>/dev/null || echo gone)
+    [ "$size" = "$last" ] && break
+    last=$size
+    sleep 1
+  done
+  kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null
+}
 
 printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' s_client >"$OUT/req-s_client.txt"
 printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' gnutls >"$OUT/req-gnutls.txt"
@@ -114,6 +126,22 @@ kill -TERM $TLS2; wait $TLS2 2>/dev/null
 check "the agent still runs and reports no losses" bash -c "kill -0 $TLS_PID && ! grep -q 'capture lost' $OUT/tls.log"
 kill -TERM $TLS_PID; wait $TLS_PID; rc=$?
 check "SIGTERM stops tls with exit 0" test $rc = 0
+check "asan: no sanitizer report from the capturing agent" bash -c "! grep -q 'Sanitizer\|runtime error' $OUT/tls.log"
+
+# --uid: a third agent that follows only user 65534
+./ecaptureq tls --ecaptureq ws://127.0.0.1:29204/ --uid 65534 2>"$OUT/tls-uid.log" &
+TLS3=$!; PIDS+=($TLS3)
+wait_log "$OUT/tls-uid.log" capturing 20
+rm -f "$OUT/uid.ready"
+$PY tests/consume.py ws://127.0.0.1:29204/ --seconds 20 --ready "$OUT/uid.ready" >"$OUT/uid.json" & CONS=$!
+for ((i = 0; i < 100; i++)); do [ -e "$OUT/uid.ready" ] && break; sleep 0.05; done
+curl -sk --max-time 10 https://127.0.0.1:29444/root >/dev/null 2>&1
+curl -sk --max-time 10 'https://[::1]:29444/root' >/dev/null
+setpriv --reuid=65534 --regid=65534 --clear-groups curl -sk --max-time 10 'https://[::1]:29444/nobody' >/dev/null &
+P_NOBODY=$!; wait $P_NOBODY
+settle
+check "--uid N: events only from that user's processes" $PY tests/check_capture.py "$OUT/uid.json" only $P_NOBODY
+kill -TERM $TLS3; wait $TLS3 2>/dev/null
 
 if command -v setpriv >/dev/null; then
   setpriv --reuid=65534 --regid=65534 --clear-groups ./ecaptureq tls --ecaptureq ws://127.0.0.1:29202/ >/dev/null 2>"$OUT/nonroot.txt"; rc=$?
