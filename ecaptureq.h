@@ -253,7 +253,8 @@ struct ecq_stats {
 void ecq_config_init(struct ecq_config *c);
 
 /* Parses the URL, binds and listens. Returns 0 and *out, or a negative errno
- * (-EINVAL for a bad URL, -EADDRINUSE, ...). */
+ * (-EINVAL for a bad URL, -EADDRINUSE, ...). The strings and arrays c points to (url,
+ * token, origins) are used, not copied: keep them alive until ecq_server_close. */
 int ecq_server_open(struct ecq_server **out, const struct ecq_config *c);
 
 /* Waits up to timeout_ms for activity on the server's sockets and on the caller's
