@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 make -s ecaptureq
-mkdir -p tests/bin
+mkdir -p tests/bin tests/out
 cc -O2 -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o tests/bin/wsclients tests/wsclients.c ecaptureq.c
 EVENTS=${EVENTS:-1000000}
 port=29900
@@ -21,3 +21,4 @@ for clients in 1 8 100; do
   echo "clients=$clients events=$n: gen $rate; readers: $out"
   port=$((port + 1))
 done
+
