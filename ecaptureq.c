@@ -277,26 +277,25 @@ static size_t ecq__payload_size(const struct ecq_entry *e)
     }
 }
 
-size_t ecq_pb_entry_size(const struct ecq_entry *e)
+/* the entry's size given its oneof member's size */
+static size_t ecq__entry_size(const struct ecq_entry *e, size_t inner)
 {
     /* enums are int32 on the wire: negative values are sign-extended to ten bytes */
     size_t n = ecq__field_varint_size((uint64_t)(int64_t)e->log_type);
-    if (e->payload_case != ECQ_PAYLOAD_NONE) {
-        size_t inner = ecq__payload_size(e);
-        n += 1 + ecq__varint_size(inner) + inner;
-    }
+    if (e->payload_case != ECQ_PAYLOAD_NONE) n += 1 + ecq__varint_size(inner) + inner;
     return n;
 }
 
-size_t ecq_pb_encode_entry(const struct ecq_entry *e, uint8_t *buf, size_t cap)
+size_t ecq_pb_entry_size(const struct ecq_entry *e) { return ecq__entry_size(e, ecq__payload_size(e)); }
+
+/* Writes e, whose oneof member is inner bytes long, into buf (room checked by the caller). */
+static size_t ecq__encode_entry(const struct ecq_entry *e, size_t inner, uint8_t *buf)
 {
-    size_t need = ecq_pb_entry_size(e);
     uint8_t *p = buf;
-    if (need > cap) return 0;
     p = ecq__put_field_varint(p, 1, (uint64_t)(int64_t)e->log_type);
     if (e->payload_case == ECQ_PAYLOAD_NONE) return (size_t)(p - buf);
     *p++ = (uint8_t)(e->payload_case << 3 | ECQ__PB_LEN);
-    p = ecq__put_varint(p, ecq__payload_size(e));
+    p = ecq__put_varint(p, inner);
     if (e->payload_case == ECQ_PAYLOAD_EVENT) {
         const struct ecq_event *v = &e->event;
         p = ecq__put_field_varint(p, 1, (uint64_t)v->timestamp);
@@ -320,6 +319,12 @@ size_t ecq_pb_encode_entry(const struct ecq_entry *e, uint8_t *buf, size_t cap)
         p += e->run_log.len;
     }
     return (size_t)(p - buf);
+}
+
+size_t ecq_pb_encode_entry(const struct ecq_entry *e, uint8_t *buf, size_t cap)
+{
+    size_t inner = ecq__payload_size(e);
+    return ecq__entry_size(e, inner) > cap ? 0 : ecq__encode_entry(e, inner, buf);
 }
 
 struct ecq__pb_in {
@@ -1015,13 +1020,14 @@ static void ecq__msg_unref(struct ecq_server *s, struct ecq__msg *m)
     free(m);
 }
 
-/* A framed LogEntry; NULL on allocation failure. */
+/* A framed LogEntry, sized once and encoded straight into the frame; NULL on
+ * allocation failure. */
 static struct ecq__msg *ecq__msg_entry(struct ecq_server *s, const struct ecq_entry *e)
 {
-    size_t n = ecq_pb_entry_size(e);
+    size_t inner = ecq__payload_size(e), n = ecq__entry_size(e, inner);
     struct ecq__msg *m = ecq__msg_new(s, n);
     if (!m) return NULL;
-    ecq_pb_encode_entry(e, m->buf + 10, n);
+    ecq__encode_entry(e, inner, m->buf + 10);
     ecq__msg_frame(m, 2, n);
     return m;
 }
