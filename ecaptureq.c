@@ -1564,7 +1564,6 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     s->pol.norigins = s->cfg.norigins;
     s->pol.check_host = loopback;
     s->pol.bind_host = s->url.host;
-    s->pol.port = s->url.port;
     *out = s;
     if (!loopback && !s->pol.token)
         ecq_server_log(s, "warning: listening on non-loopback %s without --token: anyone who can reach it "
@@ -2636,7 +2635,7 @@ static int ecq__cmd_tls(int argc, char **argv)
     if (optind < argc) ecq__usage_error("tls: unexpected argument '%s'", argv[optind]);
     if ((ring_mb & (ring_mb - 1)) != 0) ecq__usage_error("--ringbuf-mb must be a power of two");
     if (ecq__check_caps(missing, sizeof missing) < 0) {
-        fprintf(stderr, "ecaptureq: tls needs root, or %s (missing: %s)\n", "CAP_BPF and CAP_PERFMON", missing);
+        fprintf(stderr, "ecaptureq: tls needs root, or CAP_BPF and CAP_PERFMON (missing: %s)\n", missing);
         return 1;
     }
     if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {

@@ -164,7 +164,6 @@ struct ecq_http_policy {
     int norigins;
     int check_host;                 /* refuse Host other than loopback/bind address */
     const char *bind_host;          /* the server's host as configured */
-    uint16_t port;
 };
 
 /* Checks one complete request head (request line to the empty line). Returns the HTTP

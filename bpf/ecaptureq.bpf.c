@@ -319,7 +319,6 @@ static __always_inline int leave(struct pt_regs *ctx, int mode)
         if ((int)PT_REGS_RC(ctx) == 1 && c.exptr) bpf_probe_read_user(&total, sizeof total, (void *)c.exptr);
     }
     if (!total || total > 0x7fffffff) return 0;
-    count(ECQ_CNT_CALLS, 1);
 
     k.tgid = id >> 32, k.pad = 0, k.conn = c.conn;
     v = bpf_map_lookup_elem(&conns, &k);

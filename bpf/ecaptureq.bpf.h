@@ -11,7 +11,7 @@
 enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1 };
 
 /* Indexes of the per-CPU counters map. */
-enum ecq_counter { ECQ_CNT_LOST_RECORDS = 0, ECQ_CNT_LOST_BYTES = 1, ECQ_CNT_CALLS = 2, ECQ_CNT_MAX = 4 };
+enum ecq_counter { ECQ_CNT_LOST_RECORDS = 0, ECQ_CNT_LOST_BYTES = 1, ECQ_CNT_MAX = 2 };
 
 struct ecq_bpf_event {
     unsigned long long ts_ns;      /* bpf_ktime_get_ns() at the call's return */

@@ -14,7 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
     static const char *const origins[] = {"https://gui.example"};
-    struct ecq_http_policy p = {.path = "/", .check_host = 1, .bind_host = "127.0.0.1", .port = 28257,
+    struct ecq_http_policy p = {.path = "/", .check_host = 1, .bind_host = "127.0.0.1",
                                 .origins = origins, .norigins = 1};
     char acc[29];
     size_t head = ecq_http_head_length((const char *)d, n);

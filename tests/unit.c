@@ -132,7 +132,7 @@ static int check(const char *req, const struct ecq_http_policy *p)
 
 static void test_http(void)
 {
-    struct ecq_http_policy p = {.path = "/", .check_host = 1, .bind_host = "127.0.0.1", .port = 28257};
+    struct ecq_http_policy p = {.path = "/", .check_host = 1, .bind_host = "127.0.0.1"};
     char acc[29] = "";
     const char *ok = REQ("");
     CHECK("http head length", ecq_http_head_length(ok, strlen(ok)) == strlen(ok) &&
