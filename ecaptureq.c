@@ -2,19 +2,28 @@
  * eCaptureQ protobuf LogEntry messages.
  *
  * What this file is
- *   One C file, read top to bottom: bundled primitives (SHA-1, base64, UTF-8) ->
- *   protobuf -> endpoint URL -> WebSocket handshake and frames -> the hub (server,
- *   clients, heartbeats, replay) -> TLS capture with libbpf -> the command line.
+ *   One C file, read top to bottom:
+ *     1. bundled primitives: SHA-1, base64, UTF-8
+ *     2. protobuf: the LogEntry encoder (one walk sizes and writes) and decoder
+ *     3. the endpoint URL
+ *     4. WebSocket: handshake checks and the frame reader
+ *     5. the hub: server, clients, shared frames, heartbeats, replay
+ *     6. payload classification (Event.type)
+ *     7. executable analysis: ELF and Go symbol tables, x86-64 instruction lengths
+ *     8. TLS capture with libbpf: the library table, attach, ring buffer -> events
+ *     9. the command line: gen, watch, tls/gotls, main
  *   The public API is declared and documented in ecaptureq.h; everything else is
  *   static and prefixed ecq__.
  *
  * Dropping it into another project
  *   cc -c ecaptureq.c -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN
- *   gives the stream server alone: no libbpf, libelf or zlib, just libc.
+ *     the stream server alone: no libbpf, libelf or zlib, just libc.
+ *   cc -c ecaptureq.c -DECAPTUREQ_NO_MAIN -DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"'
+ *     the server and TLS capture (sections 1-8); link with -lbpf -lelf -lz.
  *
  * Switches
- *   ECAPTUREQ_NO_BPF   no capture (the `tls` subcommand is left out)
- *   ECAPTUREQ_NO_MAIN  no main()
+ *   ECAPTUREQ_NO_BPF   no capture (section 8 and the tls/gotls commands are left out)
+ *   ECAPTUREQ_NO_MAIN  no command line (section 9)
  *   ECQ_BPF_OBJ        path of the compiled BPF object to embed (set by the Makefile)
  *
  * Wire format
@@ -39,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -216,115 +226,122 @@ int ecq_utf8_valid(const void *data, size_t len)
 
 enum { ECQ__PB_VARINT = 0, ECQ__PB_I64 = 1, ECQ__PB_LEN = 2, ECQ__PB_I32 = 5 };
 
-static size_t ecq__varint_size(uint64_t v)
+/* Output stream, after nanopb: with buf NULL it only counts, so sizing and encoding
+ * are one walk over the message and cannot disagree. Writes never pass end. */
+struct ecq__pb_out {
+    uint8_t *buf, *end;
+    size_t n;                       /* bytes written (or counted) so far */
+    int overflow;
+};
+
+static void ecq__out(struct ecq__pb_out *o, const void *src, size_t len)
 {
-    size_t n = 1;
-    while (v >= 0x80) v >>= 7, n++;
-    return n;
+    if (o->buf) {
+        if (o->overflow || len > (size_t)(o->end - o->buf) - o->n) {
+            o->overflow = 1;
+            return;
+        }
+        memcpy(o->buf + o->n, src, len);
+    }
+    o->n += len;
 }
 
-static uint8_t *ecq__put_varint(uint8_t *p, uint64_t v)
+static void ecq__out_varint(struct ecq__pb_out *o, uint64_t v)
 {
-    while (v >= 0x80) *p++ = (uint8_t)(v | 0x80), v >>= 7;
-    *p++ = (uint8_t)v;
-    return p;
+    uint8_t b[10];
+    size_t n = 0;
+    while (v >= 0x80) b[n++] = (uint8_t)(v | 0x80), v >>= 7;
+    b[n++] = (uint8_t)v;
+    ecq__out(o, b, n);
 }
+
+static void ecq__out_tag(struct ecq__pb_out *o, int field, int wt) { ecq__out_varint(o, (uint64_t)(field << 3 | wt)); }
 
 /* proto3: a scalar equal to its default is not written */
-static size_t ecq__field_varint_size(uint64_t v) { return v ? 1 + ecq__varint_size(v) : 0; }
-static size_t ecq__field_bytes_size(size_t n) { return n ? 1 + ecq__varint_size(n) + n : 0; }
-
-static uint8_t *ecq__put_field_varint(uint8_t *p, int field, uint64_t v)
+static void ecq__out_field_varint(struct ecq__pb_out *o, int field, uint64_t v)
 {
-    if (!v) return p;
-    *p++ = (uint8_t)(field << 3 | ECQ__PB_VARINT);
-    return ecq__put_varint(p, v);
+    if (!v) return;
+    ecq__out_tag(o, field, ECQ__PB_VARINT);
+    ecq__out_varint(o, v);
 }
 
-static uint8_t *ecq__put_field_bytes(uint8_t *p, int field, struct ecq_bytes b)
+static void ecq__out_field_bytes(struct ecq__pb_out *o, int field, struct ecq_bytes b)
 {
-    if (!b.len) return p;
-    *p++ = (uint8_t)(field << 3 | ECQ__PB_LEN);
-    p = ecq__put_varint(p, b.len);
-    memcpy(p, b.ptr, b.len);
-    return p + b.len;
+    if (!b.len) return;
+    ecq__out_tag(o, field, ECQ__PB_LEN);
+    ecq__out_varint(o, b.len);
+    ecq__out(o, b.ptr, b.len);
 }
 
-static size_t ecq__event_size(const struct ecq_event *e)
+/* The oneof member's own bytes (without its tag and length). */
+static void ecq__out_payload(struct ecq__pb_out *o, const struct ecq_entry *e)
 {
-    return ecq__field_varint_size((uint64_t)e->timestamp) + ecq__field_bytes_size(e->uuid.len) +
-           ecq__field_bytes_size(e->src_ip.len) + ecq__field_varint_size(e->src_port) +
-           ecq__field_bytes_size(e->dst_ip.len) + ecq__field_varint_size(e->dst_port) +
-           ecq__field_varint_size((uint64_t)e->pid) + ecq__field_bytes_size(e->pname.len) +
-           ecq__field_varint_size(e->type) + ecq__field_varint_size(e->length) +
-           ecq__field_bytes_size(e->payload.len);
+    if (e->payload_case == ECQ_PAYLOAD_EVENT) {
+        const struct ecq_event *v = &e->event;
+        ecq__out_field_varint(o, 1, (uint64_t)v->timestamp);
+        ecq__out_field_bytes(o, 2, v->uuid);
+        ecq__out_field_bytes(o, 3, v->src_ip);
+        ecq__out_field_varint(o, 4, v->src_port);
+        ecq__out_field_bytes(o, 5, v->dst_ip);
+        ecq__out_field_varint(o, 6, v->dst_port);
+        ecq__out_field_varint(o, 7, (uint64_t)v->pid);
+        ecq__out_field_bytes(o, 8, v->pname);
+        ecq__out_field_varint(o, 9, v->type);
+        ecq__out_field_varint(o, 10, v->length);
+        ecq__out_field_bytes(o, 11, v->payload);
+    } else if (e->payload_case == ECQ_PAYLOAD_HEARTBEAT) {
+        const struct ecq_heartbeat *h = &e->heartbeat;
+        ecq__out_field_varint(o, 1, (uint64_t)h->timestamp);
+        ecq__out_field_varint(o, 2, (uint64_t)h->count);
+        ecq__out_field_bytes(o, 3, h->message);
+    } else if (e->payload_case == ECQ_PAYLOAD_RUN_LOG) {
+        ecq__out(o, e->run_log.ptr, e->run_log.len);
+    }
 }
 
-static size_t ecq__heartbeat_size(const struct ecq_heartbeat *h)
+/* The LogEntry's own fields in front of its oneof member, which is inner bytes long. */
+static void ecq__out_entry_head(struct ecq__pb_out *o, const struct ecq_entry *e, size_t inner)
 {
-    return ecq__field_varint_size((uint64_t)h->timestamp) + ecq__field_varint_size((uint64_t)h->count) +
-           ecq__field_bytes_size(h->message.len);
+    /* enums are int32 on the wire: negative values are sign-extended to ten bytes */
+    ecq__out_field_varint(o, 1, (uint64_t)(int64_t)e->log_type);
+    if (e->payload_case == ECQ_PAYLOAD_NONE) return;
+    /* the oneof member itself is written even when empty: its presence is the message */
+    ecq__out_tag(o, e->payload_case, ECQ__PB_LEN);
+    ecq__out_varint(o, inner);
 }
 
-/* the oneof member itself is written even when empty: its presence is the message */
 static size_t ecq__payload_size(const struct ecq_entry *e)
 {
-    switch (e->payload_case) {
-    case ECQ_PAYLOAD_EVENT: return ecq__event_size(&e->event);
-    case ECQ_PAYLOAD_HEARTBEAT: return ecq__heartbeat_size(&e->heartbeat);
-    case ECQ_PAYLOAD_RUN_LOG: return e->run_log.len;
-    default: return 0;
-    }
+    struct ecq__pb_out o = {0};
+    ecq__out_payload(&o, e);
+    return o.n;
 }
 
 /* the entry's size given its oneof member's size */
 static size_t ecq__entry_size(const struct ecq_entry *e, size_t inner)
 {
-    /* enums are int32 on the wire: negative values are sign-extended to ten bytes */
-    size_t n = ecq__field_varint_size((uint64_t)(int64_t)e->log_type);
-    if (e->payload_case != ECQ_PAYLOAD_NONE) n += 1 + ecq__varint_size(inner) + inner;
-    return n;
+    struct ecq__pb_out o = {0};
+    ecq__out_entry_head(&o, e, inner);
+    return o.n + (e->payload_case != ECQ_PAYLOAD_NONE ? inner : 0);
 }
 
 size_t ecq_pb_entry_size(const struct ecq_entry *e) { return ecq__entry_size(e, ecq__payload_size(e)); }
 
-/* Writes e, whose oneof member is inner bytes long, into buf (room checked by the caller). */
-static size_t ecq__encode_entry(const struct ecq_entry *e, size_t inner, uint8_t *buf)
+/* Encodes e, sized by the same walk as inner and size bytes, into buf. Returns size,
+ * or 0 if it did not fit or the writing walk disagreed with the sizing walk. */
+static size_t ecq__encode_entry(const struct ecq_entry *e, size_t inner, size_t size, uint8_t *buf, size_t cap)
 {
-    uint8_t *p = buf;
-    p = ecq__put_field_varint(p, 1, (uint64_t)(int64_t)e->log_type);
-    if (e->payload_case == ECQ_PAYLOAD_NONE) return (size_t)(p - buf);
-    *p++ = (uint8_t)(e->payload_case << 3 | ECQ__PB_LEN);
-    p = ecq__put_varint(p, inner);
-    if (e->payload_case == ECQ_PAYLOAD_EVENT) {
-        const struct ecq_event *v = &e->event;
-        p = ecq__put_field_varint(p, 1, (uint64_t)v->timestamp);
-        p = ecq__put_field_bytes(p, 2, v->uuid);
-        p = ecq__put_field_bytes(p, 3, v->src_ip);
-        p = ecq__put_field_varint(p, 4, v->src_port);
-        p = ecq__put_field_bytes(p, 5, v->dst_ip);
-        p = ecq__put_field_varint(p, 6, v->dst_port);
-        p = ecq__put_field_varint(p, 7, (uint64_t)v->pid);
-        p = ecq__put_field_bytes(p, 8, v->pname);
-        p = ecq__put_field_varint(p, 9, v->type);
-        p = ecq__put_field_varint(p, 10, v->length);
-        p = ecq__put_field_bytes(p, 11, v->payload);
-    } else if (e->payload_case == ECQ_PAYLOAD_HEARTBEAT) {
-        const struct ecq_heartbeat *h = &e->heartbeat;
-        p = ecq__put_field_varint(p, 1, (uint64_t)h->timestamp);
-        p = ecq__put_field_varint(p, 2, (uint64_t)h->count);
-        p = ecq__put_field_bytes(p, 3, h->message);
-    } else if (e->run_log.len) {
-        memcpy(p, e->run_log.ptr, e->run_log.len);
-        p += e->run_log.len;
-    }
-    return (size_t)(p - buf);
+    struct ecq__pb_out o = {buf, buf + cap, 0, 0};
+    if (size > cap) return 0;
+    ecq__out_entry_head(&o, e, inner);
+    if (e->payload_case != ECQ_PAYLOAD_NONE) ecq__out_payload(&o, e);
+    return o.overflow || o.n != size ? 0 : o.n;
 }
 
 size_t ecq_pb_encode_entry(const struct ecq_entry *e, uint8_t *buf, size_t cap)
 {
     size_t inner = ecq__payload_size(e);
-    return ecq__entry_size(e, inner) > cap ? 0 : ecq__encode_entry(e, inner, buf);
+    return ecq__encode_entry(e, inner, ecq__entry_size(e, inner), buf, cap);
 }
 
 struct ecq__pb_in {
@@ -521,8 +538,8 @@ int ecq_url_parse(const char *url, struct ecq_url *out, const char **why)
     p++;
     port_end = p;
     while (*port_end >= '0' && *port_end <= '9' && port_end - p < 6) port = port * 10 + (unsigned long)(*port_end++ - '0');
-    if (port_end == p || port == 0 || port > 65535 || (*port_end >= '0' && *port_end <= '9'))
-        return *why = "the port must be 1-65535", -1;
+    if (port_end == p || port > 65535 || (*port_end >= '0' && *port_end <= '9'))
+        return *why = "the port must be 0-65535", -1;
     p = port_end;
     if (*p != '/') return *why = "the path must start with '/' (note the trailing slash)", -1;
     if (strlen(p) >= sizeof out->path) return *why = "the path is too long", -1;
@@ -901,6 +918,7 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r)
 #define ECQ__CLOSE_GRACE_MS 5000      /* to get a close frame out past what the kernel holds */
 #define ECQ__LINGER_MS 2000           /* then to wait for the peer's EOF */
 #define ECQ__IOV_MAX 64
+#define ECQ__FRAME_HDR_MAX 10         /* a server frame header: 2, 4 or 10 bytes */
 
 /* One encoded, framed message, shared by every client that has it queued. */
 struct ecq__msg {
@@ -955,6 +973,7 @@ struct ecq_server {
     int64_t accept_resume_ms;
     int accept_failing;             /* 1 accept hit a resource limit, 2 and that was logged */
     int64_t accept_logged_ms;
+    char url_text[sizeof "ws://[]:65535" + 256 + 256];
     uint8_t rx[65536];
 };
 
@@ -969,19 +988,20 @@ void ecq_config_init(struct ecq_config *c)
 {
     memset(c, 0, sizeof *c);
     c->url = ECQ_DEFAULT_URL;
-    c->heartbeat_sec = 15;
-    c->client_buffer = 16u << 20;
-    c->max_message = 1u << 20;
-    c->max_clients = 1024;
-    c->handshake_timeout_ms = 5000;
+    c->heartbeat_sec = ECQ_DEFAULT_HEARTBEAT_SEC;
+    c->client_buffer = ECQ_DEFAULT_CLIENT_BUFFER;
+    c->max_message = ECQ_DEFAULT_MAX_MESSAGE;
+    c->max_clients = ECQ_DEFAULT_MAX_CLIENTS;
+    c->handshake_timeout_ms = ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 }
 
 /* ---- shared messages ---------------------------------------------------- */
 
-/* A message with room for a frame header and payload bytes; buf[10..] is the payload. */
+/* A message with room for a frame header and payload bytes; the payload starts at
+ * buf[ECQ__FRAME_HDR_MAX], the header goes right in front of it. */
 static struct ecq__msg *ecq__msg_new(struct ecq_server *s, size_t payload)
 {
-    size_t need = sizeof(struct ecq__msg) + 10 + payload;
+    size_t need = sizeof(struct ecq__msg) + ECQ__FRAME_HDR_MAX + payload;
     uint32_t cls = 0;
     struct ecq__msg *m;
     if (payload > UINT32_MAX - 64) return NULL;
@@ -994,16 +1014,16 @@ static struct ecq__msg *ecq__msg_new(struct ecq_server *s, size_t payload)
         m = malloc(cls < ECQ__POOL_CLASSES ? (size_t)256 << cls : need);
         if (!m) return NULL;
     }
-    m->refs = 1, m->cls = cls, m->next = NULL, m->off = 10, m->len = 0;
+    m->refs = 1, m->cls = cls, m->next = NULL, m->off = ECQ__FRAME_HDR_MAX, m->len = 0;
     return m;
 }
 
-/* puts the frame header in front of the len payload bytes at buf[10..] */
+/* puts the frame header in front of the len payload bytes */
 static void ecq__msg_frame(struct ecq__msg *m, int op, size_t len)
 {
-    uint8_t h[10];
+    uint8_t h[ECQ__FRAME_HDR_MAX];
     size_t hl = ecq_ws_frame_header(h, op, len);
-    m->off = (uint32_t)(10 - hl);
+    m->off = (uint32_t)(ECQ__FRAME_HDR_MAX - hl);
     memcpy(m->buf + m->off, h, hl);
     m->len = (uint32_t)(hl + len);
 }
@@ -1027,7 +1047,10 @@ static struct ecq__msg *ecq__msg_entry(struct ecq_server *s, const struct ecq_en
     size_t inner = ecq__payload_size(e), n = ecq__entry_size(e, inner);
     struct ecq__msg *m = ecq__msg_new(s, n);
     if (!m) return NULL;
-    ecq__encode_entry(e, inner, m->buf + 10);
+    if (ecq__encode_entry(e, inner, n, m->buf + ECQ__FRAME_HDR_MAX, n) != n) { /* cannot happen: one walk sizes and writes */
+        ecq__msg_unref(s, m);
+        return NULL;
+    }
     ecq__msg_frame(m, 2, n);
     return m;
 }
@@ -1036,7 +1059,7 @@ static struct ecq__msg *ecq__msg_raw(struct ecq_server *s, int op, const void *d
 {
     struct ecq__msg *m = ecq__msg_new(s, n);
     if (!m) return NULL;
-    memcpy(m->buf + 10, data, n);
+    memcpy(m->buf + ECQ__FRAME_HDR_MAX, data, n);
     if (op < 0) { /* not a frame: raw bytes such as an HTTP response */
         m->len = (uint32_t)n;
         return m;
@@ -1135,7 +1158,7 @@ static int ecq__client_push(struct ecq__client *c, struct ecq__msg *m)
 
 static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsigned code, const char *why);
 
-/* Queues m for c. Queues are written by ecq_server_poll, many frames per writev, so
+/* Queues m for c. Queues are written by ecq_server_poll, many frames per sendmsg, so
  * that a burst of events costs each client one system call, not one per event. */
 static void ecq__client_send(struct ecq_server *s, struct ecq__client *c, struct ecq__msg *m)
 {
@@ -1169,7 +1192,7 @@ static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsig
     ecq__client_leave_open(s, c);
     c->state = ECQ__CLOSING;
     c->deadline_ms = ecq__now_ms() + ECQ__CLOSE_GRACE_MS;
-    ecq__client_flush(s, c);
+    (void)ecq__client_flush(s, c); /* a client that died is reaped; nothing else to do */
 }
 
 /* ---- logging ------------------------------------------------------------ */
@@ -1319,7 +1342,7 @@ static void ecq__client_reject(struct ecq_server *s, struct ecq__client *c, int 
     ecq__msg_unref(s, m);
     c->state = ECQ__CLOSING;
     c->deadline_ms = ecq__now_ms() + ECQ__CLOSE_GRACE_MS;
-    ecq__client_flush(s, c);
+    (void)ecq__client_flush(s, c); /* a client that died is reaped; nothing else to do */
 }
 
 static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const char *accept)
@@ -1449,8 +1472,7 @@ static void ecq__accept(struct ecq_server *s)
         }
         if (s->accept_failing == 2) ecq_server_log(s, "accepting connections again");
         s->accept_failing = 0;
-        struct ecq__client *c = calloc(1, sizeof *c);
-        char host[INET6_ADDRSTRLEN] = "?";
+        char host[INET6_ADDRSTRLEN] = "?", addr[64];
         int port = 0, one = 1;
         if (ss.ss_family == AF_INET) {
             struct sockaddr_in *a = (struct sockaddr_in *)&ss;
@@ -1461,26 +1483,39 @@ static void ecq__accept(struct ecq_server *s)
             inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
             port = ntohs(a->sin6_port);
         }
-        if (c && s->ncl == s->capcl) {
-            int cap = s->capcl ? s->capcl * 2 : 64;
-            struct ecq__client **cl = realloc(s->cl, (size_t)cap * sizeof *cl);
-            if (cl) s->cl = cl, s->capcl = cap;
-        }
-        if (!c || s->ncl == s->capcl || !(c->head = malloc(ECQ__HEAD_MAX))) {
-            if (c) free(c);
-            close(fd);
-            ecq_server_log(s, "client %s:%d dropped: out of memory", host, port);
-            continue;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        c->fd = fd;
-        c->state = ECQ__HANDSHAKE;
-        snprintf(c->addr, sizeof c->addr, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
-        c->deadline_ms = ecq__now_ms() + s->cfg.handshake_timeout_ms;
-        s->cl[s->ncl++] = c;
-        if (s->ncl > s->cfg.max_clients) ecq__client_reject(s, c, 503);
+        snprintf(addr, sizeof addr, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* latency only */
+        (void)ecq_server_adopt(s, fd, addr); /* a failure is logged there */
     }
 }
+
+int ecq_server_adopt(struct ecq_server *s, int fd, const char *peer)
+{
+    struct ecq__client *c = calloc(1, sizeof *c);
+    char name[32];
+    if (!peer) snprintf(name, sizeof name, "fd %d", fd), peer = name;
+    if (c && s->ncl == s->capcl) {
+        int cap = s->capcl ? s->capcl * 2 : 64;
+        struct ecq__client **cl = realloc(s->cl, (size_t)cap * sizeof *cl);
+        if (cl) s->cl = cl, s->capcl = cap;
+    }
+    if (!c || s->ncl == s->capcl || !(c->head = malloc(ECQ__HEAD_MAX))) {
+        free(c);
+        close(fd);
+        ecq_server_log(s, "client %s dropped: out of memory", peer);
+        return -ENOMEM;
+    }
+    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); /* every call on it passes MSG_DONTWAIT too */
+    c->fd = fd;
+    c->state = ECQ__HANDSHAKE;
+    snprintf(c->addr, sizeof c->addr, "%s", peer);
+    c->deadline_ms = ecq__now_ms() + s->cfg.handshake_timeout_ms;
+    s->cl[s->ncl++] = c;
+    if (s->ncl > s->cfg.max_clients) ecq__client_reject(s, c, 503);
+    return 0;
+}
+
+const char *ecq_server_url(const struct ecq_server *s) { return s->url_text; }
 
 static void ecq__client_free(struct ecq_server *s, struct ecq__client *c)
 {
@@ -1526,13 +1561,15 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     int one = 1, rc;
     *out = NULL;
     if (!(s = calloc(1, sizeof *s))) return -ENOMEM;
+    struct ecq_config defaults;
+    ecq_config_init(&defaults);
     s->cfg = *cfg;
-    if (!s->cfg.url) s->cfg.url = ECQ_DEFAULT_URL;
-    if (s->cfg.heartbeat_sec <= 0) s->cfg.heartbeat_sec = 15;
-    if (!s->cfg.client_buffer) s->cfg.client_buffer = 16u << 20;
-    if (!s->cfg.max_message) s->cfg.max_message = 1u << 20;
-    if (s->cfg.max_clients <= 0) s->cfg.max_clients = 1024;
-    if (s->cfg.handshake_timeout_ms <= 0) s->cfg.handshake_timeout_ms = 5000;
+    if (!s->cfg.url) s->cfg.url = defaults.url;
+    if (s->cfg.heartbeat_sec <= 0) s->cfg.heartbeat_sec = defaults.heartbeat_sec;
+    if (!s->cfg.client_buffer) s->cfg.client_buffer = defaults.client_buffer;
+    if (!s->cfg.max_message) s->cfg.max_message = defaults.max_message;
+    if (s->cfg.max_clients <= 0) s->cfg.max_clients = defaults.max_clients;
+    if (s->cfg.handshake_timeout_ms <= 0) s->cfg.handshake_timeout_ms = defaults.handshake_timeout_ms;
     s->lfd = -1;
     if (ecq_url_parse(s->cfg.url, &s->url, &why) < 0) {
         free(s);
@@ -1552,6 +1589,13 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
         free(s);
         return rc;
     }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    if (getsockname(s->lfd, (struct sockaddr *)&bound, &blen) == 0)
+        s->url.port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                        : ((struct sockaddr_in *)&bound)->sin_port);
+    snprintf(s->url_text, sizeof s->url_text, s->url.ipv6_literal ? "ws://[%s]:%u%s" : "ws://%s:%u%s", s->url.host,
+             s->url.port, s->url.path);
     int loopback = 0;
     if (ai->ai_family == AF_INET)
         loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
@@ -1567,7 +1611,7 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     *out = s;
     if (!loopback && !s->pol.token)
         ecq_server_log(s, "warning: listening on non-loopback %s without --token: anyone who can reach it "
-                          "reads the decrypted traffic", s->cfg.url);
+                          "reads the decrypted traffic", s->url_text);
     return 0;
 }
 
@@ -1582,7 +1626,8 @@ int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int 
         s->pfd = p, s->pfd_cap = cap;
     }
     for (int i = 0; i < s->ncl; i++)
-        if (s->cl[i]->qlen && !s->cl[i]->blocked && s->cl[i]->state != ECQ__DEAD) ecq__client_flush(s, s->cl[i]);
+        if (s->cl[i]->qlen && !s->cl[i]->blocked && s->cl[i]->state != ECQ__DEAD)
+            (void)ecq__client_flush(s, s->cl[i]); /* dead clients are reaped below */
     for (int i = 0; i < nextra; i++) s->pfd[n++] = extra[i];
     s->pfd[n++] = (struct pollfd){.fd = accepting ? s->lfd : -1, .events = POLLIN};
     if (!accepting && s->accept_resume_ms < due) due = s->accept_resume_ms;
@@ -1607,7 +1652,7 @@ int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int 
         if (re & (POLLIN | POLLHUP | POLLERR)) ecq__client_readable(s, c);
         if ((re & POLLOUT) && c->state != ECQ__DEAD) {
             c->blocked = 0;
-            ecq__client_flush(s, c);
+            (void)ecq__client_flush(s, c);
         }
         if (c->deadline_ms && now >= c->deadline_ms && c->state != ECQ__DEAD) {
             if (c->state == ECQ__HANDSHAKE) ecq__client_reject(s, c, 408);
@@ -1674,6 +1719,898 @@ uint32_t ecq_classify(const void *data, size_t n)
     }
     return ECQ_TYPE_UNKNOWN;
 }
+
+/* =========================================================================
+ * Executable analysis: ELF symbols, Go's symbol table, x86-64 instruction lengths
+ *
+ * Pure functions over a file's bytes, used by capture to find where to probe; they
+ * need no libbpf and are fuzzed like the other parsers.
+ * ========================================================================= */
+
+/* Operand forms of the one-byte opcode map, one character per opcode:
+ *   .  nothing after the opcode        m  ModRM
+ *   b  imm8 (or rel8)                  B  ModRM + imm8
+ *   z  imm32 (imm16 with 0x66)         Z  ModRM + imm32 (imm16 with 0x66)
+ *   d  rel32 always                    w  imm16
+ *   v  imm32, imm64 with REX.W         o  moffs: 8 bytes (4 with 0x67)
+ *   e  imm16 + imm8 (ENTER)            f  ModRM, then an immediate if reg is 0 or 1 (TEST)
+ *   p  legacy prefix   r  REX   c  VEX escape   s  0x0F escape   x  invalid in 64-bit mode */
+static const char ecq__x86_map1[256 + 1] =
+    "mmmmbzxxmmmmbzxs" "mmmmbzxxmmmmbzxx" "mmmmbzpxmmmmbzpx" "mmmmbzpxmmmmbzpx"
+    "rrrrrrrrrrrrrrrr" "................" "xxxmppppzZbB...." "bbbbbbbbbbbbbbbb"
+    "BZxBmmmmmmmmmmmm" "..........x....." "oooo....bz......" "bbbbbbbbvvvvvvvv"
+    "BBw.ccBZe.w..bx." "mmmmxxx.mmmmmmmm" "bbbbbbbbddxb...." "p.pp..ff......mm";
+
+/* the 0x0F map; 0F 38 and 0F 3A are three-byte maps of ModRM (+ imm8) forms */
+static const char ecq__x86_map2[256 + 1] =
+    "mmmmx.....x.xm.B" "mmmmmmmmmmmmmmmm" "mmmmxxxxmmmmmmmm" "........xxxxxxxx"
+    "mmmmmmmmmmmmmmmm" "mmmmmmmmmmmmmmmm" "mmmmmmmmmmmmmmmm" "BBBBmmm.mmxxmmmm"
+    "dddddddddddddddd" "mmmmmmmmmmmmmmmm" "...mBmxx...mBmmm" "mmmmmmmmmmBmmmmm"
+    "mmBmBBBm........" "mmmmmmmmmmmmmmmm" "mmmmmmmmmmmmmmmm" "mmmmmmmmmmmmmmmm";
+
+#define ECQ__X86_MAX_INSN 15
+
+/* bytes taken by a ModRM byte at p[0] and what it implies (SIB, displacement) */
+static int ecq__x86_modrm_len(const uint8_t *p, size_t avail)
+{
+    if (avail < 1) return 0;
+    unsigned mod = p[0] >> 6, rm = p[0] & 7;
+    int n = 1;
+    if (mod == 3) return n;
+    if (rm == 4) {
+        if (avail < 2) return 0;
+        n++;
+        if (mod == 0 && (p[1] & 7) == 5) return n + 4;
+    } else if (mod == 0 && rm == 5) {
+        return n + 4; /* RIP-relative */
+    }
+    return n + (mod == 1 ? 1 : mod == 2 ? 4 : 0);
+}
+
+int ecq_x86_insn_len(const uint8_t *code, size_t avail)
+{
+    size_t i = 0;
+    int opsize16 = 0, addr32 = 0, rexw = 0, m;
+    char form;
+    uint8_t op;
+    for (;; i++) { /* prefixes, then at most one REX right before the opcode */
+        if (i >= avail) return 0;
+        if (i >= ECQ__X86_MAX_INSN) return -1;
+        uint8_t b = code[i];
+        char f = ecq__x86_map1[b];
+        if (f == 'p') opsize16 |= b == 0x66, addr32 |= b == 0x67, rexw = 0;
+        else if (f == 'r') rexw = (b & 8) != 0;
+        else break;
+    }
+    op = code[i++];
+    form = ecq__x86_map1[op];
+    if (form == 'c') { /* VEX: C5 RvvvvLpp | C4 RXBmmmmm WvvvvLpp, then opcode and ModRM */
+        size_t vlen = op == 0xC5 ? 1 : 2;
+        unsigned map = 1;
+        if (i + vlen >= avail) return 0;
+        if (op == 0xC4) map = code[i] & 0x1F;
+        if (map < 1 || map > 3) return -1;
+        i += vlen;
+        op = code[i++];
+        if (map != 1 || op != 0x77) { /* all but VZEROUPPER/VZEROALL have ModRM */
+            m = ecq__x86_modrm_len(code + i, avail - i);
+            if (!m) return 0;
+            i += (size_t)m;
+        }
+        if (map == 3 || (map == 1 && ((op >= 0x70 && op <= 0x73) || op == 0xC2 || (op >= 0xC4 && op <= 0xC6)))) i++;
+        return i > ECQ__X86_MAX_INSN ? -1 : i > avail ? 0 : (int)i;
+    }
+    if (form == 's') {
+        if (i >= avail) return 0;
+        op = code[i++];
+        if (op == 0x38 || op == 0x3A) {
+            if (i >= avail) return 0;
+            i++;
+            form = op == 0x3A ? 'B' : 'm';
+        } else {
+            form = ecq__x86_map2[op];
+        }
+    }
+    size_t imm = 0;
+    switch (form) {
+    case '.': break;
+    case 'b': imm = 1; break;
+    case 'w': imm = 2; break;
+    case 'e': imm = 3; break;
+    case 'd': imm = 4; break;
+    case 'z': imm = opsize16 && !rexw ? 2 : 4; break;
+    case 'v': imm = rexw ? 8 : opsize16 ? 2 : 4; break;
+    case 'o': imm = addr32 ? 4 : 8; break;
+    case 'm': case 'B': case 'Z': case 'f':
+        m = ecq__x86_modrm_len(code + i, avail - i);
+        if (!m) return 0;
+        if (form == 'f' && ((code[i] >> 3) & 7) < 2) imm = op == 0xF6 ? 1 : opsize16 && !rexw ? 2 : 4;
+        i += (size_t)m;
+        if (form == 'B') imm = 1;
+        if (form == 'Z') imm = opsize16 && !rexw ? 2 : 4;
+        break;
+    default: return -1; /* invalid, EVEX, a REX or prefix with nothing after it */
+    }
+    i += imm;
+    return i > ECQ__X86_MAX_INSN ? -1 : i > avail ? 0 : (int)i;
+}
+
+int ecq_x86_find_returns(const uint8_t *code, size_t len, uint32_t *offs, int max, size_t *bad_off)
+{
+    int found = 0;
+    for (size_t i = 0; i < len;) {
+        int n = ecq_x86_insn_len(code + i, len - i);
+        if (n <= 0) {
+            if (bad_off) *bad_off = i;
+            return -1;
+        }
+        /* the opcode after any prefixes: C3 RET, C2 iw RET imm16 */
+        size_t k = i;
+        while (k < i + (size_t)n - 1 && (ecq__x86_map1[code[k]] == 'p' || ecq__x86_map1[code[k]] == 'r')) k++;
+        if (code[k] == 0xC3 || code[k] == 0xC2) {
+            if (found < max) offs[found] = (uint32_t)i;
+            found++;
+        }
+        i += (size_t)n;
+    }
+    return found;
+}
+
+/* ---- ELF64 (little-endian, x86-64) -------------------------------------- */
+
+struct ecq__elf {
+    const uint8_t *p;
+    size_t n;
+    uint64_t shoff, phoff;
+    unsigned shnum, phnum;
+    const uint8_t *shstr;       /* section name table */
+    uint64_t shstr_len;
+};
+
+static uint64_t ecq__le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = bytes - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* a byte range of the file, or NULL if it does not lie inside */
+static const uint8_t *ecq__elf_at(const struct ecq__elf *e, uint64_t off, uint64_t len)
+{
+    return off <= e->n && len <= e->n - off ? e->p + off : NULL;
+}
+
+static const uint8_t *ecq__elf_shdr(const struct ecq__elf *e, unsigned i)
+{
+    return i < e->shnum ? ecq__elf_at(e, e->shoff + (uint64_t)i * 64, 64) : NULL;
+}
+
+static int ecq__elf_open(struct ecq__elf *e, const uint8_t *p, size_t n)
+{
+    memset(e, 0, sizeof *e);
+    e->p = p, e->n = n;
+    if (n < 64 || memcmp(p, "\177ELF", 4) != 0 || p[4] != 2 || p[5] != 1) return -1;
+    if (ecq__le(p + 18, 2) != 62) return -1; /* EM_X86_64 */
+    e->phoff = ecq__le(p + 32, 8), e->shoff = ecq__le(p + 40, 8);
+    e->phnum = (unsigned)ecq__le(p + 56, 2), e->shnum = (unsigned)ecq__le(p + 60, 2);
+    if ((e->phnum && ecq__le(p + 54, 2) != 56) || (e->shnum && ecq__le(p + 58, 2) != 64)) return -1;
+    if (!ecq__elf_at(e, e->phoff, (uint64_t)e->phnum * 56)) e->phnum = 0;
+    if (!ecq__elf_at(e, e->shoff, (uint64_t)e->shnum * 64)) e->shnum = 0;
+    const uint8_t *sh = ecq__elf_shdr(e, (unsigned)ecq__le(p + 62, 2));
+    if (sh) {
+        e->shstr_len = ecq__le(sh + 32, 8);
+        e->shstr = ecq__elf_at(e, ecq__le(sh + 24, 8), e->shstr_len);
+    }
+    return 0;
+}
+
+/* a NUL-terminated string at off in a table of len bytes, or NULL */
+static const char *ecq__elf_str(const uint8_t *tab, uint64_t len, uint64_t off)
+{
+    if (!tab || off >= len || !memchr(tab + off, 0, len - off)) return NULL;
+    return (const char *)tab + off;
+}
+
+static const uint8_t *ecq__elf_section(const struct ecq__elf *e, const char *name)
+{
+    for (unsigned i = 0; i < e->shnum; i++) {
+        const uint8_t *sh = ecq__elf_shdr(e, i);
+        const char *nm = ecq__elf_str(e->shstr, e->shstr_len, ecq__le(sh, 4));
+        if (nm && strcmp(nm, name) == 0) return sh;
+    }
+    return NULL;
+}
+
+/* file offset of virtual address va (inside a PT_LOAD segment's file bytes), or -1 */
+static int64_t ecq__elf_offset(const struct ecq__elf *e, uint64_t va, uint64_t len)
+{
+    for (unsigned i = 0; i < e->phnum; i++) {
+        const uint8_t *ph = e->p + e->phoff + (uint64_t)i * 56;
+        uint64_t off = ecq__le(ph + 8, 8), vaddr = ecq__le(ph + 16, 8), filesz = ecq__le(ph + 32, 8);
+        if (ecq__le(ph, 4) != 1 || va < vaddr || va - vaddr > filesz || len > filesz - (va - vaddr)) continue;
+        if (!ecq__elf_at(e, off + (va - vaddr), len)) return -1;
+        return (int64_t)(off + (va - vaddr));
+    }
+    return -1;
+}
+
+/* a function symbol in a SHT_SYMTAB or SHT_DYNSYM section */
+static int ecq__elf_symbol(const struct ecq__elf *e, uint32_t type, const char *name, uint64_t *addr, uint64_t *size)
+{
+    for (unsigned i = 0; i < e->shnum; i++) {
+        const uint8_t *sh = ecq__elf_shdr(e, i), *str, *syms;
+        if (ecq__le(sh + 4, 4) != type || ecq__le(sh + 56, 8) != 24) continue;
+        const uint8_t *strsh = ecq__elf_shdr(e, (unsigned)ecq__le(sh + 40, 4));
+        uint64_t symsz = ecq__le(sh + 32, 8), strsz = strsh ? ecq__le(strsh + 32, 8) : 0;
+        syms = ecq__elf_at(e, ecq__le(sh + 24, 8), symsz);
+        str = strsh ? ecq__elf_at(e, ecq__le(strsh + 24, 8), strsz) : NULL;
+        if (!syms || !str) continue;
+        for (uint64_t k = 0; k + 24 <= symsz; k += 24) {
+            const uint8_t *s = syms + k;
+            const char *nm = ecq__elf_str(str, strsz, ecq__le(s, 4));
+            if ((s[4] & 0xF) != 2 || !ecq__le(s + 6, 2) || !nm) continue; /* STT_FUNC, defined */
+            /* a versioned name in .symtab: SSL_read@@OPENSSL_3.0.0 */
+            size_t l = strlen(name);
+            if (strncmp(nm, name, l) != 0 || (nm[l] && nm[l] != '@')) continue;
+            *addr = ecq__le(s + 8, 8), *size = ecq__le(s + 16, 8);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- Go: pclntab (function table) and build information ------------------ */
+
+/* Finds a function in Go's pclntab, the symbol table that stripped Go executables
+ * keep. Layouts: 0xfffffff0 (Go 1.18, 1.19), 0xfffffff1 (1.20 and later): 32-bit
+ * entry offsets from textStart; 0xfffffffa (1.16, 1.17): pointer-sized entries. The
+ * function's end is the next function's entry. */
+static int ecq__go_pclntab_find(const struct ecq__elf *e, const char *name, uint64_t *addr, uint64_t *size)
+{
+    const uint8_t *sh = ecq__elf_section(e, ".gopclntab"), *t;
+    uint64_t tlen;
+    if (!sh) return -1;
+    tlen = ecq__le(sh + 32, 8);
+    if (!(t = ecq__elf_at(e, ecq__le(sh + 24, 8), tlen)) || tlen < 72 || t[4] || t[5] || t[7] != 8) return -1;
+    uint32_t magic = (uint32_t)ecq__le(t, 4);
+    int v118 = magic == 0xfffffff0 || magic == 0xfffffff1;
+    if (!v118 && magic != 0xfffffffa) return -1;
+    uint64_t nfunc = ecq__le(t + 8, 8), text = 0, hdr = v118 ? 32 : 24;
+    if (v118) {
+        text = ecq__le(t + 24, 8);
+        if (!text) { /* position-independent: the field is filled in at run time */
+            const uint8_t *ts = ecq__elf_section(e, ".text");
+            text = ts ? ecq__le(ts + 16, 8) : 0;
+        }
+    }
+    uint64_t nameoff = ecq__le(t + hdr, 8), pcln = ecq__le(t + hdr + 32, 8);
+    uint64_t ent = v118 ? 8 : 16; /* functab entry: {entry, funcoff} */
+    if (nameoff >= tlen || pcln >= tlen || nfunc >= (tlen - pcln) / ent) return -1; /* nfunc+1 entries */
+    const uint8_t *ftab = t + pcln;
+    for (uint64_t i = 0; i < nfunc; i++) {
+        uint64_t foff = pcln + ecq__le(ftab + i * ent + ent / 2, (int)ent / 2);
+        if (foff > tlen - 12) continue;
+        uint64_t nm = ecq__le(t + foff + (v118 ? 4 : 8), 4);
+        const char *fname = ecq__elf_str(t + nameoff, tlen - nameoff, nm);
+        if (!fname || strcmp(fname, name) != 0) continue;
+        uint64_t a = ecq__le(ftab + i * ent, (int)ent / 2), b = ecq__le(ftab + (i + 1) * ent, (int)ent / 2);
+        if (b <= a) return -1;
+        *addr = text + a, *size = b - a;
+        return 0;
+    }
+    return -1;
+}
+
+int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct ecq_elf_func *out)
+{
+    struct ecq__elf e;
+    int64_t off;
+    memset(out, 0, sizeof *out);
+    if (ecq__elf_open(&e, elf, len) < 0) return -1;
+    if (ecq__elf_symbol(&e, 2, name, &out->addr, &out->size) == 0) out->source = ".symtab";
+    else if (ecq__elf_symbol(&e, 11, name, &out->addr, &out->size) == 0) out->source = ".dynsym";
+    else if (ecq__go_pclntab_find(&e, name, &out->addr, &out->size) == 0) out->source = ".gopclntab";
+    else return -1;
+    if ((off = ecq__elf_offset(&e, out->addr, out->size)) < 0) return -1;
+    out->offset = (uint64_t)off;
+    return 0;
+}
+
+/* reads a Go string header {ptr, len} at virtual address va */
+static int ecq__go_string(const struct ecq__elf *e, uint64_t va, char *out, size_t cap)
+{
+    int64_t h = ecq__elf_offset(e, va, 16), s;
+    if (h < 0) return -1;
+    uint64_t ptr = ecq__le(e->p + h, 8), n = ecq__le(e->p + h + 8, 8);
+    if (n == 0 || n >= cap || (s = ecq__elf_offset(e, ptr, n)) < 0) return -1;
+    memcpy(out, e->p + s, n);
+    out[n] = 0;
+    return 0;
+}
+
+int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
+{
+    static const char magic[] = "\xff Go buildinf:";
+    struct ecq__elf e;
+    const uint8_t *sh, *b;
+    if (cap) out[0] = 0;
+    if (!cap || ecq__elf_open(&e, elf, len) < 0 || !(sh = ecq__elf_section(&e, ".go.buildinfo"))) return -1;
+    if (!(b = ecq__elf_at(&e, ecq__le(sh + 24, 8), 32)) || memcmp(b, magic, 14) != 0) return -1;
+    if (b[15] & 2) { /* Go 1.18 and later: the version inline, length-prefixed */
+        uint64_t n = 0;
+        int shift = 0;
+        size_t i = 32;
+        uint64_t at = ecq__le(sh + 24, 8), room = at < e.n ? e.n - at : 0;
+        const uint8_t *v = room >= 42 ? e.p + at : NULL;
+        for (; v && i < 42; i++, shift += 7) {
+            n |= (uint64_t)(v[i] & 0x7F) << shift;
+            if (!(v[i] & 0x80)) break;
+        }
+        if (!v || i == 42 || n == 0 || n >= cap || n > room - i - 1) return -1;
+        memcpy(out, v + i + 1, n);
+        out[n] = 0;
+    } else if (b[14] != 8 || ecq__go_string(&e, ecq__le(b + 16, 8), out, cap) < 0) {
+        return -1;
+    }
+    /* the register ABI on amd64 arrived in Go 1.17 */
+    const char *v = strstr(out, "go1.");
+    if (!v) return strncmp(out, "devel", 5) == 0;
+    return atoi(v + 4) >= 17;
+}
+
+#if !defined(ECAPTUREQ_NO_BPF) || !defined(ECAPTUREQ_NO_MAIN)
+/* Maps a whole file read-only. NULL with errno set; an empty file is EINVAL. */
+static uint8_t *ecq__map_file(const char *path, size_t *size)
+{
+    struct stat st;
+    void *m = MAP_FAILED;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+    if (fd < 0) return NULL;
+    if (fstat(fd, &st) == 0) {
+        if (st.st_size <= 0 || !S_ISREG(st.st_mode)) errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        else m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    }
+    err = errno;
+    close(fd);
+    errno = err;
+    if (m == MAP_FAILED) return NULL;
+    *size = (size_t)st.st_size;
+    return m;
+}
+#endif
+
+#ifndef ECAPTUREQ_NO_BPF
+/* =========================================================================
+ * TLS capture with libbpf: probes on TLS libraries and Go, records into a server
+ * ========================================================================= */
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include "bpf/ecaptureq.bpf.h"
+
+#ifndef ECQ_BPF_OBJ
+#error "build with -DECQ_BPF_OBJ='\"bpf/ecaptureq.bpf.o\"' (see Makefile) or -DECAPTUREQ_NO_BPF"
+#endif
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+/* the compiled BPF object, embedded at build time */
+__asm__(".section .rodata\n"
+        ".balign 8\n"
+        "ecq__bpf_obj:\n"
+        ".incbin \"" ECQ_BPF_OBJ "\"\n"
+        "ecq__bpf_obj_end:\n"
+        ".previous\n");
+extern const char ecq__bpf_obj[], ecq__bpf_obj_end[];
+
+#define ECQ__GO_MAX_RETS 64         /* RET instructions probed per Go function */
+#define ECQ__CHECK_MS 1000          /* loss counters and clock offset are refreshed this often */
+
+/* One probed function: the BPF program at its entry and the one at its return.
+ * C libraries return through a uretprobe; Go functions through uprobes on each RET
+ * instruction (a uretprobe would corrupt the goroutine stack). ret NULL: entry only. */
+struct ecq__probe {
+    const char *func, *enter, *ret;
+};
+
+/* One TLS implementation: everything capture knows about it, in one row. */
+struct ecq__lib {
+    const char *name;               /* what ecq_capture_attach takes */
+    const char *option;             /* the tls option that forces its file */
+    const char *files[4];           /* sonames, searched in the loader cache and in maps */
+    int go;                         /* a Go executable: RET uprobes, version check */
+    struct ecq__probe probes[6];
+};
+
+static const struct ecq__lib ecq__libs[] = {
+    {"openssl", "libssl", {"libssl.so.3", "libssl.so.1.1", "libssl.so"}, 0,
+     {{"SSL_write", "write_enter", "ret_int"}, {"SSL_read", "read_enter", "ret_int"},
+      {"SSL_write_ex", "write_ex_enter", "ret_ex"}, {"SSL_read_ex", "read_ex_enter", "ret_ex"},
+      {"SSL_free", "conn_free", NULL}}},
+    {"gnutls", "gnutls", {"libgnutls.so.30", "libgnutls.so"}, 0,
+     {{"gnutls_record_send", "write_enter", "ret_long"}, {"gnutls_record_recv", "read_enter", "ret_long"},
+      {"gnutls_deinit", "conn_free", NULL}}},
+    {"nss", "nss", {"libnspr4.so"}, 0,
+     {{"PR_Write", "nss_write_enter", "ret_int"}, {"PR_Send", "nss_write_enter", "ret_int"},
+      {"PR_Read", "nss_read_enter", "ret_int"}, {"PR_Recv", "nss_read_enter", "ret_int"},
+      {"PR_Close", "conn_free", NULL}}},
+    {"go", "elfpath", {NULL}, 1,
+     {{"crypto/tls.(*Conn).Read", "go_read_enter", "go_ret"},
+      {"crypto/tls.(*Conn).writeRecordLocked", "go_write_enter", "go_ret"},
+      {"crypto/tls.(*Conn).Close", "go_conn_free", NULL}}},
+};
+#define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
+
+struct ecq_capture {
+    struct ecq_server *srv;
+    struct ecq_capture_opts o;
+    struct bpf_object *obj;
+    struct ring_buffer *rb;
+    struct bpf_link **links;
+    int nlinks, caplinks;
+    unsigned attached;              /* bit per ecq__libs row with probes attached */
+    int counters_fd;
+    int64_t mono_to_real_ns, next_check_ms;
+    int target_gone;
+    struct ecq_capture_stats st;
+    char uuid[128];
+};
+
+void ecq_capture_opts_init(struct ecq_capture_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->uid = ECQ_ANY_UID;
+    o->ring_mb = ECQ_DEFAULT_RING_MB;
+}
+
+/* libbpf's own messages (warnings and errors) */
+static int ecq__libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    if (level == LIBBPF_DEBUG || level == LIBBPF_INFO) return 0;
+    return vfprintf(stderr, fmt, ap);
+}
+
+int ecq_capture_check(char *why, size_t cap)
+{
+    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) < 0) return snprintf(why, cap, "capget: %s", strerror(errno)), -errno;
+#define ECQ__HAS(c) ((d[(c) / 32].effective >> ((c) % 32)) & 1)
+    int bpf = ECQ__HAS(CAP_BPF), perfmon = ECQ__HAS(CAP_PERFMON);
+    if (!ECQ__HAS(CAP_SYS_ADMIN) && !(bpf && perfmon)) {
+        snprintf(why, cap, "capture needs root, or CAP_BPF and CAP_PERFMON (missing: %s%s%s)", bpf ? "" : "CAP_BPF",
+                 !bpf && !perfmon ? " and " : "", perfmon ? "" : "CAP_PERFMON");
+        return -EPERM;
+    }
+#undef ECQ__HAS
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+        snprintf(why, cap, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): capture needs CONFIG_DEBUG_INFO_BTF=y");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+/* Looks name up in the dynamic loader's cache (/etc/ld.so.cache, glibc's new format),
+ * then in the loader's default directories. */
+static int ecq__find_library(const char *name, char *out, size_t cap)
+{
+    static const char *const dirs[] = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+                                       "/lib", "/usr/lib", "/usr/local/lib"};
+    static const char magic[] = "glibc-ld.so.cache1.1";
+    enum { HDR = 48, ENTRY = 24, X86_64_LIBC6 = 0x0300 };
+    size_t size;
+    int found = 0;
+    uint8_t *m = ecq__map_file("/etc/ld.so.cache", &size);
+    if (m) {
+        const char *h = memmem(m, size, magic, sizeof magic - 1);
+        size_t base = h ? (size_t)(h - (const char *)m) : 0;
+        uint32_t nlibs = 0;
+        if (h && base + HDR <= size) memcpy(&nlibs, h + 20, 4);
+        for (uint32_t i = 0; h && i < nlibs && base + HDR + (size_t)(i + 1) * ENTRY <= size; i++) {
+            int32_t flags;
+            uint32_t key, val;
+            const char *e = h + HDR + (size_t)i * ENTRY;
+            memcpy(&flags, e, 4), memcpy(&key, e + 4, 4), memcpy(&val, e + 8, 4);
+            if (base + key >= size || base + val >= size || (flags & 0xff00) != X86_64_LIBC6) continue;
+            if (!memchr(h + key, 0, size - base - key) || !memchr(h + val, 0, size - base - val)) continue;
+            if (strcmp(h + key, name) == 0 && strlen(h + val) < cap) {
+                snprintf(out, cap, "%s", h + val);
+                if ((found = access(out, R_OK) == 0)) break;
+            }
+        }
+        munmap(m, size);
+    }
+    for (size_t i = 0; !found && i < ECQ__ARRAY_LEN(dirs); i++) {
+        snprintf(out, cap, "%s/%s", dirs[i], name);
+        found = access(out, R_OK) == 0;
+    }
+    return found ? 0 : -1;
+}
+
+/* The file of lib that process pid has mapped, as a path through /proc/pid/root. */
+static int ecq__pid_library(int pid, const struct ecq__lib *k, char *out, size_t cap)
+{
+    char path[64], line[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%d/maps", pid);
+    if (!(f = fopen(path, "re"))) return -1;
+    while (fgets(line, sizeof line, f)) {
+        char *p = strchr(line, '/'), *base;
+        if (!p) continue;
+        p[strcspn(p, "\n")] = 0;
+        base = strrchr(p, '/') + 1;
+        for (int i = 0; k->files[i]; i++) {
+            size_t stem = strlen(k->files[i]);
+            const char *dot = strstr(k->files[i], ".so");
+            if (dot) stem = (size_t)(dot - k->files[i]) + 3;
+            if (strncmp(base, k->files[i], stem) == 0) {
+                snprintf(out, cap, "/proc/%d/root%s", pid, p);
+                fclose(f);
+                return 0;
+            }
+        }
+    }
+    fclose(f);
+    return -1;
+}
+
+static struct bpf_program *ecq__prog(struct ecq_capture *c, const char *name)
+{
+    struct bpf_program *p = bpf_object__find_program_by_name(c->obj, name);
+    if (!p) ecq_server_log(c->srv, "error: the BPF object has no program %s", name);
+    return p;
+}
+
+static int ecq__keep_link(struct ecq_capture *c, struct bpf_link *l)
+{
+    if (c->nlinks == c->caplinks) {
+        int cap = c->caplinks ? c->caplinks * 2 : 64;
+        struct bpf_link **n = realloc(c->links, (size_t)cap * sizeof *n);
+        if (!n) {
+            bpf_link__destroy(l);
+            return -ENOMEM;
+        }
+        c->links = n, c->caplinks = cap;
+    }
+    c->links[c->nlinks++] = l;
+    return 0;
+}
+
+static int ecq__uprobe(struct ecq_capture *c, const char *prog, const char *path, uint64_t off, int ret)
+{
+    struct bpf_program *p = ecq__prog(c, prog);
+    LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret != 0);
+    struct bpf_link *l;
+    if (!p) return -ENOENT;
+    if (!(l = bpf_program__attach_uprobe_opts(p, -1, path, (size_t)off, &o))) return -errno;
+    return ecq__keep_link(c, l);
+}
+
+/* Attaches one function's probes: entry, and return (uretprobe, or for Go a uprobe on
+ * every RET instruction). Returns the number of probes, or a negative errno. */
+static int ecq__attach_func(struct ecq_capture *c, const struct ecq__lib *k, const struct ecq__probe *p,
+                            const uint8_t *file, size_t size, const char *path, char *note, size_t cap)
+{
+    struct ecq_elf_func fn;
+    uint32_t rets[ECQ__GO_MAX_RETS];
+    int nrets = 0, n = 0, rc;
+    size_t bad = 0;
+    if (ecq_elf_find_func(file, size, p->func, &fn) < 0) return snprintf(note, cap, "not found"), -ENOENT;
+    if (k->go && p->ret) {
+        nrets = ecq_x86_find_returns(file + fn.offset, fn.size, rets, ECQ__GO_MAX_RETS, &bad);
+        if (nrets < 0) return snprintf(note, cap, "undecodable instruction at +0x%zx", bad), -ENOEXEC;
+        if (nrets == 0 || nrets > ECQ__GO_MAX_RETS) return snprintf(note, cap, "%d RET instructions", nrets), -ENOEXEC;
+    }
+    if ((rc = ecq__uprobe(c, p->enter, path, fn.offset, 0)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
+    n++;
+    if (p->ret && !k->go) {
+        if ((rc = ecq__uprobe(c, p->ret, path, fn.offset, 1)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
+        n++;
+    }
+    for (int i = 0; i < nrets; i++) {
+        if ((rc = ecq__uprobe(c, p->ret, path, fn.offset + rets[i], 0)) < 0)
+            return snprintf(note, cap, "%s", strerror(-rc)), rc;
+        n++;
+    }
+    snprintf(note, cap, "%s", fn.source);
+    if (nrets) snprintf(note + strlen(note), cap - strlen(note), ", %d returns", nrets);
+    return n;
+}
+
+static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path)
+{
+    char version[64] = "", missing[512] = "", note[96];
+    size_t size;
+    int probes = 0, funcs = 0, failed = 0;
+    uint8_t *file = ecq__map_file(path, &size);
+    if (!file) {
+        int err = errno;
+        ecq_server_log(c->srv, "error: %s: cannot read %s: %s", k->name, path, strerror(err));
+        return -err;
+    }
+    if (k->go) {
+        int regabi = ecq_go_version(file, size, version, sizeof version);
+        if (regabi != 1) {
+            ecq_server_log(c->srv, "error: go: %s: %s", path,
+                           regabi < 0 ? "not a Go executable (no Go build information)"
+                                      : "built by a Go before 1.17 (stack ABI), which is not supported");
+            munmap(file, size);
+            return -ENOEXEC;
+        }
+    }
+    for (int i = 0; k->probes[i].func; i++) {
+        int n = ecq__attach_func(c, k, &k->probes[i], file, size, path, note, sizeof note);
+        if (n > 0) probes += n, funcs++;
+        if (n < 0) {
+            failed++;
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s %s (%s)",
+                     missing[0] ? "," : "", k->probes[i].func, note);
+        }
+    }
+    munmap(file, size);
+    ecq_server_log(c->srv, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached%s%s", k->name, path,
+                   version[0] ? " (" : "", version, version[0] ? ")" : "", funcs, funcs + failed, probes,
+                   failed ? "; not probed:" : "", missing);
+    if (!probes) return -ENOENT;
+    c->attached |= 1u << (k - ecq__libs);
+    c->st.probes += probes;
+    c->st.files++;
+    return probes;
+}
+
+static const struct ecq__lib *ecq__lib_named(const char *name)
+{
+    for (size_t i = 0; i < ECQ__NLIBS; i++)
+        if (!strcmp(ecq__libs[i].name, name) || !strcmp(ecq__libs[i].option, name)) return &ecq__libs[i];
+    return NULL;
+}
+
+/* the file of k to probe when none was given; 0 and out, or -1 */
+static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *out, size_t cap)
+{
+    if (k->go) {
+        char exe[64];
+        size_t size;
+        uint8_t *f;
+        int go;
+        if (!c->o.pid) return -1; /* every Go executable on the host: not searched */
+        snprintf(exe, sizeof exe, "/proc/%u/exe", c->o.pid);
+        if (!(f = ecq__map_file(exe, &size))) return -1;
+        go = ecq_go_version(f, size, out, cap) >= 0;
+        munmap(f, size);
+        return go ? snprintf(out, cap, "%s", exe), 0 : -1;
+    }
+    if (c->o.pid) return ecq__pid_library((int)c->o.pid, k, out, cap);
+    for (int i = 0; k->files[i]; i++)
+        if (ecq__find_library(k->files[i], out, cap) == 0) return 0;
+    return -1;
+}
+
+int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
+{
+    char found[PATH_MAX];
+    int total = 0, rc;
+    if (lib) {
+        const struct ecq__lib *k = ecq__lib_named(lib);
+        if (!k) return -EINVAL;
+        if (!path) {
+            if (ecq__locate(c, k, found, sizeof found) < 0) {
+                ecq_server_log(c->srv, "%s: not found (%s)", k->name,
+                               c->o.pid ? "not mapped by the target process" : "ld.so cache and library directories");
+                return -ENOENT;
+            }
+            path = found;
+        }
+        return ecq__attach_file(c, k, path);
+    }
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        if (c->attached & (1u << i)) continue;
+        if (ecq__locate(c, &ecq__libs[i], found, sizeof found) < 0) {
+            if (!ecq__libs[i].go)
+                ecq_server_log(c->srv, "%s: not found (%s), skipped", ecq__libs[i].name,
+                               c->o.pid ? "not mapped by the target process" : "ld.so cache and library directories");
+            continue;
+        }
+        if ((rc = ecq__attach_file(c, &ecq__libs[i], found)) > 0) total += rc;
+    }
+    return total ? total : -ENOENT;
+}
+
+static void ecq__addr_text(int family, const unsigned char *a, char *out, size_t cap)
+{
+    if (family != AF_INET && family != AF_INET6) out[0] = 0;
+    else inet_ntop(family, a, out, (socklen_t)cap);
+}
+
+/* one ring-buffer record -> one Event to every client */
+static int ecq__on_record(void *ctx, void *data, size_t size)
+{
+    struct ecq_capture *c = ctx;
+    const struct ecq_bpf_event *r = data;
+    char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[17];
+    struct ecq_event ev = {0};
+    int n;
+    if (size < ECQ_EVENT_HDR_SIZE || r->len > size - ECQ_EVENT_HDR_SIZE) return 0;
+    c->st.records++;
+    memcpy(comm, r->comm, 16);
+    comm[16] = 0;
+    ecq__addr_text(r->family, r->laddr, laddr, sizeof laddr);
+    ecq__addr_text(r->family, r->raddr, raddr, sizeof raddr);
+    if (r->fd >= 0)
+        n = snprintf(c->uuid, sizeof c->uuid, "%u_%u_%s_%d", r->pid, r->conn_tid, comm, r->fd);
+    else
+        n = snprintf(c->uuid, sizeof c->uuid, "%u_%u_%s_0x%llx", r->pid, r->conn_tid, comm, r->conn);
+    ev.timestamp = (int64_t)r->ts_ns + c->mono_to_real_ns;
+    ev.uuid = (struct ecq_bytes){c->uuid, (size_t)n};
+    ev.pid = r->pid;
+    ev.pname = (struct ecq_bytes){comm, strlen(comm)};
+    /* a write goes from the local end to the peer; a read the other way */
+    int w = r->dir == ECQ_DIR_WRITE;
+    ev.src_ip = (struct ecq_bytes){w ? laddr : raddr, strlen(w ? laddr : raddr)};
+    ev.dst_ip = (struct ecq_bytes){w ? raddr : laddr, strlen(w ? raddr : laddr)};
+    ev.src_port = r->family ? (w ? r->lport : r->rport) : 0;
+    ev.dst_port = r->family ? (w ? r->rport : r->lport) : 0;
+    ev.type = r->offset == 0 ? ecq_classify(r->data, r->len) : ECQ_TYPE_UNKNOWN;
+    ev.length = r->len;
+    ev.payload = (struct ecq_bytes){(const char *)r->data, r->len};
+    if (ecq_server_event(c->srv, &ev) < 0) c->st.dropped++;
+    return 0;
+}
+
+static int64_t ecq__mono_to_real(void)
+{
+    struct timespec m, r;
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    clock_gettime(CLOCK_REALTIME, &r);
+    return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
+}
+
+/* sums the per-CPU loss counters; logs when they rose */
+static void ecq__check_losses(struct ecq_capture *c)
+{
+    int ncpu = libbpf_num_possible_cpus();
+    uint64_t sums[ECQ_CNT_MAX] = {0}, vals[512];
+    if (ncpu <= 0 || ncpu > (int)ECQ__ARRAY_LEN(vals)) return;
+    for (uint32_t k = 0; k < ECQ_CNT_MAX; k++) {
+        if (bpf_map_lookup_elem(c->counters_fd, &k, vals) < 0) continue;
+        for (int i = 0; i < ncpu; i++) sums[k] += vals[i];
+    }
+    if (sums[ECQ_CNT_LOST_RECORDS] > c->st.lost_records || sums[ECQ_CNT_LOST_CALLS] > c->st.lost_calls) {
+        ecq_server_log(c->srv, "capture lost %" PRIu64 " record(s), %" PRIu64 " bytes, and %" PRIu64 " call(s) "
+                               "since the last report (ring buffer full, unreadable buffer, or the calls table "
+                               "full); %" PRIu64 " records, %" PRIu64 " calls in all",
+                       sums[ECQ_CNT_LOST_RECORDS] - c->st.lost_records, sums[ECQ_CNT_LOST_BYTES] - c->st.lost_bytes,
+                       sums[ECQ_CNT_LOST_CALLS] - c->st.lost_calls, sums[ECQ_CNT_LOST_RECORDS],
+                       sums[ECQ_CNT_LOST_CALLS]);
+        c->st.lost_records = sums[ECQ_CNT_LOST_RECORDS];
+        c->st.lost_bytes = sums[ECQ_CNT_LOST_BYTES];
+        c->st.lost_calls = sums[ECQ_CNT_LOST_CALLS];
+    }
+    ecq_server_set_lost(c->srv, c->st.lost_records + c->st.lost_calls + c->st.dropped);
+}
+
+/* which socket a TLS call used: the sock tracepoints, else kprobes on the TCP calls */
+static void ecq__attach_socket_probes(struct ecq_capture *c)
+{
+    static const struct { const char *prog, *tp, *kprog, *kfunc; } t[] = {
+        {"sock_send", "sock_send_length", "kp_tcp_sendmsg", "tcp_sendmsg"},
+        {"sock_recv", "sock_recv_length", "kp_tcp_recvmsg", "tcp_recvmsg"},
+        {"sock_state", "inet_sock_set_state", NULL, NULL},
+    };
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(t); i++) {
+        struct bpf_program *p = ecq__prog(c, t[i].prog);
+        struct bpf_link *l = p ? bpf_program__attach_raw_tracepoint(p, t[i].tp) : NULL;
+        if (!l && t[i].kprog && (p = ecq__prog(c, t[i].kprog)) && (l = bpf_program__attach_kprobe(p, false, t[i].kfunc)))
+            ecq_server_log(c->srv, "tracepoint %s unavailable; using a kprobe on %s", t[i].tp, t[i].kfunc);
+        if (!l) {
+            ecq_server_log(c->srv, "warning: %s unavailable (%s): %s", t[i].tp, strerror(errno),
+                           t[i].kprog ? "events will lack addresses" : "cached sockets expire only with their TLS object");
+            continue;
+        }
+        (void)ecq__keep_link(c, l); /* on failure the link is gone: a warning-level loss */
+    }
+}
+
+int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts)
+{
+    struct ecq_capture *c;
+    struct ecq_bpf_cfg bcfg;
+    char why[160];
+    int rc;
+    *out = NULL;
+    if ((rc = ecq_capture_check(why, sizeof why)) < 0) {
+        ecq_server_log(srv, "error: %s", why);
+        return rc;
+    }
+    if (!opts->ring_mb || (opts->ring_mb & (opts->ring_mb - 1)) || opts->ring_mb > 1024) return -EINVAL;
+    if (opts->pid && kill((pid_t)opts->pid, 0) < 0 && errno == ESRCH) {
+        ecq_server_log(srv, "error: process %u: no such process", opts->pid);
+        return -ESRCH;
+    }
+    if (!(c = calloc(1, sizeof *c))) return -ENOMEM;
+    c->srv = srv;
+    c->o = *opts;
+    c->mono_to_real_ns = ecq__mono_to_real();
+    c->next_check_ms = ecq__now_ms() + ECQ__CHECK_MS;
+    libbpf_set_print(ecq__libbpf_print);
+
+    LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "ecaptureq");
+    c->obj = bpf_object__open_mem(ecq__bpf_obj, (size_t)(ecq__bpf_obj_end - ecq__bpf_obj), &oo);
+    if (!c->obj) {
+        rc = -errno;
+        ecq_server_log(srv, "error: cannot open the embedded BPF object: %s", strerror(-rc));
+        goto fail;
+    }
+    struct bpf_map *rodata = bpf_object__find_map_by_name(c->obj, ".rodata");
+    struct bpf_map *rb = bpf_object__find_map_by_name(c->obj, "rb");
+    struct bpf_map *counters = bpf_object__find_map_by_name(c->obj, "counters");
+    size_t rsz = 0;
+    void *rv = rodata ? (void *)bpf_map__initial_value(rodata, &rsz) : NULL;
+    if (!rv || rsz < sizeof bcfg || !rb || !counters) {
+        rc = -ENOENT;
+        ecq_server_log(srv, "error: the BPF object lacks its configuration, rb or counters map");
+        goto fail;
+    }
+    bcfg = (struct ecq_bpf_cfg){opts->pid, opts->uid, ((uint64_t)opts->ring_mb << 20) / 4};
+    memcpy(rv, &bcfg, sizeof bcfg);
+    if ((rc = bpf_map__set_max_entries(rb, opts->ring_mb << 20)) < 0 || (rc = bpf_object__load(c->obj)) < 0) {
+        ecq_server_log(srv, "error: loading the BPF programs failed: %s", strerror(-rc));
+        goto fail;
+    }
+    ecq__attach_socket_probes(c);
+    c->counters_fd = bpf_map__fd(counters);
+    if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL))) {
+        rc = -errno;
+        ecq_server_log(srv, "error: ring buffer: %s", strerror(-rc));
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    ecq_capture_close(c);
+    return rc;
+}
+
+int ecq_capture_fd(const struct ecq_capture *c) { return ring_buffer__epoll_fd(c->rb); }
+
+int ecq_capture_step(struct ecq_capture *c)
+{
+    int n = ring_buffer__consume(c->rb);
+    int64_t now = ecq__now_ms();
+    if (now >= c->next_check_ms) {
+        c->next_check_ms = now + ECQ__CHECK_MS;
+        c->mono_to_real_ns = ecq__mono_to_real();
+        ecq__check_losses(c);
+        if (c->o.pid && !c->target_gone && kill((pid_t)c->o.pid, 0) < 0 && errno == ESRCH) {
+            c->target_gone = 1;
+            ecq_server_log(c->srv, "process %u exited; still capturing should it come back", c->o.pid);
+        }
+    }
+    return n;
+}
+
+void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st) { *st = c->st; }
+
+void ecq_capture_close(struct ecq_capture *c)
+{
+    if (!c) return;
+    if (c->rb) {
+        ring_buffer__consume(c->rb);
+        ecq__check_losses(c);
+        ring_buffer__free(c->rb);
+    }
+    for (int i = 0; i < c->nlinks; i++) bpf_link__destroy(c->links[i]);
+    free(c->links);
+    bpf_object__close(c->obj);
+    free(c);
+}
+#endif /* ECAPTUREQ_NO_BPF */
 
 #ifndef ECAPTUREQ_NO_MAIN
 /* =========================================================================
@@ -1782,7 +2719,7 @@ static struct ecq_server *ecq__serve(struct ecq__opts *o, const char *mode)
     uname(&un);
     ecq_server_log(s, "ecaptureq %s (%s %s %s), mode %s, pid %d", ECQ_VERSION, un.sysname, un.release, un.machine,
                    mode, (int)getpid());
-    ecq_server_log(s, "listening on %s%s", o->cfg.url, o->cfg.token ? " (token required)" : "");
+    ecq_server_log(s, "listening on %s%s", ecq_server_url(s), o->cfg.token ? " (token required)" : "");
     return s;
 }
 
@@ -1858,7 +2795,7 @@ static int ecq__cmd_gen(int argc, char **argv)
                                        {"size", required_argument, 0, 's'}, {"rate", required_argument, 0, 'r'},
                                        {"wait-clients", required_argument, 0, 'w'}, {0, 0, 0, 0}};
     struct ecq__opts o = {0};
-    uint64_t events = 0, rate = 0, wait_clients = 0, size = 256, made = 0;
+    uint64_t events = 0, rate = 0, wait_clients = 0, size = 256, made = 0, dropped = 0;
     int opt, sig = 0;
     ecq_config_init(&o.cfg);
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -1915,7 +2852,7 @@ static int ecq__cmd_gen(int argc, char **argv)
             continue;
         }
         ecq__gen_event(made, size, t0, buf, str, &ev);
-        ecq_server_event(s, &ev);
+        if (ecq_server_event(s, &ev) < 0) dropped++;
         if (++made % 64 == 0 && ecq_server_poll(s, &sp, 1, 0) > 0) sig = ecq__signalled(&sp);
     }
     /* done once every client has been written everything, or a client stopped reading */
@@ -1932,8 +2869,9 @@ static int ecq__cmd_gen(int argc, char **argv)
     double secs = (double)(ecq__now_ms() - start) / 1000.0;
     ecq_server_stats(s, &st);
     ecq_server_log(s, "gen: %" PRIu64 " events in %.3f s (%.0f events/s), %" PRIu64 " bytes written, %" PRIu64
-                      " client(s) dropped%s", made, secs, secs > 0 ? (double)made / secs : 0.0, st.bytes,
-                   st.clients_dropped, sig ? ", stopped by signal" : "");
+                      " client(s) dropped%s%s", made, secs, secs > 0 ? (double)made / secs : 0.0, st.bytes,
+                   st.clients_dropped, dropped ? ", some events not sent (out of memory)" : "",
+                   sig ? ", stopped by signal" : "");
     ecq_server_close(s, 1000);
     free(buf);
     close(sp.fd);
@@ -2348,432 +3286,173 @@ static int ecq__cmd_watch(int argc, char **argv)
     return stop ? 0 : rc;
 }
 
+/* ---- tls, gotls: capture, as option parsing plus calls to the capture API ---- */
+
 #ifndef ECAPTUREQ_NO_BPF
-/* =========================================================================
- * TLS capture with libbpf: `ecaptureq tls`
- * ========================================================================= */
-
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <linux/capability.h>
-#include <sys/syscall.h>
-#include "bpf/ecaptureq.bpf.h"
-
-#ifndef ECQ_BPF_OBJ
-#error "build with -DECQ_BPF_OBJ='\"bpf/ecaptureq.bpf.o\"' (see Makefile) or -DECAPTUREQ_NO_BPF"
-#endif
-
-/* the compiled BPF object, embedded at build time */
-__asm__(".section .rodata\n"
-        ".balign 8\n"
-        "ecq__bpf_obj:\n"
-        ".incbin \"" ECQ_BPF_OBJ "\"\n"
-        "ecq__bpf_obj_end:\n"
-        ".previous\n");
-extern const char ecq__bpf_obj[], ecq__bpf_obj_end[];
-
-/* What one TLS library looks like to the loader: file names and probes. */
-struct ecq__probe {
-    const char *func, *enter, *ret;  /* enter NULL: an entry probe only (ret names it) */
-};
-
-struct ecq__libkind {
-    const char *name, *flag;
-    const char *files[4];
-    struct ecq__probe probes[8];
-};
-
-static const struct ecq__libkind ecq__libs[] = {
-    {"openssl", "--libssl", {"libssl.so.3", "libssl.so.1.1", "libssl.so"},
-     {{"SSL_write", "write_enter", "ret_int"}, {"SSL_read", "read_enter", "ret_int"},
-      {"SSL_write_ex", "write_ex_enter", "ret_ex"}, {"SSL_read_ex", "read_ex_enter", "ret_ex"},
-      {"SSL_free", NULL, "conn_free"}}},
-    {"gnutls", "--gnutls", {"libgnutls.so.30", "libgnutls.so"},
-     {{"gnutls_record_send", "write_enter", "ret_long"}, {"gnutls_record_recv", "read_enter", "ret_long"},
-      {"gnutls_deinit", NULL, "conn_free"}}},
-    {"nss", "--nss", {"libnspr4.so"},
-     {{"PR_Write", "nss_write_enter", "ret_int"}, {"PR_Send", "nss_write_enter", "ret_int"},
-      {"PR_Read", "nss_read_enter", "ret_int"}, {"PR_Recv", "nss_read_enter", "ret_int"},
-      {"PR_Close", NULL, "conn_free"}}},
-};
-#define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
-
-struct ecq__capture {
-    struct ecq_server *srv;
-    struct bpf_object *obj;
-    struct ring_buffer *rb;
-    struct bpf_link *links[256];
-    int nlinks;
-    int counters_fd;
-    int64_t mono_to_real_ns;
-    uint64_t lost_records, lost_bytes;
-    char uuid[128];
-};
-
-/* libbpf's own messages (warnings and errors) */
-static int ecq__libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* gotls --list: what capture would probe in a Go executable, without BPF */
+static int ecq__go_list(const char *path)
 {
-    if (level == LIBBPF_DEBUG || level == LIBBPF_INFO) return 0;
-    return vfprintf(stderr, fmt, ap);
-}
-
-/* 0 if we may load and attach BPF; else the missing capabilities are named */
-static int ecq__check_caps(char *missing, size_t cap)
-{
-    struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
-    struct __user_cap_data_struct d[2];
-    if (syscall(SYS_capget, &h, d) < 0) return snprintf(missing, cap, "capget failed"), -1;
-#define ECQ__HAS(c) ((d[(c) / 32].effective >> ((c) % 32)) & 1)
-    if (ECQ__HAS(21)) return 0; /* CAP_SYS_ADMIN */
-    if (ECQ__HAS(39) && ECQ__HAS(38)) return 0;
-    snprintf(missing, cap, "%s%s%s", ECQ__HAS(39) ? "" : "CAP_BPF", !ECQ__HAS(39) && !ECQ__HAS(38) ? " and " : "",
-             ECQ__HAS(38) ? "" : "CAP_PERFMON");
-#undef ECQ__HAS
-    return -1;
-}
-
-/* Looks name up in the dynamic loader's cache (/etc/ld.so.cache, glibc's new format),
- * then in the loader's default directories. */
-static int ecq__find_library(const char *name, char *out, size_t cap)
-{
-    static const char *const dirs[] = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
-                                       "/lib", "/usr/lib", "/usr/local/lib"};
-    static const char magic[] = "glibc-ld.so.cache1.1";
-    int fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC), found = 0;
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 48 && st.st_size < (64 << 20)) {
-        char *m = malloc((size_t)st.st_size);
-        if (m && read(fd, m, (size_t)st.st_size) == st.st_size) {
-            char *h = memmem(m, (size_t)st.st_size, magic, sizeof magic - 1);
-            size_t base = h ? (size_t)(h - m) : 0, size = (size_t)st.st_size;
-            uint32_t nlibs = 0;
-            if (h && base + 48 <= size) memcpy(&nlibs, h + 20, 4);
-            for (uint32_t i = 0; h && i < nlibs && base + 48 + (size_t)(i + 1) * 24 <= size; i++) {
-                int32_t flags;
-                uint32_t key, val;
-                const char *e = h + 48 + (size_t)i * 24;
-                memcpy(&flags, e, 4), memcpy(&key, e + 4, 4), memcpy(&val, e + 8, 4);
-                if (base + key >= size || base + val >= size) continue;
-                if ((flags & 0xff00) != 0x0300) continue; /* x86-64 libc6 entries */
-                if (strcmp(h + key, name) == 0 && strnlen(h + val, size - base - val) < cap) {
-                    snprintf(out, cap, "%s", h + val);
-                    found = access(out, R_OK) == 0;
-                    if (found) break;
-                }
-            }
+    char version[64];
+    size_t size;
+    int rc = 0, regabi;
+    uint8_t *f = ecq__map_file(path, &size);
+    if (!f) {
+        fprintf(stderr, "ecaptureq: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    regabi = ecq_go_version(f, size, version, sizeof version);
+    printf("%s: %s%s\n", path, regabi < 0 ? "not a Go executable" : version,
+           regabi == 0 ? " (stack ABI, not supported)" : "");
+    const struct ecq__lib *k = ecq__lib_named("go");
+    for (int i = 0; regabi == 1 && k->probes[i].func; i++) {
+        struct ecq_elf_func fn;
+        uint32_t rets[ECQ__GO_MAX_RETS];
+        size_t bad = 0;
+        int n;
+        if (ecq_elf_find_func(f, size, k->probes[i].func, &fn) < 0) {
+            printf("%s not found\n", k->probes[i].func);
+            rc = 1;
+            continue;
         }
-        free(m);
-    }
-    if (fd >= 0) close(fd);
-    for (size_t i = 0; !found && i < ECQ__ARRAY_LEN(dirs); i++) {
-        snprintf(out, cap, "%s/%s", dirs[i], name);
-        found = access(out, R_OK) == 0;
-    }
-    return found ? 0 : -1;
-}
-
-/* Paths of the TLS libraries process pid has mapped, seen through /proc/pid/root. */
-static int ecq__pid_library(int pid, const struct ecq__libkind *k, char *out, size_t cap)
-{
-    char path[64], line[4096];
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/maps", pid);
-    if (!(f = fopen(path, "re"))) return -1;
-    while (fgets(line, sizeof line, f)) {
-        char *p = strchr(line, '/'), *base;
-        if (!p) continue;
-        p[strcspn(p, "\n")] = 0;
-        base = strrchr(p, '/') + 1;
-        for (int i = 0; k->files[i]; i++) {
-            size_t stem = strlen(k->files[i]);
-            const char *dot = strstr(k->files[i], ".so");
-            if (dot) stem = (size_t)(dot - k->files[i]) + 3;
-            if (strncmp(base, k->files[i], stem) == 0) {
-                snprintf(out, cap, "/proc/%d/root%s", pid, p);
-                fclose(f);
-                return 0;
-            }
+        printf("%s %s 0x%" PRIx64 " size %" PRIu64 " offset 0x%" PRIx64, k->probes[i].func, fn.source, fn.addr,
+               fn.size, fn.offset);
+        if (k->probes[i].ret) {
+            n = ecq_x86_find_returns(f + fn.offset, fn.size, rets, ECQ__GO_MAX_RETS, &bad);
+            if (n < 0) printf(" undecodable at +0x%zx", bad), rc = 1;
+            for (int j = 0; j < n && j < ECQ__GO_MAX_RETS; j++) printf(" ret 0x%" PRIx64, fn.addr + rets[j]);
         }
+        putchar('\n');
     }
-    fclose(f);
-    return -1;
+    munmap(f, size);
+    return regabi == 1 ? rc : 1;
 }
 
-static int ecq__attach_library(struct ecq__capture *cap, const struct ecq__libkind *k, const char *path)
+static int ecq__cmd_capture(int argc, char **argv, const char *mode)
 {
-    int attached = 0, wanted = 0;
-    char failed[256] = "";
-    for (int i = 0; k->probes[i].func; i++) {
-        const struct ecq__probe *p = &k->probes[i];
-        const char *progs[2] = {p->enter, p->ret};
-        for (int j = 0; j < 2; j++) {
-            if (!progs[j]) continue;
-            struct bpf_program *prog = bpf_object__find_program_by_name(cap->obj, progs[j]);
-            LIBBPF_OPTS(bpf_uprobe_opts, o, .func_name = p->func, .retprobe = j == 1 && p->enter != NULL);
-            struct bpf_link *l;
-            wanted++;
-            if (!prog || cap->nlinks == (int)ECQ__ARRAY_LEN(cap->links)) continue;
-            l = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &o);
-            if (!l) {
-                if (!strstr(failed, p->func))
-                    snprintf(failed + strlen(failed), sizeof failed - strlen(failed), " %s", p->func);
-                continue;
-            }
-            cap->links[cap->nlinks++] = l;
-            attached++;
-        }
-    }
-    ecq_server_log(cap->srv, "%s: %s: %d of %d probes attached%s%s", k->name, path, attached, wanted,
-                   failed[0] ? "; not found:" : "", failed);
-    return attached;
-}
-
-static void ecq__addr_text(int family, const unsigned char *a, char *out, size_t cap)
-{
-    if (family == AF_INET) inet_ntop(AF_INET, a, out, (socklen_t)cap);
-    else if (family == AF_INET6) inet_ntop(AF_INET6, a, out, (socklen_t)cap);
-    else out[0] = 0;
-}
-
-static int ecq__on_record(void *ctx, void *data, size_t size)
-{
-    struct ecq__capture *cap = ctx;
-    const struct ecq_bpf_event *r = data;
-    char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[17];
-    struct ecq_event ev = {0};
-    int n;
-    if (size < ECQ_EVENT_HDR_SIZE || r->len > size - ECQ_EVENT_HDR_SIZE) return 0;
-    memcpy(comm, r->comm, 16);
-    comm[16] = 0;
-    ecq__addr_text(r->family, r->laddr, laddr, sizeof laddr);
-    ecq__addr_text(r->family, r->raddr, raddr, sizeof raddr);
-    if (r->fd >= 0)
-        n = snprintf(cap->uuid, sizeof cap->uuid, "%u_%u_%s_%d", r->pid, r->conn_tid, comm, r->fd);
-    else
-        n = snprintf(cap->uuid, sizeof cap->uuid, "%u_%u_%s_0x%llx", r->pid, r->conn_tid, comm, r->conn);
-    ev.timestamp = (int64_t)r->ts_ns + cap->mono_to_real_ns;
-    ev.uuid = (struct ecq_bytes){cap->uuid, (size_t)n};
-    ev.pid = r->pid;
-    ev.pname = (struct ecq_bytes){comm, strlen(comm)};
-    /* a write goes from the local end to the peer; a read the other way */
-    int w = r->dir == ECQ_DIR_WRITE;
-    ev.src_ip = (struct ecq_bytes){w ? laddr : raddr, strlen(w ? laddr : raddr)};
-    ev.dst_ip = (struct ecq_bytes){w ? raddr : laddr, strlen(w ? raddr : laddr)};
-    ev.src_port = r->family ? (w ? r->lport : r->rport) : 0;
-    ev.dst_port = r->family ? (w ? r->rport : r->lport) : 0;
-    ev.type = r->offset == 0 ? ecq_classify(r->data, r->len) : ECQ_TYPE_UNKNOWN;
-    ev.length = r->len;
-    ev.payload = (struct ecq_bytes){(const char *)r->data, r->len};
-    ecq_server_event(cap->srv, &ev);
-    return 0;
-}
-
-static int64_t ecq__mono_to_real(void)
-{
-    struct timespec m, r;
-    clock_gettime(CLOCK_MONOTONIC, &m);
-    clock_gettime(CLOCK_REALTIME, &r);
-    return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000 + (r.tv_nsec - m.tv_nsec);
-}
-
-/* sums the per-CPU loss counters; logs when they rose */
-static void ecq__check_losses(struct ecq__capture *cap)
-{
-    int ncpu = libbpf_num_possible_cpus();
-    uint64_t sums[ECQ_CNT_MAX] = {0}, vals[512];
-    if (ncpu <= 0 || ncpu > 512) return;
-    for (uint32_t k = 0; k < ECQ_CNT_MAX; k++) {
-        if (bpf_map_lookup_elem(cap->counters_fd, &k, vals) < 0) continue;
-        for (int c = 0; c < ncpu; c++) sums[k] += vals[c];
-    }
-    if (sums[ECQ_CNT_LOST_RECORDS] > cap->lost_records) {
-        ecq_server_log(cap->srv, "capture lost %" PRIu64 " record(s), %" PRIu64 " bytes, since the last report "
-                                 "(ring buffer full or unreadable buffer); %" PRIu64 " in all",
-                       sums[ECQ_CNT_LOST_RECORDS] - cap->lost_records, sums[ECQ_CNT_LOST_BYTES] - cap->lost_bytes,
-                       sums[ECQ_CNT_LOST_RECORDS]);
-        cap->lost_records = sums[ECQ_CNT_LOST_RECORDS];
-        cap->lost_bytes = sums[ECQ_CNT_LOST_BYTES];
-        ecq_server_set_lost(cap->srv, cap->lost_records);
-    }
-}
-
-static int ecq__cmd_tls(int argc, char **argv)
-{
-    enum { O_LIBSSL = 1, O_GNUTLS, O_NSS, O_PID, O_UID, O_RING };
-    static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"libssl", required_argument, 0, O_LIBSSL},
-                                       {"gnutls", required_argument, 0, O_GNUTLS}, {"nss", required_argument, 0, O_NSS},
-                                       {"pid", required_argument, 0, O_PID}, {"uid", required_argument, 0, O_UID},
-                                       {"ringbuf-mb", required_argument, 0, O_RING}, {0, 0, 0, 0}};
+    enum { O_LIB = 1, O_PID, O_UID, O_RING, O_LIST };
+    static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"libssl", required_argument, 0, O_LIB},
+                                       {"gnutls", required_argument, 0, O_LIB}, {"nss", required_argument, 0, O_LIB},
+                                       {"elfpath", required_argument, 0, O_LIB}, {"pid", required_argument, 0, O_PID},
+                                       {"uid", required_argument, 0, O_UID}, {"ringbuf-mb", required_argument, 0, O_RING},
+                                       {"list", no_argument, 0, O_LIST}, {0, 0, 0, 0}};
     struct ecq__opts o = {0};
-    struct ecq__capture cap = {0};
-    const char *paths[ECQ__NLIBS] = {0};
-    struct ecq_bpf_cfg bcfg = {0, 0xffffffff, 0};
-    uint64_t ring_mb = 32;
-    int opt, rc = 1, sig = 0;
-    char missing[64], searched[512] = "";
+    struct ecq_capture_opts co;
+    struct ecq_capture *cap = NULL;
+    struct { const char *lib, *path; } forced[16];
+    int nforced = 0, opt, idx, list = 0, sig = 0, rc, total = 0, gotls = !strcmp(mode, "gotls");
+    uint64_t ring_mb = ECQ_DEFAULT_RING_MB;
+    char why[256];
     ecq_config_init(&o.cfg);
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    ecq_capture_opts_init(&co);
+    while ((opt = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
         if (ecq__server_opt(&o, opt, optarg)) continue;
         switch (opt) {
-        case O_LIBSSL: case O_GNUTLS: case O_NSS:
+        case O_LIB: {
+            const struct ecq__lib *k = ecq__lib_named(lo[idx].name);
+            if (nforced == (int)ECQ__ARRAY_LEN(forced)) ecq__usage_error("at most 16 library paths");
             if (access(optarg, R_OK) != 0) {
-                fprintf(stderr, "ecaptureq: %s %s: %s\n", ecq__libs[opt - O_LIBSSL].flag, optarg, strerror(errno));
+                fprintf(stderr, "ecaptureq: --%s %s: %s\n", lo[idx].name, optarg, strerror(errno));
                 return 1;
             }
-            paths[opt - O_LIBSSL] = optarg;
+            forced[nforced].lib = k->name, forced[nforced++].path = optarg;
             break;
-        case O_PID: bcfg.tgid = (uint32_t)ecq__num("--pid", optarg, 1, 4194304); break;
-        case O_UID: bcfg.uid = (uint32_t)ecq__num("--uid", optarg, 0, 0xfffffffe); break;
+        }
+        case O_PID: co.pid = (uint32_t)ecq__num("--pid", optarg, 1, 4194304); break;
+        case O_UID: co.uid = (uint32_t)ecq__num("--uid", optarg, 0, ECQ_ANY_UID - 1); break;
         case O_RING: ring_mb = ecq__num("--ringbuf-mb", optarg, 1, 1024); break;
+        case O_LIST: list = 1; break;
         case 'h':
-            puts("usage: ecaptureq tls [--ecaptureq URL] [--libssl PATH] [--gnutls PATH] [--nss PATH] [--pid N] "
-                 "[--uid N] [--ringbuf-mb MB] [server options]");
+            printf("usage: ecaptureq %s [--ecaptureq URL] %s[--pid N] [--uid N] [--ringbuf-mb MB] [server options]\n",
+                   mode, gotls ? "--elfpath PATH... [--list] " : "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] ");
             return 0;
         default: exit(2);
         }
     }
-    if (optind < argc) ecq__usage_error("tls: unexpected argument '%s'", argv[optind]);
+    if (optind < argc) ecq__usage_error("%s: unexpected argument '%s'", mode, argv[optind]);
     if ((ring_mb & (ring_mb - 1)) != 0) ecq__usage_error("--ringbuf-mb must be a power of two");
-    if (ecq__check_caps(missing, sizeof missing) < 0) {
-        fprintf(stderr, "ecaptureq: tls needs root, or CAP_BPF and CAP_PERFMON (missing: %s)\n", missing);
+    co.ring_mb = (unsigned)ring_mb;
+    if (gotls && !nforced && !co.pid) ecq__usage_error("gotls needs --elfpath PATH (a Go executable) or --pid N");
+    if (list) {
+        for (int i = 0; i < nforced; i++) rc = ecq__go_list(forced[i].path) ? 1 : 0, total += rc;
+        return total ? 1 : 0;
+    }
+    for (int i = 0; i < nforced; i++) { /* a file that is not Go: one line, before anything starts */
+        size_t size;
+        uint8_t *f;
+        if (strcmp(forced[i].lib, "go") != 0 || !(f = ecq__map_file(forced[i].path, &size))) continue;
+        int regabi = ecq_go_version(f, size, why, sizeof why);
+        munmap(f, size);
+        if (regabi != 1) {
+            fprintf(stderr, "ecaptureq: --elfpath %s: %s\n", forced[i].path,
+                    regabi < 0 ? "not a Go executable (no Go build information)"
+                               : "built by a Go before 1.17 (stack ABI), which is not supported");
+            return 1;
+        }
+    }
+    if (ecq_capture_check(why, sizeof why) < 0) {
+        fprintf(stderr, "ecaptureq: %s\n", why);
         return 1;
     }
-    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-        fprintf(stderr, "ecaptureq: this kernel exposes no BTF (/sys/kernel/btf/vmlinux): "
-                        "capture needs CONFIG_DEBUG_INFO_BTF=y\n");
+    if (co.pid && kill((pid_t)co.pid, 0) < 0 && errno == ESRCH) {
+        fprintf(stderr, "ecaptureq: --pid %u: no such process\n", co.pid);
         return 1;
     }
-    if (bcfg.tgid && kill((pid_t)bcfg.tgid, 0) < 0 && errno == ESRCH) {
-        fprintf(stderr, "ecaptureq: --pid %u: no such process\n", bcfg.tgid);
-        return 1;
-    }
-    libbpf_set_print(ecq__libbpf_print);
     struct pollfd fds[2] = {{.fd = ecq__signal_fd(), .events = POLLIN}, {.fd = -1, .events = POLLIN}};
-    cap.srv = ecq__serve(&o, "tls");
-    cap.mono_to_real_ns = ecq__mono_to_real();
-
-    LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "ecaptureq");
-    cap.obj = bpf_object__open_mem(ecq__bpf_obj, (size_t)(ecq__bpf_obj_end - ecq__bpf_obj), &oo);
-    if (!cap.obj) {
-        ecq_server_log(cap.srv, "error: cannot open the embedded BPF object: %s", strerror(errno));
-        goto cleanup;
-    }
-    bcfg.wake_bytes = (ring_mb << 20) / 4;
-    struct bpf_map *rodata = bpf_object__find_map_by_name(cap.obj, ".rodata");
-    size_t rsz = 0;
-    void *rv = rodata ? (void *)bpf_map__initial_value(rodata, &rsz) : NULL;
-    if (!rv || rsz < sizeof bcfg) {
-        ecq_server_log(cap.srv, "error: the BPF object has no configuration section");
-        goto cleanup;
-    }
-    memcpy(rv, &bcfg, sizeof bcfg);
-    bpf_map__set_max_entries(bpf_object__find_map_by_name(cap.obj, "rb"), (uint32_t)(ring_mb << 20));
-    if ((rc = bpf_object__load(cap.obj)) < 0) {
-        ecq_server_log(cap.srv, "error: loading the BPF programs failed: %s", strerror(-rc));
-        rc = 1;
-        goto cleanup;
-    }
-    rc = 1;
-    /* which socket a TLS call used: tracepoints, else kprobes on the TCP calls */
-    static const char *const tps[][4] = {{"sock_send", "sock_send_length", "kp_tcp_sendmsg", "tcp_sendmsg"},
-                                         {"sock_recv", "sock_recv_length", "kp_tcp_recvmsg", "tcp_recvmsg"},
-                                         {"sock_state", "inet_sock_set_state", NULL, NULL}};
-    for (size_t i = 0; i < ECQ__ARRAY_LEN(tps); i++) {
-        struct bpf_program *p = bpf_object__find_program_by_name(cap.obj, tps[i][0]);
-        struct bpf_link *l = p ? bpf_program__attach_raw_tracepoint(p, tps[i][1]) : NULL;
-        if (!l && tps[i][2]) {
-            p = bpf_object__find_program_by_name(cap.obj, tps[i][2]);
-            if (p && (l = bpf_program__attach_kprobe(p, false, tps[i][3])))
-                ecq_server_log(cap.srv, "tracepoint %s unavailable; using a kprobe on %s", tps[i][1], tps[i][3]);
-        }
-        if (!l) {
-            ecq_server_log(cap.srv, "warning: %s unavailable (%s): %s", tps[i][1], strerror(errno),
-                           tps[i][2] ? "events will lack addresses" : "cached sockets expire only with their TLS object");
-            continue;
-        }
-        cap.links[cap.nlinks++] = l;
-    }
-    int total = 0;
-    for (size_t k = 0; k < ECQ__NLIBS; k++) {
-        char found[PATH_MAX];
-        const char *path = paths[k];
-        if (!path && bcfg.tgid && ecq__pid_library((int)bcfg.tgid, &ecq__libs[k], found, sizeof found) == 0)
-            path = found;
-        for (int i = 0; !path && !bcfg.tgid && ecq__libs[k].files[i]; i++)
-            if (ecq__find_library(ecq__libs[k].files[i], found, sizeof found) == 0) path = found;
-        if (!path) {
-            snprintf(searched + strlen(searched), sizeof searched - strlen(searched), "%s%s", searched[0] ? ", " : "",
-                     ecq__libs[k].files[0]);
-            ecq_server_log(cap.srv, "%s: not found (%s), skipped", ecq__libs[k].name,
-                           bcfg.tgid ? "not mapped by the target process" : "ld.so cache and library directories");
-            continue;
-        }
-        total += ecq__attach_library(&cap, &ecq__libs[k], path);
-    }
+    struct ecq_server *srv = ecq__serve(&o, mode);
+    if ((rc = ecq_capture_open(&cap, srv, &co)) < 0) goto done;
+    for (int i = 0; i < nforced; i++)
+        if ((rc = ecq_capture_attach(cap, forced[i].lib, forced[i].path)) > 0) total += rc;
+    if (!gotls || co.pid) /* gotls --pid N: that process's executable */
+        if ((rc = ecq_capture_attach(cap, gotls ? "go" : NULL, NULL)) > 0) total += rc;
     if (!total) {
-        ecq_server_log(cap.srv, "error: nothing to attach to: no %s found in %s", searched,
-                       bcfg.tgid ? "the target process's maps" : "/etc/ld.so.cache or the library directories");
-        fprintf(stderr, "ecaptureq: nothing to attach to: searched %s for %s\n",
-                bcfg.tgid ? "/proc/PID/maps" : "/etc/ld.so.cache and the library directories", searched);
-        goto cleanup;
+        const char *where = co.pid ? "the target process's maps and executable"
+                                   : "/etc/ld.so.cache and the library directories";
+        ecq_server_log(srv, "error: nothing to attach to: no TLS library found in %s", where);
+        fprintf(stderr, "ecaptureq: nothing to attach to: searched %s\n", where);
+        rc = -ENOENT;
+        goto done;
     }
-    cap.counters_fd = bpf_map__fd(bpf_object__find_map_by_name(cap.obj, "counters"));
-    cap.rb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(cap.obj, "rb")), ecq__on_record, &cap, NULL);
-    if (!cap.rb) {
-        ecq_server_log(cap.srv, "error: ring buffer: %s", strerror(errno));
-        goto cleanup;
-    }
-    fds[1].fd = ring_buffer__epoll_fd(cap.rb);
-    char filt[64] = "";
-    if (bcfg.tgid) snprintf(filt, sizeof filt, " pid %u", bcfg.tgid);
-    if (bcfg.uid != 0xffffffff) snprintf(filt + strlen(filt), sizeof filt - strlen(filt), " uid %u", bcfg.uid);
-    ecq_server_log(cap.srv, "capturing%s%s", filt[0] ? " only" : " every process", filt);
-    int64_t next_check = ecq__now_ms() + 1000;
-    int target_gone = 0;
+    fds[1].fd = ecq_capture_fd(cap);
+    snprintf(why, sizeof why, "%s", co.pid || co.uid != ECQ_ANY_UID ? " only" : " every process");
+    if (co.pid) snprintf(why + strlen(why), sizeof why - strlen(why), " pid %u", co.pid);
+    if (co.uid != ECQ_ANY_UID) snprintf(why + strlen(why), sizeof why - strlen(why), " uid %u", co.uid);
+    ecq_server_log(srv, "capturing%s", why);
     while (!sig) {
-        /* records are submitted without wakeups; drain every millisecond */
-        int n = ecq_server_poll(cap.srv, fds, 2, 1);
+        /* records come without wakeups: drain on a short timer */
+        int n = ecq_server_poll(srv, fds, 2, ECQ_CAPTURE_DRAIN_MS);
         if (n < 0) break;
         if (n > 0) sig = ecq__signalled(&fds[0]);
-        ring_buffer__consume(cap.rb);
-        if (ecq__now_ms() >= next_check) {
-            next_check = ecq__now_ms() + 1000;
-            cap.mono_to_real_ns = ecq__mono_to_real();
-            ecq__check_losses(&cap);
-            if (bcfg.tgid && !target_gone && kill((pid_t)bcfg.tgid, 0) < 0 && errno == ESRCH) {
-                target_gone = 1;
-                ecq_server_log(cap.srv, "process %u exited; still capturing should it come back", bcfg.tgid);
-            }
-        }
+        (void)ecq_capture_step(cap); /* a failed drain shows as loss in the counters */
     }
-    ring_buffer__consume(cap.rb);
-    ecq__check_losses(&cap);
     rc = 0;
-cleanup:
-    ecq_server_log(cap.srv, "stopping%s", sig ? " on signal" : "");
-    ring_buffer__free(cap.rb);
-    for (int i = 0; i < cap.nlinks; i++) bpf_link__destroy(cap.links[i]);
-    bpf_object__close(cap.obj);
-    ecq_server_close(cap.srv, 1000);
+done:
+    ecq_server_log(srv, "stopping%s", sig ? " on signal" : "");
+    ecq_capture_close(cap);
+    ecq_server_close(srv, 1000);
     close(fds[0].fd);
-    return rc;
+    return rc < 0 ? 1 : 0;
 }
 #endif /* ECAPTUREQ_NO_BPF */
+
+#define ECQ__STR_(x) #x
+#define ECQ__STR(x) ECQ__STR_(x)
 
 static void ecq__usage(FILE *f)
 {
     fputs("usage: ecaptureq COMMAND [options]\n"
           "  tls    capture TLS plaintext with eBPF and stream it (needs root)\n"
+          "         [--libssl|--gnutls|--nss|--elfpath PATH] [--pid N] [--uid N] [--ringbuf-mb MB]\n"
+          "  gotls  capture Go crypto/tls plaintext: --elfpath PATH (repeatable) or --pid N; --list\n"
           "  gen    stream synthetic events (no root, no BPF)\n"
           "  watch  connect to a stream and show it (ecaptureq watch --help)\n"
           "  version\n"
-          "server options (tls, gen):\n"
-          "  --ecaptureq URL          endpoint, default " ECQ_DEFAULT_URL "\n"
-          "  --heartbeat SECONDS      heartbeat interval per client, default 15\n"
-          "  --client-buffer BYTES    per-client output bound, default 16777216\n"
-          "  --max-clients N          default 1024\n"
-          "  --max-message BYTES      largest client message, default 1048576\n"
-          "  --handshake-timeout MS   default 5000\n"
+          "server options (tls, gotls, gen):\n"
+          "  --ecaptureq URL          endpoint, default " ECQ_DEFAULT_URL " (port 0: any free port)\n"
+          "  --heartbeat SECONDS      heartbeat interval per client, default " ECQ__STR(ECQ_DEFAULT_HEARTBEAT_SEC) "\n"
+          "  --client-buffer BYTES    per-client output bound, default " ECQ__STR(ECQ_DEFAULT_CLIENT_BUFFER) "\n"
+          "  --max-clients N          default " ECQ__STR(ECQ_DEFAULT_MAX_CLIENTS) "\n"
+          "  --max-message BYTES      largest client message, default " ECQ__STR(ECQ_DEFAULT_MAX_MESSAGE) "\n"
+          "  --handshake-timeout MS   default " ECQ__STR(ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS) "\n"
           "  --token T | --token-file PATH   require Authorization: Bearer T or ?token=T\n"
           "  --allow-origin ORIGIN    also accept this Origin (repeatable)\n", f);
 }
@@ -2795,9 +3474,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "gen")) return ecq__cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "watch")) return ecq__cmd_watch(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tls")) {
+    if (!strcmp(cmd, "tls") || !strcmp(cmd, "gotls")) {
 #ifndef ECAPTUREQ_NO_BPF
-        return ecq__cmd_tls(argc - 1, argv + 1);
+        return ecq__cmd_capture(argc - 1, argv + 1, cmd);
 #else
         fputs("ecaptureq: this build has no capture (built with ECAPTUREQ_NO_BPF)\n", stderr);
         return 1;

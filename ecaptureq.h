@@ -19,8 +19,32 @@
  *   }
  *   ecq_server_close(srv);
  *
+ * With capture (no ECAPTUREQ_NO_BPF, link -lbpf -lelf -lz, define ECQ_BPF_OBJ), the
+ * same loop also drains TLS plaintext into the server:
+ *
+ *   struct ecq_capture_opts co;
+ *   struct ecq_capture *cap;
+ *   ecq_capture_opts_init(&co);
+ *   if (ecq_capture_open(&cap, srv, &co) < 0) exit(1);    // needs root or CAP_BPF+CAP_PERFMON
+ *   ecq_capture_attach(cap, NULL, NULL);                   // every TLS library found
+ *   struct pollfd pf = {.fd = ecq_capture_fd(cap), .events = POLLIN};
+ *   for (;;) {
+ *       ecq_server_poll(srv, &pf, 1, ECQ_CAPTURE_DRAIN_MS);
+ *       ecq_capture_step(cap);                             // ring buffer -> events
+ *   }
+ *
  * All functions are for one thread; nothing here keeps global mutable state.
- * Errors are returned as negative errno values unless stated otherwise.
+ *
+ * How functions report errors (one convention per kind of result):
+ *   int, an operation        0 or a count on success, a negative errno on failure
+ *                            (ecq_server_*, ecq_capture_*)
+ *   int, a check or parser   0 / 1 or 0 / -1 as documented at the function (ecq_url_parse,
+ *                            ecq_pb_decode_entry, ecq_utf8_valid, ecq_elf_find_func);
+ *                            a reason, where there is one, comes back as a static string
+ *   int, an HTTP check       the HTTP status to answer (ecq_http_check_upgrade)
+ *   size_t                   a length; 0 means "did not fit" (ecq_pb_encode_entry)
+ *   long                     a length, or -1 (ecq_base64_decode)
+ *   void                     cannot fail
  */
 #ifndef ECAPTUREQ_H
 #define ECAPTUREQ_H
@@ -35,6 +59,13 @@ extern "C" {
 
 #define ECQ_VERSION "0.1.0"
 #define ECQ_DEFAULT_URL "ws://127.0.0.1:28257/"
+
+/* Defaults of struct ecq_config (and of the command line). */
+#define ECQ_DEFAULT_HEARTBEAT_SEC 15
+#define ECQ_DEFAULT_CLIENT_BUFFER 16777216      /* 16 MiB */
+#define ECQ_DEFAULT_MAX_MESSAGE 1048576         /* 1 MiB */
+#define ECQ_DEFAULT_MAX_CLIENTS 1024
+#define ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS 5000
 
 /* ---------------------------------------------------------------------------
  * Bundled primitives (pure functions)
@@ -148,8 +179,9 @@ struct ecq_url {
     int ipv6_literal;           /* host was given as [addr] */
 };
 
-/* Parses ws://HOST:PORT/PATH. HOST is a name, IPv4 or [IPv6]; PORT 1..65535 is
- * required; the path must at least be "/". Returns 0, or -1 with *why set. */
+/* Parses ws://HOST:PORT/PATH. HOST is a name, IPv4 or [IPv6]; PORT 0..65535 is
+ * required (0: a server picks a free port; a client refuses it); the path must at
+ * least be "/". Returns 0, or -1 with *why set. */
 int ecq_url_parse(const char *url, struct ecq_url *out, const char **why);
 
 /* ---------------------------------------------------------------------------
@@ -221,13 +253,14 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r);
  * Server: the hub
  * ------------------------------------------------------------------------- */
 
+/* Zero or negative numbers take the ECQ_DEFAULT_* values. */
 struct ecq_config {
     const char *url;                /* default ECQ_DEFAULT_URL */
-    int heartbeat_sec;              /* default 15 */
-    size_t client_buffer;           /* per-client output bound in bytes, default 16 MiB */
-    size_t max_message;             /* largest client message, default 1 MiB */
-    int max_clients;                /* default 1024 */
-    int handshake_timeout_ms;       /* default 5000 */
+    int heartbeat_sec;
+    size_t client_buffer;           /* per-client output bound in bytes */
+    size_t max_message;             /* largest client message */
+    int max_clients;
+    int handshake_timeout_ms;
     const char *token;              /* require this bearer token, or NULL */
     const char *const *origins;     /* extra allowed Origin values */
     int norigins;
@@ -255,6 +288,15 @@ void ecq_config_init(struct ecq_config *c);
  * (-EINVAL for a bad URL, -EADDRINUSE, ...). The strings and arrays c points to (url,
  * token, origins) are used, not copied: keep them alive until ecq_server_close. */
 int ecq_server_open(struct ecq_server **out, const struct ecq_config *c);
+
+/* The URL the server listens on, with the port it really bound (useful with port 0). */
+const char *ecq_server_url(const struct ecq_server *s);
+
+/* Hands the server a connected stream socket (socket activation, socketpair, a
+ * listener of the host's own): it becomes a client that must still complete the
+ * WebSocket handshake. The server owns fd from now on, also on failure. peer names it
+ * in log lines (NULL: "fd N"). Returns 0 or -ENOMEM. */
+int ecq_server_adopt(struct ecq_server *s, int fd, const char *peer);
 
 /* Waits up to timeout_ms for activity on the server's sockets and on the caller's
  * extra fds (their revents are filled in), serves the clients, sends due heartbeats.
@@ -284,6 +326,102 @@ void ecq_server_set_lost(struct ecq_server *s, uint64_t lost);
 
 /* Sends close 1001 to every client, flushes for up to flush_ms, frees everything. */
 void ecq_server_close(struct ecq_server *s, int flush_ms);
+
+/* ---------------------------------------------------------------------------
+ * Executable analysis (pure functions; capture uses them to find probe points)
+ * ------------------------------------------------------------------------- */
+
+/* Length (1..15) of the x86-64 instruction at code, reading at most avail bytes; 0 if
+ * it runs past avail, -1 if this decoder does not know it (EVEX/AVX-512, invalid
+ * opcodes). Knows the legacy, REX, 0F, 0F38, 0F3A and VEX forms compilers emit. */
+int ecq_x86_insn_len(const uint8_t *code, size_t avail);
+
+/* Decodes a function's len bytes instruction by instruction and stores the offsets of
+ * its RET instructions (up to max). Returns how many there are, or -1 with *bad_off at
+ * the first byte that does not decode (no offset is then safe to probe). */
+int ecq_x86_find_returns(const uint8_t *code, size_t len, uint32_t *offs, int max, size_t *bad_off);
+
+struct ecq_elf_func {
+    uint64_t addr, size;            /* virtual address and length in bytes */
+    uint64_t offset;                /* file offset of the first byte (what a uprobe takes) */
+    const char *source;             /* ".symtab", ".dynsym" or ".gopclntab" */
+};
+
+/* Finds function name in a little-endian x86-64 ELF64 file held in memory: in .symtab,
+ * then .dynsym, then Go's pclntab (stripped Go executables; Go 1.16 to 1.23+ layouts).
+ * Returns 0, or -1 if the file is not such an ELF or has no such function. */
+int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct ecq_elf_func *out);
+
+/* The Go version that built an ELF executable ("go1.19.8") into out. Returns 1 for Go
+ * 1.17 and later (register ABI: capture supports it), 0 for an older Go, -1 if the
+ * file carries no Go build information. */
+int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap);
+
+#ifndef ECAPTUREQ_NO_BPF
+/* ---------------------------------------------------------------------------
+ * TLS capture (libbpf): uprobes on OpenSSL, GnuTLS, NSS and Go's crypto/tls; every
+ * chunk of plaintext becomes an Event on a server
+ * ------------------------------------------------------------------------- */
+
+#define ECQ_ANY_UID 0xffffffffu
+#define ECQ_DEFAULT_RING_MB 32
+/* Records arrive without wakeups: call ecq_capture_step at least this often. */
+#define ECQ_CAPTURE_DRAIN_MS 1
+
+struct ecq_capture_opts {
+    uint32_t pid;                   /* only this process (tgid); 0: every process */
+    uint32_t uid;                   /* only this user's processes; ECQ_ANY_UID: every user */
+    unsigned ring_mb;               /* ring buffer MiB, a power of two up to 1024 */
+};
+
+struct ecq_capture_stats {
+    uint64_t records;               /* ring-buffer records turned into events */
+    uint64_t dropped;               /* records the server could not take (no memory) */
+    uint64_t lost_records, lost_bytes;  /* not written by BPF: ring full, unreadable buffer */
+    uint64_t lost_calls;            /* TLS calls not followed: the in-flight table was full */
+    int probes, files;              /* probes attached, files probed */
+};
+
+struct ecq_capture;
+
+/* Fills o with the defaults above. */
+void ecq_capture_opts_init(struct ecq_capture_opts *o);
+
+/* Whether this process may capture: 0, or -EPERM (capabilities) / -ENOTSUP (no kernel
+ * BTF) with a one-line reason in why. Needs no server. */
+int ecq_capture_check(char *why, size_t cap);
+
+/* Loads the embedded BPF programs and attaches the socket tracepoints; no TLS library
+ * is probed yet. Log lines (and errors, as "error: ...") go to srv. Returns 0 and *out,
+ * or a negative errno: -EPERM/-ENOTSUP as ecq_capture_check, -ESRCH (opts->pid does
+ * not exist), -EINVAL (bad ring_mb), or what loading failed with. */
+int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts);
+
+/* Probes one TLS implementation. lib: "openssl", "gnutls", "nss" or "go" (or the
+ * command-line spellings "libssl", "elfpath"); path: its file, a shared library or a
+ * Go executable. path NULL looks for it: in the target process's maps (and its
+ * executable, for Go) when opts.pid is set, else in the loader cache. lib NULL: every
+ * library kind not probed yet that can be found. Each file probed is logged with what
+ * was found in it. Returns the number of probes attached (> 0), or -EINVAL (unknown
+ * lib), -ENOENT (not found, or none of its functions found), -ENOEXEC (not a Go >= 1.17
+ * executable, or code that does not decode), or another negative errno. */
+int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path);
+
+/* The descriptor to poll for POLLIN next to the server's. */
+int ecq_capture_fd(const struct ecq_capture *c);
+
+/* Turns the records waiting in the ring buffer into events on the server; once a
+ * second also reads the loss counters (reported in the run log and heartbeats).
+ * Returns the number of records, or a negative errno. */
+int ecq_capture_step(struct ecq_capture *c);
+
+/* Current counters. */
+void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st);
+
+/* Drains what is left, detaches every probe and frees c (NULL is fine). The server
+ * stays open. */
+void ecq_capture_close(struct ecq_capture *c);
+#endif /* ECAPTUREQ_NO_BPF */
 
 #ifdef __cplusplus
 }

@@ -2,12 +2,18 @@
 /* ecaptureq.bpf.c - uprobes on TLS libraries' read/write calls; every byte a call
  * really transferred goes to the ring buffer with the connection's socket tuple.
  *
- * How a chunk is attributed without per-library struct offsets: while a thread is
- * inside a probed TLS call, the raw tracepoints sock:sock_send_length and
- * sock:sock_recv_length tell which struct sock the library touched. That socket is
- * cached per (process, TLS object) because a read served from the library's own
- * buffer touches no socket; the cache entry goes on SSL_free/gnutls_deinit/PR_Close
- * and when the socket reaches TCP_CLOSE. */
+ * How a chunk is attributed without per-library struct offsets: while a thread (or,
+ * for Go, a goroutine) is inside a probed TLS call, the raw tracepoints
+ * sock:sock_send_length and sock:sock_recv_length tell which struct sock the library
+ * touched. That socket is cached per (process, TLS object) because a read served from
+ * the library's own buffer touches no socket; the cache entry goes when the TLS object
+ * is freed (SSL_free, gnutls_deinit, PR_Close, Go's (*Conn).Close) and when the socket
+ * reaches TCP_CLOSE.
+ *
+ * C libraries are followed per thread with an entry uprobe and a uretprobe. Go is
+ * followed per goroutine, and never with a uretprobe (it rewrites the return address
+ * on the goroutine stack, which Go's runtime later walks and copies): the loader
+ * places plain uprobes on every RET instruction of the function instead. */
 #include "kernel.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -17,16 +23,39 @@
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
-const volatile struct ecq_bpf_cfg cfg = {0, 0xffffffff, 1 << 20};
+const volatile struct ecq_bpf_cfg cfg = {0, ECQ_BPF_ANY_UID, 1 << 20};
 
+#define AF_INET 2
+#define AF_INET6 10
 #define TCP_CLOSE 7
 #define FD_SCAN_MAX 65536
+#define GO_RECORD_APPDATA 23 /* crypto/tls recordTypeApplicationData */
+
+/* Who is inside a probed call: a thread (C libraries) or a goroutine (Go). */
+enum call_kind { CALL_THREAD = 1, CALL_GOROUTINE = 2 };
+
+/* How the byte count is found when a call returns. */
+enum ret_mode {
+    RET_INT,        /* SSL_read/SSL_write, PR_Read/PR_Write: int return value */
+    RET_LONG,       /* gnutls_record_recv/send: ssize_t return value */
+    RET_EX,         /* SSL_read_ex/SSL_write_ex: 1 on success, count in *exptr */
+    RET_GO,         /* Go: the int result in RAX */
+};
+
+struct call_key {
+    __u32 tgid;
+    __u32 kind;         /* enum call_kind */
+    __u64 id;           /* thread id, or the goroutine's g pointer */
+};
 
 struct call {
-    __u64 conn, buf, exptr, sk;
-    __u32 depth;
-    __u8 dir;
+    __u64 conn, buf, exptr;
+    __u64 sk;           /* the socket the call used, from the tracepoints; 0 none yet */
+    __u64 frame;        /* thread: SP at entry; goroutine: distance of SP from the stack top */
+    __u64 born;         /* thread: the task's start time, to tell a reused thread id */
+    __u8 dir;           /* enum ecq_dir */
     __u8 need_sock;     /* NSPR: PR_Read/PR_Write also serve files and pipes */
+    __u8 report;        /* 0: learn the socket only (Go handshake and alert records) */
 };
 
 struct conn_key {
@@ -43,13 +72,21 @@ struct conn_val {
     __u8 laddr[16], raddr[16];
 };
 
+/* calls: call_key -> call. The TLS calls in progress. Written by the entry probes,
+ * filled in (sk) by the socket tracepoints, read and deleted by the return probes.
+ * An entry is replaced when the same thread or goroutine enters a call at the same
+ * or an outer stack level (its old frame is gone) or when the thread id belongs to a
+ * new thread; LRU evicts what a killed process left. Refused updates are counted. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 16384);
-    __type(key, __u64);
+    __type(key, struct call_key);
     __type(value, struct call);
 } calls SEC(".maps");
 
+/* conns: (tgid, TLS object) -> the socket's tuple and fd. Written at the return of a
+ * call that touched a socket; deleted by the conn_free probes and by sock_state when
+ * the socket closes (through sk_owner). LRU bounds what leaked objects leave. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536);
@@ -57,6 +94,8 @@ struct {
     __type(value, struct conn_val);
 } conns SEC(".maps");
 
+/* sk_owner: struct sock * -> the conns key that caches it. Written with conns,
+ * deleted with it. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536);
@@ -64,11 +103,13 @@ struct {
     __type(value, struct conn_key);
 } sk_owner SEC(".maps");
 
+/* rb: struct ecq_bpf_event records (header + len payload bytes) to user space. */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
     __uint(max_entries, 32 << 20); /* the loader may resize it */
 } rb SEC(".maps");
 
+/* scratch: one record per CPU, built before it is copied to the ring buffer. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
@@ -76,6 +117,7 @@ struct {
     __type(value, struct ecq_bpf_event);
 } scratch SEC(".maps");
 
+/* counters: enum ecq_counter -> per-CPU totals, summed by the loader. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, ECQ_CNT_MAX);
@@ -89,75 +131,150 @@ static __always_inline void count(__u32 idx, __u64 n)
     if (v) *v += n;
 }
 
-static __always_inline int enter(__u64 conn, __u64 buf, __u64 exptr, __u8 dir, __u8 need_sock)
+static __always_inline int wanted(__u64 id)
+{
+    if (cfg.tgid && (__u32)(id >> 32) != cfg.tgid) return 0;
+    if (cfg.uid != ECQ_BPF_ANY_UID && (__u32)bpf_get_current_uid_gid() != cfg.uid) return 0;
+    return 1;
+}
+
+/* Records a call in progress. An entry already there belongs to an outer probed call
+ * (this one is nested in it and is not reported: the outer one reports the bytes)
+ * only if its frame is still live: deeper on the same thread's stack. */
+static __always_inline void begin(struct call_key *k, struct call *n)
+{
+    struct call *old = bpf_map_lookup_elem(&calls, k);
+    if (old && old->born == n->born) {
+        int outer = k->kind == CALL_THREAD ? old->frame > n->frame : old->frame < n->frame;
+        if (outer) return;
+    }
+    if (bpf_map_update_elem(&calls, k, n, BPF_ANY) < 0) count(ECQ_CNT_LOST_CALLS, 1);
+}
+
+static __always_inline int enter(struct pt_regs *ctx, __u64 conn, __u64 buf, __u64 exptr, __u8 dir, __u8 need_sock)
 {
     __u64 id = bpf_get_current_pid_tgid();
-    struct call *c, n = {};
-    if (cfg.tgid && (__u32)(id >> 32) != cfg.tgid) return 0;
-    if (cfg.uid != 0xffffffff && (__u32)bpf_get_current_uid_gid() != cfg.uid) return 0;
-    c = bpf_map_lookup_elem(&calls, &id);
-    if (c) { /* a probed call inside another: the outer one reports the bytes */
-        c->depth++;
-        return 0;
-    }
-    n.conn = conn, n.buf = buf, n.exptr = exptr, n.dir = dir, n.need_sock = need_sock;
-    bpf_map_update_elem(&calls, &id, &n, BPF_ANY);
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct call n = {.conn = conn, .buf = buf, .exptr = exptr, .dir = dir, .need_sock = need_sock, .report = 1};
+    if (!wanted(id)) return 0;
+    n.frame = PT_REGS_SP(ctx);
+    n.born = BPF_CORE_READ(task, start_time);
+    begin(&k, &n);
     return 0;
 }
 
+/* int SSL_write(SSL *ssl, const void *buf, int num); int SSL_read(SSL *ssl, void *buf, int num);
+ * ssize_t gnutls_record_send(gnutls_session_t s, const void *data, size_t n);
+ * ssize_t gnutls_record_recv(gnutls_session_t s, void *data, size_t n); */
 SEC("uprobe")
 int BPF_KPROBE(write_enter, void *conn, const void *buf)
 {
-    return enter((__u64)conn, (__u64)buf, 0, ECQ_DIR_WRITE, 0);
+    return enter(ctx, (__u64)conn, (__u64)buf, 0, ECQ_DIR_WRITE, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(read_enter, void *conn, void *buf)
 {
-    return enter((__u64)conn, (__u64)buf, 0, ECQ_DIR_READ, 0);
+    return enter(ctx, (__u64)conn, (__u64)buf, 0, ECQ_DIR_READ, 0);
 }
 
-/* PR_Write/PR_Send/PR_Read/PR_Recv: reported only for a descriptor known to be a socket */
+/* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount);
+ * PRInt32 PR_Send(PRFileDesc *fd, const void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t);
+ * PRInt32 PR_Read(PRFileDesc *fd, void *buf, PRInt32 amount);
+ * PRInt32 PR_Recv(PRFileDesc *fd, void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t);
+ * reported only for a descriptor known to be a socket */
 SEC("uprobe")
 int BPF_KPROBE(nss_write_enter, void *fd, const void *buf)
 {
-    return enter((__u64)fd, (__u64)buf, 0, ECQ_DIR_WRITE, 1);
+    return enter(ctx, (__u64)fd, (__u64)buf, 0, ECQ_DIR_WRITE, 1);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(nss_read_enter, void *fd, void *buf)
 {
-    return enter((__u64)fd, (__u64)buf, 0, ECQ_DIR_READ, 1);
+    return enter(ctx, (__u64)fd, (__u64)buf, 0, ECQ_DIR_READ, 1);
 }
 
-/* SSL_write_ex(ssl, buf, num, size_t *written), SSL_read_ex(ssl, buf, num, size_t *readbytes) */
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written);
+ * int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes); */
 SEC("uprobe")
 int BPF_KPROBE(write_ex_enter, void *conn, const void *buf, __u64 num, void *written)
 {
-    return enter((__u64)conn, (__u64)buf, (__u64)written, ECQ_DIR_WRITE, 0);
+    return enter(ctx, (__u64)conn, (__u64)buf, (__u64)written, ECQ_DIR_WRITE, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(read_ex_enter, void *conn, void *buf, __u64 num, void *readbytes)
 {
-    return enter((__u64)conn, (__u64)buf, (__u64)readbytes, ECQ_DIR_READ, 0);
+    return enter(ctx, (__u64)conn, (__u64)buf, (__u64)readbytes, ECQ_DIR_READ, 0);
 }
 
-/* the socket a thread inside a TLS call sends on or receives from */
+/* Go >= 1.17 register ABI (amd64): arguments in RAX, RBX, RCX, RDI, RSI, ...; a slice
+ * is (ptr, len, cap); results in RAX, RBX, ...; the running goroutine's g in R14. The
+ * first field of runtime.g is its stack {lo, hi}: the distance of SP from hi names a
+ * frame even after the runtime moved the stack. */
+static __always_inline int go_key(struct pt_regs *ctx, struct call_key *k, __u64 *frame)
+{
+    __u64 g = ctx->r14, hi = 0;
+    if (!g || bpf_probe_read_user(&hi, sizeof hi, (void *)(g + 8)) < 0 || hi < ctx->sp) return -1;
+    k->tgid = bpf_get_current_pid_tgid() >> 32;
+    k->kind = CALL_GOROUTINE;
+    k->id = g;
+    *frame = hi - ctx->sp;
+    return 0;
+}
+
+static __always_inline int go_enter(struct pt_regs *ctx, __u64 buf, __u8 dir, __u8 report)
+{
+    struct call_key k;
+    struct call n = {.conn = ctx->ax, .buf = buf, .dir = dir, .report = report};
+    if (!wanted(bpf_get_current_pid_tgid()) || go_key(ctx, &k, &n.frame) < 0) return 0;
+    begin(&k, &n);
+    return 0;
+}
+
+/* func (c *Conn) Read(b []byte) (int, error): c in RAX, b in RBX/RCX/RDI */
+SEC("uprobe")
+int go_read_enter(struct pt_regs *ctx)
+{
+    return go_enter(ctx, ctx->bx, ECQ_DIR_READ, 1);
+}
+
+/* func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error): c in RAX,
+ * typ in BL, data in RCX/RDI/RSI. Handshake and alert records teach the socket only. */
+SEC("uprobe")
+int go_write_enter(struct pt_regs *ctx)
+{
+    return go_enter(ctx, ctx->cx, ECQ_DIR_WRITE, (__u8)ctx->bx == GO_RECORD_APPDATA);
+}
+
+/* the socket a thread or goroutine inside a TLS call sends on or receives from */
 static __always_inline int note_sock(struct sock *sk)
 {
     __u64 id = bpf_get_current_pid_tgid();
-    struct call *c = bpf_map_lookup_elem(&calls, &id);
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct call *c = bpf_map_lookup_elem(&calls, &k);
+    if (!c) {
+        /* a Go program in a system call: R14 still holds g, saved at syscall entry */
+        struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+        __u64 g = 0;
+        if (!regs || bpf_probe_read_kernel(&g, sizeof g, &regs->r14) < 0 || !g) return 0;
+        k.kind = CALL_GOROUTINE, k.id = g;
+        c = bpf_map_lookup_elem(&calls, &k);
+    }
     if (c && !c->sk) c->sk = (__u64)sk;
     return 0;
 }
 
+/* TP: sock_send_length(struct sock *sk, int ret, int flags) */
 SEC("raw_tracepoint/sock_send_length")
 int sock_send(struct bpf_raw_tracepoint_args *ctx)
 {
     return note_sock((struct sock *)ctx->args[0]);
 }
 
+/* TP: sock_recv_length(struct sock *sk, int ret, int flags) */
 SEC("raw_tracepoint/sock_recv_length")
 int sock_recv(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -165,7 +282,9 @@ int sock_recv(struct bpf_raw_tracepoint_args *ctx)
 }
 
 /* Fallback for kernels without the sock_*_length tracepoints (before 6.3): the same
- * information from kprobes on tcp_sendmsg/tcp_recvmsg, where kprobes exist. */
+ * information from kprobes, where kprobes exist.
+ * int tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+ * int tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len); */
 SEC("kprobe/tcp_sendmsg")
 int BPF_KPROBE(kp_tcp_sendmsg, struct sock *sk)
 {
@@ -178,6 +297,7 @@ int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk)
     return note_sock(sk);
 }
 
+/* TP: inet_sock_set_state(const struct sock *sk, const int oldstate, const int newstate) */
 SEC("raw_tracepoint/inet_sock_set_state")
 int sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -193,11 +313,9 @@ int sock_state(struct bpf_raw_tracepoint_args *ctx)
     return 0;
 }
 
-/* SSL_free(ssl), gnutls_deinit(session), PR_Close(fd) */
-SEC("uprobe")
-int BPF_KPROBE(conn_free, void *conn)
+static __always_inline int forget_conn(__u64 conn)
 {
-    struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .conn = (__u64)conn};
+    struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .conn = conn};
     struct conn_val *v = bpf_map_lookup_elem(&conns, &k);
     if (v) {
         __u64 sk = v->sk;
@@ -205,6 +323,21 @@ int BPF_KPROBE(conn_free, void *conn)
         bpf_map_delete_elem(&conns, &k);
     }
     return 0;
+}
+
+/* void SSL_free(SSL *ssl); void gnutls_deinit(gnutls_session_t session);
+ * PRStatus PR_Close(PRFileDesc *fd); */
+SEC("uprobe")
+int BPF_KPROBE(conn_free, void *conn)
+{
+    return forget_conn((__u64)conn);
+}
+
+/* func (c *Conn) Close() error: c in RAX */
+SEC("uprobe")
+int go_conn_free(struct pt_regs *ctx)
+{
+    return forget_conn(ctx->ax);
 }
 
 struct fd_scan {
@@ -245,10 +378,10 @@ static __always_inline void read_tuple(struct sock *sk, struct conn_val *v)
     v->family = (__u8)fam;
     v->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
     v->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-    if (fam == 2) {
+    if (fam == AF_INET) {
         BPF_CORE_READ_INTO(&v->laddr, sk, __sk_common.skc_rcv_saddr);
         BPF_CORE_READ_INTO(&v->raddr, sk, __sk_common.skc_daddr);
-    } else if (fam == 10) {
+    } else if (fam == AF_INET6) {
         BPF_CORE_READ_INTO(&v->laddr, sk, __sk_common.skc_v6_rcv_saddr);
         BPF_CORE_READ_INTO(&v->raddr, sk, __sk_common.skc_v6_daddr);
     } else {
@@ -291,55 +424,36 @@ static long emit_cb(__u32 i, void *arg)
     return 0;
 }
 
-/* mode 0: return value is an int byte count, 1: a long (ssize_t), 2: _ex (1 = success,
- * count in *exptr) */
-static __always_inline int leave(struct pt_regs *ctx, int mode)
+/* A call ended having moved total bytes: cache the socket it used for its TLS object,
+ * then send the bytes with the connection's tuple. */
+static __always_inline int finish(struct call *c, __u64 total)
 {
-    __u64 id = bpf_get_current_pid_tgid(), total;
+    __u64 id = bpf_get_current_pid_tgid();
     __u32 zero = 0;
-    struct call *cp = bpf_map_lookup_elem(&calls, &id), c;
-    struct conn_key k;
+    struct conn_key k = {.tgid = id >> 32, .conn = c->conn};
     struct conn_val *v, nv = {};
     struct ecq_bpf_event *ev;
-    if (!cp) return 0;
-    if (cp->depth) {
-        cp->depth--;
-        return 0;
-    }
-    c = *cp;
-    bpf_map_delete_elem(&calls, &id);
-    if (mode == 0) {
-        int rc = (int)PT_REGS_RC(ctx);
-        total = rc > 0 ? (__u64)rc : 0;
-    } else if (mode == 1) {
-        long rc = (long)PT_REGS_RC(ctx);
-        total = rc > 0 ? (__u64)rc : 0;
-    } else {
-        total = 0;
-        if ((int)PT_REGS_RC(ctx) == 1 && c.exptr) bpf_probe_read_user(&total, sizeof total, (void *)c.exptr);
-    }
-    if (!total || total > 0x7fffffff) return 0;
 
-    k.tgid = id >> 32, k.pad = 0, k.conn = c.conn;
     v = bpf_map_lookup_elem(&conns, &k);
-    if (c.sk && (!v || v->sk != c.sk)) {
-        struct sock *sk = (struct sock *)c.sk;
-        nv.sk = c.sk;
+    if (c->sk && (!v || v->sk != c->sk)) {
+        struct sock *sk = (struct sock *)c->sk;
+        nv.sk = c->sk;
         nv.tid = (__u32)id;
         read_tuple(sk, &nv);
         nv.fd = sock_fd(sk);
         bpf_map_update_elem(&conns, &k, &nv, BPF_ANY);
-        bpf_map_update_elem(&sk_owner, &c.sk, &k, BPF_ANY);
+        bpf_map_update_elem(&sk_owner, &c->sk, &k, BPF_ANY);
         v = &nv;
     }
-    if (c.need_sock && !v) return 0;
+    if (!c->report || !total || total > 0x7fffffff) return 0;
+    if (c->need_sock && !v) return 0;
     ev = bpf_map_lookup_elem(&scratch, &zero);
     if (!ev) return 0;
     ev->ts_ns = bpf_ktime_get_ns();
-    ev->conn = c.conn;
+    ev->conn = c->conn;
     ev->pid = id >> 32;
     ev->tid = (__u32)id;
-    ev->dir = c.dir;
+    ev->dir = c->dir;
     ev->total = (__u32)total;
     if (v) {
         ev->conn_tid = v->tid;
@@ -359,25 +473,63 @@ static __always_inline int leave(struct pt_regs *ctx, int mode)
     }
     struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     BPF_CORE_READ_STR_INTO(&ev->comm, task, group_leader, comm);
-    struct emit_ctx e = {.ev = ev, .buf = c.buf, .total = (__u32)total};
+    struct emit_ctx e = {.ev = ev, .buf = c->buf, .total = (__u32)total};
     bpf_loop((__u32)((total + ECQ_CHUNK - 1) / ECQ_CHUNK), emit_cb, &e, 0);
     return 0;
+}
+
+/* uretprobe of a C library call: the matching return is the one whose SP is just past
+ * the return address the entry saw; returns of nested calls do not match. */
+static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
+{
+    __u64 id = bpf_get_current_pid_tgid(), total = 0;
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct call *cp = bpf_map_lookup_elem(&calls, &k), c;
+    if (!cp || PT_REGS_SP(ctx) != cp->frame + 8) return 0;
+    c = *cp;
+    bpf_map_delete_elem(&calls, &k);
+    if (mode == RET_INT) {
+        int rc = (int)PT_REGS_RC(ctx);
+        total = rc > 0 ? (__u64)rc : 0;
+    } else if (mode == RET_LONG) {
+        long rc = (long)PT_REGS_RC(ctx);
+        total = rc > 0 ? (__u64)rc : 0;
+    } else if ((int)PT_REGS_RC(ctx) == 1 && c.exptr) {
+        bpf_probe_read_user(&total, sizeof total, (void *)c.exptr);
+    }
+    return finish(&c, total);
 }
 
 SEC("uretprobe")
 int ret_int(struct pt_regs *ctx)
 {
-    return leave(ctx, 0);
+    return leave(ctx, RET_INT);
 }
 
 SEC("uretprobe")
 int ret_long(struct pt_regs *ctx)
 {
-    return leave(ctx, 1);
+    return leave(ctx, RET_LONG);
 }
 
 SEC("uretprobe")
 int ret_ex(struct pt_regs *ctx)
 {
-    return leave(ctx, 2);
+    return leave(ctx, RET_EX);
+}
+
+/* uprobe on a RET instruction of a Go function: SP is where it was at entry */
+SEC("uprobe")
+int go_ret(struct pt_regs *ctx)
+{
+    struct call_key k;
+    struct call *cp, c;
+    __u64 frame;
+    long n = (long)ctx->ax;
+    if (go_key(ctx, &k, &frame) < 0) return 0;
+    cp = bpf_map_lookup_elem(&calls, &k);
+    if (!cp || cp->frame != frame) return 0;
+    c = *cp;
+    bpf_map_delete_elem(&calls, &k);
+    return finish(&c, n > 0 ? (__u64)n : 0);
 }

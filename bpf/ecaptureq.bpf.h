@@ -1,6 +1,6 @@
-/* ecaptureq.bpf.h - the record the BPF programs put in the ring buffer, shared by
- * bpf/ecaptureq.bpf.c and ecaptureq.c. Plain fixed-width types so that both sides
- * agree on the layout without kernel headers. */
+/* ecaptureq.bpf.h - what the BPF programs and ecaptureq.c share: the ring-buffer
+ * record, the counters and the load-time configuration. Plain fixed-width types so
+ * that both sides agree on the layout without kernel headers. */
 #ifndef ECAPTUREQ_BPF_H
 #define ECAPTUREQ_BPF_H
 
@@ -8,14 +8,22 @@
  * consecutive records of the same call (offset 0, ECQ_CHUNK, ...). */
 #define ECQ_CHUNK 16384
 
+/* "every user" for ecq_bpf_cfg.uid */
+#define ECQ_BPF_ANY_UID 0xffffffffu
+
 enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1 };
 
 /* Indexes of the per-CPU counters map. */
-enum ecq_counter { ECQ_CNT_LOST_RECORDS = 0, ECQ_CNT_LOST_BYTES = 1, ECQ_CNT_MAX = 2 };
+enum ecq_counter {
+    ECQ_CNT_LOST_RECORDS = 0,   /* records not written: ring buffer full, or the buffer unreadable */
+    ECQ_CNT_LOST_BYTES = 1,     /* payload bytes of those records */
+    ECQ_CNT_LOST_CALLS = 2,     /* TLS calls not followed: the in-flight calls map refused an entry */
+    ECQ_CNT_MAX = 3
+};
 
 struct ecq_bpf_event {
     unsigned long long ts_ns;      /* bpf_ktime_get_ns() at the call's return */
-    unsigned long long conn;       /* SSL *, gnutls_session_t or PRFileDesc * */
+    unsigned long long conn;       /* SSL *, gnutls_session_t, PRFileDesc * or Go *tls.Conn */
     unsigned int pid;              /* tgid */
     unsigned int tid;              /* thread that made this call */
     unsigned int conn_tid;         /* thread that first used the socket: stable per connection */
@@ -38,7 +46,7 @@ struct ecq_bpf_event {
 /* Set in .rodata by the loader before load. */
 struct ecq_bpf_cfg {
     unsigned int tgid;             /* 0: every process */
-    unsigned int uid;              /* 0xffffffff: every user */
+    unsigned int uid;              /* ECQ_BPF_ANY_UID: every user */
     unsigned long long wake_bytes; /* wake the consumer when this much is pending */
 };
 

@@ -59,6 +59,7 @@ struct files_struct {
 struct task_struct {
     struct files_struct *files;
     struct task_struct *group_leader;
+    unsigned long long start_time;
     char comm[16];
 } __cr;
 

@@ -4,6 +4,7 @@
  *   unit samples DIR   write sample LogEntry encodings for protoc --decode
  *   unit decode FILE   decode one LogEntry with our decoder, print its fields */
 #include "../ecaptureq.h"
+#include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,10 +452,42 @@ static int decode(const char *file)
     return 0;
 }
 
+/* unit insns FILE: the address of every instruction in FILE's .text as our decoder
+ * sees it, one per line in hex, to compare with objdump's disassembly */
+static int insns(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    static uint8_t file[64 << 20];
+    size_t n;
+    if (!f) return 1;
+    n = fread(file, 1, sizeof file, f);
+    fclose(f);
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)file;
+    if (n < sizeof *eh || eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr) > n) return 1;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(file + eh->e_shoff);
+    const char *names = (const char *)file + sh[eh->e_shstrndx].sh_offset;
+    for (int i = 0; i < eh->e_shnum; i++) {
+        if (strcmp(names + sh[i].sh_name, ".text") != 0 || sh[i].sh_offset + sh[i].sh_size > n) continue;
+        const uint8_t *code = file + sh[i].sh_offset;
+        for (size_t off = 0; off < sh[i].sh_size;) {
+            int len = ecq_x86_insn_len(code + off, sh[i].sh_size - off);
+            printf("%llx\n", (unsigned long long)(sh[i].sh_addr + off));
+            if (len <= 0) {
+                printf("undecodable\n");
+                return 1;
+            }
+            off += (size_t)len;
+        }
+        return 0;
+    }
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "decode")) return decode(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "insns")) return insns(argv[2]);
     test_sha1();
     test_base64();
     test_accept();
