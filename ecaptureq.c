@@ -2058,7 +2058,7 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
     return atoi(v + 4) >= 17;
 }
 
-#if !defined(ECAPTUREQ_NO_BPF) || !defined(ECAPTUREQ_NO_MAIN)
+#ifndef ECAPTUREQ_NO_BPF
 /* Maps a whole file read-only. NULL with errno set; an empty file is EINVAL. */
 static uint8_t *ecq__map_file(const char *path, size_t *size)
 {
