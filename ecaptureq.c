@@ -1372,6 +1372,35 @@ static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const 
     ecq_server_log(s, "client %s connected (%d open)", c->addr, s->st.clients);
 }
 
+/* Handles a frame event from an open client. */
+static void ecq__client_frame(struct ecq_server *s, struct ecq__client *c, int r)
+{
+    if (r < 0) {
+        const char *why = r == -1007 ? "invalid UTF-8 (1007)" : r == -1009 ? "message too big (1009)" : "protocol error (1002)";
+        ecq__client_close(s, c, (unsigned)-r, why);
+    } else if (r == ECQ_WS_PING) {
+        struct ecq__msg *m = ecq__msg_raw(s, 10, c->rd.ctl, c->rd.ctl_len);
+        if (m) {
+            ecq__client_send(s, c, m);
+            ecq__msg_unref(s, m);
+        }
+    } else if (r == ECQ_WS_CLOSE) {
+        unsigned code = c->rd.ctl_len >= 2 ? (unsigned)c->rd.ctl[0] << 8 | c->rd.ctl[1] : 0;
+        ecq__client_close(s, c, code, "closed by client");
+    }
+}
+
+/* Feeds bytes from an open client to its frame reader and acts on each frame. */
+static void ecq__client_frames(struct ecq_server *s, struct ecq__client *c, const uint8_t *in, size_t n)
+{
+    size_t off = 0, used;
+    while (off < n && c->state == ECQ__OPEN) {
+        int r = ecq_ws_read(&c->rd, in + off, n - off, &used);
+        off += used;
+        if (r != ECQ_WS_MORE) ecq__client_frame(s, c, r);
+    }
+}
+
 static void ecq__client_handshake(struct ecq_server *s, struct ecq__client *c, const uint8_t *in, size_t n)
 {
     size_t room = ECQ__HEAD_MAX - c->head_len, take = n < room ? n : room, head;
@@ -1392,33 +1421,7 @@ static void ecq__client_handshake(struct ecq_server *s, struct ecq__client *c, c
     uint8_t early[ECQ__HEAD_MAX];
     memcpy(early, c->head + head, extra);
     ecq__client_open(s, c, accept);
-    if (extra && c->state == ECQ__OPEN) {
-        size_t used, off = 0;
-        while (off < extra && c->state == ECQ__OPEN) {
-            int r = ecq_ws_read(&c->rd, early + off, extra - off, &used);
-            off += used;
-            if (r < 0) ecq__client_close(s, c, (unsigned)-r, "protocol error");
-            if (r == ECQ_WS_MORE) break;
-        }
-    }
-}
-
-/* Handles a frame event from an open client. */
-static void ecq__client_frame(struct ecq_server *s, struct ecq__client *c, int r)
-{
-    if (r < 0) {
-        const char *why = r == -1007 ? "invalid UTF-8 (1007)" : r == -1009 ? "message too big (1009)" : "protocol error (1002)";
-        ecq__client_close(s, c, (unsigned)-r, why);
-    } else if (r == ECQ_WS_PING) {
-        struct ecq__msg *m = ecq__msg_raw(s, 10, c->rd.ctl, c->rd.ctl_len);
-        if (m) {
-            ecq__client_send(s, c, m);
-            ecq__msg_unref(s, m);
-        }
-    } else if (r == ECQ_WS_CLOSE) {
-        unsigned code = c->rd.ctl_len >= 2 ? (unsigned)c->rd.ctl[0] << 8 | c->rd.ctl[1] : 0;
-        ecq__client_close(s, c, code, "closed by client");
-    }
+    ecq__client_frames(s, c, early, extra);
 }
 
 static void ecq__client_readable(struct ecq_server *s, struct ecq__client *c)
@@ -1437,12 +1440,7 @@ static void ecq__client_readable(struct ecq_server *s, struct ecq__client *c)
         if (c->state == ECQ__HANDSHAKE) {
             ecq__client_handshake(s, c, s->rx, (size_t)n);
         } else if (c->state == ECQ__OPEN) {
-            size_t off = 0, used;
-            while (off < (size_t)n && c->state == ECQ__OPEN) {
-                int r = ecq_ws_read(&c->rd, s->rx + off, (size_t)n - off, &used);
-                off += used;
-                if (r != ECQ_WS_MORE) ecq__client_frame(s, c, r);
-            }
+            ecq__client_frames(s, c, s->rx, (size_t)n);
         }
         /* CLOSING and LINGER: input is read and dropped until EOF */
         if ((size_t)n < sizeof s->rx) return;
@@ -3249,6 +3247,7 @@ static int ecq__cmd_watch(int argc, char **argv)
     if (optind < argc) ecq__usage_error("watch: unexpected argument '%s'", argv[optind]);
     if (ecq_url_parse(url, &u, &why) < 0)
         ecq__usage_error("bad URL '%s': %s; example: ecaptureq watch ws://127.0.0.1:28257/", url, why);
+    if (u.port == 0) ecq__usage_error("bad URL '%s': watch needs the server's port (1-65535)", url);
     w.color = !nocolor && !w.json && isatty(1);
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     int64_t start = ecq__now_ms(), backoff = 500;

@@ -9,7 +9,15 @@
   check_capture.py FILE writes PID COUNT SIZE
       PID's write events carry exactly COUNT*SIZE body bytes ('w'), COUNT events.
   check_capture.py FILE only PID
-      there are events, and every one is from PID."""
+      there are events, and every one is from PID.
+  check_capture.py FILE gobody PID PORT BYTES SEED
+      as body, for the Go test program's generated body (byte i = i*31 + i/251 + seed).
+  check_capture.py FILE goread PID PORT BYTES SEED
+      PID's reads from PORT on one connection hold a response whose body is that
+      generated body, byte-exact, in order.
+  check_capture.py FILE parallel PID N
+      PID requested /par/0 .. /par/N-1 on N connections: each request and its response
+      are on one uuid of their own, and no event of one is on another's uuid."""
 import base64, json, random, sys
 
 path, mode = sys.argv[1], sys.argv[2]
@@ -68,6 +76,46 @@ elif mode == "body":
         fail("body differs: got %d bytes in %d events" % (len(stream), len(writes)))
     if max(len(e["data"]) for e in writes) >= n:
         fail("expected the body in several records")
+elif mode in ("gobody", "goread"):
+    pid, port, n, seed = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+    body = bytes((i * 31 + i // 251 + seed) & 0xFF for i in range(n))
+    if mode == "gobody":
+        mine = [e for e in events if e["pid"] == pid and e["dst_port"] == port and e["src_port"] != port]
+    else:
+        mine = [e for e in events if e["pid"] == pid and e["src_port"] == port and e["dst_port"] != port]
+    if not mine:
+        fail("no %s events from pid %d" % ("write" if mode == "gobody" else "read", pid))
+    # the connection that carried the body
+    by = {}
+    for e in mine:
+        by.setdefault(e["uuid"], []).append(e)
+    conn = max(by.values(), key=lambda es: sum(len(e["data"]) for e in es))
+    stream = b"".join(e["data"] for e in conn)
+    head = stream.find(b"\r\n\r\n")
+    if head < 0 or stream[head + 4:] != body:
+        fail("body differs: %d bytes on %s in %d events, head at %d" % (len(stream), conn[0]["uuid"], len(conn), head))
+    if len({(e["src_ip"], e["src_port"], e["dst_ip"], e["dst_port"]) for e in conn}) != 1:
+        fail("one uuid, several tuples")
+elif mode == "parallel":
+    pid, n = int(sys.argv[3]), int(sys.argv[4])
+    mine = [e for e in events if e["pid"] == pid]
+    owner = {}
+    for i in range(n):
+        req = [e for e in mine if b"GET /par/%d HTTP/1.1" % i in e["data"]]
+        resp = [e for e in mine if b"hello /par/%d\n" % i in e["data"]]
+        if len(req) != 1 or not resp:
+            fail("/par/%d: %d request events, %d response events" % (i, len(req), len(resp)))
+        u = req[0]["uuid"]
+        if any(r["uuid"] != u for r in resp):
+            fail("/par/%d: the response is on another uuid" % i)
+        if u in owner.values():
+            fail("/par/%d shares uuid %s with another request" % (i, u))
+        owner[i] = u
+    # every event on a request's uuid belongs to that request's connection: one tuple
+    for i, u in owner.items():
+        tuples = {tuple(sorted([(e["src_ip"], e["src_port"]), (e["dst_ip"], e["dst_port"])])) for e in mine if e["uuid"] == u}
+        if len(tuples) != 1:
+            fail("uuid %s carries %d connections" % (u, len(tuples)))
 elif mode == "writes":
     pid, count, size = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     ws = [e for e in events if e["pid"] == pid and e["data"] == b"w" * size]

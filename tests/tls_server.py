@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """HTTPS test server on Python's ssl module (so on the system libssl, through the
-exported SSL_read_ex/SSL_write_ex). usage: tls_server.py HOST PORT CERT KEY
+exported SSL_read_ex/SSL_write_ex). usage: tls_server.py HOST PORT CERT KEY (PORT 0: any free port, printed as "ready PORT")
 GET answers "hello <path>"; POST answers "got N sha256 H" for the body it read."""
 import hashlib, http.server, socket, ssl, sys
 
@@ -44,5 +44,5 @@ srv = Server((host, port), Handler)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("ready", flush=True)
+print("ready %d" % srv.server_address[1], flush=True)
 srv.serve_forever()

@@ -60,8 +60,8 @@ async def handler(ws, path=None):
 
 
 async def main():
-    async with websockets.serve(handler, "127.0.0.1", port, max_size=None):
-        print("ready", flush=True)
+    async with websockets.serve(handler, "127.0.0.1", port, max_size=None) as srv:
+        print("ready %d" % srv.sockets[0].getsockname()[1], flush=True)
         await asyncio.sleep(60)
 
 
@@ -70,7 +70,7 @@ def bad_accept():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("127.0.0.1", port))
     s.listen()
-    print("ready", flush=True)
+    print("ready %d" % s.getsockname()[1], flush=True)
     c, _ = s.accept()
     c.recv(4096)
     c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -76,7 +76,9 @@ func serve(addr, cert, key string) {
 		}
 		if strings.HasPrefix(r.URL.Path, "/big/") {
 			parts := strings.Split(r.URL.Path, "/")
-			w.Write(body(atoi(parts[2]), atoi(parts[3])))
+			b := body(atoi(parts[2]), atoi(parts[3]))
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Write(b)
 			return
 		}
 		fmt.Fprintf(w, "hello %s\n", r.URL.Path)

@@ -1,4 +1,4 @@
-# Capture tests, sourced by test.sh as root: real TLS clients and servers on loopback
+# Capture tests (OpenSSL, GnuTLS, NSS), sourced by test.sh as root: real TLS clients and servers on loopback
 # under the real BPF programs, checked through the stream by protoc-generated Python.
 
 CERT=$OUT/cert.pem KEY=$OUT/key.pem
@@ -6,7 +6,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -s
 
 # the main agent is an ASan+UBSan build; the --pid/--uid agents are the release build
 cc $SAN -Wall -Wextra -DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"' -o "$BIN/ecaptureq-asan-tls" ecaptureq.c -lbpf -lelf -lz
-"$BIN/ecaptureq-asan-tls" tls --ecaptureq ws://127.0.0.1:29200/ 2>"$OUT/tls.log" &
+"$BIN/ecaptureq-asan-tls" tls --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/tls.log" &
 TLS_PID=$!
 PIDS+=($TLS_PID)
 if ! wait_log "$OUT/tls.log" "capturing" 20; then
@@ -15,18 +15,18 @@ if ! wait_log "$OUT/tls.log" "capturing" 20; then
   return 0
 fi
 ok "ecaptureq tls starts and attaches"
-check "OpenSSL, GnuTLS and NSS probes attached" bash -c "grep -q 'openssl: .*libssl.so.*probes attached' $OUT/tls.log && grep -q 'gnutls: .*libgnutls.*probes attached' $OUT/tls.log && grep -q 'nss: .*libnspr4.*probes attached' $OUT/tls.log"
+AGENT=$(log_port "$OUT/tls.log")
+check "OpenSSL, GnuTLS and NSS probes attached" bash -c "grep -q 'openssl: .*libssl.so.*: 5 of 5 functions probed, 9 probes' $OUT/tls.log && grep -q 'gnutls: .*libgnutls.*: 3 of 3 functions probed, 5 probes' $OUT/tls.log && grep -q 'nss: .*libnspr4.*: 5 of 5 functions probed, 9 probes' $OUT/tls.log"
 
-$PY tests/tls_server.py 127.0.0.1 29443 "$CERT" "$KEY" >"$OUT/srv4.out" 2>&1 &
-SRV4=$!; PIDS+=($SRV4)
-$PY tests/tls_server.py ::1 29444 "$CERT" "$KEY" >"$OUT/srv6.out" 2>&1 &
-SRV6=$!; PIDS+=($SRV6)
-wait_log "$OUT/srv4.out" ready 10; wait_log "$OUT/srv6.out" ready 10
+start_ready srv4 $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
+SRV4=$HPID P4=$HPORT
+start_ready srv6 $PY tests/tls_server.py ::1 0 "$CERT" "$KEY" || return 0
+SRV6=$HPID P6=$HPORT
 
 # capture NAME SECONDS: a consumer recording into $OUT/NAME.json, live once it returns
 capture() {
   rm -f "$OUT/$1.ready"
-  $PY tests/consume.py ws://127.0.0.1:29200/ --seconds "$2" --ready "$OUT/$1.ready" >"$OUT/$1.json" &
+  $PY tests/consume.py ws://127.0.0.1:$AGENT/ --seconds "$2" --ready "$OUT/$1.ready" >"$OUT/$1.json" &
   CONS=$!
   local i; for ((i = 0; i < 100; i++)); do [ -e "$OUT/$1.ready" ] && return 0; sleep 0.05; done
 }
@@ -58,26 +58,26 @@ printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' nss >"
 rm -rf "$OUT/nssdb" && mkdir -p "$OUT/nssdb" && certutil -N -d "sql:$OUT/nssdb" --empty-password
 
 capture clients 60
-client P_CURL4 curl -sk --max-time 10 -o "$OUT/curl4.out" https://127.0.0.1:29443/curl4
-client P_CURL6 curl -sk --max-time 10 -o "$OUT/curl6.out" 'https://[::1]:29444/curl6'
-client P_SC openssl s_client -connect 127.0.0.1:29443 -quiet <"$OUT/req-s_client.txt" >"$OUT/s_client.out" 2>/dev/null
-client P_PY $PY tests/tls_client.py get 127.0.0.1 29443 /python >"$OUT/py.out"
+client P_CURL4 curl -sk --max-time 10 -o "$OUT/curl4.out" https://127.0.0.1:$P4/curl4
+client P_CURL6 curl -sk --max-time 10 -o "$OUT/curl6.out" 'https://[::1]:$P6/curl6'
+client P_SC openssl s_client -connect 127.0.0.1:$P4 -quiet <"$OUT/req-s_client.txt" >"$OUT/s_client.out" 2>/dev/null
+client P_PY $PY tests/tls_client.py get 127.0.0.1 $P4 /python >"$OUT/py.out"
 # gnutls-cli and tstclnt read the request from a pipe ($! is the pipeline's last command)
-(cat "$OUT/req-gnutls.txt"; sleep 1) | gnutls-cli --insecure --port 29443 127.0.0.1 >"$OUT/gnutls.out" 2>&1 &
+(cat "$OUT/req-gnutls.txt"; sleep 1) | gnutls-cli --insecure --port $P4 127.0.0.1 >"$OUT/gnutls.out" 2>&1 &
 P_GN=$!; wait $P_GN
 # tstclnt spins once its input ends: it is stopped when the answer is in
-(cat "$OUT/req-nss.txt"; sleep 2) | tstclnt -d "sql:$OUT/nssdb" -h 127.0.0.1 -p 29443 -o >"$OUT/nss.out" 2>&1 &
+(cat "$OUT/req-nss.txt"; sleep 2) | tstclnt -d "sql:$OUT/nssdb" -h 127.0.0.1 -p $P4 -o >"$OUT/nss.out" 2>&1 &
 P_NSS=$!
 wait_log "$OUT/nss.out" "hello /nss" 5; kill $P_NSS 2>/dev/null; wait $P_NSS 2>/dev/null
 settle
 C="$PY tests/check_capture.py $OUT/clients.json exchange"
 check "curl (OpenSSL SSL_write/SSL_read), IPv4: request and response, pid, pname, direction, type" \
-  $C $P_CURL4 curl 127.0.0.1 29443 "GET /curl4 HTTP/1.1" "hello /curl4"
-check "curl over IPv6 (::1)" $C $P_CURL6 curl ::1 29444 "GET /curl6 HTTP/1.1" "hello /curl6"
-check "openssl s_client" $C $P_SC openssl 127.0.0.1 29443 "GET /s_client HTTP/1.1" "hello /s_client"
-check "Python urllib (OpenSSL SSL_write_ex/SSL_read_ex only)" $C $P_PY python3 127.0.0.1 29443 "GET /python HTTP/1.1" "hello /python"
-check "gnutls-cli (GnuTLS gnutls_record_send/recv)" $C $P_GN gnutls-cli 127.0.0.1 29443 "GET /gnutls HTTP/1.1" "hello /gnutls"
-check "NSS tstclnt (NSPR PR_Write/PR_Read)" $C $P_NSS tstclnt 127.0.0.1 29443 "GET /nss HTTP/1.1" "hello /nss"
+  $C $P_CURL4 curl 127.0.0.1 $P4 "GET /curl4 HTTP/1.1" "hello /curl4"
+check "curl over IPv6 (::1)" $C $P_CURL6 curl ::1 $P6 "GET /curl6 HTTP/1.1" "hello /curl6"
+check "openssl s_client" $C $P_SC openssl 127.0.0.1 $P4 "GET /s_client HTTP/1.1" "hello /s_client"
+check "Python urllib (OpenSSL SSL_write_ex/SSL_read_ex only)" $C $P_PY python3 127.0.0.1 $P4 "GET /python HTTP/1.1" "hello /python"
+check "gnutls-cli (GnuTLS gnutls_record_send/recv)" $C $P_GN gnutls-cli 127.0.0.1 $P4 "GET /gnutls HTTP/1.1" "hello /gnutls"
+check "NSS tstclnt (NSPR PR_Write/PR_Read)" $C $P_NSS tstclnt 127.0.0.1 $P4 "GET /nss HTTP/1.1" "hello /nss"
 check "NSS: PR_Read/PR_Write on stdin/stdout (not sockets) are not reported" $PY - "$OUT/clients.json" $P_NSS <<'PYEOF'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
@@ -88,33 +88,34 @@ check "the server side (Python ssl) is captured too: reads src=client, writes sr
 import json, sys, base64
 ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
 srv = [e for e in ev if e["pid"] == int(sys.argv[2])]
-rd = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"GET /curl4") and e["dst_port"] == 29443]
-wr = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"HTTP/1.1 200") and e["src_port"] == 29443]
+rd = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"GET /curl4") and e["dst_port"] == $P4]
+wr = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"HTTP/1.1 200") and e["src_port"] == $P4]
 sys.exit(0 if rd and wr and rd[0]["type"] == 1 and wr[0]["type"] == 3 else 1)
 PYEOF
 
 capture big 60
-client P_POST $PY tests/tls_client.py post 127.0.0.1 29443 1048576 7 >"$OUT/post.out"
+client P_POST $PY tests/tls_client.py post 127.0.0.1 $P4 1048576 7 >"$OUT/post.out"
 settle
 check "a 1 MiB POST body in one SSL_write_ex arrives complete and byte-exact, in order" \
-  $PY tests/check_capture.py "$OUT/big.json" body $P_POST 29443 1048576 7
+  $PY tests/check_capture.py "$OUT/big.json" body $P_POST $P4 1048576 7
 check "the server really got that body" grep -q "got 1048576" "$OUT/post.out"
 
 capture many 120
-client P_MANY $PY tests/tls_client.py writes 127.0.0.1 29443 10000 100 >"$OUT/many.out"
+client P_MANY $PY tests/tls_client.py writes 127.0.0.1 $P4 10000 100 >"$OUT/many.out"
 settle
 check "10,000 small writes give exactly 10,000 write events, 1,000,000 bytes" \
   $PY tests/check_capture.py "$OUT/many.json" writes $P_MANY 10000 100
 
 # --pid: a second agent that follows only the IPv4 server
-./ecaptureq tls --ecaptureq ws://127.0.0.1:29201/ --pid $SRV4 2>"$OUT/tls-pid.log" &
+./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ --pid $SRV4 2>"$OUT/tls-pid.log" &
 TLS2=$!; PIDS+=($TLS2)
 wait_log "$OUT/tls-pid.log" capturing 20
+A2=$(log_port "$OUT/tls-pid.log")
 rm -f "$OUT/pid.ready"
-$PY tests/consume.py ws://127.0.0.1:29201/ --seconds 20 --ready "$OUT/pid.ready" >"$OUT/pid.json" & CONS=$!
+$PY tests/consume.py ws://127.0.0.1:$A2/ --seconds 20 --ready "$OUT/pid.ready" >"$OUT/pid.json" & CONS=$!
 for ((i = 0; i < 100; i++)); do [ -e "$OUT/pid.ready" ] && break; sleep 0.05; done
-timeout 10 curl -sk https://127.0.0.1:29443/pidonly >/dev/null
-timeout 10 curl -sk 'https://[::1]:29444/other' >/dev/null
+timeout 10 curl -sk https://127.0.0.1:$P4/pidonly >/dev/null
+timeout 10 curl -sk 'https://[::1]:$P6/other' >/dev/null
 settle
 check "--pid N: libraries found through /proc/N/maps" grep -q "openssl: /proc/$SRV4/root/.*libssl" "$OUT/tls-pid.log"
 check "--pid N: events only from N (not curl, not the other server)" $PY tests/check_capture.py "$OUT/pid.json" only $SRV4
@@ -129,24 +130,25 @@ check "SIGTERM stops tls with exit 0" test $rc = 0
 check "asan: no sanitizer report from the capturing agent" bash -c "! grep -q 'Sanitizer\|runtime error' $OUT/tls.log"
 
 # --uid: a third agent that follows only user 65534
-./ecaptureq tls --ecaptureq ws://127.0.0.1:29204/ --uid 65534 2>"$OUT/tls-uid.log" &
+./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ --uid 65534 2>"$OUT/tls-uid.log" &
 TLS3=$!; PIDS+=($TLS3)
 wait_log "$OUT/tls-uid.log" capturing 20
+A3=$(log_port "$OUT/tls-uid.log")
 rm -f "$OUT/uid.ready"
-$PY tests/consume.py ws://127.0.0.1:29204/ --seconds 20 --ready "$OUT/uid.ready" >"$OUT/uid.json" & CONS=$!
+$PY tests/consume.py ws://127.0.0.1:$A3/ --seconds 20 --ready "$OUT/uid.ready" >"$OUT/uid.json" & CONS=$!
 for ((i = 0; i < 100; i++)); do [ -e "$OUT/uid.ready" ] && break; sleep 0.05; done
-curl -sk --max-time 10 https://127.0.0.1:29444/root >/dev/null 2>&1
-curl -sk --max-time 10 'https://[::1]:29444/root' >/dev/null
-setpriv --reuid=65534 --regid=65534 --clear-groups curl -sk --max-time 10 'https://[::1]:29444/nobody' >/dev/null &
+curl -sk --max-time 10 https://127.0.0.1:$P6/root >/dev/null 2>&1
+curl -sk --max-time 10 'https://[::1]:$P6/root' >/dev/null
+setpriv --reuid=65534 --regid=65534 --clear-groups curl -sk --max-time 10 'https://[::1]:$P6/nobody' >/dev/null &
 P_NOBODY=$!; wait $P_NOBODY
 settle
 check "--uid N: events only from that user's processes" $PY tests/check_capture.py "$OUT/uid.json" only $P_NOBODY
 kill -TERM $TLS3; wait $TLS3 2>/dev/null
 
 if command -v setpriv >/dev/null; then
-  setpriv --reuid=65534 --regid=65534 --clear-groups ./ecaptureq tls --ecaptureq ws://127.0.0.1:29202/ >/dev/null 2>"$OUT/nonroot.txt"; rc=$?
+  setpriv --reuid=65534 --regid=65534 --clear-groups ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/nonroot.txt"; rc=$?
   check "non-root: exit 1 with one line naming the missing capabilities" \
     bash -c "test $rc = 1 && test \$(wc -l <$OUT/nonroot.txt) = 1 && grep -q 'CAP_BPF' $OUT/nonroot.txt"
 fi
-./ecaptureq tls --ecaptureq ws://127.0.0.1:29203/ --libssl /nonexistent/libssl.so >/dev/null 2>"$OUT/nolib.txt"; rc=$?
+./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ --libssl /nonexistent/libssl.so >/dev/null 2>"$OUT/nolib.txt"; rc=$?
 check "--libssl with a missing file: exit 1 and a clear line" bash -c "test $rc = 1 && grep -q 'nonexistent' $OUT/nolib.txt"

@@ -1,0 +1,86 @@
+# lib.sh - what every test area uses, sourced by test.sh: counters, checks, and
+# servers on ports the kernel picks (never a fixed port: nothing else on the machine
+# can answer a test).
+PY=/usr/bin/python3            # Debian's python, with python3-websockets and python3-protobuf
+OUT=$TOP/tests/out
+BIN=$TOP/tests/bin
+SAN="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+PASS=0 FAIL=0 SKIP=0
+PIDS=()
+ECQ=./ecaptureq
+
+ok()   { PASS=$((PASS + 1)); echo "ok - $*"; }
+bad()  { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+skip() { SKIP=$((SKIP + 1)); echo "skip - $*"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+section() { echo; echo "# $*"; }
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
+
+# counts a tool's "ok - ..." / "not ok - ..." lines
+tally() {
+  local line
+  while IFS= read -r line; do
+    echo "$line"
+    case $line in
+      "ok - "*) PASS=$((PASS + 1)) ;;
+      "not ok - "*) FAIL=$((FAIL + 1)) ;;
+    esac
+  done
+}
+
+# wait_log FILE PATTERN [SECONDS]
+wait_log() {
+  local i
+  for ((i = 0; i < ${3:-10} * 20; i++)); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
+
+# log_port FILE: the port a server logged ("listening on ws://HOST:PORT/" or "ready PORT")
+log_port() {
+  grep -o -m1 -E 'listening on ws://(\[[^]]*\]|[^/]*):[0-9]+|^ready [0-9]+' "$1" | grep -o '[0-9]*$'
+}
+
+# free_port: a port that was free a moment ago, for the one test that must start a
+# client before its server exists (watch --reconnect)
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_srv NAME URL ARGS...: $ECQ gen on URL in the background, log in $OUT/NAME.log;
+# sets GEN_PID and PORT (the port it bound). A server that does not start fails loudly.
+start_srv() {
+  local name=$1 url=$2; shift 2
+  $ECQ gen --ecaptureq "$url" "$@" 2>"$OUT/$name.log" &
+  GEN_PID=$!
+  PIDS+=("$GEN_PID")
+  PORT=
+  if wait_log "$OUT/$name.log" "listening on" 10; then PORT=$(log_port "$OUT/$name.log"); fi
+  if [ -z "$PORT" ]; then
+    bad "$name: the test's own server did not start (see $OUT/$name.log)"
+    cat "$OUT/$name.log" >&2
+    return 1
+  fi
+}
+
+# start_gen NAME ARGS...: start_srv on 127.0.0.1, any free port
+start_gen() { local name=$1; shift; start_srv "$name" "ws://127.0.0.1:0/" "$@"; }
+
+# start_ready NAME CMD...: a helper server that prints "ready PORT"; sets HPID, HPORT
+start_ready() {
+  local name=$1; shift
+  "$@" >"$OUT/$name.out" 2>&1 &
+  HPID=$!
+  PIDS+=("$HPID")
+  HPORT=
+  if wait_log "$OUT/$name.out" "^ready" 20; then HPORT=$(log_port "$OUT/$name.out"); fi
+  if [ -z "$HPORT" ]; then
+    bad "$name: the test's helper server did not start (see $OUT/$name.out)"
+    cat "$OUT/$name.out" >&2
+    return 1
+  fi
+}
+
+# wait_file FILE [SECONDS]: until FILE exists
+wait_file() {
+  local i
+  for ((i = 0; i < ${2:-10} * 20; i++)); do [ -e "$1" ] && return 0; sleep 0.05; done
+  return 1
+}

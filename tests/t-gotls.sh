@@ -1,0 +1,150 @@
+# Go crypto/tls capture, sourced by test.sh as root: a Go HTTPS server and clients
+# (tests/gotls, built here with Debian's golang-go, normal and stripped) under the
+# real probes, checked through the stream by protoc-generated Python.
+section "Go crypto/tls capture"
+export GOCACHE=$OUT/go-cache GOPATH=$OUT/go-path GO111MODULE=off GOFLAGS= HOME=${HOME:-/root}
+if ! (cd tests/gotls && go build -o "$BIN/gotls" main.go && go build -ldflags='-s -w' -o "$BIN/gotls-s" main.go); then
+  bad "the Go test program builds (go $(go version 2>&1))"
+  return 0
+fi
+GOV=$(go version | grep -o 'go1\.[0-9.]*')
+ok "the Go test program builds with $GOV, normal and stripped (-ldflags='-s -w')"
+check "the stripped build has no .symtab, only .gopclntab" bash -c "! readelf -S $BIN/gotls-s | grep -q ' .symtab' && readelf -S $BIN/gotls-s | grep -q .gopclntab"
+
+# where the probes go: .symtab and .gopclntab agree, and every RET is objdump's
+./ecaptureq gotls --elfpath "$BIN/gotls" --list >"$OUT/golist.txt" 2>&1; r1=$?
+./ecaptureq gotls --elfpath "$BIN/gotls-s" --list >"$OUT/golist-s.txt" 2>&1; r2=$?
+check "gotls --list finds Read, writeRecordLocked and Close through .symtab" \
+  bash -c "test $r1 = 0 && test \$(grep -c '^crypto/tls.(\*Conn).* .symtab 0x' $OUT/golist.txt) = 3 && grep -q '^$BIN/gotls: $GOV' $OUT/golist.txt"
+# function name, address and RET addresses: the same whichever table found them
+golist_key() { awk 'NR > 1 {print $1, $3; for (i = 8; i <= NF; i++) if ($i == "ret") print $(i + 1)}' "$1"; }
+same=$(diff <(golist_key "$OUT/golist.txt") <(golist_key "$OUT/golist-s.txt") >/dev/null && echo yes)
+check "... and the same functions and RET addresses through .gopclntab in the stripped build" \
+  bash -c "test $r2 = 0 && test \$(grep -c ' .gopclntab 0x' $OUT/golist-s.txt) = 3 && test '$same' = yes"
+for fn in 'crypto/tls.(*Conn).Read' 'crypto/tls.(*Conn).writeRecordLocked'; do
+  want=$(objdump -d --no-show-raw-insn "$BIN/gotls" | awk -v f="<$fn>:" '$2 == f {on=1; next} on && /^$/ {exit} on && $2 == "ret" {sub(":", "", $1); print "0x" $1}' | tr '\n' ' ')
+  got=$(grep -F "$fn " "$OUT/golist.txt" | grep -o 'ret 0x[0-9a-f]*' | cut -c5- | tr '\n' ' ')
+  check "$fn: our RET addresses are objdump's ($got)" test -n "$got" -a "$got" = "$want"
+done
+"$BIN/unit" insns "$BIN/gotls" >"$OUT/insns-ours.txt"
+objdump -d -j .text --no-show-raw-insn "$BIN/gotls" >"$OUT/insns-objdump.txt"
+check "the instruction decoder agrees with objdump on the whole .text of the Go program: $($PY tests/insn_compare.py "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt")" \
+  $PY tests/insn_compare.py "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt"
+
+# refusals: one line, exit 1
+./ecaptureq gotls --elfpath /bin/true --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/go-notgo.txt"; rc=$?
+check "gotls on a non-Go executable: exit 1, one line naming the reason" \
+  bash -c "test $rc = 1 && test \$(wc -l <$OUT/go-notgo.txt) = 1 && grep -q 'not a Go executable' $OUT/go-notgo.txt"
+$PY - "$BIN/gotls" "$OUT/gotls-old" <<'PYEOF'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+i = b.find(b"\xff Go buildinf:")
+v = b.find(b"go1.", i)
+b[v:v + 5] = b"go1.1"
+b[v + 5:v + 6] = b"6"   # go1.16...: a Go from before the register ABI
+open(sys.argv[2], "wb").write(b)
+PYEOF
+./ecaptureq gotls --elfpath "$OUT/gotls-old" --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/go-old.txt"; rc=$?
+check "gotls on a Go 1.16 executable (stack ABI): exit 1, one line naming the reason" \
+  bash -c "test $rc = 1 && test \$(wc -l <$OUT/go-old.txt) = 1 && grep -q 'before 1.17' $OUT/go-old.txt"
+
+CERT=$OUT/cert.pem KEY=$OUT/key.pem
+[ -f "$CERT" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost 2>/dev/null
+
+./ecaptureq gotls --elfpath "$BIN/gotls" --elfpath "$BIN/gotls-s" --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/gotls.log" &
+GA=$!; PIDS+=($GA)
+if ! wait_log "$OUT/gotls.log" capturing 20; then
+  bad "ecaptureq gotls starts and attaches (see $OUT/gotls.log)"
+  cat "$OUT/gotls.log"
+  return 0
+fi
+GAP=$(log_port "$OUT/gotls.log")
+check "gotls probes both builds: 3 functions each, RETs included" \
+  bash -c "test \$(grep -c 'go: .*gotls.* ($GOV): 3 of 3 functions probed' $OUT/gotls.log) = 2"
+
+# gcapture NAME SECONDS: a consumer of the gotls agent into $OUT/NAME.json
+gcapture() {
+  rm -f "$OUT/$1.ready"
+  $PY tests/consume.py ws://127.0.0.1:$GAP/ --seconds "$2" --ready "$OUT/$1.ready" >"$OUT/$1.json" &
+  CONS=$!
+  wait_file "$OUT/$1.ready" 5
+}
+# gsettle: stop the consumer once its output stopped growing
+gsettle() {
+  local f=/proc/$CONS/fd/1 last=-1 size i
+  for ((i = 0; i < 120; i++)); do
+    size=$(stat -L -c %s "$f" 2>/dev/null || echo gone)
+    [ "$size" = "$last" ] && break
+    last=$size
+    sleep 1
+  done
+  kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null
+}
+
+for build in gotls gotls-s; do
+  G=$BIN/$build
+  start_ready "$build-srv" "$G" server 127.0.0.1:0 "$CERT" "$KEY" || continue
+  GS=$HPID GP=$HPORT
+  gcapture "$build-a" 60
+  "$G" get https://127.0.0.1:$GP/hello-$build >"$OUT/$build-get.out" & P_GET=$!; wait $P_GET
+  "$G" get https://127.0.0.1:$GP/h2-$build h2 >/dev/null & P_H2=$!; wait $P_H2
+  "$G" post https://127.0.0.1:$GP/ 1048576 7 >"$OUT/$build-post.out" & P_POST=$!; wait $P_POST
+  "$G" bigget https://127.0.0.1:$GP 1048576 9 >"$OUT/$build-big.out" & P_BIG=$!; wait $P_BIG
+  "$G" writes 127.0.0.1:$GP 10000 100 >"$OUT/$build-writes.out" & P_W=$!; wait $P_W
+  GOMAXPROCS=2 "$G" parallel https://127.0.0.1:$GP 64 >"$OUT/$build-par.out" & P_PAR=$!; wait $P_PAR; prc=$?
+  gsettle
+  J=$OUT/$build-a.json
+  check "$build: a client GET: write from the client's pid (src = client, dst = server port, type 1), the response read on the same uuid" \
+    $PY tests/check_capture.py "$J" exchange $P_GET $build 127.0.0.1 $GP "GET /hello-$build HTTP/1.1" "hello /hello-$build"
+  check "$build: the server side too: it reads the request (src = client) and writes the response (src = server)" $PY - "$J" $GS "/hello-$build" <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+srv = [e for e in ev if e["pid"] == int(sys.argv[2])]
+data = lambda e: base64.b64decode(e["payload_b64"])
+rd = [e for e in srv if data(e).startswith(b"GET " + sys.argv[3].encode())]
+wr = [e for e in srv if data(e).startswith(b"HTTP/1.1 200") and e["uuid"] in {r["uuid"] for r in rd}]
+ok = rd and wr and rd[0]["type"] == 1 and wr[0]["type"] == 3
+ok = ok and rd[0]["src_port"] == wr[0]["dst_port"] and rd[0]["dst_port"] == wr[0]["src_port"] and rd[0]["src_ip"] == "127.0.0.1"
+sys.exit(0 if ok else 1)
+PYEOF
+  check "$build: HTTP/2 (ALPN h2): the client preface is typed 2, the server's frames 4" $PY - "$J" $P_H2 <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+mine = [e for e in ev if e["pid"] == int(sys.argv[2])]
+pre = [e for e in mine if base64.b64decode(e["payload_b64"]).startswith(b"PRI * HTTP/2.0")]
+sys.exit(0 if pre and pre[0]["type"] == 2 and any(e["type"] == 4 for e in mine) else 1)
+PYEOF
+  check "$build: a 1 MiB request body arrives complete and byte-exact, in order, on one uuid" \
+    $PY tests/check_capture.py "$J" gobody $P_POST $GP 1048576 7
+  check "$build: ... and the server read that body (its own sha256)" grep -q "got 1048576 sha256" "$OUT/$build-post.out"
+  check "$build: a 1 MiB response body read by the client arrives complete and byte-exact, in order, on one uuid" \
+    $PY tests/check_capture.py "$J" goread $P_BIG $GP 1048576 9
+  check "$build: 10,000 small writes give exactly 10,000 write events, 1,000,000 bytes" \
+    $PY tests/check_capture.py "$J" writes $P_W 10000 100
+  check "$build: 64 goroutines on 64 connections (GOMAXPROCS=2): every event on its own connection's uuid" \
+    bash -c "test $prc = 0 && $PY tests/check_capture.py $J parallel $P_PAR 64"
+  "$G" loop https://127.0.0.1:$GP 3000 >"$OUT/$build-loop.out" 2>&1; lrc=$?
+  check "$build: 3,000 requests under the probes: client exits 0, the server still runs" \
+    bash -c "test $lrc = 0 && grep -q 'loop 3000 ok' $OUT/$build-loop.out && kill -0 $GS"
+  kill $GS; wait $GS 2>/dev/null
+done
+
+check "the gotls agent reports no loss and still runs" bash -c "kill -0 $GA && ! grep -q 'capture lost' $OUT/gotls.log"
+kill -TERM $GA; wait $GA; rc=$?
+check "SIGTERM stops gotls with exit 0" test $rc = 0
+
+# tls --pid N on a Go process finds its executable and probes it
+start_ready gopid-srv "$BIN/gotls-s" server 127.0.0.1:0 "$CERT" "$KEY" && {
+  GS=$HPID GP=$HPORT
+  ./ecaptureq tls --pid $GS --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/gopid.log" &
+  GT=$!; PIDS+=($GT)
+  wait_log "$OUT/gopid.log" capturing 20
+  GAP=$(log_port "$OUT/gopid.log")
+  gcapture gopid 30
+  "$BIN/gotls" get https://127.0.0.1:$GP/by-pid >/dev/null
+  gsettle
+  check "tls --pid N on a Go server: its executable is probed, and only its events come" \
+    bash -c "grep -q 'go: /proc/$GS/exe ($GOV): 3 of 3 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
+  kill -TERM $GT; wait $GT 2>/dev/null
+  kill $GS; wait $GS 2>/dev/null
+}

@@ -1,0 +1,78 @@
+# ecaptureq watch against gen, a third-party Python server and broken servers
+section "ecaptureq watch"
+start_gen watch --events 500 --size 200 --wait-clients 2 --rate 2000
+./ecaptureq watch ws://127.0.0.1:$PORT/ --json >"$OUT/watch.json" 2>"$OUT/watch.err" &
+W=$!
+$PY tests/consume.py ws://127.0.0.1:$PORT/ --events 500 --seconds 30 >"$OUT/watch-py.json"
+wait $GEN_PID; wait $W; rc=$?
+check "watch --json gives the same field values as the protoc Python decoder (500 events)" \
+  $PY tests/compare_watch.py "$OUT/watch.json" "$OUT/watch-py.json" 500
+check "watch exits 0 after the server's clean close, with a summary" bash -c "test $rc = 0 && grep -q '500 events' $OUT/watch.err"
+command -v jq >/dev/null && check "watch --json lines parse with jq" bash -c "jq -e -s 'map(select(.kind==\"event\")) | length == 500' $OUT/watch.json >/dev/null"
+start_gen watch2 --events 40 --size 100 --wait-clients 6 --rate 2000
+./ecaptureq watch ws://127.0.0.1:$PORT/ --json --pid 1000 >"$OUT/w-pid.json" 2>/dev/null &
+./ecaptureq watch ws://127.0.0.1:$PORT/ --json --type response >"$OUT/w-type.json" 2>/dev/null &
+./ecaptureq watch ws://127.0.0.1:$PORT/ --json --port 40003 >"$OUT/w-port.json" 2>/dev/null &
+./ecaptureq watch ws://127.0.0.1:$PORT/ --json --pname nobody >"$OUT/w-pname.json" 2>/dev/null &
+./ecaptureq watch ws://127.0.0.1:$PORT/ --compact >"$OUT/w-compact.txt" 2>/dev/null &
+./ecaptureq watch ws://127.0.0.1:$PORT/ --hex --max-payload 40 --verbose >"$OUT/w-hex.txt" 2>/dev/null &
+wait $GEN_PID; sleep 1
+check "watch --pid: only that pid's events" bash -c "test \$(grep -c '\"kind\":\"event\"' $OUT/w-pid.json) = 2 && ! grep '\"kind\":\"event\"' $OUT/w-pid.json | grep -qv '\"pid\":1000,'"
+check "watch --type response: only type 3" bash -c "test \$(grep -c '\"kind\":\"event\"' $OUT/w-type.json) = 20 && ! grep '\"kind\":\"event\"' $OUT/w-type.json | grep -qv '\"type\":3,'"
+check "watch --port: src or dst port" bash -c "test \$(grep -c '\"kind\":\"event\"' $OUT/w-port.json) = 2"
+check "watch --pname: no match, no events" bash -c "! grep -q '\"kind\":\"event\"' $OUT/w-pname.json && grep -q run_log $OUT/w-pname.json"
+check "watch --compact: one line per event" bash -c "test \$(grep -c ' -> ' $OUT/w-compact.txt) = 40 && test \$(grep -c 'HTTP/1.x response' $OUT/w-compact.txt) = 20"
+check "watch --hex --max-payload 40 --verbose: hex dump, cut count, heartbeats" bash -c "grep -q '^  00000000  50 4f 53 54 20 2f' $OUT/w-hex.txt && grep -q '60 more bytes not shown' $OUT/w-hex.txt && grep -q 'heartbeat 0' $OUT/w-hex.txt"
+check "watch prints no colour codes when not on a terminal" bash -c "! grep -q \$'\\033' $OUT/w-compact.txt $OUT/w-hex.txt"
+
+start_ready wss $PY tests/ws_server.py 0 "$OUT/pong.txt"
+./ecaptureq watch ws://127.0.0.1:$HPORT/ --json >"$OUT/w-3p.json" 2>"$OUT/w-3p.err"; rc=$?
+check "watch against a third-party Python server: unset fields, unknown fields, a fragmented 1 MiB message" $PY - "$OUT/w-3p.json" <<'PYEOF'
+import base64, json, sys
+d = [json.loads(l) for l in open(sys.argv[1])]
+ev = [x for x in d if x["kind"] == "event"]
+ok = [x["kind"] for x in d] == ["run_log", "event", "event", "event", "heartbeat"]
+ok = ok and d[0]["run_log"] == "third-party server log \u20ac"
+ok = ok and ev[0]["pid"] == 0 and base64.b64decode(ev[0]["payload"]) == b"only a payload, as eCapture sends"
+ok = ok and ev[1]["pname"] == "binproc" and ev[1]["dst_ip"] == "::1" and base64.b64decode(ev[1]["payload"]) == bytes(range(256)) + b"\0" * 44
+ok = ok and ev[2]["length"] == 1 << 20 and base64.b64decode(ev[2]["payload"]) == b"B" * (1 << 20)
+ok = ok and d[4]["count"] == 5
+sys.exit(0 if ok else 1)
+PYEOF
+check "watch answers the server's ping, and exits 0 on its close" bash -c "grep -q 'pong ok' $OUT/pong.txt && test $rc = 0"
+check "watch reports a message that does not decode (offset, reason) and goes on" grep -q "does not decode: length past end at offset" "$OUT/w-3p.err"
+start_ready wss2 $PY tests/ws_server.py 0 "$OUT/pong2.txt"
+./ecaptureq watch ws://127.0.0.1:$HPORT/ --no-color >"$OUT/w-3p.txt" 2>&1
+check "watch shows a binary payload as a hex dump with an ASCII column" grep -q '^  00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|' "$OUT/w-3p.txt"
+check "watch cuts a 1 MiB payload at --max-payload and says how much" grep -q '1047552 more bytes not shown' "$OUT/w-3p.txt"
+start_ready bad $PY tests/ws_server.py 0 x --bad-accept
+./ecaptureq watch ws://127.0.0.1:$HPORT/ >/dev/null 2>"$OUT/bad.err"; rc=$?
+check "watch refuses a wrong Sec-WebSocket-Accept: exit 1 with the reason" bash -c "test $rc = 1 && grep -q 'Sec-WebSocket-Accept does not match' $OUT/bad.err"
+start_srv v6 "ws://[::1]:0/" --events 10 --wait-clients 1
+./ecaptureq watch "ws://[::1]:$PORT/" --json >"$OUT/w-v6.json" 2>/dev/null
+check "watch over IPv6" test "$(grep -c '"kind":"event"' "$OUT/w-v6.json")" = 10
+wait $GEN_PID
+start_gen tok --token t0k --rate 10
+./ecaptureq watch ws://127.0.0.1:$PORT/ >/dev/null 2>"$OUT/w-tok.err"; rc=$?
+check "watch without the token: exit 1, the server's 401 shown" bash -c "test $rc = 1 && grep -q '401' $OUT/w-tok.err"
+timeout --preserve-status -s INT 2 ./ecaptureq watch ws://127.0.0.1:$PORT/ --token t0k --json >"$OUT/w-tok.json" 2>/dev/null; rc=$?
+check "watch --token: accepted; Ctrl-C ends it with exit 0" bash -c "test $rc = 0 && grep -q '\"kind\":\"event\"' $OUT/w-tok.json"
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
+RP=$(free_port)
+./ecaptureq watch ws://127.0.0.1:$RP/ --reconnect --json >"$OUT/w-re.json" 2>"$OUT/w-re.err" &
+W=$!
+sleep 1
+start_srv re1 ws://127.0.0.1:$RP/ --rate 20
+sleep 1.5; kill $GEN_PID; wait $GEN_PID 2>/dev/null
+start_srv re2 ws://127.0.0.1:$RP/ --rate 20
+sleep 2.5
+kill -INT $W; wait $W; rc=$?
+P1=$(grep -o 'pid [0-9]*' "$OUT/re1.log" | head -1); P2=$(grep -o 'pid [0-9]*' "$OUT/re2.log" | head -1)
+check "watch --reconnect: waits for the server, follows it across a restart, says so on stderr" \
+  bash -c "test $rc = 0 && grep -q 'mode gen, $P1' $OUT/w-re.json && grep -q 'mode gen, $P2' $OUT/w-re.json && grep -q 'reconnecting in' $OUT/w-re.err"
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
+start_gen lost --rate 20
+./ecaptureq watch ws://127.0.0.1:$PORT/ >/dev/null 2>"$OUT/w-lost.err" &
+W=$!; sleep 1; kill -9 $GEN_PID; wait $W; rc=$?
+check "watch without --reconnect: a lost connection exits 1 with the reason" bash -c "test $rc = 1 && grep -q 'connection lost' $OUT/w-lost.err"
+
