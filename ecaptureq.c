@@ -2057,7 +2057,12 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
 }
 
 #ifndef ECAPTUREQ_NO_BPF
-/* Maps a whole file read-only. NULL with errno set; an empty file is EINVAL. */
+/* Maps a whole file read-only. NULL with errno set; an empty file is EINVAL.
+ * MAP_SHARED on purpose: the kernel writes the breakpoints of uprobes (ours, another
+ * agent's, a debugger's) into every private mapping of a probed file that could
+ * execute, so a private mapping can show 0xCC where the file has an instruction, and
+ * decoding it would put probes in the middle of instructions. A shared mapping shows
+ * the file itself. */
 static uint8_t *ecq__map_file(const char *path, size_t *size)
 {
     struct stat st;
@@ -2066,7 +2071,7 @@ static uint8_t *ecq__map_file(const char *path, size_t *size)
     if (fd < 0) return NULL;
     if (fstat(fd, &st) == 0) {
         if (st.st_size <= 0 || !S_ISREG(st.st_mode)) errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        else m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        else m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
     }
     err = errno;
     close(fd);
@@ -2141,6 +2146,7 @@ static const struct ecq__lib ecq__libs[] = {
     {"go", "elfpath", {NULL}, 1,
      {{"crypto/tls.(*Conn).Read", "go_read_enter", "go_ret"},
       {"crypto/tls.(*Conn).writeRecordLocked", "go_write_enter", "go_ret"},
+      {"crypto/tls.(*Conn).handshakeContext", "go_handshake_enter", "go_ret"},
       {"crypto/tls.(*Conn).Close", "go_conn_free", NULL}}},
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
@@ -2440,8 +2446,9 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     comm[16] = 0;
     ecq__addr_text(r->family, r->laddr, laddr, sizeof laddr);
     ecq__addr_text(r->family, r->raddr, raddr, sizeof raddr);
+    /* eCapture's pid_tid_comm_fd, and the socket's number: fds are reused */
     if (r->fd >= 0)
-        n = snprintf(c->uuid, sizeof c->uuid, "%u_%u_%s_%d", r->pid, r->conn_tid, comm, r->fd);
+        n = snprintf(c->uuid, sizeof c->uuid, "%u_%u_%s_%d_%llu", r->pid, r->conn_tid, comm, r->fd, r->seq);
     else
         n = snprintf(c->uuid, sizeof c->uuid, "%u_%u_%s_0x%llx", r->pid, r->conn_tid, comm, r->conn);
     ev.timestamp = (int64_t)r->ts_ns + c->mono_to_real_ns;

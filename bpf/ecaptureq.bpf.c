@@ -48,16 +48,6 @@ struct call_key {
     __u64 id;           /* thread id, or the goroutine's g pointer */
 };
 
-struct call {
-    __u64 conn, buf, exptr;
-    __u64 sk;           /* the socket the call used, from the tracepoints; 0 none yet */
-    __u64 frame;        /* thread: SP at entry; goroutine: distance of SP from the stack top */
-    __u64 born;         /* thread: the task's start time, to tell a reused thread id */
-    __u8 dir;           /* enum ecq_dir */
-    __u8 need_sock;     /* NSPR: PR_Read/PR_Write also serve files and pipes */
-    __u8 report;        /* 0: learn the socket only (Go handshake and alert records) */
-};
-
 struct conn_key {
     __u32 tgid, pad;
     __u64 conn;
@@ -65,11 +55,24 @@ struct conn_key {
 
 struct conn_val {
     __u64 sk;
+    __u64 seq;          /* the socket's number, unique for the agent's lifetime */
     __u32 tid;
     __s32 fd;
     __u16 lport, rport;
     __u8 family, pad[3];
     __u8 laddr[16], raddr[16];
+};
+
+struct call {
+    __u64 conn, buf, exptr;
+    __u64 sk;           /* the socket the call used, from the tracepoints; 0 none yet */
+    struct conn_val peer; /* sk's tuple and fd, read while the call used it */
+    __u64 frame;        /* thread: SP at entry; goroutine: distance of SP from the stack top */
+    __u64 born;         /* thread: the task's start time, to tell a reused thread id */
+    __u64 ts;           /* bpf_ktime_get_ns() at entry: a write's time */
+    __u8 dir;           /* enum ecq_dir */
+    __u8 need_sock;     /* NSPR: PR_Read/PR_Write also serve files and pipes */
+    __u8 report;        /* 0: learn the socket only (Go handshake and alert records) */
 };
 
 /* calls: call_key -> call. The TLS calls in progress. Written by the entry probes,
@@ -102,6 +105,19 @@ struct {
     __type(key, __u64);
     __type(value, struct conn_key);
 } sk_owner SEC(".maps");
+
+/* sk_seq: struct sock * -> its connection number. Written (once, BPF_NOEXIST) when a
+ * TLS call first uses the socket, deleted by sock_state when it closes, so a socket
+ * allocated later at the same address gets a new number. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, __u64);
+} sk_seq SEC(".maps");
+
+/* the last connection number given out */
+__u64 conn_seq = 0;
 
 /* rb: struct ecq_bpf_event records (header + len payload bytes) to user space. */
 struct {
@@ -158,6 +174,7 @@ static __always_inline int enter(struct pt_regs *ctx, __u64 conn, __u64 buf, __u
     struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
     struct call n = {.conn = conn, .buf = buf, .exptr = exptr, .dir = dir, .need_sock = need_sock, .report = 1};
     if (!wanted(id)) return 0;
+    n.ts = bpf_ktime_get_ns();
     n.frame = PT_REGS_SP(ctx);
     n.born = BPF_CORE_READ(task, start_time);
     begin(&k, &n);
@@ -230,6 +247,7 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u64 buf, __u8 dir, __
     struct call_key k;
     struct call n = {.conn = ctx->ax, .buf = buf, .dir = dir, .report = report};
     if (!wanted(bpf_get_current_pid_tgid()) || go_key(ctx, &k, &n.frame) < 0) return 0;
+    n.ts = bpf_ktime_get_ns();
     begin(&k, &n);
     return 0;
 }
@@ -249,95 +267,13 @@ int go_write_enter(struct pt_regs *ctx)
     return go_enter(ctx, ctx->cx, ECQ_DIR_WRITE, (__u8)ctx->bx == GO_RECORD_APPDATA);
 }
 
-/* the socket a thread or goroutine inside a TLS call sends on or receives from */
-static __always_inline int note_sock(struct sock *sk)
-{
-    __u64 id = bpf_get_current_pid_tgid();
-    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
-    struct call *c = bpf_map_lookup_elem(&calls, &k);
-    if (!c) {
-        /* a Go program in a system call: R14 still holds g, saved at syscall entry */
-        struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-        __u64 g = 0;
-        if (!regs || bpf_probe_read_kernel(&g, sizeof g, &regs->r14) < 0 || !g) return 0;
-        k.kind = CALL_GOROUTINE, k.id = g;
-        c = bpf_map_lookup_elem(&calls, &k);
-    }
-    if (c && !c->sk) c->sk = (__u64)sk;
-    return 0;
-}
-
-/* TP: sock_send_length(struct sock *sk, int ret, int flags) */
-SEC("raw_tracepoint/sock_send_length")
-int sock_send(struct bpf_raw_tracepoint_args *ctx)
-{
-    return note_sock((struct sock *)ctx->args[0]);
-}
-
-/* TP: sock_recv_length(struct sock *sk, int ret, int flags) */
-SEC("raw_tracepoint/sock_recv_length")
-int sock_recv(struct bpf_raw_tracepoint_args *ctx)
-{
-    return note_sock((struct sock *)ctx->args[0]);
-}
-
-/* Fallback for kernels without the sock_*_length tracepoints (before 6.3): the same
- * information from kprobes, where kprobes exist.
- * int tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
- * int tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len); */
-SEC("kprobe/tcp_sendmsg")
-int BPF_KPROBE(kp_tcp_sendmsg, struct sock *sk)
-{
-    return note_sock(sk);
-}
-
-SEC("kprobe/tcp_recvmsg")
-int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk)
-{
-    return note_sock(sk);
-}
-
-/* TP: inet_sock_set_state(const struct sock *sk, const int oldstate, const int newstate) */
-SEC("raw_tracepoint/inet_sock_set_state")
-int sock_state(struct bpf_raw_tracepoint_args *ctx)
-{
-    __u64 sk = ctx->args[0];
-    struct conn_key *k;
-    struct conn_val *v;
-    if ((int)ctx->args[2] != TCP_CLOSE) return 0;
-    k = bpf_map_lookup_elem(&sk_owner, &sk);
-    if (!k) return 0;
-    v = bpf_map_lookup_elem(&conns, k);
-    if (v && v->sk == sk) bpf_map_delete_elem(&conns, k);
-    bpf_map_delete_elem(&sk_owner, &sk);
-    return 0;
-}
-
-static __always_inline int forget_conn(__u64 conn)
-{
-    struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .conn = conn};
-    struct conn_val *v = bpf_map_lookup_elem(&conns, &k);
-    if (v) {
-        __u64 sk = v->sk;
-        bpf_map_delete_elem(&sk_owner, &sk);
-        bpf_map_delete_elem(&conns, &k);
-    }
-    return 0;
-}
-
-/* void SSL_free(SSL *ssl); void gnutls_deinit(gnutls_session_t session);
- * PRStatus PR_Close(PRFileDesc *fd); */
+/* func (c *Conn) handshakeContext(ctx context.Context) (ret error): c in RAX. Teaches
+ * the socket only: a server may read its peer's first bytes during the handshake, so
+ * that its first Read never touches the socket. */
 SEC("uprobe")
-int BPF_KPROBE(conn_free, void *conn)
+int go_handshake_enter(struct pt_regs *ctx)
 {
-    return forget_conn((__u64)conn);
-}
-
-/* func (c *Conn) Close() error: c in RAX */
-SEC("uprobe")
-int go_conn_free(struct pt_regs *ctx)
-{
-    return forget_conn(ctx->ax);
+    return go_enter(ctx, 0, ECQ_DIR_READ, 0);
 }
 
 struct fd_scan {
@@ -389,6 +325,115 @@ static __always_inline void read_tuple(struct sock *sk, struct conn_val *v)
     }
 }
 
+/* the socket a thread or goroutine inside a TLS call sends on or receives from */
+static __always_inline int note_sock(struct sock *sk)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct call *c = bpf_map_lookup_elem(&calls, &k);
+    if (!c) {
+        /* a Go program in a system call: R14 still holds g, saved at syscall entry */
+        struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+        __u64 g = 0;
+        if (!regs || bpf_probe_read_kernel(&g, sizeof g, &regs->r14) < 0 || !g) return 0;
+        k.kind = CALL_GOROUTINE, k.id = g;
+        c = bpf_map_lookup_elem(&calls, &k);
+    }
+    if (!c || c->sk) return 0;
+    c->sk = (__u64)sk;
+    /* read the tuple now, inside the system call: by the time the TLS call returns
+     * the peer may have closed the connection (no local port, no descriptor) */
+    struct conn_key ck = {.tgid = k.tgid, .conn = c->conn};
+    struct conn_val *v = bpf_map_lookup_elem(&conns, &ck);
+    if (v && v->sk == (__u64)sk) {
+        c->peer = *v;
+        return 0;
+    }
+    c->peer.sk = (__u64)sk;
+    c->peer.tid = (__u32)id;
+    read_tuple(sk, &c->peer);
+    c->peer.fd = sock_fd(sk);
+    __u64 key = (__u64)sk, seq = __sync_fetch_and_add(&conn_seq, 1) + 1, *have;
+    bpf_map_update_elem(&sk_seq, &key, &seq, BPF_NOEXIST);
+    have = bpf_map_lookup_elem(&sk_seq, &key);
+    c->peer.seq = have ? *have : seq;
+    return 0;
+}
+
+/* TP: sock_send_length(struct sock *sk, int ret, int flags) */
+SEC("raw_tracepoint/sock_send_length")
+int sock_send(struct bpf_raw_tracepoint_args *ctx)
+{
+    return note_sock((struct sock *)ctx->args[0]);
+}
+
+/* TP: sock_recv_length(struct sock *sk, int ret, int flags) */
+SEC("raw_tracepoint/sock_recv_length")
+int sock_recv(struct bpf_raw_tracepoint_args *ctx)
+{
+    return note_sock((struct sock *)ctx->args[0]);
+}
+
+/* Fallback for kernels without the sock_*_length tracepoints (before 6.3): the same
+ * information from kprobes, where kprobes exist.
+ * int tcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+ * int tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len); */
+SEC("kprobe/tcp_sendmsg")
+int BPF_KPROBE(kp_tcp_sendmsg, struct sock *sk)
+{
+    return note_sock(sk);
+}
+
+SEC("kprobe/tcp_recvmsg")
+int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk)
+{
+    return note_sock(sk);
+}
+
+/* TP: inet_sock_set_state(const struct sock *sk, const int oldstate, const int newstate) */
+SEC("raw_tracepoint/inet_sock_set_state")
+int sock_state(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 sk = ctx->args[0];
+    struct conn_key *k;
+    struct conn_val *v;
+    if ((int)ctx->args[2] != TCP_CLOSE) return 0;
+    bpf_map_delete_elem(&sk_seq, &sk);
+    k = bpf_map_lookup_elem(&sk_owner, &sk);
+    if (!k) return 0;
+    v = bpf_map_lookup_elem(&conns, k);
+    if (v && v->sk == sk) bpf_map_delete_elem(&conns, k);
+    bpf_map_delete_elem(&sk_owner, &sk);
+    return 0;
+}
+
+static __always_inline int forget_conn(__u64 conn)
+{
+    struct conn_key k = {.tgid = bpf_get_current_pid_tgid() >> 32, .conn = conn};
+    struct conn_val *v = bpf_map_lookup_elem(&conns, &k);
+    if (v) {
+        __u64 sk = v->sk;
+        bpf_map_delete_elem(&sk_owner, &sk);
+        bpf_map_delete_elem(&conns, &k);
+    }
+    return 0;
+}
+
+/* void SSL_free(SSL *ssl); void gnutls_deinit(gnutls_session_t session);
+ * PRStatus PR_Close(PRFileDesc *fd); */
+SEC("uprobe")
+int BPF_KPROBE(conn_free, void *conn)
+{
+    return forget_conn((__u64)conn);
+}
+
+/* func (c *Conn) Close() error: c in RAX */
+SEC("uprobe")
+int go_conn_free(struct pt_regs *ctx)
+{
+    return forget_conn(ctx->ax);
+}
+
 struct emit_ctx {
     struct ecq_bpf_event *ev;
     __u64 buf;
@@ -424,32 +469,34 @@ static long emit_cb(__u32 i, void *arg)
     return 0;
 }
 
-/* A call ended having moved total bytes: cache the socket it used for its TLS object,
- * then send the bytes with the connection's tuple. */
-static __always_inline int finish(struct call *c, __u64 total)
+/* A call ended having moved total bytes (ok: it succeeded): cache the socket it used
+ * for its TLS object, then send the bytes with the connection's tuple. A write is
+ * stamped with the time it was handed to the library, a read with the time it
+ * returned, so a request always sorts before the response it caused. */
+static __always_inline int finish(struct call *c, __u64 total, int ok)
 {
     __u64 id = bpf_get_current_pid_tgid();
     __u32 zero = 0;
     struct conn_key k = {.tgid = id >> 32, .conn = c->conn};
-    struct conn_val *v, nv = {};
+    struct conn_val *v;
     struct ecq_bpf_event *ev;
 
     v = bpf_map_lookup_elem(&conns, &k);
-    if (c->sk && (!v || v->sk != c->sk)) {
-        struct sock *sk = (struct sock *)c->sk;
-        nv.sk = c->sk;
-        nv.tid = (__u32)id;
-        read_tuple(sk, &nv);
-        nv.fd = sock_fd(sk);
-        bpf_map_update_elem(&conns, &k, &nv, BPF_ANY);
-        bpf_map_update_elem(&sk_owner, &c->sk, &k, BPF_ANY);
-        v = &nv;
+    if (c->sk && c->peer.sk == c->sk && (!v || v->sk != c->sk)) {
+        /* a call that failed, or a socket that was already closing (no local port
+         * any more, no descriptor), is not cached: the entry could outlive the
+         * socket's close and be taken by the next TLS object at the same address */
+        if (ok && c->peer.lport && c->peer.fd >= 0) {
+            bpf_map_update_elem(&conns, &k, &c->peer, BPF_ANY);
+            bpf_map_update_elem(&sk_owner, &c->sk, &k, BPF_ANY);
+        }
+        v = &c->peer;
     }
     if (!c->report || !total || total > 0x7fffffff) return 0;
     if (c->need_sock && !v) return 0;
     ev = bpf_map_lookup_elem(&scratch, &zero);
     if (!ev) return 0;
-    ev->ts_ns = bpf_ktime_get_ns();
+    ev->ts_ns = c->dir == ECQ_DIR_WRITE ? c->ts : bpf_ktime_get_ns();
     ev->conn = c->conn;
     ev->pid = id >> 32;
     ev->tid = (__u32)id;
@@ -457,6 +504,7 @@ static __always_inline int finish(struct call *c, __u64 total)
     ev->total = (__u32)total;
     if (v) {
         ev->conn_tid = v->tid;
+        ev->seq = v->seq;
         ev->fd = v->fd;
         ev->family = v->family;
         ev->lport = v->lport;
@@ -465,6 +513,7 @@ static __always_inline int finish(struct call *c, __u64 total)
         __builtin_memcpy(ev->raddr, v->raddr, 16);
     } else {
         ev->conn_tid = (__u32)id;
+        ev->seq = 0;
         ev->fd = -1;
         ev->family = 0;
         ev->lport = ev->rport = 0;
@@ -497,7 +546,7 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
     } else if ((int)PT_REGS_RC(ctx) == 1 && c.exptr) {
         bpf_probe_read_user(&total, sizeof total, (void *)c.exptr);
     }
-    return finish(&c, total);
+    return finish(&c, total, total > 0);
 }
 
 SEC("uretprobe")
@@ -531,5 +580,8 @@ int go_ret(struct pt_regs *ctx)
     if (!cp || cp->frame != frame) return 0;
     c = *cp;
     bpf_map_delete_elem(&calls, &k);
-    return finish(&c, n > 0 ? (__u64)n : 0);
+    /* Read and writeRecordLocked return (n int, err error); handshakeContext returns
+     * an error, nil (RAX 0) on success */
+    if (!c.report && c.dir == ECQ_DIR_READ) return finish(&c, 0, n == 0);
+    return finish(&c, n > 0 ? (__u64)n : 0, n > 0);
 }

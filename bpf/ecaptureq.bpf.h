@@ -22,8 +22,9 @@ enum ecq_counter {
 };
 
 struct ecq_bpf_event {
-    unsigned long long ts_ns;      /* bpf_ktime_get_ns() at the call's return */
+    unsigned long long ts_ns;      /* bpf_ktime_get_ns(): a write's entry, a read's return */
     unsigned long long conn;       /* SSL *, gnutls_session_t, PRFileDesc * or Go *tls.Conn */
+    unsigned long long seq;        /* connection number (unique per socket); 0 if no socket */
     unsigned int pid;              /* tgid */
     unsigned int tid;              /* thread that made this call */
     unsigned int conn_tid;         /* thread that first used the socket: stable per connection */
