@@ -59,7 +59,7 @@ rm -rf "$OUT/nssdb" && mkdir -p "$OUT/nssdb" && certutil -N -d "sql:$OUT/nssdb" 
 
 capture clients 60
 client P_CURL4 curl -sk --max-time 10 -o "$OUT/curl4.out" https://127.0.0.1:$P4/curl4
-client P_CURL6 curl -sk --max-time 10 -o "$OUT/curl6.out" 'https://[::1]:$P6/curl6'
+client P_CURL6 curl -sk --max-time 10 -o "$OUT/curl6.out" "https://[::1]:$P6/curl6"
 client P_SC openssl s_client -connect 127.0.0.1:$P4 -quiet <"$OUT/req-s_client.txt" >"$OUT/s_client.out" 2>/dev/null
 client P_PY $PY tests/tls_client.py get 127.0.0.1 $P4 /python >"$OUT/py.out"
 # gnutls-cli and tstclnt read the request from a pipe ($! is the pipeline's last command)
@@ -84,12 +84,12 @@ ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
 mine = [e for e in ev if e["pid"] == int(sys.argv[2])]
 sys.exit(0 if mine and all(e["src_port"] and e["dst_port"] for e in mine) else 1)
 PYEOF
-check "the server side (Python ssl) is captured too: reads src=client, writes src=server" $PY - "$OUT/clients.json" $SRV4 <<'PYEOF'
+check "the server side (Python ssl) is captured too: reads src=client, writes src=server" $PY - "$OUT/clients.json" $SRV4 $P4 <<'PYEOF'
 import json, sys, base64
 ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
 srv = [e for e in ev if e["pid"] == int(sys.argv[2])]
-rd = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"GET /curl4") and e["dst_port"] == $P4]
-wr = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"HTTP/1.1 200") and e["src_port"] == $P4]
+rd = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"GET /curl4") and e["dst_port"] == int(sys.argv[3])]
+wr = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"HTTP/1.1 200") and e["src_port"] == int(sys.argv[3])]
 sys.exit(0 if rd and wr and rd[0]["type"] == 1 and wr[0]["type"] == 3 else 1)
 PYEOF
 
@@ -115,7 +115,7 @@ rm -f "$OUT/pid.ready"
 $PY tests/consume.py ws://127.0.0.1:$A2/ --seconds 20 --ready "$OUT/pid.ready" >"$OUT/pid.json" & CONS=$!
 for ((i = 0; i < 100; i++)); do [ -e "$OUT/pid.ready" ] && break; sleep 0.05; done
 timeout 10 curl -sk https://127.0.0.1:$P4/pidonly >/dev/null
-timeout 10 curl -sk 'https://[::1]:$P6/other' >/dev/null
+timeout 10 curl -sk "https://[::1]:$P6/other" >/dev/null
 settle
 check "--pid N: libraries found through /proc/N/maps" grep -q "openssl: /proc/$SRV4/root/.*libssl" "$OUT/tls-pid.log"
 check "--pid N: events only from N (not curl, not the other server)" $PY tests/check_capture.py "$OUT/pid.json" only $SRV4
@@ -137,9 +137,9 @@ A3=$(log_port "$OUT/tls-uid.log")
 rm -f "$OUT/uid.ready"
 $PY tests/consume.py ws://127.0.0.1:$A3/ --seconds 20 --ready "$OUT/uid.ready" >"$OUT/uid.json" & CONS=$!
 for ((i = 0; i < 100; i++)); do [ -e "$OUT/uid.ready" ] && break; sleep 0.05; done
-curl -sk --max-time 10 https://127.0.0.1:$P6/root >/dev/null 2>&1
-curl -sk --max-time 10 'https://[::1]:$P6/root' >/dev/null
-setpriv --reuid=65534 --regid=65534 --clear-groups curl -sk --max-time 10 'https://[::1]:$P6/nobody' >/dev/null &
+curl -sk --max-time 10 https://127.0.0.1:$P4/root >/dev/null 2>&1
+curl -sk --max-time 10 "https://[::1]:$P6/root" >/dev/null
+setpriv --reuid=65534 --regid=65534 --clear-groups curl -sk --max-time 10 "https://[::1]:$P6/nobody" >/dev/null &
 P_NOBODY=$!; wait $P_NOBODY
 settle
 check "--uid N: events only from that user's processes" $PY tests/check_capture.py "$OUT/uid.json" only $P_NOBODY
