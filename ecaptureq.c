@@ -227,45 +227,66 @@ int ecq_utf8_valid(const void *data, size_t len)
 enum { ECQ__PB_VARINT = 0, ECQ__PB_I64 = 1, ECQ__PB_LEN = 2, ECQ__PB_I32 = 5 };
 
 /* Output stream, after nanopb: with buf NULL it only counts, so sizing and encoding
- * are one walk over the message and cannot disagree. Writes never pass end. */
+ * are one walk over the message and cannot disagree. Writes never pass end. The walk
+ * is inlined into its two users, so the compiler specialises it: counting folds to
+ * arithmetic, writing to stores. */
+#define ECQ__INLINE static inline __attribute__((always_inline))
 struct ecq__pb_out {
     uint8_t *buf, *end;
     size_t n;                       /* bytes written (or counted) so far */
     int overflow;
 };
 
-static void ecq__out(struct ecq__pb_out *o, const void *src, size_t len)
+ECQ__INLINE size_t ecq__varint_size(uint64_t v)
 {
-    if (o->buf) {
-        if (o->overflow || len > (size_t)(o->end - o->buf) - o->n) {
-            o->overflow = 1;
-            return;
-        }
-        memcpy(o->buf + o->n, src, len);
+    size_t n = 1;
+    while (v >= 0x80) v >>= 7, n++;
+    return n;
+}
+
+/* room for len more bytes; when counting there is always room */
+ECQ__INLINE int ecq__out_room(struct ecq__pb_out *o, size_t len)
+{
+    if (!o->buf) return 0;
+    if (o->overflow || len > (size_t)(o->end - o->buf) - o->n) return o->overflow = 1, 0;
+    return 1;
+}
+
+ECQ__INLINE void ecq__out(struct ecq__pb_out *o, const void *src, size_t len)
+{
+    if (ecq__out_room(o, len)) memcpy(o->buf + o->n, src, len);
+    o->n += len;
+}
+
+ECQ__INLINE void ecq__out_varint(struct ecq__pb_out *o, uint64_t v)
+{
+    if (o->buf && !o->overflow && (size_t)(o->end - o->buf) - o->n >= 10) { /* room for any varint */
+        uint8_t *p = o->buf + o->n;
+        while (v >= 0x80) *p++ = (uint8_t)(v | 0x80), v >>= 7;
+        *p++ = (uint8_t)v;
+        o->n = (size_t)(p - o->buf);
+        return;
+    }
+    size_t len = ecq__varint_size(v);
+    if (ecq__out_room(o, len)) {
+        uint8_t *p = o->buf + o->n;
+        while (v >= 0x80) *p++ = (uint8_t)(v | 0x80), v >>= 7;
+        *p = (uint8_t)v;
     }
     o->n += len;
 }
 
-static void ecq__out_varint(struct ecq__pb_out *o, uint64_t v)
-{
-    uint8_t b[10];
-    size_t n = 0;
-    while (v >= 0x80) b[n++] = (uint8_t)(v | 0x80), v >>= 7;
-    b[n++] = (uint8_t)v;
-    ecq__out(o, b, n);
-}
-
-static void ecq__out_tag(struct ecq__pb_out *o, int field, int wt) { ecq__out_varint(o, (uint64_t)(field << 3 | wt)); }
+ECQ__INLINE void ecq__out_tag(struct ecq__pb_out *o, int field, int wt) { ecq__out_varint(o, (uint64_t)(field << 3 | wt)); }
 
 /* proto3: a scalar equal to its default is not written */
-static void ecq__out_field_varint(struct ecq__pb_out *o, int field, uint64_t v)
+ECQ__INLINE void ecq__out_field_varint(struct ecq__pb_out *o, int field, uint64_t v)
 {
     if (!v) return;
     ecq__out_tag(o, field, ECQ__PB_VARINT);
     ecq__out_varint(o, v);
 }
 
-static void ecq__out_field_bytes(struct ecq__pb_out *o, int field, struct ecq_bytes b)
+ECQ__INLINE void ecq__out_field_bytes(struct ecq__pb_out *o, int field, struct ecq_bytes b)
 {
     if (!b.len) return;
     ecq__out_tag(o, field, ECQ__PB_LEN);
@@ -274,7 +295,7 @@ static void ecq__out_field_bytes(struct ecq__pb_out *o, int field, struct ecq_by
 }
 
 /* The oneof member's own bytes (without its tag and length). */
-static void ecq__out_payload(struct ecq__pb_out *o, const struct ecq_entry *e)
+ECQ__INLINE void ecq__out_payload(struct ecq__pb_out *o, const struct ecq_entry *e)
 {
     if (e->payload_case == ECQ_PAYLOAD_EVENT) {
         const struct ecq_event *v = &e->event;
@@ -300,7 +321,7 @@ static void ecq__out_payload(struct ecq__pb_out *o, const struct ecq_entry *e)
 }
 
 /* The LogEntry's own fields in front of its oneof member, which is inner bytes long. */
-static void ecq__out_entry_head(struct ecq__pb_out *o, const struct ecq_entry *e, size_t inner)
+ECQ__INLINE void ecq__out_entry_head(struct ecq__pb_out *o, const struct ecq_entry *e, size_t inner)
 {
     /* enums are int32 on the wire: negative values are sign-extended to ten bytes */
     ecq__out_field_varint(o, 1, (uint64_t)(int64_t)e->log_type);

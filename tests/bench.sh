@@ -22,3 +22,29 @@ for clients in 1 8 100; do
   echo "clients=$clients events=$n: gen $rate; readers: $out"
 done
 
+
+# Go crypto/tls: the cost of the probes on a Go client's writes (1 KiB each), bare and
+# with `ecaptureq gotls` attached and a consumer reading the stream
+if [ "$(id -u)" = 0 ] && command -v go >/dev/null; then
+  export GOCACHE=$PWD/tests/out/go-cache GOPATH=$PWD/tests/out/go-path GO111MODULE=off GOFLAGS=
+  (cd tests/gotls && go build -o ../bin/gotls main.go)
+  [ -f tests/out/cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout tests/out/key.pem -out tests/out/cert.pem -days 2 -subj /CN=localhost 2>/dev/null
+  tests/bin/gotls server 127.0.0.1:0 tests/out/cert.pem tests/out/key.pem >tests/out/bench-gosrv.out 2>&1 &
+  srv=$!
+  for i in $(seq 100); do grep -q ready tests/out/bench-gosrv.out && break; sleep 0.05; done
+  gp=$(awk '{print $2}' tests/out/bench-gosrv.out)
+  N=${GO_WRITES:-100000}
+  bare=$(tests/bin/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
+  ./ecaptureq gotls --elfpath tests/bin/gotls --ecaptureq ws://127.0.0.1:0/ 2>tests/out/bench-agent.log &
+  agent=$!
+  for i in $(seq 100); do grep -q capturing tests/out/bench-agent.log && break; sleep 0.05; done
+  ap=$(grep -o -m1 'listening on ws://127.0.0.1:[0-9]*' tests/out/bench-agent.log | grep -o '[0-9]*$')
+  tests/bin/wsclients 127.0.0.1 "$ap" -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
+  reader=$!
+  sleep 0.5
+  probed=$(tests/bin/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
+  kill $reader 2>/dev/null; kill -TERM $agent; wait $agent 2>/dev/null || true
+  kill $srv; wait $srv 2>/dev/null || true
+  lost=$(grep -c 'capture lost' tests/out/bench-agent.log)
+  echo "go client, $N writes of 1 KiB: bare $bare; probed with a reader $probed; loss reports: $lost"
+fi

@@ -5,7 +5,7 @@
 //	gotls get URL [h2]                  GET, prints the body
 //	gotls post URL BYTES SEED           POST a generated body, prints the answer
 //	gotls bigget URL BYTES SEED         GET /big, checks the generated body
-//	gotls writes HOST:PORT COUNT SIZE   COUNT separate tls.Conn writes of SIZE bytes
+//	gotls writes HOST:PORT COUNT SIZE   COUNT separate tls.Conn writes of SIZE bytes (timed on stderr)
 //	gotls parallel URL N                N goroutines, one connection each, GET URL/par/I
 //	gotls loop URL N                    N requests over keep-alive connections
 //
@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 func body(n, seed int) []byte {
@@ -120,12 +121,15 @@ func main() {
 		must(err)
 		fmt.Fprintf(c, "POST /many HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", a[0], count*size)
 		chunk := []byte(strings.Repeat("w", size))
+		t0 := time.Now()
 		for i := 0; i < count; i++ {
 			_, err := c.Write(chunk)
 			must(err)
 		}
+		took := time.Since(t0)
 		b, _ := io.ReadAll(c)
 		os.Stdout.Write(b)
+		fmt.Fprintf(os.Stderr, "writes %d in %.3f s: %.2f us per write\n", count, took.Seconds(), took.Seconds()*1e6/float64(count))
 	case "parallel":
 		n := atoi(a[1])
 		var wg sync.WaitGroup
