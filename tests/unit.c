@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static int failures;
@@ -321,6 +322,67 @@ static void sample_event(struct ecq_entry *e, const char *payload, size_t n)
     e->event.payload = (struct ecq_bytes){payload, n};
 }
 
+/* Every field alone, at its largest value, and everything at once: the encoding is
+ * exactly as long as ecq_pb_entry_size says, does not fit one byte shorter, and
+ * decodes to the same value. */
+static void test_pb_each_field(void)
+{
+    static uint8_t buf[1 << 20], big[70000];
+    struct ecq_entry e, d;
+    size_t off;
+    const char *why;
+    int bad = 0, cases = 0;
+    memset(big, 'z', sizeof big);
+    struct ecq_bytes s = {(const char *)big, sizeof big};
+    for (int f = 0; f <= 16; f++) {
+        memset(&e, 0, sizeof e);
+        e.log_type = ECQ_LOG_EVENT, e.payload_case = ECQ_PAYLOAD_EVENT;
+        struct ecq_event *v = &e.event;
+        switch (f) {
+        case 1: v->timestamp = INT64_MIN; break;
+        case 2: v->uuid = s; break;
+        case 3: v->src_ip = s; break;
+        case 4: v->src_port = UINT32_MAX; break;
+        case 5: v->dst_ip = s; break;
+        case 6: v->dst_port = UINT32_MAX; break;
+        case 7: v->pid = -1; break;
+        case 8: v->pname = s; break;
+        case 9: v->type = UINT32_MAX; break;
+        case 10: v->length = UINT32_MAX; break;
+        case 11: v->payload = s; break;
+        case 12: e.payload_case = ECQ_PAYLOAD_HEARTBEAT, e.log_type = 0, e.heartbeat.timestamp = INT64_MAX; break;
+        case 13: e.payload_case = ECQ_PAYLOAD_HEARTBEAT, e.log_type = 0, e.heartbeat.count = INT64_MIN; break;
+        case 14: e.payload_case = ECQ_PAYLOAD_HEARTBEAT, e.log_type = 0, e.heartbeat.message = s; break;
+        case 15: e.payload_case = ECQ_PAYLOAD_RUN_LOG, e.log_type = -5, e.run_log = s; break;
+        case 16: /* all of them */
+            v->timestamp = INT64_MAX, v->uuid = s, v->src_ip = s, v->src_port = 1, v->dst_ip = s, v->dst_port = 2;
+            v->pid = INT64_MIN, v->pname = s, v->type = 3, v->length = 4, v->payload = s;
+            break;
+        }
+        size_t want = ecq_pb_entry_size(&e), n = want <= sizeof buf ? ecq_pb_encode_entry(&e, buf, sizeof buf) : 0;
+        cases++;
+        if (!n || n != want || ecq_pb_encode_entry(&e, buf, want - 1) != 0) {
+            printf("# field case %d: size %zu, encoded %zu\n", f, want, n);
+            bad++;
+            continue;
+        }
+        ecq_pb_encode_entry(&e, buf, want);
+        if (ecq_pb_decode_entry(buf, n, &d, &off, &why) < 0 || d.payload_case != e.payload_case ||
+            d.log_type != e.log_type || d.event.timestamp != e.event.timestamp || d.event.pid != e.event.pid ||
+            d.event.src_port != e.event.src_port || d.event.dst_port != e.event.dst_port ||
+            d.event.type != e.event.type || d.event.length != e.event.length || d.event.uuid.len != e.event.uuid.len ||
+            d.event.src_ip.len != e.event.src_ip.len || d.event.dst_ip.len != e.event.dst_ip.len ||
+            d.event.pname.len != e.event.pname.len || d.event.payload.len != e.event.payload.len ||
+            d.heartbeat.timestamp != e.heartbeat.timestamp || d.heartbeat.count != e.heartbeat.count ||
+            d.heartbeat.message.len != e.heartbeat.message.len || d.run_log.len != e.run_log.len) {
+            printf("# field case %d: decodes differently\n", f);
+            bad++;
+        }
+    }
+    CHECK("pb: every field alone and all together: encoded length == computed size, one byte less refused, "
+          "decodes back", bad == 0 && cases == 17);
+}
+
 static void test_pb(void)
 {
     struct ecq_entry e, d;
@@ -496,5 +558,6 @@ int main(int argc, char **argv)
     test_http();
     test_frames();
     test_pb();
+    test_pb_each_field();
     return failures != 0;
 }
