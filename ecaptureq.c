@@ -2167,7 +2167,8 @@ static const struct ecq__lib ecq__libs[] = {
     {"go", "elfpath", {NULL}, 1,
      {{"crypto/tls.(*Conn).Read", "go_read_enter", "go_ret"},
       {"crypto/tls.(*Conn).writeRecordLocked", "go_write_enter", "go_ret"},
-      {"crypto/tls.(*Conn).handshakeContext", "go_handshake_enter", "go_ret"},
+      {"crypto/tls.(*Conn).serverHandshake", "go_handshake_enter", "go_ret"},
+      {"crypto/tls.(*Conn).clientHandshake", "go_handshake_enter", "go_ret"},
       {"crypto/tls.(*Conn).Close", "go_conn_free", NULL}}},
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)

@@ -267,9 +267,10 @@ int go_write_enter(struct pt_regs *ctx)
     return go_enter(ctx, ctx->cx, ECQ_DIR_WRITE, (__u8)ctx->bx == GO_RECORD_APPDATA);
 }
 
-/* func (c *Conn) handshakeContext(ctx context.Context) (ret error): c in RAX. Teaches
- * the socket only: a server may read its peer's first bytes during the handshake, so
- * that its first Read never touches the socket. */
+/* func (c *Conn) serverHandshake(ctx context.Context) error, and clientHandshake: c in
+ * RAX. They teach the socket only: a server may read its peer's first bytes during the
+ * handshake, so that its first Read never touches the socket. (Not handshakeContext:
+ * every Read and Write calls it, and each probe hit costs a trap.) */
 SEC("uprobe")
 int go_handshake_enter(struct pt_regs *ctx)
 {
@@ -580,8 +581,8 @@ int go_ret(struct pt_regs *ctx)
     if (!cp || cp->frame != frame) return 0;
     c = *cp;
     bpf_map_delete_elem(&calls, &k);
-    /* Read and writeRecordLocked return (n int, err error); handshakeContext returns
-     * an error, nil (RAX 0) on success */
+    /* Read and writeRecordLocked return (n int, err error); the handshakes return an
+     * error, nil (RAX 0) on success */
     if (!c.report && c.dir == ECQ_DIR_READ) return finish(&c, 0, n == 0);
     return finish(&c, n > 0 ? (__u64)n : 0, n > 0);
 }

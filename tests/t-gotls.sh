@@ -14,13 +14,13 @@ check "the stripped build has no .symtab, only .gopclntab" bash -c "! readelf -S
 # where the probes go: .symtab and .gopclntab agree, and every RET is objdump's
 ./ecaptureq gotls --elfpath "$BIN/gotls" --list >"$OUT/golist.txt" 2>&1; r1=$?
 ./ecaptureq gotls --elfpath "$BIN/gotls-s" --list >"$OUT/golist-s.txt" 2>&1; r2=$?
-check "gotls --list finds Read, writeRecordLocked, handshakeContext and Close through .symtab" \
-  bash -c "test $r1 = 0 && test \$(grep -c '^crypto/tls.(\*Conn).* .symtab 0x' $OUT/golist.txt) = 4 && grep -q '^$BIN/gotls: $GOV' $OUT/golist.txt"
+check "gotls --list finds Read, writeRecordLocked, serverHandshake, clientHandshake and Close through .symtab" \
+  bash -c "test $r1 = 0 && test \$(grep -c '^crypto/tls.(\*Conn).* .symtab 0x' $OUT/golist.txt) = 5 && grep -q '^$BIN/gotls: $GOV' $OUT/golist.txt"
 # function name, address and RET addresses: the same whichever table found them
 golist_key() { awk 'NR > 1 {print $1, $3; for (i = 8; i <= NF; i++) if ($i == "ret") print $(i + 1)}' "$1"; }
 same=$(diff <(golist_key "$OUT/golist.txt") <(golist_key "$OUT/golist-s.txt") >/dev/null && echo yes)
 check "... and the same functions and RET addresses through .gopclntab in the stripped build" \
-  bash -c "test $r2 = 0 && test \$(grep -c ' .gopclntab 0x' $OUT/golist-s.txt) = 4 && test '$same' = yes"
+  bash -c "test $r2 = 0 && test \$(grep -c ' .gopclntab 0x' $OUT/golist-s.txt) = 5 && test '$same' = yes"
 for fn in 'crypto/tls.(*Conn).Read' 'crypto/tls.(*Conn).writeRecordLocked'; do
   want=$(objdump -d --no-show-raw-insn "$BIN/gotls" | awk -v f="<$fn>:" '$2 == f {on=1; next} on && /^$/ {exit} on && $2 == "ret" {sub(":", "", $1); print "0x" $1}' | tr '\n' ' ')
   got=$(grep -F "$fn " "$OUT/golist.txt" | grep -o 'ret 0x[0-9a-f]*' | cut -c5- | tr '\n' ' ')
@@ -62,8 +62,8 @@ GAP=$(log_port "$OUT/gotls.log")
 ./ecaptureq gotls --elfpath "$BIN/gotls" --list >"$OUT/golist-probed.txt" 2>&1
 check "the file is read as it is on disk, not with another agent's breakpoints in it: --list is unchanged while probed" \
   cmp -s "$OUT/golist.txt" "$OUT/golist-probed.txt"
-check "gotls probes both builds: 4 functions each, RETs included" \
-  bash -c "test \$(grep -c 'go: .*gotls.* ($GOV): 4 of 4 functions probed' $OUT/gotls.log) = 2"
+check "gotls probes both builds: 5 functions each, RETs included" \
+  bash -c "test \$(grep -c 'go: .*gotls.* ($GOV): 5 of 5 functions probed' $OUT/gotls.log) = 2"
 
 # gcapture NAME SECONDS: a consumer of the gotls agent into $OUT/NAME.json
 gcapture() {
@@ -147,7 +147,7 @@ start_ready gopid-srv "$BIN/gotls-s" server 127.0.0.1:0 "$CERT" "$KEY" && {
   "$BIN/gotls" get https://127.0.0.1:$GP/by-pid >/dev/null
   gsettle
   check "tls --pid N on a Go server: its executable is probed, and only its events come" \
-    bash -c "grep -q 'go: /proc/$GS/exe ($GOV): 4 of 4 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
+    bash -c "grep -q 'go: /proc/$GS/exe ($GOV): 5 of 5 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
   kill -TERM $GT; wait $GT 2>/dev/null
   kill $GS; wait $GS 2>/dev/null
 }
