@@ -2,6 +2,7 @@
 # make bench: the hub's throughput, ecaptureq gen -> N WebSocket clients on loopback,
 # 256-byte payloads (about 356 bytes a frame). Each client is a C reader that decodes
 # every LogEntry and checks the sequence, so the figure is for events delivered whole.
+# Then, as root with Go installed, the cost of the Go probes on a Go client's writes.
 # Numbers depend on the machine; the README says which one gave its figures.
 set -eu
 cd "$(dirname "$0")/.."
