@@ -933,7 +933,7 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r)
  * ========================================================================= */
 
 #define ECQ__REPLAY_MAX 128
-#define ECQ__HEAD_MAX 8192
+#define ECQ__HEAD_MAX 8192              /* an HTTP request or response head, both ways */
 #define ECQ__POOL_CLASSES 13        /* 256 B .. 1 MiB */
 #define ECQ__POOL_DEPTH 32
 #define ECQ__CLOSE_GRACE_MS 5000      /* to get a close frame out past what the kernel holds */
@@ -1727,8 +1727,9 @@ uint32_t ecq_classify(const void *data, size_t n)
     if (ecq__starts(p, n, "HTTP/1.")) return ECQ_TYPE_HTTP1_RESPONSE;
     for (size_t i = 0; i < ECQ__ARRAY_LEN(methods); i++) {
         if (!ecq__starts(p, n, methods[i])) continue;
-        const uint8_t *eol = memchr(p, '\n', n < 8192 ? n : 8192);
-        size_t line = eol ? (size_t)(eol - p) : (n < 8192 ? n : 8192);
+        size_t look = n < ECQ__HEAD_MAX ? n : ECQ__HEAD_MAX; /* a request line longer than a head is not one */
+        const uint8_t *eol = memchr(p, '\n', look);
+        size_t line = eol ? (size_t)(eol - p) : look;
         return memmem(p, line, " HTTP/1.", 8) ? ECQ_TYPE_HTTP1_REQUEST : ECQ_TYPE_UNKNOWN;
     }
     /* an HTTP/2 frame header: 24-bit length, known type, R bit clear, frame complete */
@@ -2077,31 +2078,6 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
     return atoi(v + 4) >= 17;
 }
 
-#ifndef ECAPTUREQ_NO_BPF
-/* Maps a whole file read-only. NULL with errno set; an empty file is EINVAL.
- * MAP_SHARED on purpose: the kernel writes the breakpoints of uprobes (ours, another
- * agent's, a debugger's) into every private mapping of a probed file that could
- * execute, so a private mapping can show 0xCC where the file has an instruction, and
- * decoding it would put probes in the middle of instructions. A shared mapping shows
- * the file itself. */
-static uint8_t *ecq__map_file(const char *path, size_t *size)
-{
-    struct stat st;
-    void *m = MAP_FAILED;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), err;
-    if (fd < 0) return NULL;
-    if (fstat(fd, &st) == 0) {
-        if (st.st_size <= 0 || !S_ISREG(st.st_mode)) errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        else m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    }
-    err = errno;
-    close(fd);
-    errno = err;
-    if (m == MAP_FAILED) return NULL;
-    *size = (size_t)st.st_size;
-    return m;
-}
-#endif
 
 #ifndef ECAPTUREQ_NO_BPF
 /* =========================================================================
@@ -2132,6 +2108,30 @@ __asm__(".section .rodata\n"
         "ecq__bpf_obj_end:\n"
         ".previous\n");
 extern const char ecq__bpf_obj[], ecq__bpf_obj_end[];
+
+/* Maps a whole file read-only. NULL with errno set; an empty file is EINVAL.
+ * MAP_SHARED on purpose: the kernel writes the breakpoints of uprobes (ours, another
+ * agent's, a debugger's) into every private mapping of a probed file that could
+ * execute, so a private mapping can show 0xCC where the file has an instruction, and
+ * decoding it would put probes in the middle of instructions. A shared mapping shows
+ * the file itself. */
+static uint8_t *ecq__map_file(const char *path, size_t *size)
+{
+    struct stat st;
+    void *m = MAP_FAILED;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+    if (fd < 0) return NULL;
+    if (fstat(fd, &st) == 0) {
+        if (st.st_size <= 0 || !S_ISREG(st.st_mode)) errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        else m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    }
+    err = errno;
+    close(fd);
+    errno = err;
+    if (m == MAP_FAILED) return NULL;
+    *size = (size_t)st.st_size;
+    return m;
+}
 
 #define ECQ__GO_MAX_RETS 64         /* RET instructions probed per Go function */
 #define ECQ__CHECK_MS 1000          /* loss counters and clock offset are refreshed this often */
@@ -2984,7 +2984,7 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) goto io;
     while (!(hl = ecq_http_head_length(head, got))) {
-        ssize_t r = got < 8192 ? recv(fd, head + got, 8192 - got, 0) : 0;
+        ssize_t r = got < ECQ__HEAD_MAX ? recv(fd, head + got, ECQ__HEAD_MAX - got, 0) : 0;
         if (r <= 0) goto io;
         got += (size_t)r;
     }
@@ -3280,7 +3280,7 @@ static int ecq__cmd_watch(int argc, char **argv)
     w.color = !nocolor && !w.json && isatty(1);
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     int64_t start = ecq__now_ms(), backoff = 500;
-    char head[8192], msg[512];
+    char head[ECQ__HEAD_MAX], msg[512];
     while (!stop) {
         size_t left = 0;
         int fd = ecq__watch_connect(&u, &w, head, &left, msg, sizeof msg);
