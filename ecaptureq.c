@@ -2086,6 +2086,8 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
+#include <sys/sysmacros.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include "bpf/ecaptureq.bpf.h"
@@ -2173,6 +2175,22 @@ static const struct ecq__lib ecq__libs[] = {
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
 
+/* a file the kernel named by device and inode (dev in the kernel's encoding) */
+struct ecq__file_id {
+    uint64_t dev, ino;
+};
+
+/* a file some process mapped that discovery still has to look at */
+struct ecq__pending {
+    struct ecq__file_id id;
+    uint32_t pid;
+    int64_t since_ms;
+};
+
+#define ECQ__PENDING_MAX 256        /* new files waiting; more are reported again later */
+#define ECQ__PENDING_PER_STEP 32    /* bounds the work one step does for new processes */
+#define ECQ__PENDING_WAIT_MS 200    /* a mapping not in /proc/PID/maps by then is dropped */
+
 struct ecq_capture {
     struct ecq_server *srv;
     struct ecq_capture_opts o;
@@ -2181,7 +2199,12 @@ struct ecq_capture {
     struct bpf_link **links;
     int nlinks, caplinks;
     unsigned attached;              /* bit per ecq__libs row with probes attached */
-    int counters_fd;
+    struct ecq__file_id *probed;    /* files with probes, each once */
+    int nprobed, capprobed;
+    struct ecq__pending pending[ECQ__PENDING_MAX];
+    int npending;
+    int follow;                     /* discovery keeps up with new processes */
+    int files_fd, counters_fd;
     int64_t mono_to_real_ns, next_check_ms;
     int target_gone;
     struct ecq_capture_stats st;
@@ -2259,7 +2282,8 @@ static int ecq__find_library(const char *name, char *out, size_t cap)
     return found ? 0 : -1;
 }
 
-/* The file of lib that process pid has mapped, as a path through /proc/pid/root. */
+/* The file of lib that process pid has mapped, as /proc/PID/map_files/LO-HI: the file
+ * itself, whatever root (chroot) or mount namespace the process sees it through. */
 static int ecq__pid_library(int pid, const struct ecq__lib *k, char *out, size_t cap)
 {
     char path[64], line[4096];
@@ -2267,8 +2291,9 @@ static int ecq__pid_library(int pid, const struct ecq__lib *k, char *out, size_t
     snprintf(path, sizeof path, "/proc/%d/maps", pid);
     if (!(f = fopen(path, "re"))) return -1;
     while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi;
         char *p = strchr(line, '/'), *base;
-        if (!p) continue;
+        if (!p || sscanf(line, "%llx-%llx", &lo, &hi) != 2) continue;
         p[strcspn(p, "\n")] = 0;
         base = strrchr(p, '/') + 1;
         for (int i = 0; k->files[i]; i++) {
@@ -2276,7 +2301,7 @@ static int ecq__pid_library(int pid, const struct ecq__lib *k, char *out, size_t
             const char *dot = strstr(k->files[i], ".so");
             if (dot) stem = (size_t)(dot - k->files[i]) + 3;
             if (strncmp(base, k->files[i], stem) == 0) {
-                snprintf(out, cap, "/proc/%d/root%s", pid, p);
+                snprintf(out, cap, "/proc/%d/map_files/%llx-%llx", pid, lo, hi);
                 fclose(f);
                 return 0;
             }
@@ -2349,16 +2374,43 @@ static int ecq__attach_func(struct ecq_capture *c, const struct ecq__lib *k, con
     return n;
 }
 
-static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path)
+static struct ecq__file_id ecq__id_of(const struct stat *st)
+{
+    return (struct ecq__file_id){(uint64_t)major(st->st_dev) << 20 | minor(st->st_dev), st->st_ino};
+}
+
+/* marks a file as looked at, for the BPF side (no more records about it) */
+static void ecq__mark_file(struct ecq_capture *c, struct ecq__file_id id)
+{
+    uint8_t done = 1;
+    (void)bpf_map_update_elem(c->files_fd, &id, &done, BPF_ANY); /* LRU: cannot be full */
+}
+
+static int ecq__probed(const struct ecq_capture *c, struct ecq__file_id id)
+{
+    for (int i = 0; i < c->nprobed; i++)
+        if (c->probed[i].dev == id.dev && c->probed[i].ino == id.ino) return 1;
+    return 0;
+}
+
+/* Probes one file (path: how to open it; name: how to show it). 0 if that file (by
+ * device and inode) is probed already. */
+static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path, const char *name)
 {
     char version[64] = "", missing[512] = "", note[96];
     size_t size;
     int probes = 0, funcs = 0, failed = 0;
-    uint8_t *file = ecq__map_file(path, &size);
+    struct stat st;
+    uint8_t *file = stat(path, &st) == 0 ? ecq__map_file(path, &size) : NULL;
     if (!file) {
         int err = errno;
-        ecq_server_log(c->srv, "error: %s: cannot read %s: %s", k->name, path, strerror(err));
+        ecq_server_log(c->srv, "error: %s: cannot read %s: %s", k->name, name, strerror(err));
         return -err;
+    }
+    struct ecq__file_id id = ecq__id_of(&st);
+    if (ecq__probed(c, id)) {
+        munmap(file, size);
+        return 0;
     }
     if (k->go) {
         int regabi = ecq_go_version(file, size, version, sizeof version);
@@ -2380,10 +2432,17 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
         }
     }
     munmap(file, size);
-    ecq_server_log(c->srv, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached%s%s", k->name, path,
+    ecq_server_log(c->srv, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached%s%s", k->name, name,
                    version[0] ? " (" : "", version, version[0] ? ")" : "", funcs, funcs + failed, probes,
                    failed ? "; not probed:" : "", missing);
+    ecq__mark_file(c, id);
     if (!probes) return -ENOENT;
+    if (c->nprobed == c->capprobed) {
+        int cap = c->capprobed ? c->capprobed * 2 : 16;
+        struct ecq__file_id *n = realloc(c->probed, (size_t)cap * sizeof *n);
+        if (n) c->probed = n, c->capprobed = cap;
+    }
+    if (c->nprobed < c->capprobed) c->probed[c->nprobed++] = id; /* else: it may be probed twice, harmlessly */
     c->attached |= 1u << (k - ecq__libs);
     c->st.probes += probes;
     c->st.files++;
@@ -2418,6 +2477,122 @@ static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *ou
     return -1;
 }
 
+/* ---- discovery: every TLS stack any process maps ------------------------ */
+
+/* What a file is: a TLS library by its name, a Go executable, or any ELF file that
+ * defines the OpenSSL or GnuTLS calls itself (static builds, BoringSSL). NULL: none. */
+static const struct ecq__lib *ecq__classify(const uint8_t *f, size_t size, const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    struct ecq_elf_func fn;
+    char v[64];
+    for (size_t i = 0; i < ECQ__NLIBS; i++)
+        for (int j = 0; ecq__libs[i].files[j]; j++) {
+            const char *so = strstr(ecq__libs[i].files[j], ".so");
+            size_t stem = so ? (size_t)(so - ecq__libs[i].files[j]) + 3 : strlen(ecq__libs[i].files[j]);
+            if (!strncmp(base, ecq__libs[i].files[j], stem)) return &ecq__libs[i];
+        }
+    if (ecq_go_version(f, size, v, sizeof v) == 1) return ecq__lib_named("go");
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        const struct ecq__probe *p = ecq__libs[i].probes;
+        if (!ecq__libs[i].go && p[0].func && p[1].func && ecq_elf_find_func(f, size, p[0].func, &fn) == 0 &&
+            ecq_elf_find_func(f, size, p[1].func, &fn) == 0)
+            return &ecq__libs[i];
+    }
+    return NULL;
+}
+
+/* Looks at the files process pid maps for execution (only the one named by want, if
+ * given): each new one is classified once, through /proc/PID/map_files (the file
+ * itself, whatever root or mount namespace the process sees it in), and probed if it
+ * holds TLS. Returns probes attached, or -1 if want was not (yet) mapped. */
+static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq__file_id *want)
+{
+    char path[64], line[4096], mf[96], name[4200];
+    int total = 0, found = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%u/maps", pid);
+    if (!(f = fopen(path, "re"))) return want ? -1 : 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long lo, hi, off, ino;
+        unsigned maj, min;
+        char perms[8];
+        int at = 0;
+        uint8_t state = 0;
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &lo, &hi, perms, &off, &maj, &min, &ino, &at) < 7 ||
+            !at || perms[2] != 'x' || !ino || line[at] != '/')
+            continue;
+        struct ecq__file_id id = {(uint64_t)maj << 20 | min, ino};
+        if (want && (id.dev != want->dev || id.ino != want->ino)) continue;
+        found = 1;
+        if (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1) continue; /* looked at */
+        line[strcspn(line, "\n")] = 0;
+        snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, lo, hi);
+        snprintf(name, sizeof name, "%s (pid %u)", line + at, pid);
+        size_t size;
+        uint8_t *m = ecq__map_file(mf, &size);
+        const struct ecq__lib *k = m ? ecq__classify(m, size, line + at) : NULL;
+        if (m) munmap(m, size);
+        if (!m) continue; /* gone, or not readable: a later mapping reports it again */
+        int rc = k ? ecq__attach_file(c, k, mf, name) : 0;
+        if (rc > 0) total += rc;
+        ecq__mark_file(c, id);
+        if (want) break;
+    }
+    fclose(f);
+    return want && !found ? -1 : total;
+}
+
+/* Every process on the host, now. */
+static int ecq__discover_all(struct ecq_capture *c)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    int total = 0, rc;
+    if (!d) return 0;
+    while ((e = readdir(d)))
+        if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && (rc = ecq__discover_pid(c, (uint32_t)atoi(e->d_name), NULL)) > 0)
+            total += rc;
+    closedir(d);
+    return total;
+}
+
+/* a file_rb record: a process mapped a file nobody looked at yet */
+static int ecq__on_file(void *ctx, void *data, size_t size)
+{
+    struct ecq_capture *c = ctx;
+    const struct ecq_bpf_file *r = data;
+    struct ecq__file_id id;
+    if (size < sizeof *r) return 0;
+    id = (struct ecq__file_id){r->dev, r->ino};
+    if (!c->follow || c->npending == ECQ__PENDING_MAX) {
+        if (c->follow) (void)bpf_map_delete_elem(c->files_fd, &id); /* reported again by the next mapping */
+        return 0;
+    }
+    c->pending[c->npending++] = (struct ecq__pending){id, r->pid, ecq__now_ms()};
+    return 0;
+}
+
+/* Looks at new files, a bounded number per step; a mapping that is not in the
+ * process's maps yet (its mmap is still under way) is tried again next step. */
+static void ecq__discover_pending(struct ecq_capture *c)
+{
+    int keep = 0, done = 0;
+    int64_t now = ecq__now_ms();
+    for (int i = 0; i < c->npending; i++) {
+        struct ecq__pending *p = &c->pending[i];
+        if (done >= ECQ__PENDING_PER_STEP) {
+            c->pending[keep++] = *p;
+            continue;
+        }
+        done++;
+        if (ecq__discover_pid(c, p->pid, &p->id) >= 0) continue;
+        if (now - p->since_ms < ECQ__PENDING_WAIT_MS && kill((pid_t)p->pid, 0) == 0) c->pending[keep++] = *p;
+        else (void)bpf_map_delete_elem(c->files_fd, &p->id); /* the next process that maps it reports it */
+    }
+    c->npending = keep;
+}
+
 int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
 {
     char found[PATH_MAX];
@@ -2433,18 +2608,23 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
             }
             path = found;
         }
-        return ecq__attach_file(c, k, path);
+        return ecq__attach_file(c, k, path, path);
     }
+    if (c->o.pid) /* that process: everything it maps, whatever its root */
+        return (total = ecq__discover_pid(c, c->o.pid, NULL)) > 0 ? total : -ENOENT;
+    /* the host's own libraries, which processes that start later will load */
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
-        if (c->attached & (1u << i)) continue;
+        if ((c->attached & (1u << i)) || ecq__libs[i].go) continue;
         if (ecq__locate(c, &ecq__libs[i], found, sizeof found) < 0) {
-            if (!ecq__libs[i].go)
-                ecq_server_log(c->srv, "%s: not found (%s), skipped", ecq__libs[i].name,
-                               c->o.pid ? "not mapped by the target process" : "ld.so cache and library directories");
+            ecq_server_log(c->srv, "%s: not in the ld.so cache or library directories", ecq__libs[i].name);
             continue;
         }
-        if ((rc = ecq__attach_file(c, &ecq__libs[i], found)) > 0) total += rc;
+        if ((rc = ecq__attach_file(c, &ecq__libs[i], found, found)) > 0) total += rc;
     }
+    /* then every file every process maps now, and from now on every new one */
+    total += ecq__discover_all(c);
+    c->follow = 1;
+    ecq_server_log(c->srv, "discovery: %d file(s) probed; following new processes", c->st.files);
     return total ? total : -ENOENT;
 }
 
@@ -2529,6 +2709,8 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
         {"sock_send", "sock_send_length", "kp_tcp_sendmsg", "tcp_sendmsg"},
         {"sock_recv", "sock_recv_length", "kp_tcp_recvmsg", "tcp_recvmsg"},
         {"sock_state", "inet_sock_set_state", NULL, NULL},
+        {"exec_file", "sched_process_exec", NULL, NULL},
+        {"mmap_file", "sys_enter", NULL, NULL},
     };
     for (size_t i = 0; i < ECQ__ARRAY_LEN(t); i++) {
         struct bpf_program *p = ecq__prog(c, t[i].prog);
@@ -2537,11 +2719,15 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
             ecq_server_log(c->srv, "tracepoint %s unavailable; using a kprobe on %s", t[i].tp, t[i].kfunc);
         if (!l) {
             ecq_server_log(c->srv, "warning: %s unavailable (%s): %s", t[i].tp, strerror(errno),
-                           t[i].kprog ? "events will lack addresses" : "cached sockets expire only with their TLS object");
+                           t[i].kprog ? "events will lack addresses"
+                           : i == 2 ? "cached sockets expire only with their TLS object"
+                           : i == 3 ? "new executables are not discovered"
+                                    : "libraries loaded later are not discovered");
             continue;
         }
         (void)ecq__keep_link(c, l); /* on failure the link is gone: a warning-level loss */
     }
+
 }
 
 int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts)
@@ -2577,11 +2763,13 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     struct bpf_map *rodata = bpf_object__find_map_by_name(c->obj, ".rodata");
     struct bpf_map *rb = bpf_object__find_map_by_name(c->obj, "rb");
     struct bpf_map *counters = bpf_object__find_map_by_name(c->obj, "counters");
+    struct bpf_map *files = bpf_object__find_map_by_name(c->obj, "files");
+    struct bpf_map *file_rb = bpf_object__find_map_by_name(c->obj, "file_rb");
     size_t rsz = 0;
     void *rv = rodata ? (void *)bpf_map__initial_value(rodata, &rsz) : NULL;
-    if (!rv || rsz < sizeof bcfg || !rb || !counters) {
+    if (!rv || rsz < sizeof bcfg || !rb || !counters || !files || !file_rb) {
         rc = -ENOENT;
-        ecq_server_log(srv, "error: the BPF object lacks its configuration, rb or counters map");
+        ecq_server_log(srv, "error: the BPF object lacks its configuration or one of its maps");
         goto fail;
     }
     bcfg = (struct ecq_bpf_cfg){opts->pid, opts->uid, ((uint64_t)opts->ring_mb << 20) / 4};
@@ -2592,7 +2780,10 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     }
     ecq__attach_socket_probes(c);
     c->counters_fd = bpf_map__fd(counters);
-    if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL))) {
+    c->files_fd = bpf_map__fd(files);
+    if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL)) ||
+        (rc = ring_buffer__add(c->rb, bpf_map__fd(file_rb), ecq__on_file, c)) < 0) {
+        rc = c->rb ? rc : -errno;
         rc = -errno;
         ecq_server_log(srv, "error: ring buffer: %s", strerror(-rc));
         goto fail;
@@ -2609,6 +2800,7 @@ int ecq_capture_fd(const struct ecq_capture *c) { return ring_buffer__epoll_fd(c
 int ecq_capture_step(struct ecq_capture *c)
 {
     int n = ring_buffer__consume(c->rb);
+    if (c->npending) ecq__discover_pending(c);
     int64_t now = ecq__now_ms();
     if (now >= c->next_check_ms) {
         c->next_check_ms = now + ECQ__CHECK_MS;
@@ -2634,6 +2826,7 @@ void ecq_capture_close(struct ecq_capture *c)
     }
     for (int i = 0; i < c->nlinks; i++) bpf_link__destroy(c->links[i]);
     free(c->links);
+    free(c->probed);
     bpf_object__close(c->obj);
     free(c);
 }

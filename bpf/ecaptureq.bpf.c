@@ -133,6 +133,28 @@ struct {
     __type(value, struct ecq_bpf_event);
 } scratch SEC(".maps");
 
+/* files: (dev, inode) -> 0 reported, waiting for the loader / 1 looked at. Every file a
+ * process maps for execution or executes. Written here (0, once: BPF_NOEXIST) and by
+ * the loader (1, once it has classified the file, and for files it probed itself);
+ * the loader deletes an entry it could not look at, so the next mapping reports it
+ * again. LRU: a host that keeps starting new files forgets the oldest. */
+struct file_key {
+    __u64 dev, ino;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct file_key);
+    __type(value, __u8);
+} files SEC(".maps");
+
+/* file_rb: struct ecq_bpf_file records to the loader: a file nobody looked at yet. */
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 256 << 10);
+} file_rb SEC(".maps");
+
 /* counters: enum ecq_counter -> per-CPU totals, summed by the loader. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -275,6 +297,63 @@ SEC("uprobe")
 int go_handshake_enter(struct pt_regs *ctx)
 {
     return go_enter(ctx, 0, ECQ_DIR_READ, 0);
+}
+
+/* Discovery: a process maps a file for execution or executes one. Only a file not
+ * seen before becomes a record, so a host starting thousands of processes of known
+ * executables costs one hash lookup each. */
+#define PROT_EXEC 0x4
+
+static __always_inline int seen_file(struct file *f)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    struct file_key k;
+    struct ecq_bpf_file r = {};
+    __u8 fresh = 0;
+    if (!f || !wanted(id)) return 0;
+    k.ino = BPF_CORE_READ(f, f_inode, i_ino);
+    k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+    if (bpf_map_update_elem(&files, &k, &fresh, BPF_NOEXIST) < 0) return 0; /* known, or reported */
+    r.dev = k.dev, r.ino = k.ino, r.pid = id >> 32;
+    if (bpf_ringbuf_output(&file_rb, &r, sizeof r, 0) < 0) {
+        bpf_map_delete_elem(&files, &k);
+        count(ECQ_CNT_LOST_FILES, 1);
+    }
+    return 0;
+}
+
+/* TP: sys_enter(struct pt_regs *regs, long id). mmap(addr, len, prot, flags, fd, off):
+ * an executable mapping of a file, such as the dynamic loader mapping a library. It
+ * runs for every system call, so the first test is the cheapest: kprobes and fentry
+ * are not on every kernel, the syscall tracepoints are. */
+#define NR_MMAP 9
+
+SEC("raw_tracepoint/sys_enter")
+int mmap_file(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct pt_regs *regs;
+    struct task_struct *task;
+    struct file **fds, *f = 0;
+    unsigned long prot;
+    long fd;
+    if (ctx->args[1] != NR_MMAP) return 0;
+    regs = (struct pt_regs *)ctx->args[0];
+    prot = BPF_CORE_READ(regs, dx);
+    fd = (long)BPF_CORE_READ(regs, r8);
+    if (!(prot & PROT_EXEC) || fd < 0 || fd >= FD_SCAN_MAX) return 0;
+    task = (struct task_struct *)bpf_get_current_task();
+    if (fd >= BPF_CORE_READ(task, files, fdt, max_fds)) return 0;
+    fds = BPF_CORE_READ(task, files, fdt, fd);
+    bpf_probe_read_kernel(&f, sizeof f, &fds[fd]);
+    return seen_file(f);
+}
+
+/* TP: sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
+SEC("raw_tracepoint/sched_process_exec")
+int exec_file(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct linux_binprm *b = (struct linux_binprm *)ctx->args[2];
+    return seen_file(BPF_CORE_READ(b, file));
 }
 
 struct fd_scan {

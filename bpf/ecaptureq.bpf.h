@@ -18,7 +18,8 @@ enum ecq_counter {
     ECQ_CNT_LOST_RECORDS = 0,   /* records not written: ring buffer full, or the buffer unreadable */
     ECQ_CNT_LOST_BYTES = 1,     /* payload bytes of those records */
     ECQ_CNT_LOST_CALLS = 2,     /* TLS calls not followed: the in-flight calls map refused an entry */
-    ECQ_CNT_MAX = 3
+    ECQ_CNT_LOST_FILES = 3,     /* new executable files not reported: file_rb full */
+    ECQ_CNT_MAX = 4
 };
 
 struct ecq_bpf_event {
@@ -43,6 +44,14 @@ struct ecq_bpf_event {
 };
 
 #define ECQ_EVENT_HDR_SIZE ((unsigned long)&((struct ecq_bpf_event *)0)->data)
+
+/* A record of the file_rb ring: process pid mapped for execution (or executed) a file
+ * the agent has not looked at yet. dev is the kernel's encoding (major << 20 | minor),
+ * as in /proc/PID/maps. */
+struct ecq_bpf_file {
+    unsigned long long dev, ino;
+    unsigned int pid, pad;
+};
 
 /* Set in .rodata by the loader before load. */
 struct ecq_bpf_cfg {

@@ -36,7 +36,22 @@ struct sock_common {
     struct in6_addr skc_v6_rcv_saddr;
 } __cr;
 
-struct file;
+struct super_block {
+    __u32 s_dev;
+} __cr;
+
+struct inode {
+    unsigned long i_ino;
+    struct super_block *i_sb;
+} __cr;
+
+struct file {
+    struct inode *f_inode;
+} __cr;
+
+struct linux_binprm {
+    struct file *file;
+} __cr;
 
 struct socket {
     struct file *file;
