@@ -2527,16 +2527,21 @@ static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct e
         found = 1;
         if (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1) continue; /* looked at */
         line[strcspn(line, "\n")] = 0;
-        snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, lo, hi);
         snprintf(name, sizeof name, "%s (pid %u)", line + at, pid);
+        /* hold the file open: the probes are attached through /proc/self/fd/N, which
+         * stays valid when a short-lived process exits before we are done */
+        snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, lo, hi);
+        int fd = open(mf, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue; /* gone: a later mapping reports it again */
+        snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
         size_t size;
         uint8_t *m = ecq__map_file(mf, &size);
         const struct ecq__lib *k = m ? ecq__classify(m, size, line + at) : NULL;
         if (m) munmap(m, size);
-        if (!m) continue; /* gone, or not readable: a later mapping reports it again */
         int rc = k ? ecq__attach_file(c, k, mf, name) : 0;
+        close(fd);
         if (rc > 0) total += rc;
-        ecq__mark_file(c, id);
+        if (m) ecq__mark_file(c, id);
         if (want) break;
     }
     fclose(f);

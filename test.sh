@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")"
 TOP=$PWD
-AREAS="unit handshake cli python hub watch robust embed capture gotls"
+AREAS="unit handshake cli python hub watch robust embed capture gotls discover"
 source tests/lib.sh
 trap cleanup EXIT
 
@@ -30,7 +30,7 @@ protoc --python_out="$OUT" --proto_path=. ecaptureq.proto || { bad "test tools b
 
 for area in ${*:-$AREAS}; do
   case $area in
-    capture|gotls)
+    capture|gotls|discover)
       if [ "$(id -u)" != 0 ]; then section "$area"; skip "$area: capture tests need root"; continue; fi ;;
   esac
   source "tests/t-$area.sh"

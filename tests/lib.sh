@@ -84,3 +84,35 @@ wait_file() {
   for ((i = 0; i < ${2:-10} * 20; i++)); do [ -e "$1" ] && return 0; sleep 0.05; done
   return 1
 }
+
+# consume NAME PORT SECONDS: a consumer of the agent on PORT, recording into
+# $OUT/NAME.json (protoc-generated Python); returns once the stream is live. CONS: its pid
+consume() {
+  rm -f "$OUT/$1.ready"
+  $PY tests/consume.py "ws://127.0.0.1:$2/" --seconds "$3" --ready "$OUT/$1.ready" >"$OUT/$1.json" &
+  CONS=$!
+  wait_file "$OUT/$1.ready" 5
+}
+
+# settle: once the consumer's output has stopped growing for a second (all delivered
+# and decoded), stop the consumer
+settle() {
+  local f=/proc/$CONS/fd/1 last=-1 size i
+  for ((i = 0; i < 120; i++)); do
+    size=$(stat -L -c %s "$f" 2>/dev/null || echo gone)
+    [ "$size" = "$last" ] && break
+    last=$size
+    sleep 1
+  done
+  kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null
+}
+
+# client VAR CMD...: runs a TLS client in the background with a 20 s watchdog, waits,
+# and sets VAR to the client's own pid (the pid the events must carry)
+client() {
+  local var=$1; shift
+  "$@" <&0 & local pid=$!
+  (sleep 20; kill -9 $pid 2>/dev/null) & local wd=$!
+  wait $pid; kill $wd 2>/dev/null; wait $wd 2>/dev/null
+  printf -v "$var" %s "$pid"
+}

@@ -23,41 +23,12 @@ SRV4=$HPID P4=$HPORT
 start_ready srv6 $PY tests/tls_server.py ::1 0 "$CERT" "$KEY" || return 0
 SRV6=$HPID P6=$HPORT
 
-# capture NAME SECONDS: a consumer recording into $OUT/NAME.json, live once it returns
-capture() {
-  rm -f "$OUT/$1.ready"
-  $PY tests/consume.py ws://127.0.0.1:$AGENT/ --seconds "$2" --ready "$OUT/$1.ready" >"$OUT/$1.json" &
-  CONS=$!
-  local i; for ((i = 0; i < 100; i++)); do [ -e "$OUT/$1.ready" ] && return 0; sleep 0.05; done
-}
-# client VAR CMD...: runs a TLS client in the background with a 20 s watchdog, waits,
-# and sets VAR to the client's own pid (the pid the events must carry)
-client() {
-  local var=$1; shift
-  "$@" <&0 & local pid=$!
-  (sleep 20; kill -9 $pid 2>/dev/null) & local wd=$!
-  wait $pid; kill $wd 2>/dev/null; wait $wd 2>/dev/null
-  printf -v "$var" %s "$pid"
-}
-# settle: once the consumer's output has stopped growing for a second (all delivered
-# and decoded), stop the consumer
-settle() {
-  local f=/proc/$CONS/fd/1 last=-1 size i
-  for ((i = 0; i < 120; i++)); do
-    size=$(stat -L -c %s "$f" 2>/dev/null || echo gone)
-    [ "$size" = "$last" ] && break
-    last=$size
-    sleep 1
-  done
-  kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null
-}
-
 printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' s_client >"$OUT/req-s_client.txt"
 printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' gnutls >"$OUT/req-gnutls.txt"
 printf 'GET /%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' nss >"$OUT/req-nss.txt"
 rm -rf "$OUT/nssdb" && mkdir -p "$OUT/nssdb" && certutil -N -d "sql:$OUT/nssdb" --empty-password
 
-capture clients 60
+consume clients $AGENT 60
 client P_CURL4 curl -sk --max-time 10 -o "$OUT/curl4.out" https://127.0.0.1:$P4/curl4
 client P_CURL6 curl -sk --max-time 10 -o "$OUT/curl6.out" "https://[::1]:$P6/curl6"
 client P_SC openssl s_client -connect 127.0.0.1:$P4 -quiet <"$OUT/req-s_client.txt" >"$OUT/s_client.out" 2>/dev/null
@@ -93,14 +64,14 @@ wr = [e for e in srv if base64.b64decode(e["payload_b64"]).startswith(b"HTTP/1.1
 sys.exit(0 if rd and wr and rd[0]["type"] == 1 and wr[0]["type"] == 3 else 1)
 PYEOF
 
-capture big 60
+consume big $AGENT 60
 client P_POST $PY tests/tls_client.py post 127.0.0.1 $P4 1048576 7 >"$OUT/post.out"
 settle
 check "a 1 MiB POST body in one SSL_write_ex arrives complete and byte-exact, in order" \
   $PY tests/check_capture.py "$OUT/big.json" body $P_POST $P4 1048576 7
 check "the server really got that body" grep -q "got 1048576" "$OUT/post.out"
 
-capture many 120
+consume many $AGENT 120
 client P_MANY $PY tests/tls_client.py writes 127.0.0.1 $P4 10000 100 >"$OUT/many.out"
 settle
 check "10,000 small writes give exactly 10,000 write events, 1,000,000 bytes" \
@@ -111,9 +82,7 @@ check "10,000 small writes give exactly 10,000 write events, 1,000,000 bytes" \
 TLS2=$!; PIDS+=($TLS2)
 wait_log "$OUT/tls-pid.log" capturing 20
 A2=$(log_port "$OUT/tls-pid.log")
-rm -f "$OUT/pid.ready"
-$PY tests/consume.py ws://127.0.0.1:$A2/ --seconds 20 --ready "$OUT/pid.ready" >"$OUT/pid.json" & CONS=$!
-for ((i = 0; i < 100; i++)); do [ -e "$OUT/pid.ready" ] && break; sleep 0.05; done
+consume pid $A2 20
 timeout 10 curl -sk https://127.0.0.1:$P4/pidonly >/dev/null
 timeout 10 curl -sk "https://[::1]:$P6/other" >/dev/null
 settle
@@ -134,9 +103,7 @@ check "asan: no sanitizer report from the capturing agent" bash -c "! grep -q 'S
 TLS3=$!; PIDS+=($TLS3)
 wait_log "$OUT/tls-uid.log" capturing 20
 A3=$(log_port "$OUT/tls-uid.log")
-rm -f "$OUT/uid.ready"
-$PY tests/consume.py ws://127.0.0.1:$A3/ --seconds 20 --ready "$OUT/uid.ready" >"$OUT/uid.json" & CONS=$!
-for ((i = 0; i < 100; i++)); do [ -e "$OUT/uid.ready" ] && break; sleep 0.05; done
+consume uid $A3 20
 curl -sk --max-time 10 https://127.0.0.1:$P4/root >/dev/null 2>&1
 curl -sk --max-time 10 "https://[::1]:$P6/root" >/dev/null
 setpriv --reuid=65534 --regid=65534 --clear-groups curl -sk --max-time 10 "https://[::1]:$P6/nobody" >/dev/null &

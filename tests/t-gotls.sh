@@ -65,37 +65,18 @@ check "the file is read as it is on disk, not with another agent's breakpoints i
 check "gotls probes both builds: 5 functions each, RETs included" \
   bash -c "test \$(grep -c 'go: .*gotls.* ($GOV): 5 of 5 functions probed' $OUT/gotls.log) = 2"
 
-# gcapture NAME SECONDS: a consumer of the gotls agent into $OUT/NAME.json
-gcapture() {
-  rm -f "$OUT/$1.ready"
-  $PY tests/consume.py ws://127.0.0.1:$GAP/ --seconds "$2" --ready "$OUT/$1.ready" >"$OUT/$1.json" &
-  CONS=$!
-  wait_file "$OUT/$1.ready" 5
-}
-# gsettle: stop the consumer once its output stopped growing
-gsettle() {
-  local f=/proc/$CONS/fd/1 last=-1 size i
-  for ((i = 0; i < 120; i++)); do
-    size=$(stat -L -c %s "$f" 2>/dev/null || echo gone)
-    [ "$size" = "$last" ] && break
-    last=$size
-    sleep 1
-  done
-  kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null
-}
-
 for build in gotls gotls-s; do
   G=$BIN/$build
   start_ready "$build-srv" "$G" server 127.0.0.1:0 "$CERT" "$KEY" || continue
   GS=$HPID GP=$HPORT
-  gcapture "$build-a" 60
+  consume "$build-a" $GAP 60
   "$G" get https://127.0.0.1:$GP/hello-$build >"$OUT/$build-get.out" & P_GET=$!; wait $P_GET
   "$G" get https://127.0.0.1:$GP/h2-$build h2 >/dev/null & P_H2=$!; wait $P_H2
   "$G" post https://127.0.0.1:$GP/ 1048576 7 >"$OUT/$build-post.out" & P_POST=$!; wait $P_POST
   "$G" bigget https://127.0.0.1:$GP 1048576 9 >"$OUT/$build-big.out" & P_BIG=$!; wait $P_BIG
   "$G" writes 127.0.0.1:$GP 10000 100 >"$OUT/$build-writes.out" & P_W=$!; wait $P_W
   GOMAXPROCS=2 "$G" parallel https://127.0.0.1:$GP 64 >"$OUT/$build-par.out" & P_PAR=$!; wait $P_PAR; prc=$?
-  gsettle
+  settle
   J=$OUT/$build-a.json
   check "$build: a client GET: write from the client's pid (src = client, dst = server port, type 1), the response read on the same uuid" \
     $PY tests/check_capture.py "$J" exchange $P_GET $build 127.0.0.1 $GP "GET /hello-$build HTTP/1.1" "hello /hello-$build"
@@ -143,9 +124,9 @@ start_ready gopid-srv "$BIN/gotls-s" server 127.0.0.1:0 "$CERT" "$KEY" && {
   GT=$!; PIDS+=($GT)
   wait_log "$OUT/gopid.log" capturing 20
   GAP=$(log_port "$OUT/gopid.log")
-  gcapture gopid 30
+  consume gopid $GAP 30
   "$BIN/gotls" get https://127.0.0.1:$GP/by-pid >/dev/null
-  gsettle
+  settle
   check "tls --pid N on a Go server: its executable is probed, and only its events come" \
     bash -c "grep -q 'go: /proc/$GS/exe ($GOV): 5 of 5 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
   kill -TERM $GT; wait $GT 2>/dev/null

@@ -1,0 +1,155 @@
+# Discovery, sourced by test.sh as root: with no flags the agent finds every TLS stack
+# on the host, also those that appear later: a chroot with its own copies of curl and
+# its libraries, a mount namespace with another libssl bound over the host's, a
+# library loaded late by python, a client with OpenSSL linked in statically, nginx's
+# connections, and a burst of short-lived processes.
+section "discovery: every TLS stack on the host, with no flags"
+CERT=$OUT/cert.pem KEY=$OUT/key.pem
+[ -f "$CERT" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost 2>/dev/null
+start_ready dsrv $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
+DSRV=$HPID DP=$HPORT
+
+./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/disc.log" &
+DA=$!; PIDS+=($DA)
+if ! wait_log "$OUT/disc.log" capturing 20; then
+  bad "ecaptureq tls starts and discovers (see $OUT/disc.log)"
+  cat "$OUT/disc.log"
+  return 0
+fi
+DAP=$(log_port "$OUT/disc.log")
+check "at start: the running TLS server's libssl is found through its maps, each file probed once" \
+  bash -c "grep -q 'discovery: .* file(s) probed; following new processes' $OUT/disc.log && test \$(grep -c 'openssl: .*libssl.so.3.*5 of 5 functions probed' $OUT/disc.log) = 1"
+
+# a chroot built from copies: curl, openssl and every library ldd names (new inodes)
+ROOT=$OUT/chroot
+rm -rf "$ROOT" && mkdir -p "$ROOT/usr/bin"
+for b in curl openssl; do
+  cp "$(command -v $b)" "$ROOT/usr/bin/"
+  for l in $(ldd "$(command -v $b)" | grep -o '/[^ ]*'); do mkdir -p "$ROOT$(dirname "$l")"; cp -L "$l" "$ROOT$l"; done
+done
+printf 'GET /chroot-s_client HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >"$ROOT/req.txt"
+printf 'GET /chroot-first HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >"$ROOT/req1.txt"
+consume chroot $DAP 60
+# the first program in the chroot maps the libssl copy: it is probed within the
+# agent's reaction time; s_client writes its request a second after its handshake
+(sleep 1; cat "$ROOT/req1.txt"; sleep 2) | chroot "$ROOT" /usr/bin/openssl s_client -connect 127.0.0.1:$DP -quiet >/dev/null 2>&1 &
+P_CH1=$!; wait $P_CH1
+# a second program there: the file is known, so it is captured from its first call
+client P_CH chroot "$ROOT" /usr/bin/curl -sk --max-time 10 -o /dev/null https://127.0.0.1:$DP/chroot
+settle
+check "a chrooted s_client with the chroot's own libssl copy: request and response, pid, pname, tuple, direction" \
+  $PY tests/check_capture.py "$OUT/chroot.json" exchange $P_CH1 openssl 127.0.0.1 $DP "GET /chroot-first HTTP/1.1" "hello /chroot-first"
+check "... the chroot's libssl was probed as a file of its own, named by the path the host sees" \
+  grep -q "openssl: $ROOT/.*libssl.so.3 (pid [0-9]*): 5 of 5 functions probed" "$OUT/disc.log"
+check "... and a chrooted curl started after that is captured from its first call" \
+  $PY tests/check_capture.py "$OUT/chroot.json" exchange $P_CH curl 127.0.0.1 $DP "GET /chroot HTTP/1.1" "hello /chroot"
+
+# --pid on a chrooted process: the libraries are opened through /proc/N/map_files
+(sleep 3; cat "$ROOT/req.txt"; sleep 3) | chroot "$ROOT" /usr/bin/openssl s_client -connect 127.0.0.1:$DP -quiet >"$OUT/ch-sc.out" 2>/dev/null &
+P_CSC=$!
+for ((i = 0; i < 40; i++)); do P_SC=$(pgrep -f "^/usr/bin/openssl s_client -connect 127.0.0.1:$DP" | head -1); [ -n "$P_SC" ] && break; sleep 0.05; done
+./ecaptureq tls --pid "$P_SC" --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/disc-pid.log" &
+DPA=$!; PIDS+=($DPA)
+wait_log "$OUT/disc-pid.log" capturing 20
+consume chpid "$(log_port "$OUT/disc-pid.log")" 30
+wait $P_CSC 2>/dev/null
+settle
+kill -TERM $DPA; wait $DPA 2>/dev/null
+check "--pid N on a chrooted process: attached (not 'failed to open'), its request and the answer captured" \
+  bash -c "grep -q 'openssl: .*libssl.so.3 (pid $P_SC): 5 of 5 functions probed' $OUT/disc-pid.log && $PY tests/check_capture.py $OUT/chpid.json exchange $P_SC openssl 127.0.0.1 $DP 'GET /chroot-s_client HTTP/1.1' 'hello /chroot-s_client'"
+
+# a mount namespace where another libssl (a copy) is bound over the host's path;
+# s_client sends its request a moment after its handshake, as a person would: a
+# library first mapped after the agent started is probed some 10-20 ms after the
+# mmap (see README), and a client that writes sooner than that loses its first write
+cp -L /lib/x86_64-linux-gnu/libssl.so.3 "$OUT/libssl-ns.so.3"
+printf 'GET /namespace HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >"$OUT/req-ns.txt"
+consume ns $DAP 60
+(sleep 1; cat "$OUT/req-ns.txt"; sleep 2) | unshare --mount sh -c "mount --bind $OUT/libssl-ns.so.3 /lib/x86_64-linux-gnu/libssl.so.3 && exec openssl s_client -connect 127.0.0.1:$DP -quiet" >"$OUT/ns.out" 2>/dev/null &
+P_NS=$!; wait $P_NS
+settle
+check "unshare --mount with a copy of libssl bound over the host's: that copy probed, the exchange captured" \
+  bash -c "grep -q 'openssl: .*/libssl.so.3 (pid $P_NS): 5 of 5' $OUT/disc.log && $PY tests/check_capture.py $OUT/ns.json exchange $P_NS openssl 127.0.0.1 $DP 'GET /namespace HTTP/1.1' 'hello /namespace'"
+
+# a library loaded late: python imports ssl (a libssl copy of its own) a second after start
+mkdir -p "$OUT/late" && cp -L /lib/x86_64-linux-gnu/libssl.so.3 "$OUT/late/libssl.so.3"
+consume late $DAP 60
+client P_LATE env LD_LIBRARY_PATH="$OUT/late" $PY -c "import time; time.sleep(1); import ssl, urllib.request
+c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+print(urllib.request.urlopen('https://127.0.0.1:$DP/late', context=c).read().decode())"
+settle
+check "python loading libssl late (import ssl after start): discovered at load, captured" \
+  bash -c "grep -q 'openssl: $OUT/late/libssl.so.3 (pid $P_LATE): 5 of 5' $OUT/disc.log && $PY tests/check_capture.py $OUT/late.json exchange $P_LATE python3 127.0.0.1 $DP 'GET /late HTTP/1.1' 'hello /late'"
+
+# OpenSSL linked into the executable
+cc -O2 -Wall -Wextra -o "$BIN/tls_static" tests/tls_static.c -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lpthread -ldl
+check "tls_static has OpenSSL inside it (no libssl.so among its libraries)" bash -c "! ldd $BIN/tls_static | grep -q libssl && nm $BIN/tls_static | grep -q ' T SSL_write$'"
+consume static $DAP 60
+client P_ST "$BIN/tls_static" 127.0.0.1 $DP /static 300 >"$OUT/static.out"
+settle
+check "a client with OpenSSL linked in statically: its executable probed at exec, the exchange captured" \
+  bash -c "grep -q 'openssl: $BIN/tls_static (pid [0-9]*): 5 of 5' $OUT/disc.log && $PY tests/check_capture.py $OUT/static.json exchange $P_ST tls_static 127.0.0.1 $DP 'GET /static HTTP/1.1' 'hello /static'"
+
+# nginx: every connection its own uuid, even on a reused fd
+NGP=$(free_port)
+mkdir -p "$OUT/nginx/logs" "$OUT/nginx/html"
+for i in 1 2 3 4 5 6 7 8; do echo "page $i" >"$OUT/nginx/html/p$i"; done
+cat >"$OUT/nginx/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+user root;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGP ssl;
+    ssl_certificate $CERT;
+    ssl_certificate_key $KEY;
+    root $OUT/nginx/html;
+  }
+}
+NGINX
+nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" &
+NGX=$!; PIDS+=($NGX)
+for ((i = 0; i < 100; i++)); do curl -sk -o /dev/null https://127.0.0.1:$NGP/p1 && break; sleep 0.1; done
+consume nginx $DAP 60
+for i in 1 2 3; do curl -sk -o /dev/null https://127.0.0.1:$NGP/p$i; done
+for i in 4 5 6 7 8; do curl -sk -o /dev/null https://127.0.0.1:$NGP/p$i & done; wait $(jobs -p | grep -v "^$NGX\$" | grep -v "^$DA\$" | grep -v "^$DSRV\$") 2>/dev/null
+settle
+check "nginx: three sequential connections (one fd, reused) get three uuids; parallel ones one each" $PY - "$OUT/nginx.json" <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+ng = [e for e in ev if e["pname"] == "nginx"]
+uu = {}
+for i in range(1, 9):
+    req = [e for e in ng if base64.b64decode(e["payload_b64"]).startswith(b"GET /p%d HTTP/1.1" % i)]
+    if len(req) != 1:
+        print("p%d: %d request events" % (i, len(req))); sys.exit(1)
+    uu[i] = req[0]["uuid"]
+    resp = [e for e in ng if e["uuid"] == uu[i] and base64.b64decode(e["payload_b64"]).startswith(b"HTTP/1.1 200")]
+    if len(resp) != 1:
+        print("p%d: %d responses on its uuid" % (i, len(resp))); sys.exit(1)
+print(uu)
+sys.exit(0 if len(set(uu.values())) == 8 and len({u.rsplit("_", 1)[0] for u in list(uu.values())[:3]}) == 1 else 1)
+PYEOF
+kill $NGX 2>/dev/null; wait $NGX 2>/dev/null
+
+# 2,000 short-lived processes: known executables cost the agent (nearly) nothing
+ticks() { awk '{print $14 + $15}' /proc/$DA/stat; }
+t0=$(ticks)
+start=$(date +%s.%N)
+for ((i = 0; i < 2000; i++)); do /bin/true; done
+t1=$(ticks)
+secs=$(echo "$(date +%s.%N) - $start" | bc)
+hz=$(getconf CLK_TCK)
+check "2,000 processes of /bin/true in ${secs%???????} s cost the agent $(( (t1 - t0) * 1000 / hz )) ms of CPU (bound: 500 ms)" \
+  test $(( (t1 - t0) * 1000 / hz )) -le 500
+consume after $DAP 30
+client P_AFTER curl -sk --max-time 10 -o /dev/null https://127.0.0.1:$DP/after
+settle
+check "... and capture goes on after the burst; no loss reported" \
+  bash -c "$PY tests/check_capture.py $OUT/after.json exchange $P_AFTER curl 127.0.0.1 $DP 'GET /after HTTP/1.1' 'hello /after' && ! grep -q 'capture lost' $OUT/disc.log && kill -0 $DA"
+kill -TERM $DA; wait $DA 2>/dev/null
+kill $DSRV 2>/dev/null; wait $DSRV 2>/dev/null
