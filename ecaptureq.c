@@ -995,6 +995,7 @@ struct ecq_server {
     int accept_failing;             /* 1 accept hit a resource limit, 2 and that was logged */
     int64_t accept_logged_ms;
     char url_text[sizeof "ws://[]:65535" + 256 + 256];
+    char status[64];                /* ecq_server_set_status: appended to heartbeats */
     uint8_t rx[65536];
 };
 
@@ -1297,9 +1298,9 @@ int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev)
 
 static void ecq__send_heartbeat(struct ecq_server *s, struct ecq__client *c)
 {
-    char text[160];
-    int n = snprintf(text, sizeof text, "heartbeat:%" PRId64 " events=%" PRIu64 " lost=%" PRIu64 " clients=%d",
-                     c->hb_count, s->st.events, s->st.lost, s->st.clients);
+    char text[240];
+    int n = snprintf(text, sizeof text, "heartbeat:%" PRId64 " events=%" PRIu64 " lost=%" PRIu64 " clients=%d%s%s",
+                     c->hb_count, s->st.events, s->st.lost, s->st.clients, s->status[0] ? " " : "", s->status);
     struct ecq_entry e = {.log_type = ECQ_LOG_HEARTBEAT, .payload_case = ECQ_PAYLOAD_HEARTBEAT};
     e.heartbeat.timestamp = (int64_t)time(NULL);
     e.heartbeat.count = c->hb_count++;
@@ -1322,6 +1323,11 @@ size_t ecq_server_backlog(const struct ecq_server *s)
 void ecq_server_stats(const struct ecq_server *s, struct ecq_stats *st) { *st = s->st; }
 
 void ecq_server_set_lost(struct ecq_server *s, uint64_t lost) { s->st.lost = lost; }
+
+void ecq_server_set_status(struct ecq_server *s, const char *status)
+{
+    snprintf(s->status, sizeof s->status, "%s", status ? status : "");
+}
 
 /* ---- connections -------------------------------------------------------- */
 
@@ -2705,6 +2711,9 @@ static void ecq__check_losses(struct ecq_capture *c)
         c->st.lost_calls = sums[ECQ_CNT_LOST_CALLS];
     }
     ecq_server_set_lost(c->srv, c->st.lost_records + c->st.lost_calls + c->st.dropped);
+    char status[64];
+    snprintf(status, sizeof status, "files=%d probes=%d", c->st.files, c->st.probes);
+    ecq_server_set_status(c->srv, status);
 }
 
 /* which socket a TLS call used: the sock tracepoints, else kprobes on the TCP calls */

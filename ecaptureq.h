@@ -324,6 +324,10 @@ void ecq_server_stats(const struct ecq_server *s, struct ecq_stats *st);
 /* Records how many events the capture side lost (shown in heartbeats). */
 void ecq_server_set_lost(struct ecq_server *s, uint64_t lost);
 
+/* Text added to every heartbeat message (up to 63 bytes, copied), such as capture's
+ * "files=3 probes=23"; NULL or "" removes it. */
+void ecq_server_set_status(struct ecq_server *s, const char *status);
+
 /* Sends close 1001 to every client, flushes for up to flush_ms, frees everything. */
 void ecq_server_close(struct ecq_server *s, int flush_ms);
 

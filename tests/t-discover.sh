@@ -151,5 +151,7 @@ client P_AFTER curl -sk --max-time 10 -o /dev/null https://127.0.0.1:$DP/after
 settle
 check "... and capture goes on after the burst; no loss reported" \
   bash -c "$PY tests/check_capture.py $OUT/after.json exchange $P_AFTER curl 127.0.0.1 $DP 'GET /after HTTP/1.1' 'hello /after' && ! grep -q 'capture lost' $OUT/disc.log && kill -0 $DA"
+check "heartbeats say how many files and probes capture holds" \
+  bash -c "grep -q '\"message\": \"heartbeat:0 events=[0-9]* lost=0 clients=1 files=[1-9][0-9]* probes=[1-9]' $OUT/after.json"
 kill -TERM $DA; wait $DA 2>/dev/null
 kill $DSRV 2>/dev/null; wait $DSRV 2>/dev/null
