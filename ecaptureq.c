@@ -2093,6 +2093,8 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <dirent.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <linux/capability.h>
 #include <sys/syscall.h>
@@ -2181,9 +2183,12 @@ static const struct ecq__lib ecq__libs[] = {
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
 
-/* a file the kernel named by device and inode (dev in the kernel's encoding) */
+/* a file as the kernel names it: device (the kernel's encoding), inode and the inode's
+ * generation, which tells a new file from an old one whose inode number was reused;
+ * laid out as the BPF side's struct file_key */
 struct ecq__file_id {
     uint64_t dev, ino;
+    uint32_t gen, pad;
 };
 
 /* a file some process mapped that discovery still has to look at */
@@ -2197,6 +2202,14 @@ struct ecq__pending {
 #define ECQ__PENDING_PER_STEP 32    /* bounds the work one step does for new processes */
 #define ECQ__PENDING_WAIT_MS 200    /* a mapping not in /proc/PID/maps by then is dropped */
 
+/* a file with probes: its links are links[first .. first+n) */
+struct ecq__probed {
+    struct ecq__file_id id;
+    int first, n;
+    int sticky;                     /* named by the caller, or the host's own: never detached */
+    char name[200];
+};
+
 struct ecq_capture {
     struct ecq_server *srv;
     struct ecq_capture_opts o;
@@ -2205,8 +2218,9 @@ struct ecq_capture {
     struct bpf_link **links;
     int nlinks, caplinks;
     unsigned attached;              /* bit per ecq__libs row with probes attached */
-    struct ecq__file_id *probed;    /* files with probes, each once */
+    struct ecq__probed *probed;     /* files with probes, each once */
     int nprobed, capprobed;
+    int64_t next_sweep_ms;
     struct ecq__pending pending[ECQ__PENDING_MAX];
     int npending;
     int follow;                     /* discovery keeps up with new processes */
@@ -2222,6 +2236,7 @@ void ecq_capture_opts_init(struct ecq_capture_opts *o)
     memset(o, 0, sizeof *o);
     o->uid = ECQ_ANY_UID;
     o->ring_mb = ECQ_DEFAULT_RING_MB;
+    o->detach_sec = ECQ_DEFAULT_DETACH_SEC;
 }
 
 /* libbpf's own messages (warnings and errors) */
@@ -2380,9 +2395,15 @@ static int ecq__attach_func(struct ecq_capture *c, const struct ecq__lib *k, con
     return n;
 }
 
-static struct ecq__file_id ecq__id_of(const struct stat *st)
+/* the file open on fd (its generation where the filesystem tells, else 0) */
+static int ecq__id_of_fd(int fd, struct ecq__file_id *id)
 {
-    return (struct ecq__file_id){(uint64_t)major(st->st_dev) << 20 | minor(st->st_dev), st->st_ino};
+    struct stat st;
+    long gen = 0;
+    if (fstat(fd, &st) < 0) return -errno;
+    if (ioctl(fd, FS_IOC_GETVERSION, &gen) < 0) gen = 0;
+    *id = (struct ecq__file_id){(uint64_t)major(st.st_dev) << 20 | minor(st.st_dev), st.st_ino, (uint32_t)gen, 0};
+    return 0;
 }
 
 /* marks a file as looked at, for the BPF side (no more records about it) */
@@ -2395,25 +2416,27 @@ static void ecq__mark_file(struct ecq_capture *c, struct ecq__file_id id)
 static int ecq__probed(const struct ecq_capture *c, struct ecq__file_id id)
 {
     for (int i = 0; i < c->nprobed; i++)
-        if (c->probed[i].dev == id.dev && c->probed[i].ino == id.ino) return 1;
+        if (c->probed[i].id.dev == id.dev && c->probed[i].id.ino == id.ino && c->probed[i].id.gen == id.gen) return 1;
     return 0;
 }
 
-/* Probes one file (path: how to open it; name: how to show it). 0 if that file (by
- * device and inode) is probed already. */
-static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path, const char *name)
+/* Probes one file (path: how to open it; name: how to show it; sticky: never detach
+ * it). 0 if that file (by device, inode and generation) is probed already. */
+static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path, const char *name,
+                            int sticky)
 {
+    int first = c->nlinks;
     char version[64] = "", missing[512] = "", note[96];
     size_t size;
-    int probes = 0, funcs = 0, failed = 0;
-    struct stat st;
-    uint8_t *file = stat(path, &st) == 0 ? ecq__map_file(path, &size) : NULL;
+    int probes = 0, funcs = 0, failed = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct ecq__file_id id;
+    uint8_t *file = fd >= 0 && ecq__id_of_fd(fd, &id) == 0 ? ecq__map_file(path, &size) : NULL;
+    if (fd >= 0) close(fd);
     if (!file) {
         int err = errno;
         ecq_server_log(c->srv, "error: %s: cannot read %s: %s", k->name, name, strerror(err));
         return -err;
     }
-    struct ecq__file_id id = ecq__id_of(&st);
     if (ecq__probed(c, id)) {
         munmap(file, size);
         return 0;
@@ -2445,10 +2468,14 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
     if (!probes) return -ENOENT;
     if (c->nprobed == c->capprobed) {
         int cap = c->capprobed ? c->capprobed * 2 : 16;
-        struct ecq__file_id *n = realloc(c->probed, (size_t)cap * sizeof *n);
+        struct ecq__probed *n = realloc(c->probed, (size_t)cap * sizeof *n);
         if (n) c->probed = n, c->capprobed = cap;
     }
-    if (c->nprobed < c->capprobed) c->probed[c->nprobed++] = id; /* else: it may be probed twice, harmlessly */
+    if (c->nprobed < c->capprobed) { /* else: kept attached for good, and may be probed twice, harmlessly */
+        struct ecq__probed *e = &c->probed[c->nprobed++];
+        e->id = id, e->first = first, e->n = c->nlinks - first, e->sticky = sticky;
+        snprintf(e->name, sizeof e->name, "%s: %s", k->name, name);
+    }
     c->attached |= 1u << (k - ecq__libs);
     c->st.probes += probes;
     c->st.files++;
@@ -2508,11 +2535,30 @@ static const struct ecq__lib *ecq__classify(const uint8_t *f, size_t size, const
     return NULL;
 }
 
+/* (dev, inode) pairs a startup scan has opened already: every process maps libc */
+struct ecq__scan_set {
+    struct ecq__file_id *slot;
+    size_t cap;
+};
+
+static int ecq__scan_seen(struct ecq__scan_set *set, const struct ecq__file_id *id)
+{
+    if (!set || !set->cap) return 0;
+    size_t h = (size_t)((id->dev * 0x9E3779B97F4A7C15ull) ^ id->ino) & (set->cap - 1);
+    for (size_t n = 0; n < set->cap; n++, h = (h + 1) & (set->cap - 1)) {
+        struct ecq__file_id *e = &set->slot[h];
+        if (!e->ino) return *e = *id, 0;
+        if (e->dev == id->dev && e->ino == id->ino) return 1;
+    }
+    return 0; /* full: look again, harmlessly */
+}
+
 /* Looks at the files process pid maps for execution (only the one named by want, if
  * given): each new one is classified once, through /proc/PID/map_files (the file
  * itself, whatever root or mount namespace the process sees it in), and probed if it
  * holds TLS. Returns probes attached, or -1 if want was not (yet) mapped. */
-static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq__file_id *want)
+static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq__file_id *want,
+                             struct ecq__scan_set *set)
 {
     char path[64], line[4096], mf[96], name[4200];
     int total = 0, found = 0;
@@ -2528,10 +2574,10 @@ static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct e
         if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &lo, &hi, perms, &off, &maj, &min, &ino, &at) < 7 ||
             !at || perms[2] != 'x' || !ino || line[at] != '/')
             continue;
-        struct ecq__file_id id = {(uint64_t)maj << 20 | min, ino};
+        struct ecq__file_id id = {(uint64_t)maj << 20 | min, ino, 0, 0};
         if (want && (id.dev != want->dev || id.ino != want->ino)) continue;
         found = 1;
-        if (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1) continue; /* looked at */
+        if (ecq__scan_seen(set, &id)) continue;
         line[strcspn(line, "\n")] = 0;
         snprintf(name, sizeof name, "%s (pid %u)", line + at, pid);
         /* hold the file open: the probes are attached through /proc/self/fd/N, which
@@ -2539,12 +2585,17 @@ static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct e
         snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, lo, hi);
         int fd = open(mf, O_RDONLY | O_CLOEXEC);
         if (fd < 0) continue; /* gone: a later mapping reports it again */
+        if (want) id = *want; /* the kernel's own name for it */
+        else if (ecq__id_of_fd(fd, &id) < 0 || (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1)) {
+            close(fd); /* looked at already */
+            continue;
+        }
         snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
         size_t size;
         uint8_t *m = ecq__map_file(mf, &size);
         const struct ecq__lib *k = m ? ecq__classify(m, size, line + at) : NULL;
         if (m) munmap(m, size);
-        int rc = k ? ecq__attach_file(c, k, mf, name) : 0;
+        int rc = k ? ecq__attach_file(c, k, mf, name, c->o.pid != 0) : 0;
         close(fd);
         if (rc > 0) total += rc;
         if (m) ecq__mark_file(c, id);
@@ -2559,12 +2610,17 @@ static int ecq__discover_all(struct ecq_capture *c)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
+    struct ecq__scan_set set = {calloc(1 << 14, sizeof(struct ecq__file_id)), 1 << 14};
     int total = 0, rc;
-    if (!d) return 0;
-    while ((e = readdir(d)))
-        if (e->d_name[0] >= '1' && e->d_name[0] <= '9' && (rc = ecq__discover_pid(c, (uint32_t)atoi(e->d_name), NULL)) > 0)
-            total += rc;
-    closedir(d);
+    if (!set.slot) set.cap = 0;
+    if (d) {
+        while ((e = readdir(d)))
+            if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
+                (rc = ecq__discover_pid(c, (uint32_t)atoi(e->d_name), NULL, &set)) > 0)
+                total += rc;
+        closedir(d);
+    }
+    free(set.slot);
     return total;
 }
 
@@ -2575,7 +2631,7 @@ static int ecq__on_file(void *ctx, void *data, size_t size)
     const struct ecq_bpf_file *r = data;
     struct ecq__file_id id;
     if (size < sizeof *r) return 0;
-    id = (struct ecq__file_id){r->dev, r->ino};
+    id = (struct ecq__file_id){r->dev, r->ino, r->gen, 0};
     if (!c->follow || c->npending == ECQ__PENDING_MAX) {
         if (c->follow) (void)bpf_map_delete_elem(c->files_fd, &id); /* reported again by the next mapping */
         return 0;
@@ -2597,11 +2653,73 @@ static void ecq__discover_pending(struct ecq_capture *c)
             continue;
         }
         done++;
-        if (ecq__discover_pid(c, p->pid, &p->id) >= 0) continue;
+        if (ecq__discover_pid(c, p->pid, &p->id, NULL) >= 0) continue;
         if (now - p->since_ms < ECQ__PENDING_WAIT_MS && kill((pid_t)p->pid, 0) == 0) c->pending[keep++] = *p;
         else (void)bpf_map_delete_elem(c->files_fd, &p->id); /* the next process that maps it reports it */
     }
     c->npending = keep;
+}
+
+/* Detaches the probes of discovered files that no process maps any more, so a host
+ * that runs containers for months does not pile up probes (and descriptors). */
+static void ecq__sweep(struct ecq_capture *c)
+{
+    struct ecq__scan_set live = {calloc(1 << 15, sizeof(struct ecq__file_id)), 1 << 15};
+    char path[64], line[4096];
+    struct dirent *e;
+    DIR *d;
+    int any = 0, keep = 0, removed = 0;
+    for (int i = 0; i < c->nprobed; i++) any |= !c->probed[i].sticky;
+    if (!any || !live.slot || !(d = opendir("/proc"))) {
+        free(live.slot);
+        return;
+    }
+    while ((e = readdir(d))) {
+        FILE *f;
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        snprintf(path, sizeof path, "/proc/%.16s/maps", e->d_name);
+        if (!(f = fopen(path, "re"))) continue;
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long lo, hi, off, ino;
+            unsigned maj, min;
+            char perms[8];
+            if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi, perms, &off, &maj, &min, &ino) == 7 &&
+                perms[2] == 'x' && ino) {
+                struct ecq__file_id id = {(uint64_t)maj << 20 | min, ino, 0, 0};
+                (void)ecq__scan_seen(&live, &id); /* adds it */
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    for (int i = 0; i < c->nprobed; i++) {
+        struct ecq__probed *p = &c->probed[i];
+        struct ecq__file_id key = {p->id.dev, p->id.ino, 0, 0};
+        if (p->sticky || ecq__scan_seen(&live, &key)) { /* mapped: keep (seen() found it) */
+            c->probed[keep++] = *p;
+            continue;
+        }
+        for (int j = p->first; j < p->first + p->n; j++) {
+            bpf_link__destroy(c->links[j]);
+            c->links[j] = NULL;
+        }
+        ecq_server_log(c->srv, "%s: no process maps it any more; %d probes detached", p->name, p->n);
+        (void)bpf_map_delete_elem(c->files_fd, &p->id); /* the next mapping reports it again */
+        c->st.files--, c->st.probes -= p->n;
+        removed++;
+    }
+    c->nprobed = keep;
+    free(live.slot);
+    if (!removed) return;
+    /* close the gaps in links[], and move each file's range with them */
+    int w = 0;
+    for (int r = 0; r < c->nlinks; r++) {
+        if (!c->links[r]) continue;
+        for (int i = 0; i < c->nprobed; i++)
+            if (c->probed[i].first == r) c->probed[i].first = w;
+        c->links[w++] = c->links[r];
+    }
+    c->nlinks = w;
 }
 
 int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
@@ -2619,10 +2737,10 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
             }
             path = found;
         }
-        return ecq__attach_file(c, k, path, path);
+        return ecq__attach_file(c, k, path, path, 1);
     }
     if (c->o.pid) /* that process: everything it maps, whatever its root */
-        return (total = ecq__discover_pid(c, c->o.pid, NULL)) > 0 ? total : -ENOENT;
+        return (total = ecq__discover_pid(c, c->o.pid, NULL, NULL)) > 0 ? total : -ENOENT;
     /* the host's own libraries, which processes that start later will load */
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         if ((c->attached & (1u << i)) || ecq__libs[i].go) continue;
@@ -2630,11 +2748,12 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
             ecq_server_log(c->srv, "%s: not in the ld.so cache or library directories", ecq__libs[i].name);
             continue;
         }
-        if ((rc = ecq__attach_file(c, &ecq__libs[i], found, found)) > 0) total += rc;
+        if ((rc = ecq__attach_file(c, &ecq__libs[i], found, found, 1)) > 0) total += rc;
     }
     /* then every file every process maps now, and from now on every new one */
     total += ecq__discover_all(c);
     c->follow = 1;
+    c->next_sweep_ms = ecq__now_ms() + (int64_t)c->o.detach_sec * 1000;
     ecq_server_log(c->srv, "discovery: %d file(s) probed; following new processes", c->st.files);
     return total ? total : -ENOENT;
 }
@@ -2820,6 +2939,10 @@ int ecq_capture_step(struct ecq_capture *c)
         c->next_check_ms = now + ECQ__CHECK_MS;
         c->mono_to_real_ns = ecq__mono_to_real();
         ecq__check_losses(c);
+        if (c->follow && c->o.detach_sec && now >= c->next_sweep_ms) {
+            c->next_sweep_ms = now + (int64_t)c->o.detach_sec * 1000;
+            ecq__sweep(c);
+        }
         if (c->o.pid && !c->target_gone && kill((pid_t)c->o.pid, 0) < 0 && errno == ESRCH) {
             c->target_gone = 1;
             ecq_server_log(c->srv, "process %u exited; still capturing should it come back", c->o.pid);
@@ -3564,12 +3687,13 @@ static int ecq__go_list(const char *path)
 
 static int ecq__cmd_capture(int argc, char **argv, const char *mode)
 {
-    enum { O_LIB = 1, O_PID, O_UID, O_RING, O_LIST };
+    enum { O_LIB = 1, O_PID, O_UID, O_RING, O_LIST, O_DETACH };
     static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"libssl", required_argument, 0, O_LIB},
                                        {"gnutls", required_argument, 0, O_LIB}, {"nss", required_argument, 0, O_LIB},
                                        {"elfpath", required_argument, 0, O_LIB}, {"pid", required_argument, 0, O_PID},
                                        {"uid", required_argument, 0, O_UID}, {"ringbuf-mb", required_argument, 0, O_RING},
-                                       {"list", no_argument, 0, O_LIST}, {0, 0, 0, 0}};
+                                       {"list", no_argument, 0, O_LIST},
+                                       {"detach-after", required_argument, 0, O_DETACH}, {0, 0, 0, 0}};
     struct ecq__opts o = {0};
     struct ecq_capture_opts co;
     struct ecq_capture *cap = NULL;
@@ -3596,8 +3720,10 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
         case O_UID: co.uid = (uint32_t)ecq__num("--uid", optarg, 0, ECQ_ANY_UID - 1); break;
         case O_RING: ring_mb = ecq__num("--ringbuf-mb", optarg, 1, 1024); break;
         case O_LIST: list = 1; break;
+        case O_DETACH: co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
         case 'h':
-            printf("usage: ecaptureq %s [--ecaptureq URL] %s[--pid N] [--uid N] [--ringbuf-mb MB] [server options]\n",
+            printf("usage: ecaptureq %s [--ecaptureq URL] %s[--pid N] [--uid N] [--ringbuf-mb MB] [--detach-after SECONDS] "
+                   "[server options]\n",
                    mode, gotls ? "--elfpath PATH... [--list] " : "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] ");
             return 0;
         default: exit(2);
@@ -3677,6 +3803,7 @@ static void ecq__usage(FILE *f)
     fputs("usage: ecaptureq COMMAND [options]\n"
           "  tls    capture TLS plaintext with eBPF and stream it (needs root)\n"
           "         [--libssl|--gnutls|--nss|--elfpath PATH] [--pid N] [--uid N] [--ringbuf-mb MB]\n"
+          "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
           "  gotls  capture Go crypto/tls plaintext: --elfpath PATH (repeatable) or --pid N; --list\n"
           "  gen    stream synthetic events (no root, no BPF)\n"
           "  watch  connect to a stream and show it (ecaptureq watch --help)\n"

@@ -369,6 +369,7 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap);
 
 #define ECQ_ANY_UID 0xffffffffu
 #define ECQ_DEFAULT_RING_MB 32
+#define ECQ_DEFAULT_DETACH_SEC 60
 /* Records arrive without wakeups: call ecq_capture_step at least this often. */
 #define ECQ_CAPTURE_DRAIN_MS 1
 
@@ -376,6 +377,8 @@ struct ecq_capture_opts {
     uint32_t pid;                   /* only this process (tgid); 0: every process */
     uint32_t uid;                   /* only this user's processes; ECQ_ANY_UID: every user */
     unsigned ring_mb;               /* ring buffer MiB, a power of two up to 1024 */
+    unsigned detach_sec;            /* discovery: every this many seconds, files no process maps
+                                       any more lose their probes; 0: never */
 };
 
 struct ecq_capture_stats {

@@ -106,6 +106,22 @@ struct {
     __type(value, struct conn_key);
 } sk_owner SEC(".maps");
 
+/* last_sock: task -> the last socket the thread sent on or received from outside any
+ * TLS call. Written by the socket tracepoints, read by a TLS call that ends having
+ * touched no socket while its object has none cached: a memory-BIO TLS object (Python
+ * asyncio, Node), whose ciphertext the thread moves itself right before a read (the
+ * recv that fed it) or around a write. Task storage: freed with the thread. */
+struct last_sock_val {
+    __u64 sk;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct last_sock_val);
+} last_sock SEC(".maps");
+
 /* sk_seq: struct sock * -> its connection number. Written (once, BPF_NOEXIST) when a
  * TLS call first uses the socket, deleted by sock_state when it closes, so a socket
  * allocated later at the same address gets a new number. */
@@ -133,13 +149,14 @@ struct {
     __type(value, struct ecq_bpf_event);
 } scratch SEC(".maps");
 
-/* files: (dev, inode) -> 0 reported, waiting for the loader / 1 looked at. Every file a
+/* files: (dev, inode, generation) -> 0 reported, waiting for the loader / 1 looked at. Every file a
  * process maps for execution or executes. Written here (0, once: BPF_NOEXIST) and by
  * the loader (1, once it has classified the file, and for files it probed itself);
  * the loader deletes an entry it could not look at, so the next mapping reports it
  * again. LRU: a host that keeps starting new files forgets the oldest. */
 struct file_key {
     __u64 dev, ino;
+    __u32 gen, pad;     /* the inode's generation: a reused inode number is a new file */
 };
 
 struct {
@@ -311,10 +328,12 @@ static __always_inline int seen_file(struct file *f)
     struct ecq_bpf_file r = {};
     __u8 fresh = 0;
     if (!f || !wanted(id)) return 0;
+    __builtin_memset(&k, 0, sizeof k);
     k.ino = BPF_CORE_READ(f, f_inode, i_ino);
     k.dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+    k.gen = BPF_CORE_READ(f, f_inode, i_generation);
     if (bpf_map_update_elem(&files, &k, &fresh, BPF_NOEXIST) < 0) return 0; /* known, or reported */
-    r.dev = k.dev, r.ino = k.ino, r.pid = id >> 32;
+    r.dev = k.dev, r.ino = k.ino, r.gen = k.gen, r.pid = id >> 32;
     if (bpf_ringbuf_output(&file_rb, &r, sizeof r, 0) < 0) {
         bpf_map_delete_elem(&files, &k);
         count(ECQ_CNT_LOST_FILES, 1);
@@ -405,6 +424,19 @@ static __always_inline void read_tuple(struct sock *sk, struct conn_val *v)
     }
 }
 
+/* sk's tuple, descriptor and connection number */
+static __always_inline void learn_peer(struct sock *sk, struct conn_val *p, __u32 tid)
+{
+    __u64 key = (__u64)sk, seq = __sync_fetch_and_add(&conn_seq, 1) + 1, *have;
+    p->sk = (__u64)sk;
+    p->tid = tid;
+    read_tuple(sk, p);
+    p->fd = sock_fd(sk);
+    bpf_map_update_elem(&sk_seq, &key, &seq, BPF_NOEXIST);
+    have = bpf_map_lookup_elem(&sk_seq, &key);
+    p->seq = have ? *have : seq;
+}
+
 /* the socket a thread or goroutine inside a TLS call sends on or receives from */
 static __always_inline int note_sock(struct sock *sk)
 {
@@ -415,11 +447,20 @@ static __always_inline int note_sock(struct sock *sk)
         /* a Go program in a system call: R14 still holds g, saved at syscall entry */
         struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
         __u64 g = 0;
-        if (!regs || bpf_probe_read_kernel(&g, sizeof g, &regs->r14) < 0 || !g) return 0;
-        k.kind = CALL_GOROUTINE, k.id = g;
-        c = bpf_map_lookup_elem(&calls, &k);
+        if (regs && bpf_probe_read_kernel(&g, sizeof g, &regs->r14) == 0 && g) {
+            k.kind = CALL_GOROUTINE, k.id = g;
+            c = bpf_map_lookup_elem(&calls, &k);
+        }
     }
-    if (!c || c->sk) return 0;
+    if (!c) {
+        __u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+        struct last_sock_val *ls;
+        if (fam != AF_INET && fam != AF_INET6) return 0;
+        ls = bpf_task_storage_get(&last_sock, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+        if (ls) ls->sk = (__u64)sk;
+        return 0;
+    }
+    if (c->sk) return 0;
     c->sk = (__u64)sk;
     /* read the tuple now, inside the system call: by the time the TLS call returns
      * the peer may have closed the connection (no local port, no descriptor) */
@@ -429,14 +470,7 @@ static __always_inline int note_sock(struct sock *sk)
         c->peer = *v;
         return 0;
     }
-    c->peer.sk = (__u64)sk;
-    c->peer.tid = (__u32)id;
-    read_tuple(sk, &c->peer);
-    c->peer.fd = sock_fd(sk);
-    __u64 key = (__u64)sk, seq = __sync_fetch_and_add(&conn_seq, 1) + 1, *have;
-    bpf_map_update_elem(&sk_seq, &key, &seq, BPF_NOEXIST);
-    have = bpf_map_lookup_elem(&sk_seq, &key);
-    c->peer.seq = have ? *have : seq;
+    learn_peer(sk, &c->peer, (__u32)id);
     return 0;
 }
 
@@ -562,6 +596,15 @@ static __always_inline int finish(struct call *c, __u64 total, int ok)
     struct ecq_bpf_event *ev;
 
     v = bpf_map_lookup_elem(&conns, &k);
+    if (!c->sk && !v && !c->need_sock && ok) {
+        /* a memory-BIO object: the connection is the socket this thread moved
+         * ciphertext on just before (inferred; cached like a learned one) */
+        struct last_sock_val *ls = bpf_task_storage_get(&last_sock, bpf_get_current_task_btf(), 0, 0);
+        if (ls && ls->sk) {
+            c->sk = ls->sk;
+            learn_peer((struct sock *)ls->sk, &c->peer, (__u32)id);
+        }
+    }
     if (c->sk && c->peer.sk == c->sk && (!v || v->sk != c->sk)) {
         /* a call that failed, or a socket that was already closing (no local port
          * any more, no descriptor), is not cached: the entry could outlive the

@@ -50,7 +50,8 @@ struct ecq_bpf_event {
  * as in /proc/PID/maps. */
 struct ecq_bpf_file {
     unsigned long long dev, ino;
-    unsigned int pid, pad;
+    unsigned int gen;              /* the inode's generation: a reused inode number is a new file */
+    unsigned int pid;
 };
 
 /* Set in .rodata by the loader before load. */

@@ -116,3 +116,20 @@ client() {
   wait $pid; kill $wd 2>/dev/null; wait $wd 2>/dev/null
   printf -v "$var" %s "$pid"
 }
+
+# start_agent NAME ARGS...: ./ecaptureq ARGS on any free port in the background, log in
+# $OUT/NAME.log; sets AGENT_PID and AGENT_PORT once it says "capturing". An agent that
+# does not get there fails loudly (and returns 1).
+start_agent() {
+  local name=$1; shift
+  ./ecaptureq "$@" --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/$name.log" &
+  AGENT_PID=$!
+  PIDS+=("$AGENT_PID")
+  AGENT_PORT=
+  if wait_log "$OUT/$name.log" capturing 20; then AGENT_PORT=$(log_port "$OUT/$name.log"); fi
+  if [ -z "$AGENT_PORT" ]; then
+    bad "$name: ecaptureq $1 starts and attaches (see $OUT/$name.log)"
+    cat "$OUT/$name.log" >&2
+    return 1
+  fi
+}

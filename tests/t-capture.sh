@@ -78,10 +78,8 @@ check "10,000 small writes give exactly 10,000 write events, 1,000,000 bytes" \
   $PY tests/check_capture.py "$OUT/many.json" writes $P_MANY 10000 100
 
 # --pid: a second agent that follows only the IPv4 server
-./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ --pid $SRV4 2>"$OUT/tls-pid.log" &
-TLS2=$!; PIDS+=($TLS2)
-wait_log "$OUT/tls-pid.log" capturing 20
-A2=$(log_port "$OUT/tls-pid.log")
+start_agent tls-pid tls --pid $SRV4
+TLS2=$AGENT_PID A2=$AGENT_PORT
 consume pid $A2 20
 timeout 10 curl -sk https://127.0.0.1:$P4/pidonly >/dev/null
 timeout 10 curl -sk "https://[::1]:$P6/other" >/dev/null
@@ -99,10 +97,8 @@ check "SIGTERM stops tls with exit 0" test $rc = 0
 check "asan: no sanitizer report from the capturing agent" bash -c "! grep -q 'Sanitizer\|runtime error' $OUT/tls.log"
 
 # --uid: a third agent that follows only user 65534
-./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ --uid 65534 2>"$OUT/tls-uid.log" &
-TLS3=$!; PIDS+=($TLS3)
-wait_log "$OUT/tls-uid.log" capturing 20
-A3=$(log_port "$OUT/tls-uid.log")
+start_agent tls-uid tls --uid 65534
+TLS3=$AGENT_PID A3=$AGENT_PORT
 consume uid $A3 20
 curl -sk --max-time 10 https://127.0.0.1:$P4/root >/dev/null 2>&1
 curl -sk --max-time 10 "https://[::1]:$P6/root" >/dev/null
@@ -119,3 +115,4 @@ if command -v setpriv >/dev/null; then
 fi
 ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ --libssl /nonexistent/libssl.so >/dev/null 2>"$OUT/nolib.txt"; rc=$?
 check "--libssl with a missing file: exit 1 and a clear line" bash -c "test $rc = 1 && grep -q 'nonexistent' $OUT/nolib.txt"
+kill $SRV6 2>/dev/null; wait $SRV6 2>/dev/null

@@ -9,14 +9,8 @@ CERT=$OUT/cert.pem KEY=$OUT/key.pem
 start_ready dsrv $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
 DSRV=$HPID DP=$HPORT
 
-./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/disc.log" &
-DA=$!; PIDS+=($DA)
-if ! wait_log "$OUT/disc.log" capturing 20; then
-  bad "ecaptureq tls starts and discovers (see $OUT/disc.log)"
-  cat "$OUT/disc.log"
-  return 0
-fi
-DAP=$(log_port "$OUT/disc.log")
+start_agent disc tls || return 0
+DA=$AGENT_PID DAP=$AGENT_PORT
 check "at start: the running TLS server's libssl is found through its maps, each file probed once" \
   bash -c "grep -q 'discovery: .* file(s) probed; following new processes' $OUT/disc.log && test \$(grep -c 'openssl: .*libssl.so.3.*5 of 5 functions probed' $OUT/disc.log) = 1"
 
@@ -48,10 +42,9 @@ check "... and a chrooted curl started after that is captured from its first cal
 (sleep 3; cat "$ROOT/req.txt"; sleep 3) | chroot "$ROOT" /usr/bin/openssl s_client -connect 127.0.0.1:$DP -quiet >"$OUT/ch-sc.out" 2>/dev/null &
 P_CSC=$!
 for ((i = 0; i < 40; i++)); do P_SC=$(pgrep -f "^/usr/bin/openssl s_client -connect 127.0.0.1:$DP" | head -1); [ -n "$P_SC" ] && break; sleep 0.05; done
-./ecaptureq tls --pid "$P_SC" --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/disc-pid.log" &
-DPA=$!; PIDS+=($DPA)
-wait_log "$OUT/disc-pid.log" capturing 20
-consume chpid "$(log_port "$OUT/disc-pid.log")" 30
+start_agent disc-pid tls --pid "$P_SC"
+DPA=$AGENT_PID
+consume chpid "$AGENT_PORT" 30
 wait $P_CSC 2>/dev/null
 settle
 kill -TERM $DPA; wait $DPA 2>/dev/null
@@ -80,6 +73,14 @@ print(urllib.request.urlopen('https://127.0.0.1:$DP/late', context=c).read().dec
 settle
 check "python loading libssl late (import ssl after start): discovered at load, captured" \
   bash -c "grep -q 'openssl: $OUT/late/libssl.so.3 (pid $P_LATE): 5 of 5' $OUT/disc.log && $PY tests/check_capture.py $OUT/late.json exchange $P_LATE python3 127.0.0.1 $DP 'GET /late HTTP/1.1' 'hello /late'"
+
+# TLS over memory BIOs: asyncio moves the ciphertext itself; the connection is
+# inferred from the socket the thread used around each call
+consume bio $DAP 60
+client P_BIO $PY tests/tls_client.py asyncio 127.0.0.1 $DP /asyncio >"$OUT/bio.out"
+settle
+check "Python asyncio (memory BIOs): request and response with the real addresses and ports, both directions" \
+  $PY tests/check_capture.py "$OUT/bio.json" exchange $P_BIO python3 127.0.0.1 $DP "GET /asyncio HTTP/1.1" "hello /asyncio"
 
 # OpenSSL linked into the executable
 cc -O2 -Wall -Wextra -o "$BIN/tls_static" tests/tls_static.c -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -lpthread -ldl
@@ -116,7 +117,9 @@ NGX=$!; PIDS+=($NGX)
 for ((i = 0; i < 100; i++)); do curl -sk -o /dev/null https://127.0.0.1:$NGP/p1 && break; sleep 0.1; done
 consume nginx $DAP 60
 for i in 1 2 3; do curl -sk -o /dev/null https://127.0.0.1:$NGP/p$i; done
-for i in 4 5 6 7 8; do curl -sk -o /dev/null https://127.0.0.1:$NGP/p$i & done; wait $(jobs -p | grep -v "^$NGX\$" | grep -v "^$DA\$" | grep -v "^$DSRV\$") 2>/dev/null
+PAR=()
+for i in 4 5 6 7 8; do curl -sk --max-time 10 -o /dev/null https://127.0.0.1:$NGP/p$i & PAR+=($!); done
+wait "${PAR[@]}"
 settle
 check "nginx: three sequential connections (one fd, reused) get three uuids; parallel ones one each" $PY - "$OUT/nginx.json" <<'PYEOF'
 import base64, json, sys
@@ -155,3 +158,21 @@ check "heartbeats say how many files and probes capture holds" \
   bash -c "grep -q '\"message\": \"heartbeat:0 events=[0-9]* lost=0 clients=1 files=[1-9][0-9]* probes=[1-9]' $OUT/after.json"
 kill -TERM $DA; wait $DA 2>/dev/null
 kill $DSRV 2>/dev/null; wait $DSRV 2>/dev/null
+
+# files no process maps any more lose their probes (here after 1 s instead of 60)
+cp -L /lib/x86_64-linux-gnu/libssl.so.3 "$OUT/libssl-gone.so.3"
+start_agent detach tls --detach-after 1 && {
+  LD_PRELOAD="$OUT/libssl-gone.so.3" sleep 1.5 &
+  P_GONE=$!
+  wait_log "$OUT/detach.log" "libssl-gone.so.3 (pid $P_GONE): 5 of 5" 5
+  wait $P_GONE
+  wait_log "$OUT/detach.log" "libssl-gone.so.3 (pid $P_GONE): no process maps it any more; 9 probes detached" 5
+  LD_PRELOAD="$OUT/libssl-gone.so.3" sleep 1 &
+  P_BACK=$!
+  wait_log "$OUT/detach.log" "libssl-gone.so.3 (pid $P_BACK): 5 of 5" 5
+  wait $P_BACK
+  check "a library every process stopped mapping is detached, and probed again when mapped again" \
+    bash -c "grep -q 'libssl-gone.so.3 (pid $P_GONE): no process maps it any more; 9 probes detached' $OUT/detach.log && grep -q 'libssl-gone.so.3 (pid $P_BACK): 5 of 5' $OUT/detach.log"
+  check "... the host's own libraries stay probed" bash -c "! grep -q 'x86_64-linux-gnu/libssl.so.3: no process' $OUT/detach.log"
+  kill -TERM $AGENT_PID; wait $AGENT_PID 2>/dev/null
+}

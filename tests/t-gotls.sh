@@ -51,14 +51,8 @@ check "gotls on a Go 1.16 executable (stack ABI): exit 1, one line naming the re
 CERT=$OUT/cert.pem KEY=$OUT/key.pem
 [ -f "$CERT" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost 2>/dev/null
 
-./ecaptureq gotls --elfpath "$BIN/gotls" --elfpath "$BIN/gotls-s" --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/gotls.log" &
-GA=$!; PIDS+=($GA)
-if ! wait_log "$OUT/gotls.log" capturing 20; then
-  bad "ecaptureq gotls starts and attaches (see $OUT/gotls.log)"
-  cat "$OUT/gotls.log"
-  return 0
-fi
-GAP=$(log_port "$OUT/gotls.log")
+start_agent gotls gotls --elfpath "$BIN/gotls" --elfpath "$BIN/gotls-s" || return 0
+GA=$AGENT_PID GAP=$AGENT_PORT
 ./ecaptureq gotls --elfpath "$BIN/gotls" --list >"$OUT/golist-probed.txt" 2>&1
 check "the file is read as it is on disk, not with another agent's breakpoints in it: --list is unchanged while probed" \
   cmp -s "$OUT/golist.txt" "$OUT/golist-probed.txt"
@@ -120,15 +114,13 @@ check "SIGTERM stops gotls with exit 0" test $rc = 0
 # tls --pid N on a Go process finds its executable and probes it
 start_ready gopid-srv "$BIN/gotls-s" server 127.0.0.1:0 "$CERT" "$KEY" && {
   GS=$HPID GP=$HPORT
-  ./ecaptureq tls --pid $GS --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/gopid.log" &
-  GT=$!; PIDS+=($GT)
-  wait_log "$OUT/gopid.log" capturing 20
-  GAP=$(log_port "$OUT/gopid.log")
+  start_agent gopid tls --pid $GS
+  GT=$AGENT_PID GAP=$AGENT_PORT
   consume gopid $GAP 30
   "$BIN/gotls" get https://127.0.0.1:$GP/by-pid >/dev/null
   settle
   check "tls --pid N on a Go server: its executable is probed, and only its events come" \
-    bash -c "grep -q 'go: /proc/$GS/exe ($GOV): 5 of 5 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
+    bash -c "grep -q 'go: .*gotls-s (pid $GS) ($GOV): 5 of 5 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
   kill -TERM $GT; wait $GT 2>/dev/null
   kill $GS; wait $GS 2>/dev/null
 }

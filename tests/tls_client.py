@@ -3,6 +3,7 @@
   tls_client.py get HOST PORT PATH          urllib GET
   tls_client.py post HOST PORT BYTES SEED   one sendall of the whole request (a single SSL_write_ex)
   tls_client.py writes HOST PORT COUNT SIZE COUNT separate writes of SIZE bytes as a POST body
+  tls_client.py asyncio HOST PORT PATH      GET through asyncio (TLS over memory BIOs)
 Prints the response body."""
 import random, socket, ssl, sys, urllib.request
 
@@ -11,6 +12,20 @@ ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 hostport = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+if mode == "asyncio":
+    import asyncio
+
+    async def get():
+        r, w = await asyncio.open_connection(host, port, ssl=ctx)
+        w.write(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (sys.argv[4], hostport)).encode())
+        await w.drain()
+        data = await r.read()
+        w.close()
+        return data
+
+    sys.stdout.write(asyncio.run(get()).decode(errors="replace"))
+    sys.exit(0)
 
 if mode == "get":
     with urllib.request.urlopen("https://%s%s" % (hostport, sys.argv[4]), context=ctx) as r:
