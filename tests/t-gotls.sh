@@ -68,7 +68,7 @@ for build in gotls gotls-s; do
   "$G" get https://127.0.0.1:$GP/h2-$build h2 >/dev/null & P_H2=$!; wait $P_H2
   "$G" post https://127.0.0.1:$GP/ 1048576 7 >"$OUT/$build-post.out" & P_POST=$!; wait $P_POST
   "$G" bigget https://127.0.0.1:$GP 1048576 9 >"$OUT/$build-big.out" & P_BIG=$!; wait $P_BIG
-  "$G" writes 127.0.0.1:$GP 10000 100 >"$OUT/$build-writes.out" & P_W=$!; wait $P_W
+  "$G" writes 127.0.0.1:$GP 10000 100 >"$OUT/$build-writes.out" 2>"$OUT/$build-writes.err" & P_W=$!; wait $P_W
   GOMAXPROCS=2 "$G" parallel https://127.0.0.1:$GP 64 >"$OUT/$build-par.out" & P_PAR=$!; wait $P_PAR; prc=$?
   settle
   J=$OUT/$build-a.json
