@@ -20,3 +20,11 @@ for u in "ws://[::1]:0/" "ws://localhost:0/" "ws://0.0.0.0:0/" "ws://[::]:0/"; d
 done
 check "a non-loopback bind without --token warns" grep -q "warning: listening on non-loopback" "$OUT/bind.log"
 
+./ecaptureq tls --detach-after abc >/dev/null 2>"$OUT/e5"; rc=$?
+check "tls --detach-after abc exits 2 with one line" bash -c "test $rc = 2 && test \$(wc -l <$OUT/e5) = 1 && grep -q 'detach-after' $OUT/e5"
+./ecaptureq gotls >/dev/null 2>"$OUT/e6"; rc=$?
+check "gotls without --elfpath or --pid exits 2 and says what it needs" bash -c "test $rc = 2 && grep -q 'elfpath' $OUT/e6"
+./ecaptureq tls --ringbuf-mb 3 >/dev/null 2>"$OUT/e7"; rc=$?
+check "tls --ringbuf-mb 3 (not a power of two) exits 2" bash -c "test $rc = 2 && grep -q 'power of two' $OUT/e7"
+./ecaptureq gotls --elfpath "$OUT/e7" --list >"$OUT/e8" 2>&1; rc=$?
+check "gotls --list on a file that is not ELF: exit 1, says it is not a Go executable" bash -c "test $rc = 1 && grep -q 'not a Go executable' $OUT/e8"
