@@ -77,7 +77,7 @@ def ping_ok(s):
     return False
 
 
-def settle(pid, want, seconds=5):
+def settle(pid, want, seconds=float(os.environ.get("SETTLE_SECONDS", "5"))):
     end = time.time() + seconds
     while time.time() < end and fds(pid) != want:
         time.sleep(0.1)

@@ -30,7 +30,7 @@ vg=$!
 wait_log "$OUT/raw.log" "listening on" || { echo "not ok - valgrind: gen did not start"; exit 0; }
 port=$(grep -o -m1 'listening on ws://127.0.0.1:[0-9]*' "$OUT/raw.log" | grep -o '[0-9]*$')
 $PY tests/wsraw.py 127.0.0.1 $port >"$OUT/wsraw.txt" 2>&1; r1=$?
-RSS_SLACK_KIB=100000 $PY tests/faults.py cycles $port $vg 1000 >"$OUT/cycles.txt" 2>&1
+RSS_SLACK_KIB=100000 SETTLE_SECONDS=20 $PY tests/faults.py cycles $port $vg 1000 >"$OUT/cycles.txt" 2>&1
 grep -q '^ok' "$OUT/cycles.txt"; r2=$?
 $PY tests/faults.py random $port $vg >"$OUT/random.txt" 2>&1
 ! grep -q '^not ok' "$OUT/random.txt"; r3=$?
