@@ -2201,6 +2201,8 @@ struct ecq__pending {
 #define ECQ__PENDING_MAX 256        /* new files waiting; more are reported again later */
 #define ECQ__PENDING_PER_STEP 32    /* bounds the work one step does for new processes */
 #define ECQ__PENDING_WAIT_MS 200    /* a mapping not in /proc/PID/maps by then is dropped */
+#define ECQ__REARM_MAX 64           /* files whose process was gone before we could look */
+#define ECQ__REARM_MAX_MS 60000     /* ... are reported again after 1 s, 2 s, 4 s ... up to this */
 
 /* a file with probes: its links are links[first .. first+n) */
 struct ecq__probed {
@@ -2223,6 +2225,14 @@ struct ecq_capture {
     int64_t next_sweep_ms;
     struct ecq__pending pending[ECQ__PENDING_MAX];
     int npending;
+    struct ecq__rearm {
+        struct ecq__file_id id;
+        int64_t due_ms;             /* 0: reported again already */
+        int64_t forget_ms;
+        int tries;
+    } rearm[ECQ__REARM_MAX];         /* a short-lived process exits before its files are looked
+                                        at; /bin/true in a loop must not cost a look each run */
+    int nrearm;
     int follow;                     /* discovery keeps up with new processes */
     int files_fd, counters_fd;
     int64_t mono_to_real_ns, next_check_ms;
@@ -2556,16 +2566,18 @@ static int ecq__scan_seen(struct ecq__scan_set *set, const struct ecq__file_id *
 /* Looks at the files process pid maps for execution (only the one named by want, if
  * given): each new one is classified once, through /proc/PID/map_files (the file
  * itself, whatever root or mount namespace the process sees it in), and probed if it
- * holds TLS. Returns probes attached, or -1 if want was not (yet) mapped. */
+ * holds TLS. Returns probes attached, -1 if want is not (yet) mapped, -2 if the
+ * process is gone (or a zombie: no mappings left). */
 static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq__file_id *want,
                              struct ecq__scan_set *set)
 {
     char path[64], line[4096], mf[96], name[4200];
-    int total = 0, found = 0;
+    int total = 0, found = 0, lines = 0;
     FILE *f;
     snprintf(path, sizeof path, "/proc/%u/maps", pid);
-    if (!(f = fopen(path, "re"))) return want ? -1 : 0;
+    if (!(f = fopen(path, "re"))) return want ? -2 : 0;
     while (fgets(line, sizeof line, f)) {
+        lines++;
         unsigned long long lo, hi, off, ino;
         unsigned maj, min;
         char perms[8];
@@ -2602,7 +2614,7 @@ static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct e
         if (want) break;
     }
     fclose(f);
-    return want && !found ? -1 : total;
+    return want && !found ? (lines ? -1 : -2) : total;
 }
 
 /* Every process on the host, now. */
@@ -2640,6 +2652,48 @@ static int ecq__on_file(void *ctx, void *data, size_t size)
     return 0;
 }
 
+/* A file could not be looked at (its process was gone): the next process that maps
+ * it reports it again, at once the first three times, then after a back-off that
+ * doubles with each failure (1 s, 2 s ... 60 s); an entry is forgotten a minute after
+ * its last failure. */
+static void ecq__rearm_later(struct ecq_capture *c, const struct ecq__file_id *id)
+{
+    int64_t now = ecq__now_ms();
+    struct ecq__rearm *r = NULL;
+    for (int i = 0; i < c->nrearm && !r; i++)
+        if (c->rearm[i].id.dev == id->dev && c->rearm[i].id.ino == id->ino && c->rearm[i].id.gen == id->gen)
+            r = &c->rearm[i];
+    if (!r && c->nrearm == ECQ__REARM_MAX) {
+        (void)bpf_map_delete_elem(c->files_fd, id); /* no room to wait: report again at once */
+        return;
+    }
+    if (!r) r = &c->rearm[c->nrearm++], r->id = *id, r->tries = 0;
+    if (r->tries++ < 3) { /* the first times at once (ldd maps a program twice before it runs) */
+        (void)bpf_map_delete_elem(c->files_fd, id);
+        r->due_ms = 0;
+        r->forget_ms = now + ECQ__REARM_MAX_MS;
+        return;
+    }
+    int64_t wait = (int64_t)1000 << (r->tries < 10 ? r->tries - 4 : 6);
+    r->due_ms = now + (wait < ECQ__REARM_MAX_MS ? wait : ECQ__REARM_MAX_MS);
+}
+
+/* back-offs that are over: the file may be reported again; old entries go */
+static void ecq__rearm_due(struct ecq_capture *c, int64_t now)
+{
+    int keep = 0;
+    for (int i = 0; i < c->nrearm; i++) {
+        struct ecq__rearm *r = &c->rearm[i];
+        if (r->due_ms && now >= r->due_ms) {
+            (void)bpf_map_delete_elem(c->files_fd, &r->id);
+            r->due_ms = 0; /* armed: waiting to see whether it fails again */
+            r->forget_ms = now + ECQ__REARM_MAX_MS;
+        }
+        if (r->due_ms || now < r->forget_ms) c->rearm[keep++] = *r;
+    }
+    c->nrearm = keep;
+}
+
 /* Looks at new files, a bounded number per step; a mapping that is not in the
  * process's maps yet (its mmap is still under way) is tried again next step. */
 static void ecq__discover_pending(struct ecq_capture *c)
@@ -2653,9 +2707,10 @@ static void ecq__discover_pending(struct ecq_capture *c)
             continue;
         }
         done++;
-        if (ecq__discover_pid(c, p->pid, &p->id, NULL) >= 0) continue;
-        if (now - p->since_ms < ECQ__PENDING_WAIT_MS && kill((pid_t)p->pid, 0) == 0) c->pending[keep++] = *p;
-        else (void)bpf_map_delete_elem(c->files_fd, &p->id); /* the next process that maps it reports it */
+        int rc = ecq__discover_pid(c, p->pid, &p->id, NULL);
+        if (rc >= 0) continue;
+        if (rc == -1 && now - p->since_ms < ECQ__PENDING_WAIT_MS) c->pending[keep++] = *p;
+        else ecq__rearm_later(c, &p->id); /* the next process that maps it reports it, after a while */
     }
     c->npending = keep;
 }
@@ -2739,8 +2794,11 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
         }
         return ecq__attach_file(c, k, path, path, 1);
     }
-    if (c->o.pid) /* that process: everything it maps, whatever its root */
-        return (total = ecq__discover_pid(c, c->o.pid, NULL, NULL)) > 0 ? total : -ENOENT;
+    if (c->o.pid) { /* that process: everything it maps now and later, whatever its root */
+        total = ecq__discover_pid(c, c->o.pid, NULL, NULL);
+        c->follow = 1; /* only its own new files are reported (the BPF side filters by pid) */
+        return total > 0 ? total : -ENOENT;
+    }
     /* the host's own libraries, which processes that start later will load */
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         if ((c->attached & (1u << i)) || ecq__libs[i].go) continue;
@@ -2934,6 +2992,7 @@ int ecq_capture_step(struct ecq_capture *c)
 {
     int n = ring_buffer__consume(c->rb);
     if (c->npending) ecq__discover_pending(c);
+    if (c->nrearm) ecq__rearm_due(c, ecq__now_ms());
     int64_t now = ecq__now_ms();
     if (now >= c->next_check_ms) {
         c->next_check_ms = now + ECQ__CHECK_MS;
