@@ -26,7 +26,7 @@
  *   struct ecq_capture *cap;
  *   ecq_capture_opts_init(&co);
  *   if (ecq_capture_open(&cap, srv, &co) < 0) exit(1);    // needs root or CAP_BPF+CAP_PERFMON
- *   ecq_capture_attach(cap, NULL, NULL);                   // every TLS library found
+ *   ecq_capture_attach(cap, NULL, NULL);                   // discover every TLS stack
  *   struct pollfd pf = {.fd = ecq_capture_fd(cap), .events = POLLIN};
  *   for (;;) {
  *       ecq_server_poll(srv, &pf, 1, ECQ_CAPTURE_DRAIN_MS);
@@ -404,14 +404,21 @@ int ecq_capture_check(char *why, size_t cap);
  * not exist), -EINVAL (bad ring_mb), or what loading failed with. */
 int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts);
 
-/* Probes one TLS implementation. lib: "openssl", "gnutls", "nss" or "go" (or the
- * command-line spellings "libssl", "elfpath"); path: its file, a shared library or a
- * Go executable. path NULL looks for it: in the target process's maps (and its
- * executable, for Go) when opts.pid is set, else in the loader cache. lib NULL: every
- * library kind not probed yet that can be found. Each file probed is logged with what
- * was found in it. Returns the number of probes attached (> 0), or -EINVAL (unknown
- * lib), -ENOENT (not found, or none of its functions found), -ENOEXEC (not a Go >= 1.17
- * executable, or code that does not decode), or another negative errno. */
+/* Probes TLS code. lib: "openssl", "gnutls", "nss" or "go" (or the command-line
+ * spellings "libssl", "elfpath"); path: its file, a shared library or a Go executable.
+ * path NULL looks for it: in the target process's maps (and its executable, for Go)
+ * when opts.pid is set, else in the loader cache.
+ * lib and path NULL: discovery. With opts.pid, every file that process maps (through
+ * /proc/PID/map_files, so chroots and containers work) and, from then on, every file
+ * it maps later. Without, the host's own TLS libraries, every file any process maps
+ * now, and from then on every new file any process maps or executes (handled in
+ * ecq_capture_step); discovered files no process maps any more are detached after
+ * opts.detach_sec. A file is probed if it is a TLS library by name, a Go executable,
+ * or any ELF that defines SSL_write and SSL_read itself.
+ * Each file probed is logged with what was found in it. Returns the number of probes
+ * attached (> 0), or -EINVAL (unknown lib), -ENOENT (not found, or none of its
+ * functions found), -ENOEXEC (not a Go >= 1.17 executable, or code that does not
+ * decode), or another negative errno. */
 int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path);
 
 /* The descriptor to poll for POLLIN next to the server's. */
