@@ -2887,6 +2887,11 @@ static void ecq__check_losses(struct ecq_capture *c)
         c->st.lost_bytes = sums[ECQ_CNT_LOST_BYTES];
         c->st.lost_calls = sums[ECQ_CNT_LOST_CALLS];
     }
+    if (sums[ECQ_CNT_LOST_FILES] > c->st.lost_files) {
+        ecq_server_log(c->srv, "discovery: %" PRIu64 " new file(s) not reported (file ring full); each is reported "
+                               "again when a process next maps it", sums[ECQ_CNT_LOST_FILES] - c->st.lost_files);
+        c->st.lost_files = sums[ECQ_CNT_LOST_FILES];
+    }
     ecq_server_set_lost(c->srv, c->st.lost_records + c->st.lost_calls + c->st.dropped);
     char status[64];
     snprintf(status, sizeof status, "files=%d probes=%d", c->st.files, c->st.probes);

@@ -386,6 +386,7 @@ struct ecq_capture_stats {
     uint64_t dropped;               /* records the server could not take (no memory) */
     uint64_t lost_records, lost_bytes;  /* not written by BPF: ring full, unreadable buffer */
     uint64_t lost_calls;            /* TLS calls not followed: the in-flight table was full */
+    uint64_t lost_files;            /* new files discovery heard of late (its ring was full) */
     int probes, files;              /* probes attached, files probed */
 };
 
