@@ -2200,7 +2200,7 @@ struct ecq__pending {
 
 #define ECQ__PENDING_MAX 256        /* new files waiting; more are reported again later */
 #define ECQ__PENDING_PER_STEP 32    /* bounds the work one step does for new processes */
-#define ECQ__PENDING_WAIT_MS 200    /* a mapping not in /proc/PID/maps by then is dropped */
+#define ECQ__PENDING_WAIT_MS 20     /* an mmap still under way is done by then; else dropped */
 #define ECQ__REARM_MAX 64           /* files whose process was gone before we could look */
 #define ECQ__REARM_MAX_MS 60000     /* ... are reported again after 1 s, 2 s, 4 s ... up to this */
 
@@ -2313,33 +2313,53 @@ static int ecq__find_library(const char *name, char *out, size_t cap)
     return found ? 0 : -1;
 }
 
+/* Whether a file's base name is one of lib's sonames, any version ("libssl.so.3"
+ * matches "libssl.so*"). */
+static int ecq__soname_match(const struct ecq__lib *k, const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    for (int i = 0; k->files[i]; i++) {
+        const char *so = strstr(k->files[i], ".so");
+        size_t stem = so ? (size_t)(so - k->files[i]) + 3 : strlen(k->files[i]);
+        if (strncmp(base, k->files[i], stem) == 0) return 1;
+    }
+    return 0;
+}
+
+/* One /proc/PID/maps line of an executable file mapping: its range, the file (without
+ * generation) and where the path starts in line (newline cut). 0, or -1 for any
+ * other line. */
+static int ecq__maps_exec(char *line, unsigned long long *lo, unsigned long long *hi, struct ecq__file_id *id,
+                          int *at)
+{
+    unsigned long long off, ino;
+    unsigned maj, min;
+    char perms[8];
+    *at = 0;
+    if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", lo, hi, perms, &off, &maj, &min, &ino, at) < 7 || !*at ||
+        perms[2] != 'x' || !ino || line[*at] != '/')
+        return -1;
+    line[strcspn(line, "\n")] = 0;
+    *id = (struct ecq__file_id){(uint64_t)maj << 20 | min, ino, 0, 0};
+    return 0;
+}
+
 /* The file of lib that process pid has mapped, as /proc/PID/map_files/LO-HI: the file
  * itself, whatever root (chroot) or mount namespace the process sees it through. */
 static int ecq__pid_library(int pid, const struct ecq__lib *k, char *out, size_t cap)
 {
     char path[64], line[4096];
+    unsigned long long lo, hi;
+    struct ecq__file_id id;
+    int at, rc = -1;
     FILE *f;
     snprintf(path, sizeof path, "/proc/%d/maps", pid);
     if (!(f = fopen(path, "re"))) return -1;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long long lo, hi;
-        char *p = strchr(line, '/'), *base;
-        if (!p || sscanf(line, "%llx-%llx", &lo, &hi) != 2) continue;
-        p[strcspn(p, "\n")] = 0;
-        base = strrchr(p, '/') + 1;
-        for (int i = 0; k->files[i]; i++) {
-            size_t stem = strlen(k->files[i]);
-            const char *dot = strstr(k->files[i], ".so");
-            if (dot) stem = (size_t)(dot - k->files[i]) + 3;
-            if (strncmp(base, k->files[i], stem) == 0) {
-                snprintf(out, cap, "/proc/%d/map_files/%llx-%llx", pid, lo, hi);
-                fclose(f);
-                return 0;
-            }
-        }
-    }
+    while (rc < 0 && fgets(line, sizeof line, f))
+        if (ecq__maps_exec(line, &lo, &hi, &id, &at) == 0 && ecq__soname_match(k, line + at))
+            rc = snprintf(out, cap, "/proc/%d/map_files/%llx-%llx", pid, lo, hi) > 0 ? 0 : -1;
     fclose(f);
-    return -1;
+    return rc;
 }
 
 static struct bpf_program *ecq__prog(struct ecq_capture *c, const char *name)
@@ -2526,15 +2546,10 @@ static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *ou
  * defines the OpenSSL or GnuTLS calls itself (static builds, BoringSSL). NULL: none. */
 static const struct ecq__lib *ecq__classify(const uint8_t *f, size_t size, const char *path)
 {
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     struct ecq_elf_func fn;
     char v[64];
     for (size_t i = 0; i < ECQ__NLIBS; i++)
-        for (int j = 0; ecq__libs[i].files[j]; j++) {
-            const char *so = strstr(ecq__libs[i].files[j], ".so");
-            size_t stem = so ? (size_t)(so - ecq__libs[i].files[j]) + 3 : strlen(ecq__libs[i].files[j]);
-            if (!strncmp(base, ecq__libs[i].files[j], stem)) return &ecq__libs[i];
-        }
+        if (ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
     if (ecq_go_version(f, size, v, sizeof v) == 1) return ecq__lib_named("go");
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__probe *p = ecq__libs[i].probes;
@@ -2578,19 +2593,14 @@ static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct e
     if (!(f = fopen(path, "re"))) return want ? -2 : 0;
     while (fgets(line, sizeof line, f)) {
         lines++;
-        unsigned long long lo, hi, off, ino;
-        unsigned maj, min;
-        char perms[8];
-        int at = 0;
+        unsigned long long lo, hi;
+        struct ecq__file_id id;
+        int at;
         uint8_t state = 0;
-        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &lo, &hi, perms, &off, &maj, &min, &ino, &at) < 7 ||
-            !at || perms[2] != 'x' || !ino || line[at] != '/')
-            continue;
-        struct ecq__file_id id = {(uint64_t)maj << 20 | min, ino, 0, 0};
+        if (ecq__maps_exec(line, &lo, &hi, &id, &at) < 0) continue;
         if (want && (id.dev != want->dev || id.ino != want->ino)) continue;
         found = 1;
         if (ecq__scan_seen(set, &id)) continue;
-        line[strcspn(line, "\n")] = 0;
         snprintf(name, sizeof name, "%s (pid %u)", line + at, pid);
         /* hold the file open: the probes are attached through /proc/self/fd/N, which
          * stays valid when a short-lived process exits before we are done */
@@ -2735,14 +2745,10 @@ static void ecq__sweep(struct ecq_capture *c)
         snprintf(path, sizeof path, "/proc/%.16s/maps", e->d_name);
         if (!(f = fopen(path, "re"))) continue;
         while (fgets(line, sizeof line, f)) {
-            unsigned long long lo, hi, off, ino;
-            unsigned maj, min;
-            char perms[8];
-            if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi, perms, &off, &maj, &min, &ino) == 7 &&
-                perms[2] == 'x' && ino) {
-                struct ecq__file_id id = {(uint64_t)maj << 20 | min, ino, 0, 0};
-                (void)ecq__scan_seen(&live, &id); /* adds it */
-            }
+            unsigned long long lo, hi;
+            struct ecq__file_id id;
+            int at;
+            if (ecq__maps_exec(line, &lo, &hi, &id, &at) == 0) (void)ecq__scan_seen(&live, &id); /* adds it */
         }
         fclose(f);
     }
