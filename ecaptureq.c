@@ -2201,8 +2201,6 @@ struct ecq__pending {
 #define ECQ__PENDING_MAX 256        /* new files waiting; more are reported again later */
 #define ECQ__PENDING_PER_STEP 32    /* bounds the work one step does for new processes */
 #define ECQ__PENDING_WAIT_MS 20     /* an mmap still under way is done by then; else dropped */
-#define ECQ__REARM_MAX 64           /* files whose process was gone before we could look */
-#define ECQ__REARM_MAX_MS 60000     /* ... are reported again after 1 s, 2 s, 4 s ... up to this */
 
 /* a file with probes: its links are links[first .. first+n) */
 struct ecq__probed {
@@ -2225,14 +2223,6 @@ struct ecq_capture {
     int64_t next_sweep_ms;
     struct ecq__pending pending[ECQ__PENDING_MAX];
     int npending;
-    struct ecq__rearm {
-        struct ecq__file_id id;
-        int64_t due_ms;             /* 0: reported again already */
-        int64_t forget_ms;
-        int tries;
-    } rearm[ECQ__REARM_MAX];         /* a short-lived process exits before its files are looked
-                                        at; /bin/true in a loop must not cost a look each run */
-    int nrearm;
     int follow;                     /* discovery keeps up with new processes */
     int files_fd, counters_fd;
     int64_t mono_to_real_ns, next_check_ms;
@@ -2662,48 +2652,6 @@ static int ecq__on_file(void *ctx, void *data, size_t size)
     return 0;
 }
 
-/* A file could not be looked at (its process was gone): the next process that maps
- * it reports it again, at once the first three times, then after a back-off that
- * doubles with each failure (1 s, 2 s ... 60 s); an entry is forgotten a minute after
- * its last failure. */
-static void ecq__rearm_later(struct ecq_capture *c, const struct ecq__file_id *id)
-{
-    int64_t now = ecq__now_ms();
-    struct ecq__rearm *r = NULL;
-    for (int i = 0; i < c->nrearm && !r; i++)
-        if (c->rearm[i].id.dev == id->dev && c->rearm[i].id.ino == id->ino && c->rearm[i].id.gen == id->gen)
-            r = &c->rearm[i];
-    if (!r && c->nrearm == ECQ__REARM_MAX) {
-        (void)bpf_map_delete_elem(c->files_fd, id); /* no room to wait: report again at once */
-        return;
-    }
-    if (!r) r = &c->rearm[c->nrearm++], r->id = *id, r->tries = 0;
-    if (r->tries++ < 3) { /* the first times at once (ldd maps a program twice before it runs) */
-        (void)bpf_map_delete_elem(c->files_fd, id);
-        r->due_ms = 0;
-        r->forget_ms = now + ECQ__REARM_MAX_MS;
-        return;
-    }
-    int64_t wait = (int64_t)1000 << (r->tries < 10 ? r->tries - 4 : 6);
-    r->due_ms = now + (wait < ECQ__REARM_MAX_MS ? wait : ECQ__REARM_MAX_MS);
-}
-
-/* back-offs that are over: the file may be reported again; old entries go */
-static void ecq__rearm_due(struct ecq_capture *c, int64_t now)
-{
-    int keep = 0;
-    for (int i = 0; i < c->nrearm; i++) {
-        struct ecq__rearm *r = &c->rearm[i];
-        if (r->due_ms && now >= r->due_ms) {
-            (void)bpf_map_delete_elem(c->files_fd, &r->id);
-            r->due_ms = 0; /* armed: waiting to see whether it fails again */
-            r->forget_ms = now + ECQ__REARM_MAX_MS;
-        }
-        if (r->due_ms || now < r->forget_ms) c->rearm[keep++] = *r;
-    }
-    c->nrearm = keep;
-}
-
 /* Looks at new files, a bounded number per step; a mapping that is not in the
  * process's maps yet (its mmap is still under way) is tried again next step. */
 static void ecq__discover_pending(struct ecq_capture *c)
@@ -2720,7 +2668,7 @@ static void ecq__discover_pending(struct ecq_capture *c)
         int rc = ecq__discover_pid(c, p->pid, &p->id, NULL);
         if (rc >= 0) continue;
         if (rc == -1 && now - p->since_ms < ECQ__PENDING_WAIT_MS) c->pending[keep++] = *p;
-        else ecq__rearm_later(c, &p->id); /* the next process that maps it reports it, after a while */
+        else (void)bpf_map_delete_elem(c->files_fd, &p->id); /* gone: the next process that maps it reports it */
     }
     c->npending = keep;
 }
@@ -3003,7 +2951,6 @@ int ecq_capture_step(struct ecq_capture *c)
 {
     int n = ring_buffer__consume(c->rb);
     if (c->npending) ecq__discover_pending(c);
-    if (c->nrearm) ecq__rearm_due(c, ecq__now_ms());
     int64_t now = ecq__now_ms();
     if (now >= c->next_check_ms) {
         c->next_check_ms = now + ECQ__CHECK_MS;
