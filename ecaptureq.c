@@ -562,7 +562,8 @@ int ecq_url_parse(const char *url, struct ecq_url *out, const char **why)
     if (port_end == p || port > 65535 || (*port_end >= '0' && *port_end <= '9'))
         return *why = "the port must be 0-65535", -1;
     p = port_end;
-    if (*p != '/') return *why = "the path must start with '/' (note the trailing slash)", -1;
+    if (!*p) p = "/"; /* RFC 6455 §3: an empty path is "/" */
+    if (*p != '/') return *why = "the path must start with '/'", -1;
     if (strlen(p) >= sizeof out->path) return *why = "the path is too long", -1;
     for (const char *q = p; *q; q++)
         if ((unsigned char)*q <= 0x20 || *q == '?' || *q == '#' || (unsigned char)*q >= 0x7F)

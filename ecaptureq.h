@@ -180,8 +180,9 @@ struct ecq_url {
 };
 
 /* Parses ws://HOST:PORT/PATH. HOST is a name, IPv4 or [IPv6]; PORT 0..65535 is
- * required (0: a server picks a free port; a client refuses it); the path must at
- * least be "/". Returns 0, or -1 with *why set. */
+ * required (0: a server picks a free port; a client refuses it); an empty path is "/"
+ * (RFC 6455 §3: ws://127.0.0.1:28257 is ws://127.0.0.1:28257/). Returns 0, or -1
+ * with *why set. */
 int ecq_url_parse(const char *url, struct ecq_url *out, const char **why);
 
 /* ---------------------------------------------------------------------------

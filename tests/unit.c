@@ -110,7 +110,10 @@ static void test_url(void)
     CHECK("url any ipv6", ecq_url_parse("ws://[::]:28257/", &u, &why) == 0 && !strcmp(u.host, "::"));
     CHECK("url localhost", ecq_url_parse("ws://localhost:1/", &u, &why) == 0);
     CHECK("url path", ecq_url_parse("ws://0.0.0.0:80/stream", &u, &why) == 0 && !strcmp(u.path, "/stream"));
-    CHECK("url no trailing slash", ecq_url_parse("ws://127.0.0.1:28257", &u, &why) < 0);
+    CHECK("url without a path is / (RFC 6455 §3)", ecq_url_parse("ws://127.0.0.1:28257", &u, &why) == 0 &&
+          !strcmp(u.path, "/") && u.port == 28257);
+    CHECK("url [::1]:9 without a path", ecq_url_parse("ws://[::1]:9", &u, &why) == 0 && !strcmp(u.path, "/"));
+    CHECK("url query without a path refused", ecq_url_parse("ws://127.0.0.1:28257?x", &u, &why) < 0);
     CHECK("url other scheme", ecq_url_parse("http://127.0.0.1:28257/", &u, &why) < 0);
     CHECK("url wss refused", ecq_url_parse("wss://127.0.0.1:28257/", &u, &why) < 0);
     CHECK("url port 0 (a server picks a free one)", ecq_url_parse("ws://127.0.0.1:0/", &u, &why) == 0 && u.port == 0);
