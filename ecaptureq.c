@@ -1245,21 +1245,51 @@ static void ecq__broadcast(struct ecq_server *s, struct ecq__msg *m)
     for (int i = 0; i < s->ncl; i++) ecq__client_send(s, s->cl[i], m);
 }
 
+/* JSON string body of text (quotes not included): returns the length written, at most cap-1 */
+static size_t ecq__json_escape(char *out, size_t cap, const char *text)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p && o + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') out[o++] = '\\', out[o++] = (char)*p;
+        else if (*p == '\n') out[o++] = '\\', out[o++] = 'n';
+        else if (*p < 0x20 || *p == 0x7F) o += (size_t)snprintf(out + o, cap - o, "\\u%04x", *p);
+        else out[o++] = (char)*p;
+    }
+    out[o] = 0;
+    return o;
+}
+
+/* A run-log entry is one complete line, "\n" included (as eCapture's are): with
+ * log_json eCapture's zerolog shape {"level","time","message"}, else "TIME message".
+ * The level is the message's own "error: " or "warning: " prefix, else info. */
 static void ecq__vlog(struct ecq_server *s, const char *fmt, va_list ap)
 {
-    char line[1024], text[1100], fixed[1100];
+    char line[1024], text[2400], fixed[2400], esc[2200], stamp[64];
+    const char *msg = line, *level = "info";
     struct timespec ts;
     struct tm tm;
+    int n;
     vsnprintf(line, sizeof line, fmt, ap);
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, line);
+    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    if (s->cfg.log_json) {
+        if (!strncmp(line, "error: ", 7)) level = "error", msg = line + 7;
+        else if (!strncmp(line, "warning: ", 9)) level = "warn", msg = line + 9;
+        ecq__json_escape(esc, sizeof esc, msg);
+        n = snprintf(text, sizeof text, "{\"level\":\"%s\",\"time\":\"%s\",\"message\":\"%s\"}", level, stamp, esc);
+    } else {
+        n = snprintf(text, sizeof text, "%s %s", stamp, line);
+    }
     if (n < 0) return;
     if (s->cfg.log_sink) s->cfg.log_sink(s->cfg.log_user, text);
     else fprintf(stderr, "%s\n", text);
+    n = (int)strlen(text);
+    if (n > (int)sizeof text - 2) n = (int)sizeof text - 2; /* not reached: the formats above fit */
+    text[n] = '\n', text[n + 1] = 0;
     struct ecq_entry e = {.log_type = ECQ_LOG_PROCESS_LOG, .payload_case = ECQ_PAYLOAD_RUN_LOG};
-    e.run_log = ecq__utf8_fix((struct ecq_bytes){text, strlen(text)}, fixed, sizeof fixed);
+    e.run_log = ecq__utf8_fix((struct ecq_bytes){text, (size_t)n + 1}, fixed, sizeof fixed);
     struct ecq__msg *m = ecq__msg_entry(s, &e);
     if (!m) return;
     if (s->nreplay < ECQ__REPLAY_MAX) {
@@ -2997,7 +3027,7 @@ void ecq_capture_close(struct ecq_capture *c)
 struct ecq__opts {
     struct ecq_config cfg;
     const char *origins[16];
-    char token_buf[512];
+    char token_buf[4098];       /* a token of up to 4096 bytes, its newline, NUL */
 };
 
 static int64_t ecq__realtime_ns(void)
@@ -3030,7 +3060,7 @@ static uint64_t ecq__num(const char *flag, const char *v, uint64_t lo, uint64_t 
 }
 
 enum { ECQ__OPT_URL = 1000, ECQ__OPT_HB, ECQ__OPT_BUF, ECQ__OPT_MAXC, ECQ__OPT_MAXMSG, ECQ__OPT_TOKEN,
-       ECQ__OPT_TOKENFILE, ECQ__OPT_ORIGIN, ECQ__OPT_HSTIMEOUT };
+       ECQ__OPT_TOKENFILE, ECQ__OPT_ORIGIN, ECQ__OPT_HSTIMEOUT, ECQ__OPT_LOGFMT };
 
 #define ECQ__SERVER_LONGOPTS                                                                             \
     {"ecaptureq", required_argument, 0, ECQ__OPT_URL}, {"heartbeat", required_argument, 0, ECQ__OPT_HB}, \
@@ -3039,7 +3069,8 @@ enum { ECQ__OPT_URL = 1000, ECQ__OPT_HB, ECQ__OPT_BUF, ECQ__OPT_MAXC, ECQ__OPT_M
     {"max-message", required_argument, 0, ECQ__OPT_MAXMSG},                                              \
     {"token", required_argument, 0, ECQ__OPT_TOKEN}, {"token-file", required_argument, 0, ECQ__OPT_TOKENFILE}, \
     {"allow-origin", required_argument, 0, ECQ__OPT_ORIGIN},                                             \
-    {"handshake-timeout", required_argument, 0, ECQ__OPT_HSTIMEOUT}, {"help", no_argument, 0, 'h'}
+    {"handshake-timeout", required_argument, 0, ECQ__OPT_HSTIMEOUT},                                     \
+    {"log-format", required_argument, 0, ECQ__OPT_LOGFMT}, {"help", no_argument, 0, 'h'}
 
 /* Handles the options every serving subcommand shares; 0 if opt is not one of them. */
 static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
@@ -3058,6 +3089,10 @@ static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
     case ECQ__OPT_MAXC: o->cfg.max_clients = (int)ecq__num("--max-clients", arg, 1, 1000000); return 1;
     case ECQ__OPT_MAXMSG: o->cfg.max_message = ecq__num("--max-message", arg, 125, 1ull << 30); return 1;
     case ECQ__OPT_HSTIMEOUT: o->cfg.handshake_timeout_ms = (int)ecq__num("--handshake-timeout", arg, 100, 600000); return 1;
+    case ECQ__OPT_LOGFMT:
+        if (strcmp(arg, "text") && strcmp(arg, "json")) ecq__usage_error("--log-format is text or json, not '%s'", arg);
+        o->cfg.log_json = !strcmp(arg, "json");
+        return 1;
     case ECQ__OPT_TOKEN:
         if (!*arg) ecq__usage_error("--token may not be empty");
         o->cfg.token = arg;
@@ -3069,6 +3104,8 @@ static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
         }
         if (!fgets(o->token_buf, sizeof o->token_buf, f)) o->token_buf[0] = 0;
         fclose(f);
+        if (strlen(o->token_buf) == sizeof o->token_buf - 1 && !strchr(o->token_buf, '\n'))
+            ecq__usage_error("--token-file %s: the token is longer than %zu bytes", arg, sizeof o->token_buf - 2);
         o->token_buf[strcspn(o->token_buf, "\r\n")] = 0;
         if (!o->token_buf[0]) ecq__usage_error("--token-file %s holds no token", arg);
         o->cfg.token = o->token_buf;
@@ -3201,8 +3238,9 @@ static int ecq__cmd_gen(int argc, char **argv)
         if (ecq_server_poll(s, &sp, 1, 200) > 0) sig = ecq__signalled(&sp);
         ecq_server_stats(s, &st);
     }
-    ecq_server_log(s, "gen: sending %s events of %" PRIu64 " bytes%s", events ? "" : "endless", size,
-                   rate ? " at a fixed rate" : "");
+    char count[32] = "endless";
+    if (events) snprintf(count, sizeof count, "%" PRIu64, events);
+    ecq_server_log(s, "gen: sending %s events of %" PRIu64 " bytes%s", count, size, rate ? " at a fixed rate" : "");
     int64_t t0 = ecq__realtime_ns(), start = ecq__now_ms();
     /* A generator can wait for slow consumers: it keeps every client under half its
      * bound, but waits at most a second for one, so that a consumer that stopped reading
@@ -3440,7 +3478,9 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
             ecq__json_str(f, e.run_log);
             fputs("}\n", f);
         } else {
-            fprintf(f, "%s[log]%s %.*s\n", D, R, (int)e.run_log.len, e.run_log.ptr);
+            size_t n = e.run_log.len; /* entries end in a newline (eCapture's and ours) */
+            while (n && (e.run_log.ptr[n - 1] == '\n' || e.run_log.ptr[n - 1] == '\r')) n--;
+            fprintf(f, "%s[log]%s %.*s\n", D, R, (int)n, e.run_log.ptr);
         }
         return;
     }
@@ -3703,15 +3743,58 @@ static int ecq__go_list(const char *path)
     return regabi == 1 ? rc : 1;
 }
 
+/* eCapture's options that ecaptureq does not have: each gets one line saying so */
+static const struct {
+    const char *name;
+    int letter, arg;
+    const char *why;
+} ecq__ecapture_only[] = {
+    {"model", 'm', 1, "ecaptureq streams plaintext events (eCapture's -m text); it writes no pcap or keylog"},
+    {"keylogfile", 'k', 1, "ecaptureq writes no keylog (eCapture's -m keylog)"},
+    {"pcapfile", 'w', 1, "ecaptureq writes no pcap (eCapture's -m pcap)"},
+    {"ifname", 'i', 1, "ecaptureq writes no pcap, so it takes no interface"},
+    {"hex", 0, 0, "payloads are streamed as bytes; consumers choose how to show them (watch --hex)"},
+    {"debug", 'd', 0, "ecaptureq has no debug log; its run log goes to stderr and to every consumer"},
+    {"btf", 'b', 1, "libbpf finds the kernel's BTF itself"},
+    {"mapsize", 0, 1, "the ring buffer's size is --ringbuf-mb"},
+    {"logaddr", 'l', 1, "the run log goes to stderr and to every --ecaptureq consumer"},
+    {"eventaddr", 0, 1, "events go to --ecaptureq consumers (ecaptureq watch --json writes them to a file)"},
+    {"eventroratesize", 0, 1, "events go to --ecaptureq consumers, no files"},
+    {"eventroratetime", 0, 1, "events go to --ecaptureq consumers, no files"},
+    {"listen", 0, 1, "there is no HTTP configuration server"},
+    {"tsize", 't', 1, "events are never truncated"},
+    {"ssl_version", 0, 1, "library versions need no offsets here: they are found by symbol"},
+    {"cgroup_path", 0, 1, "there is no cgroup filter; use --pid or --uid"},
+};
+
 static int ecq__cmd_capture(int argc, char **argv, const char *mode)
 {
-    enum { O_LIB = 1, O_PID, O_UID, O_RING, O_LIST, O_DETACH };
-    static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"libssl", required_argument, 0, O_LIB},
-                                       {"gnutls", required_argument, 0, O_LIB}, {"nss", required_argument, 0, O_LIB},
-                                       {"elfpath", required_argument, 0, O_LIB}, {"pid", required_argument, 0, O_PID},
-                                       {"uid", required_argument, 0, O_UID}, {"ringbuf-mb", required_argument, 0, O_RING},
-                                       {"list", no_argument, 0, O_LIST},
-                                       {"detach-after", required_argument, 0, O_DETACH}, {0, 0, 0, 0}};
+    enum { O_LIB = 1, O_PID, O_UID, O_RING, O_LIST, O_DETACH, O_ECAP = 0x100 };
+    static const struct option base[] = {ECQ__SERVER_LONGOPTS, {"libssl", required_argument, 0, O_LIB},
+                                         {"gnutls", required_argument, 0, O_LIB}, {"nss", required_argument, 0, O_LIB},
+                                         {"nspr", required_argument, 0, O_LIB}, {"elfpath", required_argument, 0, O_LIB},
+                                         {"pid", required_argument, 0, O_PID}, {"uid", required_argument, 0, O_UID},
+                                         {"ringbuf-mb", required_argument, 0, O_RING}, {"list", no_argument, 0, O_LIST},
+                                         {"detach-after", required_argument, 0, O_DETACH}};
+    struct option lo[ECQ__ARRAY_LEN(base) + ECQ__ARRAY_LEN(ecq__ecapture_only) + 1];
+    char shortopts[64] = "hp:u:";
+    size_t nlo = 0;
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(base); i++) lo[nlo++] = base[i];
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++) {
+        int letter = ecq__ecapture_only[i].letter, arg = ecq__ecapture_only[i].arg;
+        lo[nlo++] = (struct option){ecq__ecapture_only[i].name, arg ? required_argument : no_argument, 0,
+                                    O_ECAP + (int)i};
+        if (letter) {
+            size_t n = strlen(shortopts);
+            shortopts[n++] = (char)letter;
+            if (arg) shortopts[n++] = ':';
+            shortopts[n] = 0;
+        }
+    }
+    lo[nlo] = (struct option){0, 0, 0, 0};
+    /* tls: every TLS stack; gotls/gnutls/nss (eCapture's modules): that one library */
+    const char *only = !strcmp(mode, "gotls") ? "go" : !strcmp(mode, "gnutls") ? "gnutls"
+                     : (!strcmp(mode, "nss") || !strcmp(mode, "nspr")) ? "nss" : NULL;
     struct ecq__opts o = {0};
     struct ecq_capture_opts co;
     struct ecq_capture *cap = NULL;
@@ -3721,11 +3804,30 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
     char why[256];
     ecq_config_init(&o.cfg);
     ecq_capture_opts_init(&co);
-    while ((opt = getopt_long(argc, argv, "h", lo, &idx)) != -1) {
+    while ((opt = getopt_long(argc, argv, shortopts, lo, &idx)) != -1) {
         if (ecq__server_opt(&o, opt, optarg)) continue;
+        if (opt != 'h' && opt != '?' && opt < O_ECAP && !(opt >= O_LIB && opt <= O_DETACH)) { /* a letter */
+            for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++)
+                if (ecq__ecapture_only[i].letter == opt) opt = O_ECAP + (int)i;
+            if (opt == 'p') opt = O_PID;
+            if (opt == 'u') opt = O_UID;
+        }
+        if (opt >= O_ECAP && opt < O_ECAP + (int)ECQ__ARRAY_LEN(ecq__ecapture_only)) {
+            size_t i = (size_t)(opt - O_ECAP);
+            if (i == 0 && !strcmp(optarg, "text")) continue; /* -m text is what ecaptureq does */
+            char name[40] = "";
+            if (ecq__ecapture_only[i].letter) snprintf(name, sizeof name, "-%c/", ecq__ecapture_only[i].letter);
+            fprintf(stderr, "ecaptureq: %s--%s%s%s is an eCapture option ecaptureq does not have: %s\n", name,
+                    ecq__ecapture_only[i].name, optarg ? " " : "", optarg ? optarg : "", ecq__ecapture_only[i].why);
+            return 2;
+        }
         switch (opt) {
         case O_LIB: {
-            const struct ecq__lib *k = ecq__lib_named(lo[idx].name);
+            const struct ecq__lib *k = ecq__lib_named(strcmp(lo[idx].name, "nspr") ? lo[idx].name : "nss");
+            if (only && strcmp(k->name, only) != 0)
+                ecq__usage_error("%s: --%s belongs to another command (ecaptureq %s --%s PATH)", mode, lo[idx].name,
+                                 !strcmp(k->name, "go") ? "gotls" : !strcmp(k->name, "openssl") ? "tls" : k->name,
+                                 lo[idx].name);
             if (nforced == (int)ECQ__ARRAY_LEN(forced)) ecq__usage_error("at most 16 library paths");
             if (access(optarg, R_OK) != 0) {
                 fprintf(stderr, "ecaptureq: --%s %s: %s\n", lo[idx].name, optarg, strerror(errno));
@@ -3740,9 +3842,11 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
         case O_LIST: list = 1; break;
         case O_DETACH: co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
         case 'h':
-            printf("usage: ecaptureq %s [--ecaptureq URL] %s[--pid N] [--uid N] [--ringbuf-mb MB] [--detach-after SECONDS] "
-                   "[server options]\n",
-                   mode, gotls ? "--elfpath PATH... [--list] " : "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] ");
+            printf("usage: ecaptureq %s [--ecaptureq URL] %s[-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
+                   "[--detach-after SECONDS] [server options]\n",
+                   mode, gotls ? "--elfpath PATH... [--list] "
+                         : !only ? "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] "
+                         : !strcmp(only, "gnutls") ? "[--gnutls PATH] " : "[--nspr|--nss PATH] ");
             return 0;
         default: exit(2);
         }
@@ -3781,8 +3885,10 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
     if ((rc = ecq_capture_open(&cap, srv, &co)) < 0) goto done;
     for (int i = 0; i < nforced; i++)
         if ((rc = ecq_capture_attach(cap, forced[i].lib, forced[i].path)) > 0) total += rc;
-    if (!gotls || co.pid) /* gotls --pid N: that process's executable */
-        if ((rc = ecq_capture_attach(cap, gotls ? "go" : NULL, NULL)) > 0) total += rc;
+    /* tls: every TLS stack; gotls, gnutls, nss: the given files, else that library as
+     * the target process or the host has it (gotls --pid N: that process's executable) */
+    if (!only || !nforced || (gotls && co.pid))
+        if ((rc = ecq_capture_attach(cap, only, NULL)) > 0) total += rc;
     if (!total) {
         const char *where = co.pid ? "the target process's maps and executable"
                                    : "/etc/ld.so.cache and the library directories";
@@ -3823,6 +3929,9 @@ static void ecq__usage(FILE *f)
           "         [--libssl|--gnutls|--nss|--elfpath PATH] [--pid N] [--uid N] [--ringbuf-mb MB]\n"
           "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
           "  gotls  capture Go crypto/tls plaintext: --elfpath PATH (repeatable) or --pid N; --list\n"
+          "  gnutls, nss   eCapture's forms: GnuTLS only (--gnutls PATH), NSS only (--nspr PATH)\n"
+          "         -p/-u are --pid/--uid; eCapture options without a meaning here (-m pcap, -i, --hex,\n"
+          "         ...) are refused with one line that says why\n"
           "  gen    stream synthetic events (no root, no BPF)\n"
           "  watch  connect to a stream and show it (ecaptureq watch --help)\n"
           "  version\n"
@@ -3834,7 +3943,9 @@ static void ecq__usage(FILE *f)
           "  --max-message BYTES      largest client message, default " ECQ__STR(ECQ_DEFAULT_MAX_MESSAGE) "\n"
           "  --handshake-timeout MS   default " ECQ__STR(ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS) "\n"
           "  --token T | --token-file PATH   require Authorization: Bearer T or ?token=T\n"
-          "  --allow-origin ORIGIN    also accept this Origin (repeatable)\n", f);
+          "  --allow-origin ORIGIN    also accept this Origin (repeatable); a page opened from file://\n"
+          "                           sends Origin: null (--allow-origin null)\n"
+          "  --log-format text|json   run-log lines as 'TIME message' (default) or eCapture's JSON\n", f);
 }
 
 int main(int argc, char **argv)
@@ -3854,7 +3965,15 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "gen")) return ecq__cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "watch")) return ecq__cmd_watch(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tls") || !strcmp(cmd, "gotls")) {
+    static const char *const modules[] = {"bash", "zsh", "mysqld", "postgres"};
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(modules); i++)
+        if (!strcmp(cmd, modules[i])) {
+            fprintf(stderr, "ecaptureq: '%s' is an eCapture module ecaptureq does not have; it captures TLS "
+                            "(tls, gotls, gnutls, nss)\n", cmd);
+            return 2;
+        }
+    if (!strcmp(cmd, "tls") || !strcmp(cmd, "gotls") || !strcmp(cmd, "gnutls") || !strcmp(cmd, "nss") ||
+        !strcmp(cmd, "nspr")) {
 #ifndef ECAPTUREQ_NO_BPF
         return ecq__cmd_capture(argc - 1, argv + 1, cmd);
 #else

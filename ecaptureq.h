@@ -265,9 +265,13 @@ struct ecq_config {
     const char *token;              /* require this bearer token, or NULL */
     const char *const *origins;     /* extra allowed Origin values */
     int norigins;
-    /* Called with every run-log line (no newline), e.g. to print it; NULL: stderr. */
+    /* Called with every run-log line (no newline), e.g. to print it; NULL: stderr. The
+     * entry consumers get is the same line ending in "\n". */
     void (*log_sink)(void *user, const char *line);
     void *log_user;
+    /* 1: run-log lines in eCapture's JSON shape, {"level":"info","time":"...","message":"..."};
+     * 0 (default): "2026-01-02T03:04:05.678Z message". */
+    int log_json;
 };
 
 struct ecq_server;

@@ -115,4 +115,43 @@ if command -v setpriv >/dev/null; then
 fi
 ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ --libssl /nonexistent/libssl.so >/dev/null 2>"$OUT/nolib.txt"; rc=$?
 check "--libssl with a missing file: exit 1 and a clear line" bash -c "test $rc = 1 && grep -q 'nonexistent' $OUT/nolib.txt"
+
+section "eCapture's command-line forms (ecaptureq as the eCaptureQ GUI's engine)"
+# the GUI runs "<engine>" + its ecapture_args, " tls --ecaptureq ws://127.0.0.1:28257", and
+# connects to ws://127.0.0.1:28257; the same string here, on a port probed free
+GP=$(free_port)
+GUI_ARGS=" tls --ecaptureq ws://127.0.0.1:$GP"
+# shellcheck disable=SC2086 # split on blanks, as the GUI splits it
+"$TOP/ecaptureq" $GUI_ARGS >/dev/null 2>"$OUT/gui.log" &
+GUI=$!; PIDS+=($GUI)
+if wait_log "$OUT/gui.log" capturing 20 && grep -q "listening on ws://127.0.0.1:$GP/" "$OUT/gui.log"; then
+  rm -f "$OUT/gui.ready"
+  $PY tests/consume.py "ws://127.0.0.1:$GP" --seconds 30 --ready "$OUT/gui.ready" >"$OUT/gui.json" & CONS=$!
+  wait_file "$OUT/gui.ready" 5
+  client P_GUI curl -sk --max-time 10 -o /dev/null "https://[::1]:$P6/gui"
+  settle
+  check "the GUI's argument string ('$GUI_ARGS'), its URL without a path: a curl exchange captured" \
+    $PY tests/check_capture.py "$OUT/gui.json" exchange $P_GUI curl ::1 $P6 "GET /gui HTTP/1.1" "hello /gui"
+else
+  bad "the GUI's argument string: the agent did not start on port $GP (see $OUT/gui.log)"; cat "$OUT/gui.log"
+fi
+kill -TERM $GUI; wait $GUI 2>/dev/null
+
+GNUTLS_LIB=$(ldconfig -p | grep -o '/[^ ]*libgnutls.so.30$' | head -1)
+NSPR_LIB=$(ldconfig -p | grep -o '/[^ ]*libnspr4.so$' | head -1)
+start_agent gnutls-mod gnutls --gnutls "$GNUTLS_LIB" -p $SRV6 && {
+  kill -TERM $AGENT_PID; wait $AGENT_PID 2>/dev/null
+  check "eCapture's 'gnutls --gnutls PATH -p PID': that library only (no OpenSSL, no discovery), only pid N" \
+    bash -c "grep -q 'gnutls: $GNUTLS_LIB: 3 of 3 functions probed' $OUT/gnutls-mod.log && ! grep -q 'openssl:\|discovery:' $OUT/gnutls-mod.log && grep -q 'capturing only pid $SRV6' $OUT/gnutls-mod.log"
+}
+start_agent nss-mod nss --nspr "$NSPR_LIB" -u 0 && {
+  kill -TERM $AGENT_PID; wait $AGENT_PID 2>/dev/null
+  check "eCapture's 'nss --nspr PATH -u 0': NSPR only, only uid 0" \
+    bash -c "grep -q 'nss: $NSPR_LIB: 5 of 5 functions probed' $OUT/nss-mod.log && ! grep -q 'openssl:\|gnutls:' $OUT/nss-mod.log && grep -q 'capturing only uid 0' $OUT/nss-mod.log"
+}
+start_agent gnutls-host gnutls && {
+  kill -TERM $AGENT_PID; wait $AGENT_PID 2>/dev/null
+  check "eCapture's 'gnutls' without a path: the host's libgnutls" \
+    bash -c "grep -q 'gnutls: .*libgnutls.so.30: 3 of 3 functions probed' $OUT/gnutls-host.log && ! grep -q 'openssl:' $OUT/gnutls-host.log"
+}
 kill $SRV6 2>/dev/null; wait $SRV6 2>/dev/null

@@ -1,7 +1,55 @@
 # the command line: bad URLs, flags, ports, bind addresses
 section "command line"
-./ecaptureq gen --ecaptureq ws://127.0.0.1:28257 >/dev/null 2>"$OUT/e1"; rc=$?
-check "URL without trailing slash exits 2 with an example" bash -c "test $rc = 2 && test \$(wc -l <$OUT/e1) = 1 && grep -q 'ws://127.0.0.1:28257/' $OUT/e1"
+./ecaptureq gen --ecaptureq ws://127.0.0.1:28257/x?y >/dev/null 2>"$OUT/e1"; rc=$?
+check "a URL with a query exits 2 with one line and an example" bash -c "test $rc = 2 && test \$(wc -l <$OUT/e1) = 1 && grep -q 'ws://127.0.0.1:28257/' $OUT/e1"
+# the eCaptureQ GUI's form: no path (RFC 6455 §3: it is "/"), for the server and for watch
+start_srv nopath ws://127.0.0.1:0 --events 5 --wait-clients 1 &&
+  timeout 10 ./ecaptureq watch ws://127.0.0.1:$PORT --json >"$OUT/nopath.json" 2>&1
+check "a URL without a path (ws://127.0.0.1:PORT, as the eCaptureQ GUI writes it): served as /, watch connects, 5 events" \
+  bash -c "grep -q 'listening on ws://127.0.0.1:$PORT/' $OUT/nopath.log && test \$(grep -c '\"kind\":\"event\"' $OUT/nopath.json) = 5"
+check "gen --events 5 says how many it sends" grep -q "gen: sending 5 events of 256 bytes" "$OUT/nopath.log"
+
+# run-log entries are complete lines (eCapture's end in a newline), text or eCapture's JSON
+start_gen logtext --events 2 --wait-clients 1 && $PY tests/consume.py ws://127.0.0.1:$PORT --events 2 >"$OUT/logtext.json"
+start_gen logjson --events 2 --wait-clients 1 --log-format json && $PY tests/consume.py ws://127.0.0.1:$PORT --events 2 >"$OUT/logjson.json"
+check "run-log entries end in a newline; --log-format json gives eCapture's {level,time,message} lines, on stderr too" \
+  $PY - "$OUT/logtext.json" "$OUT/logjson.json" "$OUT/logjson.log" <<'PYEOF'
+import json, re, sys
+def logs(path):
+    return [d["run_log"] for d in map(json.loads, open(path)) if d.get("payload") == "run_log"]
+text, js = logs(sys.argv[1]), logs(sys.argv[2])
+ok = len(text) >= 3 and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [^\n]+\n", l) for l in text)
+parsed = [json.loads(l) for l in js]
+ok = ok and len(js) >= 3 and all(l.endswith("}\n") and l.count("\n") == 1 for l in js)
+ok = ok and all(set(p) == {"level", "time", "message"} and p["level"] == "info" for p in parsed)
+ok = ok and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", p["time"]) for p in parsed)
+ok = ok and any(p["message"].startswith("listening on ws://") for p in parsed)
+err = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
+ok = ok and len(err) >= 3 and err[1]["message"] == parsed[1]["message"]
+sys.exit(0 if ok else 1)
+PYEOF
+./ecaptureq gen --log-format xml >/dev/null 2>"$OUT/e9"; rc=$?
+check "--log-format xml exits 2 with one line" bash -c "test $rc = 2 && test \$(wc -l <$OUT/e9) = 1"
+head -c 5000 /dev/zero | tr '\0' t >"$OUT/longtoken"
+./ecaptureq gen --token-file "$OUT/longtoken" >/dev/null 2>"$OUT/e10"; rc=$?
+check "--token-file with a token longer than 4096 bytes: exit 2, one line (not cut silently)" \
+  bash -c "test $rc = 2 && test \$(wc -l <$OUT/e10) = 1 && grep -q 'longer than 4096' $OUT/e10"
+
+# eCapture's command-line forms: its options that mean nothing here get one line naming them
+for a in "tls -m pcap" "tls -m keylog" "tls --model=pcapng" "tls -i eth0" "tls --hex" "tls -w out.pcap" "tls -k keys.log" \
+         "tls --mapsize 1024" "tls -l /tmp/x.log" "tls --eventaddr tcp://127.0.0.1:1" "tls -t 100" "tls -b 1" "tls -d" \
+         "tls --ssl_version 3.0" "tls --cgroup_path /sys/fs/cgroup" "tls --listen localhost:28256" "gotls -m keylog" "gnutls --hex"; do
+  opt=$(echo "$a" | awk '{print $2}'); opt=${opt%%=*}
+  ./ecaptureq $a >/dev/null 2>"$OUT/ecap.err"; rc=$?
+  check "eCapture's '$a': exit 2, one line naming $opt" \
+    bash -c "test $rc = 2 && test \$(wc -l <$OUT/ecap.err) = 1 && grep -q -- '$opt' $OUT/ecap.err && grep -q 'eCapture option' $OUT/ecap.err"
+done
+./ecaptureq tls -m text --ringbuf-mb 3 >/dev/null 2>"$OUT/e11"; rc=$?
+check "tls -m text is what ecaptureq does: accepted (the next option is the one refused)" bash -c "test $rc = 2 && grep -q 'power of two' $OUT/e11"
+./ecaptureq bash >/dev/null 2>"$OUT/e12"; rc=$?
+check "eCapture's bash module: exit 2, one line saying ecaptureq captures TLS" bash -c "test $rc = 2 && test \$(wc -l <$OUT/e12) = 1 && grep -q 'TLS' $OUT/e12"
+./ecaptureq gnutls --libssl /x >/dev/null 2>"$OUT/e13"; rc=$?
+check "gnutls --libssl: exit 2, names the command that takes it" bash -c "test $rc = 2 && grep -q 'ecaptureq tls --libssl' $OUT/e13"
 ./ecaptureq gen --ecaptureq http://127.0.0.1:1/ >/dev/null 2>"$OUT/e2"; rc=$?
 check "other scheme exits 2" bash -c "test $rc = 2 && grep -q 'ws://' $OUT/e2"
 ./ecaptureq gen --ecaptureq ws://127.0.0.1:99999/ >/dev/null 2>"$OUT/e3"; rc=$?
