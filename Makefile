@@ -15,7 +15,6 @@ WARN      := -Wall -Wextra
 PREFIX    ?= /usr/local
 URL       ?= ws://127.0.0.1:28257/
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 BPF_OBJ   := bpf/ecaptureq.bpf.o
 LIBS      := -lbpf -lelf -lz
 
@@ -56,19 +55,24 @@ deps:
 deps-test: deps
 	$(call need,$(TEST_PKGS))
 
+# clang -target bpf does not search the multiarch directory (asm/types.h lives there):
+# ask for it when the recipe runs, after deps installed the compilers, not when make
+# read this file (on a fresh machine there was no compiler to ask then)
 $(BPF_OBJ): bpf/ecaptureq.bpf.c bpf/ecaptureq.bpf.h bpf/kernel.h | deps
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -I/usr/include/$(MULTIARCH) -Wall -c $< -o $@
+	$(Q)ma=$$($(CC) -print-multiarch 2>/dev/null); [ -n "$$ma" ] || ma=$$(uname -m)-linux-gnu; \
+	$(CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -idirafter /usr/include/$$ma -Wall -c $< -o $@
 
 ecaptureq: ecaptureq.c ecaptureq.h bpf/ecaptureq.bpf.h $(BPF_OBJ)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(WARN) -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -o $@ ecaptureq.c $(LDFLAGS) $(LIBS)
 
-# One self-contained binary for minimal containers (glibc's static getaddrinfo still
-# wants the NSS libraries for names: give --ecaptureq a numeric address there).
+# One self-contained, stripped binary for minimal containers (FROM scratch). localhost,
+# *.localhost and ip6-localhost resolve without NSS; other names need the container's
+# resolver files, numeric addresses need nothing.
 static: ecaptureq.c ecaptureq.h bpf/ecaptureq.bpf.h $(BPF_OBJ)
 	$(call msg,CC,ecaptureq-static)
-	$(Q)$(CC) $(CFLAGS) $(WARN) -static -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -o ecaptureq-static ecaptureq.c $(LDFLAGS) $(LIBS) 2>&1 \
+	$(Q)$(CC) $(CFLAGS) $(WARN) -static -s -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -o ecaptureq-static ecaptureq.c $(LDFLAGS) $(LIBS) 2>&1 \
 	  | grep -v 'statically linked applications requires at runtime' | grep -v 'in function .ecq__' || true
 	$(Q)test -x ecaptureq-static
 

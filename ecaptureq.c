@@ -573,6 +573,31 @@ int ecq_url_parse(const char *url, struct ecq_url *out, const char **why)
     return 0;
 }
 
+/* The loopback address a name stands for without asking the resolver (RFC 6761 §6.3:
+ * localhost and *.localhost are loopback; Debian's ip6-localhost and ip6-loopback are
+ * ::1), so that a static binary in an empty container needs no /etc/hosts or NSS for
+ * them; NULL for every other name. */
+static const char *ecq__loopback_for(const char *host)
+{
+    size_t n = strlen(host);
+    if (n && host[n - 1] == '.') n--; /* the absolute form, "localhost." */
+    if ((n == 9 && !strncasecmp(host, "localhost", 9)) || (n > 10 && !strncasecmp(host + n - 10, ".localhost", 10)))
+        return "127.0.0.1";
+    if ((n == 13 && !strncasecmp(host, "ip6-localhost", 13)) || (n == 12 && !strncasecmp(host, "ip6-loopback", 12)))
+        return "::1";
+    return NULL;
+}
+
+/* getaddrinfo, but loopback names resolve to their address without the resolver */
+static int ecq__getaddrinfo(const char *host, const char *port, const struct addrinfo *hints, struct addrinfo **ai)
+{
+    const char *lo = ecq__loopback_for(host);
+    struct addrinfo h = *hints;
+    if (!lo) return getaddrinfo(host, port, hints, ai);
+    h.ai_flags |= AI_NUMERICHOST;
+    return getaddrinfo(lo, port, &h, ai);
+}
+
 /* =========================================================================
  * WebSocket handshake (RFC 6455 §4.2)
  * ========================================================================= */
@@ -1632,7 +1657,7 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
         return -EINVAL;
     }
     snprintf(port, sizeof port, "%u", s->url.port);
-    if ((rc = getaddrinfo(s->url.host, port, &hints, &ai)) != 0 || !ai) {
+    if ((rc = ecq__getaddrinfo(s->url.host, port, &hints, &ai)) != 0 || !ai) {
         free(s);
         return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
     }
@@ -1671,40 +1696,36 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     return 0;
 }
 
-int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int timeout_ms)
+int ecq_server_fds(struct ecq_server *s, struct pollfd *fds, int max, int *timeout_ms)
 {
-    int64_t now = ecq__now_ms(), due = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
-    int n = 0, accepting = now >= s->accept_resume_ms, rc, hits = 0;
-    if (s->pfd_cap < nextra + 1 + s->ncl) {
-        int cap = (nextra + 1 + s->ncl) * 2;
-        struct pollfd *p = realloc(s->pfd, (size_t)cap * sizeof *p);
-        if (!p) return -ENOMEM;
-        s->pfd = p, s->pfd_cap = cap;
-    }
+    int64_t now = ecq__now_ms(), due = *timeout_ms < 0 ? INT64_MAX : now + *timeout_ms;
+    int n = 0, accepting = now >= s->accept_resume_ms;
     for (int i = 0; i < s->ncl; i++)
         if (s->cl[i]->qlen && !s->cl[i]->blocked && s->cl[i]->state != ECQ__DEAD)
-            (void)ecq__client_flush(s, s->cl[i]); /* dead clients are reaped below */
-    for (int i = 0; i < nextra; i++) s->pfd[n++] = extra[i];
-    s->pfd[n++] = (struct pollfd){.fd = accepting ? s->lfd : -1, .events = POLLIN};
+            (void)ecq__client_flush(s, s->cl[i]); /* dead clients are reaped by the service */
+    if (n < max) fds[n] = (struct pollfd){.fd = accepting ? s->lfd : -1, .events = POLLIN};
+    n++;
     if (!accepting && s->accept_resume_ms < due) due = s->accept_resume_ms;
-    for (int i = 0; i < s->ncl; i++) {
+    for (int i = 0; i < s->ncl; i++, n++) {
         struct ecq__client *c = s->cl[i];
-        s->pfd[n++] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN | (c->qlen ? POLLOUT : 0))};
+        if (n < max) fds[n] = (struct pollfd){.fd = c->fd, .events = (short)(POLLIN | (c->qlen ? POLLOUT : 0))};
         if (c->deadline_ms && c->deadline_ms < due) due = c->deadline_ms;
         if (c->state == ECQ__OPEN && c->hb_due_ms < due) due = c->hb_due_ms;
     }
-    int wait = due == INT64_MAX ? -1 : due <= now ? 0 : (int)(due - now > INT_MAX ? INT_MAX : due - now);
-    rc = poll(s->pfd, (nfds_t)n, wait);
-    if (rc < 0 && errno != EINTR) return -errno;
-    for (int i = 0; i < nextra; i++)
-        if ((extra[i].revents = rc > 0 ? s->pfd[i].revents : 0)) hits++;
-    if (rc > 0 && (s->pfd[nextra].revents & POLLIN)) ecq__accept(s);
+    *timeout_ms = due == INT64_MAX ? -1 : due <= now ? 0 : (int)(due - now > INT_MAX ? INT_MAX : due - now);
+    return n;
+}
+
+void ecq_server_service(struct ecq_server *s, const struct pollfd *fds, int n)
+{
+    int64_t now;
+    if (n > 0 && fds[0].fd >= 0 && fds[0].fd == s->lfd && (fds[0].revents & POLLIN)) ecq__accept(s);
     now = ecq__now_ms();
-    /* clients accepted just now are past the end of the polled set */
-    int polled = n - nextra - 1;
+    /* fds[1 + i] is client i as ecq_server_fds saw it; clients accepted just now come
+     * after the polled set */
     for (int i = 0; i < s->ncl; i++) {
         struct ecq__client *c = s->cl[i];
-        short re = rc > 0 && i < polled ? s->pfd[nextra + 1 + i].revents : 0;
+        short re = 1 + i < n && fds[1 + i].fd == c->fd ? fds[1 + i].revents : 0;
         if (re & (POLLIN | POLLHUP | POLLERR)) ecq__client_readable(s, c);
         if ((re & POLLOUT) && c->state != ECQ__DEAD) {
             c->blocked = 0;
@@ -1717,6 +1738,26 @@ int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int 
         if (c->state == ECQ__OPEN && now >= c->hb_due_ms) ecq__send_heartbeat(s, c);
     }
     ecq__reap(s);
+}
+
+int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int timeout_ms)
+{
+    int need = nextra + 1 + s->ncl, n, rc, hits = 0, wait = timeout_ms;
+    if (s->pfd_cap < need) {
+        int cap = need * 2;
+        struct pollfd *p = realloc(s->pfd, (size_t)cap * sizeof *p);
+        if (!p) return -ENOMEM;
+        s->pfd = p, s->pfd_cap = cap;
+    }
+    for (int i = 0; i < nextra; i++) s->pfd[i] = extra[i];
+    n = ecq_server_fds(s, s->pfd + nextra, s->pfd_cap - nextra, &wait);
+    rc = poll(s->pfd, (nfds_t)(nextra + n), wait);
+    if (rc < 0 && errno != EINTR) return -errno;
+    if (rc <= 0)
+        for (int i = 0; i < nextra + n; i++) s->pfd[i].revents = 0;
+    for (int i = 0; i < nextra; i++)
+        if ((extra[i].revents = s->pfd[i].revents)) hits++;
+    ecq_server_service(s, s->pfd + nextra, n);
     return hits;
 }
 
@@ -3345,7 +3386,7 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
     int fd = -1, n;
     size_t got = 0, hl = 0;
     snprintf(port, sizeof port, "%u", u->port);
-    if ((n = getaddrinfo(u->host, port, &hints, &ai)) != 0) {
+    if ((n = ecq__getaddrinfo(u->host, port, &hints, &ai)) != 0) {
         snprintf(why, whycap, "cannot resolve %s: %s", u->host, gai_strerror(n));
         return -1;
     }

@@ -5,33 +5,57 @@
  *   -DECAPTUREQ_NO_BPF   leave out TLS capture (no libbpf/libelf/zlib needed)
  *   -DECAPTUREQ_NO_MAIN  leave out the command-line program (main)
  *
- * A minimal host program:
+ * A minimal host program (./test.sh embed extracts and compiles both examples):
  *
- *   struct ecq_config cfg;
- *   struct ecq_server *srv;
- *   ecq_config_init(&cfg);
- *   cfg.url = "ws://127.0.0.1:28257/";
- *   if (ecq_server_open(&srv, &cfg) < 0) exit(1);
- *   ecq_server_log(srv, "hello from %s", "my program");
- *   for (;;) {
- *       ecq_server_poll(srv, NULL, 0, 1000);   // serve clients, heartbeats
- *       ecq_server_event(srv, &ev);            // broadcast a captured chunk
+ *   #include "ecaptureq.h"
+ *   #include <string.h>
+ *
+ *   int main(void)
+ *   {
+ *       struct ecq_config cfg;
+ *       struct ecq_server *srv;
+ *       static const char req[] = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+ *       struct ecq_event ev = {
+ *           .timestamp = 1700000000000000000, .pid = 42, .src_port = 50000, .dst_port = 443,
+ *           .uuid = {"42_42_demo_3", 12}, .pname = {"demo", 4},
+ *           .src_ip = {"127.0.0.1", 9}, .dst_ip = {"127.0.0.1", 9},
+ *           .type = ECQ_TYPE_HTTP1_REQUEST, .length = sizeof req - 1, .payload = {req, sizeof req - 1},
+ *       };
+ *       ecq_config_init(&cfg);
+ *       cfg.url = "ws://127.0.0.1:28257/";
+ *       if (ecq_server_open(&srv, &cfg) < 0) return 1;
+ *       ecq_server_log(srv, "hello from %s", "my program");
+ *       for (int i = 0; i < 10; i++) {
+ *           ecq_server_poll(srv, NULL, 0, 1000);   // serve clients, heartbeats
+ *           ecq_server_event(srv, &ev);            // broadcast a captured chunk
+ *       }
+ *       ecq_server_close(srv, 1000);               // close 1001, flush up to 1 s
+ *       return 0;
  *   }
- *   ecq_server_close(srv);
  *
  * With capture (no ECAPTUREQ_NO_BPF, link -lbpf -lelf -lz, define ECQ_BPF_OBJ), the
  * same loop also drains TLS plaintext into the server:
  *
- *   struct ecq_capture_opts co;
- *   struct ecq_capture *cap;
- *   ecq_capture_opts_init(&co);
- *   if (ecq_capture_open(&cap, srv, &co) < 0) exit(1);    // needs root or CAP_BPF+CAP_PERFMON
- *   ecq_capture_attach(cap, NULL, NULL);                   // discover every TLS stack
- *   struct pollfd pf = {.fd = ecq_capture_fd(cap), .events = POLLIN};
- *   for (;;) {
- *       ecq_server_poll(srv, &pf, 1, ECQ_CAPTURE_DRAIN_MS);
- *       ecq_capture_step(cap);                             // ring buffer -> events
+ *   #include <poll.h>
+ *
+ *   int capture(struct ecq_server *srv, volatile int *stop)
+ *   {
+ *       struct ecq_capture_opts co;
+ *       struct ecq_capture *cap;
+ *       ecq_capture_opts_init(&co);
+ *       if (ecq_capture_open(&cap, srv, &co) < 0) return -1;  // root, or CAP_BPF+CAP_PERFMON
+ *       ecq_capture_attach(cap, NULL, NULL);                   // discover every TLS stack
+ *       struct pollfd pf = {.fd = ecq_capture_fd(cap), .events = POLLIN};
+ *       while (!*stop) {
+ *           ecq_server_poll(srv, &pf, 1, ECQ_CAPTURE_DRAIN_MS);
+ *           ecq_capture_step(cap);                             // ring buffer -> events
+ *       }
+ *       ecq_capture_close(cap);
+ *       return 0;
  *   }
+ *
+ * A host with its own poll() loop takes the server's descriptors with ecq_server_fds
+ * and hands back what poll() saw with ecq_server_service (tests/embed.c).
  *
  * All functions are for one thread; nothing here keeps global mutable state.
  *
@@ -307,6 +331,15 @@ int ecq_server_adopt(struct ecq_server *s, int fd, const char *peer);
  * extra fds (their revents are filled in), serves the clients, sends due heartbeats.
  * Returns the number of extra fds with revents set, or a negative errno. */
 int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int timeout_ms);
+
+/* The same as two calls, for a host that runs its own poll() loop: ecq_server_fds
+ * writes the server's descriptors into fds (at most max; returns how many it needs:
+ * when that is more than max, give it more room and call again before polling) and
+ * lowers *timeout_ms (-1: none yet) to when the server next has work; after the
+ * host's poll(), ecq_server_service handles their revents (fds and n exactly as
+ * ecq_server_fds filled them, with nothing but events and logs in between). */
+int ecq_server_fds(struct ecq_server *s, struct pollfd *fds, int max, int *timeout_ms);
+void ecq_server_service(struct ecq_server *s, const struct pollfd *fds, int n);
 
 /* Logs one line: to the sink (stderr by default) and as a run_log entry queued to
  * every client; the first 128 lines are replayed to each new client. */

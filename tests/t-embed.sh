@@ -17,6 +17,45 @@ sys.exit(0 if ok else 1)
 PYEOF
 fi
 
+# the examples at the top of ecaptureq.h compile as they are written
+awk '/A minimal host program/{on=1; next} /^ \* With capture/{on=0} on && sub(/^ \*   /, "")' ecaptureq.h >"$OUT/example1.c"
+awk '/^ \* With capture/{on=1; next} /^ \* A host with its own poll/{on=0} on && sub(/^ \*   /, "")' ecaptureq.h >"$OUT/example2.c"
+check "ecaptureq.h's server example compiles and links as written (-Wall -Wextra -Werror, libc only)" \
+  cc -Wall -Wextra -Werror -I. -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/example1" "$OUT/example1.c" ecaptureq.c
+check "ecaptureq.h's capture example compiles as written (-Wall -Wextra -Werror)" \
+  bash -c "grep -q ecq_capture_step $OUT/example2.c && cc -Wall -Wextra -Werror -I. -include ecaptureq.h -c -o $BIN/example2.o $OUT/example2.c"
+
+# a host with its own poll() loop (stdin + the server's fds): each stdin line an event
+cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/embed" tests/embed.c ecaptureq.c
+rm -f "$OUT/embed.fifo" && mkfifo "$OUT/embed.fifo"
+"$BIN/embed" <"$OUT/embed.fifo" >"$OUT/embed.out" 2>&1 & EMB=$!
+exec 7>"$OUT/embed.fifo"
+if wait_log "$OUT/embed.out" "^ready" 10; then
+  EPORT=$(log_port "$OUT/embed.out")
+  rm -f "$OUT/embed-host.ready"
+  $PY tests/consume.py ws://127.0.0.1:$EPORT/ --events 3 --seconds 20 --ready "$OUT/embed-host.ready" >"$OUT/embed-host.json" & CONS=$!
+  wait_file "$OUT/embed-host.ready" 5
+  printf 'GET /from-stdin HTTP/1.1\r\nplain line two\ncaf\xc3\xa9 three\n' >&7
+  wait $CONS
+  exec 7>&-
+  wait $EMB; rc=$?
+  check "embed (own poll() loop, stdin + the server's fds): a third-party client gets its 3 lines as events and its run log; stdin's end: exit 0, no sanitizer report" \
+    $PY - "$OUT/embed-host.json" $rc "$OUT/embed.out" <<'PYEOF'
+import base64, json, sys
+d = [json.loads(l) for l in open(sys.argv[1])]
+ev = [base64.b64decode(x["payload_b64"]) for x in d if x.get("payload") == "event_payload"]
+types = [x["type"] for x in d if x.get("payload") == "event_payload"]
+logs = [x["run_log"] for x in d if x.get("payload") == "run_log"]
+ok = sys.argv[2] == "0" and ev == [b"GET /from-stdin HTTP/1.1\r", b"plain line two", "café three".encode()]
+ok = ok and types == [1, 0, 0] and any("embed: streaming stdin" in l for l in logs)
+ok = ok and "Sanitizer" not in open(sys.argv[3]).read() and "runtime error" not in open(sys.argv[3]).read()
+sys.exit(0 if ok else 1)
+PYEOF
+else
+  exec 7>&-
+  bad "embed: the host program did not start (see $OUT/embed.out)"
+fi
+
 if [ "$(id -u)" != 0 ]; then
   skip "embed_capture needs root"
   return 0
