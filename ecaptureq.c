@@ -2452,7 +2452,11 @@ static int ecq__uprobe(struct ecq_capture *c, const char *prog, const char *path
     LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret != 0);
     struct bpf_link *l;
     if (!p) return -ENOENT;
-    if (!(l = bpf_program__attach_uprobe_opts(p, -1, path, (size_t)off, &o))) return -errno;
+    if (!(l = bpf_program__attach_uprobe_opts(p, -1, path, (size_t)off, &o))) {
+        int err = errno;
+        if (err == EACCES || err == EPERM) c->st.probes_denied++;
+        return -err;
+    }
     return ecq__keep_link(c, l);
 }
 
@@ -3933,8 +3937,17 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
     if (!total) {
         const char *where = co.pid ? "the target process's maps and executable"
                                    : "/etc/ld.so.cache and the library directories";
-        ecq_server_log(srv, "error: nothing to attach to: no TLS library found in %s", where);
-        fprintf(stderr, "ecaptureq: nothing to attach to: searched %s\n", where);
+        struct ecq_capture_stats st;
+        ecq_capture_stats(cap, &st);
+        if (st.probes_denied) {
+            const char *m = "the kernel refused every uprobe (permission denied): on this kernel uprobes need "
+                            "CAP_SYS_ADMIN (root), not only CAP_BPF and CAP_PERFMON";
+            ecq_server_log(srv, "error: %s", m);
+            fprintf(stderr, "ecaptureq: %s\n", m);
+        } else {
+            ecq_server_log(srv, "error: nothing to attach to: no TLS library found in %s", where);
+            fprintf(stderr, "ecaptureq: nothing to attach to: searched %s\n", where);
+        }
         rc = -ENOENT;
         goto done;
     }

@@ -426,6 +426,8 @@ struct ecq_capture_stats {
     uint64_t lost_calls;            /* TLS calls not followed: the in-flight table was full */
     uint64_t lost_files;            /* new files discovery heard of late (its ring was full) */
     int probes, files;              /* probes attached, files probed */
+    int probes_denied;              /* uprobes the kernel refused (EACCES/EPERM): some
+                                     * kernels allow them only with CAP_SYS_ADMIN */
 };
 
 struct ecq_capture;

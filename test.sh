@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")"
 TOP=$PWD
-AREAS="unit handshake cli python hub watch robust embed capture gotls discover"
+AREAS="unit handshake cli python hub watch robust embed capture gotls discover deploy"
 source tests/lib.sh
 trap cleanup EXIT
 
@@ -30,7 +30,7 @@ protoc --python_out="$OUT" --proto_path=. ecaptureq.proto || { bad "test tools b
 
 for area in ${*:-$AREAS}; do
   case $area in
-    capture|gotls|discover)
+    capture|gotls|discover|deploy)
       if [ "$(id -u)" != 0 ]; then section "$area"; skip "$area: capture tests need root"; continue; fi ;;
   esac
   source "tests/t-$area.sh"
