@@ -3117,12 +3117,29 @@ enum { ECQ__OPT_URL = 1000, ECQ__OPT_HB, ECQ__OPT_BUF, ECQ__OPT_MAXC, ECQ__OPT_M
     {"handshake-timeout", required_argument, 0, ECQ__OPT_HSTIMEOUT},                                     \
     {"log-format", required_argument, 0, ECQ__OPT_LOGFMT}, {"help", no_argument, 0, 'h'}
 
+/* The token in the first line of path, into buf; a missing file, an empty one or a
+ * token longer than buf holds ends the program with one line */
+static const char *ecq__token_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ecaptureq: cannot read --token-file %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    if (!fgets(buf, (int)cap, f)) buf[0] = 0;
+    fclose(f);
+    if (strlen(buf) == cap - 1 && !strchr(buf, '\n'))
+        ecq__usage_error("--token-file %s: the token is longer than %zu bytes", path, cap - 2);
+    buf[strcspn(buf, "\r\n")] = 0;
+    if (!buf[0]) ecq__usage_error("--token-file %s holds no token", path);
+    return buf;
+}
+
 /* Handles the options every serving subcommand shares; 0 if opt is not one of them. */
 static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
 {
     struct ecq_url u;
     const char *why;
-    FILE *f;
     switch (opt) {
     case ECQ__OPT_URL:
         if (ecq_url_parse(arg, &u, &why) < 0)
@@ -3143,17 +3160,7 @@ static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
         o->cfg.token = arg;
         return 1;
     case ECQ__OPT_TOKENFILE:
-        if (!(f = fopen(arg, "r"))) {
-            fprintf(stderr, "ecaptureq: cannot read --token-file %s: %s\n", arg, strerror(errno));
-            exit(1);
-        }
-        if (!fgets(o->token_buf, sizeof o->token_buf, f)) o->token_buf[0] = 0;
-        fclose(f);
-        if (strlen(o->token_buf) == sizeof o->token_buf - 1 && !strchr(o->token_buf, '\n'))
-            ecq__usage_error("--token-file %s: the token is longer than %zu bytes", arg, sizeof o->token_buf - 2);
-        o->token_buf[strcspn(o->token_buf, "\r\n")] = 0;
-        if (!o->token_buf[0]) ecq__usage_error("--token-file %s holds no token", arg);
-        o->cfg.token = o->token_buf;
+        o->cfg.token = ecq__token_file(arg, o->token_buf, sizeof o->token_buf);
         return 1;
     case ECQ__OPT_ORIGIN:
         if (o->cfg.norigins == (int)ECQ__ARRAY_LEN(o->origins)) ecq__usage_error("at most 16 --allow-origin");
@@ -3664,15 +3671,20 @@ out:
 
 static int ecq__cmd_watch(int argc, char **argv)
 {
-    enum { O_JSON = 1, O_COMPACT, O_HEX, O_MAXP, O_NOCOLOR, O_PID, O_PNAME, O_PORT, O_TYPE, O_RECONNECT, O_TOKEN, O_VERBOSE };
+    enum { O_JSON = 1, O_COMPACT, O_HEX, O_MAXP, O_NOCOLOR, O_PID, O_PNAME, O_PORT, O_TYPE, O_RECONNECT, O_TOKEN, O_VERBOSE,
+           O_TOKENFILE };
     static const struct option lo[] = {
         {"json", no_argument, 0, O_JSON}, {"compact", no_argument, 0, O_COMPACT}, {"hex", no_argument, 0, O_HEX},
         {"max-payload", required_argument, 0, O_MAXP}, {"no-color", no_argument, 0, O_NOCOLOR},
         {"pid", required_argument, 0, O_PID}, {"pname", required_argument, 0, O_PNAME},
         {"port", required_argument, 0, O_PORT}, {"type", required_argument, 0, O_TYPE},
         {"reconnect", no_argument, 0, O_RECONNECT}, {"token", required_argument, 0, O_TOKEN},
-        {"verbose", no_argument, 0, O_VERBOSE}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"verbose", no_argument, 0, O_VERBOSE}, {"token-file", required_argument, 0, O_TOKENFILE},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1};
+    static char token_buf[4098];
+    const char *env = getenv("ECAPTUREQ_TOKEN"); /* not on the command line: /proc/PID/cmdline is public */
+    if (env && *env) w.token = env;
     int opt, reconnect = 0, nocolor = 0, stop = 0, rc = 0;
     const char *url = ECQ_DEFAULT_URL, *why;
     struct ecq_url u;
@@ -3696,11 +3708,13 @@ static int ecq__cmd_watch(int argc, char **argv)
             break;
         case O_RECONNECT: reconnect = 1; break;
         case O_TOKEN: w.token = optarg; break;
+        case O_TOKENFILE: w.token = ecq__token_file(optarg, token_buf, sizeof token_buf); break;
         case 'v': case O_VERBOSE: w.verbose = 1; break;
         case 'h':
             puts("usage: ecaptureq watch [URL] [--json|--compact] [--hex] [--max-payload N] [--no-color] [--verbose]\n"
                  "                       [--pid N] [--pname NAME] [--port N] [--type request|response|h2-request|"
-                 "h2-response|unknown|0-4]\n                       [--reconnect] [--token T]");
+                 "h2-response|unknown|0-4]\n                       [--reconnect] [--token T | --token-file PATH]"
+                 "  (or the token in $ECAPTUREQ_TOKEN)");
             return 0;
         default: exit(2);
         }

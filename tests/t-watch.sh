@@ -57,6 +57,11 @@ start_gen tok --token t0k --rate 10
 check "watch without the token: exit 1, the server's 401 shown" bash -c "test $rc = 1 && grep -q '401' $OUT/w-tok.err"
 timeout --preserve-status -s INT 2 ./ecaptureq watch ws://127.0.0.1:$PORT/ --token t0k --json >"$OUT/w-tok.json" 2>/dev/null; rc=$?
 check "watch --token: accepted; Ctrl-C ends it with exit 0" bash -c "test $rc = 0 && grep -q '\"kind\":\"event\"' $OUT/w-tok.json"
+printf 't0k\n' >"$OUT/w-tok.txt"
+timeout --preserve-status -s INT 2 ./ecaptureq watch ws://127.0.0.1:$PORT/ --token-file "$OUT/w-tok.txt" --json >"$OUT/w-tokf.json" 2>/dev/null; rc=$?
+ECAPTUREQ_TOKEN=t0k timeout --preserve-status -s INT 2 ./ecaptureq watch ws://127.0.0.1:$PORT/ --json >"$OUT/w-toke.json" 2>/dev/null; rc2=$?
+check "watch --token-file and \$ECAPTUREQ_TOKEN: the token without putting it in /proc/PID/cmdline" \
+  bash -c "test $rc = 0 && test $rc2 = 0 && grep -q '\"kind\":\"event\"' $OUT/w-tokf.json && grep -q '\"kind\":\"event\"' $OUT/w-toke.json"
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
 RP=$(free_port)
 ./ecaptureq watch ws://127.0.0.1:$RP/ --reconnect --json >"$OUT/w-re.json" 2>"$OUT/w-re.err" &
