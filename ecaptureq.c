@@ -3386,6 +3386,26 @@ static int ecq__watch_send(int fd, int op, const void *data, size_t n)
     return send(fd, f, h + n, MSG_NOSIGNAL) == (ssize_t)(h + n) ? 0 : -1;
 }
 
+/* The value of the first header field called name in an HTTP head (its status or
+ * request line skipped), blanks trimmed; {NULL, 0} if there is none. */
+static struct ecq_bytes ecq__head_field(const char *head, size_t hl, const char *name)
+{
+    size_t nl = strlen(name);
+    const char *end = head + hl, *p = memchr(head, '\n', hl);
+    while (p && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) break;
+        if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
+            const char *v = p + nl + 1, *e = eol;
+            while (v < e && (*v == ' ' || *v == '\t')) v++;
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
+            return (struct ecq_bytes){v, (size_t)(e - v)};
+        }
+        p = eol;
+    }
+    return (struct ecq_bytes){NULL, 0};
+}
+
 /* Connects and handshakes. Returns the fd, or -1 with *why; extra bytes that arrived
  * behind the 101 are left in head[0..*left). */
 static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *w, char *head, size_t *left,
@@ -3432,6 +3452,19 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
         close(fd);
         return -1;
     }
+    /* RFC 6455 §4.1: Upgrade: websocket, Connection: Upgrade, and no extension or
+     * subprotocol that was never asked for */
+    struct ecq_bytes up = ecq__head_field(head, hl, "Upgrade"), conn = ecq__head_field(head, hl, "Connection");
+    const char *bad = !up.ptr || up.len != 9 || strncasecmp(up.ptr, "websocket", 9) ? "no 'Upgrade: websocket'"
+                    : !conn.ptr || !ecq__list_has(conn, "upgrade")             ? "no 'Connection: Upgrade'"
+                    : ecq__head_field(head, hl, "Sec-WebSocket-Extensions").ptr ? "an extension we did not ask for"
+                    : ecq__head_field(head, hl, "Sec-WebSocket-Protocol").ptr   ? "a subprotocol we did not ask for"
+                                                                                : NULL;
+    if (bad) {
+        snprintf(why, whycap, "the server's 101 has %s (RFC 6455 §4.1); not a WebSocket server we can use", bad);
+        close(fd);
+        return -1;
+    }
     /* the accept value must be the one for our key (RFC 6455 §4.1) */
     const char *acc = NULL;
     for (const char *p = head; p && p < head + hl; p = memchr(p, '\n', (size_t)(head + hl - p)), p = p ? p + 1 : p)
@@ -3456,23 +3489,76 @@ io:
     return -1;
 }
 
-static void ecq__json_str(FILE *f, struct ecq_bytes b)
+/* a JSON string: valid UTF-8 always, whatever the bytes (a byte that is not part of a
+ * valid sequence becomes U+FFFD), controls escaped */
+static void ecq__json_str_mode(FILE *f, struct ecq_bytes b, int term)
 {
-    char fixed[4096];
-    struct ecq_bytes s = b.len < sizeof fixed ? ecq__utf8_fix(b, fixed, sizeof fixed) : b;
     fputc('"', f);
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned char c = (unsigned char)s.ptr[i];
+    for (size_t i = 0; i < b.len;) {
+        unsigned char c = (unsigned char)b.ptr[i];
+        size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
         if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
         else if (c == '\n') fputs("\\n", f);
         else if (c == '\r') fputs("\\r", f);
         else if (c == '\t') fputs("\\t", f);
         else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+        else if (c < 0x80) fputc(c, f);
+        else if (term && c == 0xC2 && i + 1 < b.len && (unsigned char)b.ptr[i + 1] < 0xA0) {
+            fprintf(f, "\\u%04x", (unsigned char)b.ptr[i + 1]); /* C1 control: escaped for a terminal */
+            i += 2;
+            continue;
+        } else if (k > 1 && i + k <= b.len && ecq_utf8_valid(b.ptr + i, k)) {
+            fwrite(b.ptr + i, 1, k, f);
+            i += k;
+            continue;
+        } else fputs("\\ufffd", f);
+        i++;
     }
     fputc('"', f);
 }
 
+static void ecq__json_str(FILE *f, struct ecq_bytes b) { ecq__json_str_mode(f, b, 0); }
+
+/* Text for a terminal: printable ASCII and valid UTF-8 pass; C0 controls, ESC, DEL,
+ * C1 controls (U+0080..U+009F, such as CSI) and bytes that are not UTF-8 are shown as
+ * \xNN, so that a process name or a server's string cannot drive the terminal. Writes
+ * at most cap-1 bytes and a NUL into out ("..." marks a cut); returns out. */
+static const char *ecq__safe(char *out, size_t cap, const char *p, size_t n)
+{
+    size_t o = 0, i = 0;
+    while (i < n && o + 8 < cap) {
+        unsigned char c = (unsigned char)p[i];
+        size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        if (c >= 0x20 && c < 0x7f) {
+            out[o++] = (char)c, i++;
+        } else if (k > 1 && i + k <= n && o + k + 4 < cap && ecq_utf8_valid(p + i, k) &&
+                   !(c == 0xC2 && (unsigned char)p[i + 1] < 0xA0)) {
+            memcpy(out + o, p + i, k), o += k, i += k;
+        } else {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c), i++;
+        }
+    }
+    if (i < n && cap >= 4) {
+        if (o > cap - 4) o = cap - 4;
+        memcpy(out + o, "...", 3), o += 3;
+    }
+    if (cap) out[o < cap ? o : cap - 1] = 0;
+    return out;
+}
+
+/* the same, straight to f, for text of any length */
+static void ecq__put_safe(FILE *f, const char *p, size_t n)
+{
+    char buf[1024];
+    while (n) {
+        size_t k = n < 200 ? n : 200;
+        while (k < n && k > 196 && ((unsigned char)p[k] & 0xC0) == 0x80) k--; /* whole characters */
+        fputs(ecq__safe(buf, sizeof buf, p, k), f);
+        p += k, n -= k;
+    }
+}
+
+/* payload shown as text: valid UTF-8 with no controls but newline, CR and tab */
 static int ecq__printable(struct ecq_bytes b)
 {
     if (!ecq_utf8_valid(b.ptr, b.len)) return 0;
@@ -3480,6 +3566,7 @@ static int ecq__printable(struct ecq_bytes b)
         unsigned char c = (unsigned char)b.ptr[i];
         if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return 0;
         if (c == 0x7f) return 0;
+        if (c == 0xC2 && i + 1 < b.len && (unsigned char)b.ptr[i + 1] < 0xA0) return 0; /* C1 */
     }
     return 1;
 }
@@ -3501,11 +3588,13 @@ static void ecq__hexdump(FILE *f, const uint8_t *p, size_t n)
 
 static void ecq__watch_time(char *out, size_t cap, int64_t ns)
 {
-    time_t sec = (time_t)(ns / 1000000000);
+    int64_t sec = ns / 1000000000, frac = ns % 1000000000;
     struct tm tm;
-    localtime_r(&sec, &tm);
-    size_t n = strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm);
-    snprintf(out + n, cap - n, ".%06ld", (long)(ns % 1000000000 / 1000));
+    if (frac < 0) frac += 1000000000, sec--; /* before 1970: the second before, plus a fraction */
+    time_t t = (time_t)sec;
+    size_t n = localtime_r(&t, &tm) ? strftime(out, cap, "%Y-%m-%d %H:%M:%S", &tm) : 0;
+    if (!n) n = (size_t)snprintf(out, cap, "@%" PRId64, sec); /* a year strftime cannot write */
+    if (n < cap) snprintf(out + n, cap - n, ".%06ld", (long)(frac / 1000));
 }
 
 static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t len)
@@ -3532,7 +3621,9 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
         } else {
             size_t n = e.run_log.len; /* entries end in a newline (eCapture's and ours) */
             while (n && (e.run_log.ptr[n - 1] == '\n' || e.run_log.ptr[n - 1] == '\r')) n--;
-            fprintf(f, "%s[log]%s %.*s\n", D, R, (int)n, e.run_log.ptr);
+            fprintf(f, "%s[log]%s ", D, R);
+            ecq__put_safe(f, e.run_log.ptr, n);
+            fputc('\n', f);
         }
         return;
     }
@@ -3544,8 +3635,9 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
             ecq__json_str(f, e.heartbeat.message);
             fputs("}\n", f);
         } else if (w->verbose) {
-            fprintf(f, "%s[heartbeat %" PRId64 "] %.*s%s\n", D, e.heartbeat.count, (int)e.heartbeat.message.len,
-                    e.heartbeat.message.ptr, R);
+            fprintf(f, "%s[heartbeat %" PRId64 "] ", D, e.heartbeat.count);
+            ecq__put_safe(f, e.heartbeat.message.ptr, e.heartbeat.message.len);
+            fprintf(f, "%s\n", R);
         }
         return;
     }
@@ -3580,19 +3672,21 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
     ecq__watch_time(when, sizeof when, v->timestamp);
     size_t show = v->payload.len < w->max_payload ? v->payload.len : w->max_payload;
     struct ecq_bytes shown = {v->payload.ptr, show};
+    char uuid[300], pname[200], sip[200], dip[200];
+    ecq__safe(uuid, sizeof uuid, v->uuid.ptr, v->uuid.len);
+    ecq__safe(pname, sizeof pname, v->pname.ptr, v->pname.len);
+    ecq__safe(sip, sizeof sip, v->src_ip.ptr, v->src_ip.len);
+    ecq__safe(dip, sizeof dip, v->dst_ip.ptr, v->dst_ip.len);
     if (w->compact) {
-        fprintf(f, "%s%s%s %" PRId64 " %.*s %s%.*s:%u -> %.*s:%u%s %s%s%s %u ", D, when, R, v->pid, (int)v->pname.len,
-                v->pname.ptr, C, (int)v->src_ip.len, v->src_ip.ptr, v->src_port, (int)v->dst_ip.len, v->dst_ip.ptr,
-                v->dst_port, R, Y, ecq__type_name(v->type), R, v->length);
+        fprintf(f, "%s%s%s %" PRId64 " %s %s%s:%u -> %s:%u%s %s%s%s %u ", D, when, R, v->pid, pname, C, sip, v->src_port,
+                dip, v->dst_port, R, Y, ecq__type_name(v->type), R, v->length);
         size_t k = show < 80 ? show : 80;
-        ecq__json_str(f, (struct ecq_bytes){v->payload.ptr, k});
+        ecq__json_str_mode(f, (struct ecq_bytes){v->payload.ptr, k}, 1);
         fputc('\n', f);
         return;
     }
-    fprintf(f, "%s%s%s %s%.*s%s pid %" PRId64 " %s%.*s%s %s%.*s:%u -> %.*s:%u%s %s%s%s %u bytes\n", D, when, R, B,
-            (int)v->uuid.len, v->uuid.ptr, R, v->pid, B, (int)v->pname.len, v->pname.ptr, R, C, (int)v->src_ip.len,
-            v->src_ip.ptr, v->src_port, (int)v->dst_ip.len, v->dst_ip.ptr, v->dst_port, R, Y, ecq__type_name(v->type),
-            R, v->length);
+    fprintf(f, "%s%s%s %s%s%s pid %" PRId64 " %s%s%s %s%s:%u -> %s:%u%s %s%s%s %u bytes\n", D, when, R, B, uuid, R,
+            v->pid, B, pname, R, C, sip, v->src_port, dip, v->dst_port, R, Y, ecq__type_name(v->type), R, v->length);
     if (!w->hex && ecq__printable(shown)) {
         for (size_t i = 0; i < show; i++)
             if (shown.ptr[i] != '\r') fputc(shown.ptr[i], f);
@@ -3731,7 +3825,10 @@ static int ecq__cmd_watch(int argc, char **argv)
     while (!stop) {
         size_t left = 0;
         int fd = ecq__watch_connect(&u, &w, head, &left, msg, sizeof msg);
+        char raw[sizeof msg];
+        memcpy(raw, msg, sizeof raw); /* a server's words: made safe for the terminal below */
         if (fd < 0) {
+            ecq__safe(msg, sizeof msg, raw, strnlen(raw, sizeof raw));
             if (!reconnect) {
                 fprintf(stderr, "ecaptureq watch: %s: %s\n", url, msg);
                 rc = 1;
@@ -3740,8 +3837,9 @@ static int ecq__cmd_watch(int argc, char **argv)
         } else {
             if (reconnect) fprintf(stderr, "watch: connected to %s\n", url);
             backoff = 500;
-            rc = ecq__watch_session(&w, fd, &sp, (const uint8_t *)head, left, &stop, msg, sizeof msg);
+            rc = ecq__watch_session(&w, fd, &sp, (const uint8_t *)head, left, &stop, raw, sizeof raw);
             if (stop) break;
+            ecq__safe(msg, sizeof msg, raw, strnlen(raw, sizeof raw));
             if (!reconnect) {
                 if (rc) fprintf(stderr, "ecaptureq watch: %s: %s\n", url, msg);
                 break;

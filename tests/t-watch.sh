@@ -81,3 +81,35 @@ start_gen lost --rate 20
 W=$!; sleep 1; kill -9 $GEN_PID; wait $W; rc=$?
 check "watch without --reconnect: a lost connection exits 1 with the reason" bash -c "test $rc = 1 && grep -q 'connection lost' $OUT/w-lost.err"
 
+
+# a hostile server: escapes in every string, timestamps before 1970, strings that are not UTF-8
+for m in text compact json; do
+  start_ready "evil-$m" $PY tests/evil_server.py inject || continue
+  case $m in text) f=--no-color ;; compact) f=--compact ;; json) f=--json ;; esac
+  TZ=UTC timeout 10 ./ecaptureq watch ws://127.0.0.1:$HPORT/ $f --verbose >"$OUT/evil-$m.out" 2>"$OUT/evil-$m.err"
+done
+check "watch text and compact modes: no ESC, BEL or C1 control from the server reaches the terminal (shown as \\xNN)" \
+  $PY - "$OUT/evil-text.out" "$OUT/evil-text.err" "$OUT/evil-compact.out" "$OUT/evil-compact.err" <<'PYEOF'
+import sys
+blobs = [open(p, "rb").read() for p in sys.argv[1:]]
+out = b"".join(blobs)
+ok = all(b not in out for b in (b"\x1b", b"\x07", b"\xc2\x9b"))
+ok = ok and b"\\x1b[5mevil" in blobs[0] and b"\\x1b]0;pwned" in blobs[0] and b"\\xc2\\x9b31mbeat" in blobs[0]
+ok = ok and b"\\x1b[5mevil" in blobs[2] and b"CSI \\u009b2J" in blobs[2]
+sys.exit(0 if ok else 1)
+PYEOF
+check "watch prints times before 1970 right: -1 ns is 1969-12-31 23:59:59.999999, INT64_MIN 1677-09-21 00:12:43.145224" \
+  bash -c "grep -q '1969-12-31 23:59:59.999999' $OUT/evil-text.out && grep -q '1677-09-21 00:12:43.145224' $OUT/evil-text.out"
+check "watch --json is valid UTF-8 JSON even for 5,000-byte strings that are not UTF-8" $PY - "$OUT/evil-json.out" <<'PYEOF'
+import json, sys
+lines = open(sys.argv[1], "rb").read().decode("utf-8").splitlines()   # strict: raises on invalid UTF-8
+d = [json.loads(l) for l in lines]
+long = [x for x in d if x.get("kind") == "event" and len(x.get("pname", "")) > 4000]
+sys.exit(0 if long and "\ufffd" in long[0]["pname"] and "é" in long[0]["pname"] else 1)
+PYEOF
+for m in noupgrade noconnection extension protocol; do
+  start_ready "evil-$m" $PY tests/evil_server.py $m || continue
+  timeout 10 ./ecaptureq watch ws://127.0.0.1:$HPORT/ >/dev/null 2>"$OUT/evil-$m.err"; rc=$?
+  check "watch fails the connection on a 101 with $m (RFC 6455 §4.1): exit 1 and a clear line" \
+    bash -c "test $rc = 1 && grep -q 'RFC 6455 §4.1' $OUT/evil-$m.err"
+done
