@@ -1000,6 +1000,8 @@ struct ecq__client {
     int64_t deadline_ms;            /* handshake timeout or close grace; 0 none */
     const char *why;                /* reason for the disconnect log line */
     int opened;                     /* completed the handshake */
+    int hello_queued;               /* the 101 is the queue's head, not yet written whole:
+                                     * whatever else is dropped, it is kept */
     struct ecq__client *next_dead;
 };
 
@@ -1134,7 +1136,7 @@ static void ecq__client_kill(struct ecq_server *s, struct ecq__client *c, const 
 
 static void ecq__client_drop_queue(struct ecq_server *s, struct ecq__client *c, int keep_partial)
 {
-    uint32_t keep = keep_partial && c->qoff ? 1 : 0;
+    uint32_t keep = (keep_partial && c->qoff) || c->hello_queued ? 1 : 0;
     while (c->qlen > keep) {
         uint32_t last = (c->qhead + c->qlen - 1) % c->qcap;
         c->qbytes -= c->q[last]->len;
@@ -1175,6 +1177,7 @@ static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
             }
             w -= (ssize_t)left;
             c->qoff = 0;
+            c->hello_queued = 0; /* the head, written whole: the 101 went first */
             ecq__msg_unref(s, m);
             c->qhead = (c->qhead + 1) % c->qcap;
             c->qlen--;
@@ -1450,6 +1453,7 @@ static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const 
     s->st.clients_total++;
     ecq__client_send(s, c, m);
     ecq__msg_unref(s, m);
+    c->hello_queued = c->qlen == 1;
     for (int i = 0; i < s->nreplay; i++) ecq__client_send(s, c, s->replay[i]);
     ecq__send_heartbeat(s, c);
     ecq_server_log(s, "client %s connected (%d open)", c->addr, s->st.clients);

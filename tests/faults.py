@@ -187,3 +187,26 @@ elif mode == "token":
         c.close()
     report("--token: none 401, wrong 401, Bearer 101, ?token= 101, wrong query 401",
            codes == {"none": 401, "wrong": 401, "bearer": 101, "query": 101, "wrong query": 401}, repr(codes))
+elif mode == "hello":
+    # the server streams 8 KB events into a 4 KiB client bound: every client is over it at
+    # once; each must still get the whole 101 first, then a close 1008
+    good = 0
+    for i in range(20):
+        s = connect()
+        s.sendall(req())
+        data, end = b"", time.time() + 5
+        s.settimeout(1)
+        while time.time() < end:
+            try:
+                c = s.recv(65536)
+            except socket.timeout:
+                continue
+            if not c:
+                break
+            data += c
+        s.close()
+        head_end = data.find(b"\r\n\r\n")
+        rest = data[head_end + 4:] if head_end > 0 else b""
+        if data.startswith(b"HTTP/1.1 101 Switching Protocols\r\n") and rest[-4:-2] == b"\x88\x02" and rest[-2:] == struct.pack(">H", 1008):
+            good += 1
+    report("a client over its bound from the first burst gets the whole 101 first, then close 1008 (20 of 20)", good == 20, "%d of 20" % good)

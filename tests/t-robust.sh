@@ -20,3 +20,6 @@ start_gen full --max-clients 3
 tally < <($PY tests/faults.py full $PORT 3 2>&1)
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
 
+start_gen hello --size 8000 --rate 2000 --client-buffer 4096
+tally < <($PY tests/faults.py hello $PORT 2>&1)
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
