@@ -1007,6 +1007,8 @@ struct ecq__client {
 
 struct ecq_server {
     struct ecq_config cfg;
+    int64_t pending_logged_ms;      /* the last "dropped pending connections" line */
+    uint64_t pending_logged;        /* pending_dropped as of that line */
     struct ecq_url url;
     struct ecq_http_policy pol;
     int lfd;
@@ -1042,6 +1044,7 @@ void ecq_config_init(struct ecq_config *c)
     c->client_buffer = ECQ_DEFAULT_CLIENT_BUFFER;
     c->max_message = ECQ_DEFAULT_MAX_MESSAGE;
     c->max_clients = ECQ_DEFAULT_MAX_CLIENTS;
+    c->max_pending = ECQ_DEFAULT_MAX_PENDING;
     c->handshake_timeout_ms = ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS;
 }
 
@@ -1500,6 +1503,7 @@ static void ecq__client_handshake(struct ecq_server *s, struct ecq__client *c, c
         return;
     }
     int code = ecq_http_check_upgrade(c->head, head, &s->pol, accept);
+    if (code == 101 && s->st.clients >= s->cfg.max_clients) code = 503; /* only open clients take a slot */
     if (code != 101) {
         ecq__client_reject(s, c, code);
         return;
@@ -1596,7 +1600,27 @@ int ecq_server_adopt(struct ecq_server *s, int fd, const char *peer)
     snprintf(c->addr, sizeof c->addr, "%s", peer);
     c->deadline_ms = ecq__now_ms() + s->cfg.handshake_timeout_ms;
     s->cl[s->ncl++] = c;
-    if (s->ncl > s->cfg.max_clients) ecq__client_reject(s, c, 503);
+    /* connections still in their handshake have a bound of their own and never take a
+     * client's slot; over it, the oldest one goes, so idle sockets cannot lock out a
+     * client that completes its handshake */
+    int pending = 0;
+    struct ecq__client *oldest = NULL;
+    for (int i = 0; i < s->ncl; i++)
+        if (s->cl[i]->state == ECQ__HANDSHAKE) {
+            pending++;
+            if (!oldest) oldest = s->cl[i];
+        }
+    if (pending > s->cfg.max_pending && oldest) {
+        s->st.pending_dropped++;
+        ecq__client_kill(s, oldest, NULL);
+        int64_t now = ecq__now_ms(); /* one line per 5 s under a flood, not one per socket */
+        if (now - s->pending_logged_ms >= 5000) {
+            ecq_server_log(s, "dropped %" PRIu64 " connection(s) that had not completed their handshake (over "
+                              "--max-pending %d; %" PRIu64 " in all)", s->st.pending_dropped - s->pending_logged,
+                           s->cfg.max_pending, s->st.pending_dropped);
+            s->pending_logged_ms = now, s->pending_logged = s->st.pending_dropped;
+        }
+    }
     return 0;
 }
 
@@ -1654,6 +1678,7 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     if (!s->cfg.client_buffer) s->cfg.client_buffer = defaults.client_buffer;
     if (!s->cfg.max_message) s->cfg.max_message = defaults.max_message;
     if (s->cfg.max_clients <= 0) s->cfg.max_clients = defaults.max_clients;
+    if (s->cfg.max_pending <= 0) s->cfg.max_pending = defaults.max_pending;
     if (s->cfg.handshake_timeout_ms <= 0) s->cfg.handshake_timeout_ms = defaults.handshake_timeout_ms;
     s->lfd = -1;
     if (ecq_url_parse(s->cfg.url, &s->url, &why) < 0) {
@@ -3109,12 +3134,13 @@ static uint64_t ecq__num(const char *flag, const char *v, uint64_t lo, uint64_t 
 }
 
 enum { ECQ__OPT_URL = 1000, ECQ__OPT_HB, ECQ__OPT_BUF, ECQ__OPT_MAXC, ECQ__OPT_MAXMSG, ECQ__OPT_TOKEN,
-       ECQ__OPT_TOKENFILE, ECQ__OPT_ORIGIN, ECQ__OPT_HSTIMEOUT, ECQ__OPT_LOGFMT };
+       ECQ__OPT_TOKENFILE, ECQ__OPT_ORIGIN, ECQ__OPT_HSTIMEOUT, ECQ__OPT_LOGFMT, ECQ__OPT_MAXPEND };
 
 #define ECQ__SERVER_LONGOPTS                                                                             \
     {"ecaptureq", required_argument, 0, ECQ__OPT_URL}, {"heartbeat", required_argument, 0, ECQ__OPT_HB}, \
     {"client-buffer", required_argument, 0, ECQ__OPT_BUF},                                               \
     {"max-clients", required_argument, 0, ECQ__OPT_MAXC},                                                \
+    {"max-pending", required_argument, 0, ECQ__OPT_MAXPEND},                                             \
     {"max-message", required_argument, 0, ECQ__OPT_MAXMSG},                                              \
     {"token", required_argument, 0, ECQ__OPT_TOKEN}, {"token-file", required_argument, 0, ECQ__OPT_TOKENFILE}, \
     {"allow-origin", required_argument, 0, ECQ__OPT_ORIGIN},                                             \
@@ -3153,6 +3179,7 @@ static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
     case ECQ__OPT_HB: o->cfg.heartbeat_sec = (int)ecq__num("--heartbeat", arg, 1, 86400); return 1;
     case ECQ__OPT_BUF: o->cfg.client_buffer = ecq__num("--client-buffer", arg, 4096, 1ull << 34); return 1;
     case ECQ__OPT_MAXC: o->cfg.max_clients = (int)ecq__num("--max-clients", arg, 1, 1000000); return 1;
+    case ECQ__OPT_MAXPEND: o->cfg.max_pending = (int)ecq__num("--max-pending", arg, 1, 1000000); return 1;
     case ECQ__OPT_MAXMSG: o->cfg.max_message = ecq__num("--max-message", arg, 125, 1ull << 30); return 1;
     case ECQ__OPT_HSTIMEOUT: o->cfg.handshake_timeout_ms = (int)ecq__num("--handshake-timeout", arg, 100, 600000); return 1;
     case ECQ__OPT_LOGFMT:
@@ -4109,7 +4136,9 @@ static void ecq__usage(FILE *f)
           "  --ecaptureq URL          endpoint, default " ECQ_DEFAULT_URL " (port 0: any free port)\n"
           "  --heartbeat SECONDS      heartbeat interval per client, default " ECQ__STR(ECQ_DEFAULT_HEARTBEAT_SEC) "\n"
           "  --client-buffer BYTES    per-client output bound, default " ECQ__STR(ECQ_DEFAULT_CLIENT_BUFFER) "\n"
-          "  --max-clients N          default " ECQ__STR(ECQ_DEFAULT_MAX_CLIENTS) "\n"
+          "  --max-clients N          open WebSocket clients, default " ECQ__STR(ECQ_DEFAULT_MAX_CLIENTS) "\n"
+          "  --max-pending N          connections still in their handshake (the oldest goes), default "
+          ECQ__STR(ECQ_DEFAULT_MAX_PENDING) "\n"
           "  --max-message BYTES      largest client message, default " ECQ__STR(ECQ_DEFAULT_MAX_MESSAGE) "\n"
           "  --handshake-timeout MS   default " ECQ__STR(ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS) "\n"
           "  --token T | --token-file PATH   require Authorization: Bearer T or ?token=T\n"

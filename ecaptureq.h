@@ -89,6 +89,7 @@ extern "C" {
 #define ECQ_DEFAULT_CLIENT_BUFFER 16777216      /* 16 MiB */
 #define ECQ_DEFAULT_MAX_MESSAGE 1048576         /* 1 MiB */
 #define ECQ_DEFAULT_MAX_CLIENTS 1024
+#define ECQ_DEFAULT_MAX_PENDING 64
 #define ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS 5000
 
 /* ---------------------------------------------------------------------------
@@ -284,7 +285,8 @@ struct ecq_config {
     int heartbeat_sec;
     size_t client_buffer;           /* per-client output bound in bytes */
     size_t max_message;             /* largest client message */
-    int max_clients;
+    int max_clients;                /* open WebSocket clients; one more gets 503 */
+    int max_pending;                /* connections in their handshake; over it the oldest is closed */
     int handshake_timeout_ms;
     const char *token;              /* require this bearer token, or NULL */
     const char *const *origins;     /* extra allowed Origin values */
@@ -306,6 +308,7 @@ struct ecq_stats {
     uint64_t bytes;                 /* frame bytes written to sockets */
     uint64_t clients_total;         /* handshakes completed */
     uint64_t clients_dropped;       /* closed for exceeding client_buffer */
+    uint64_t pending_dropped;       /* handshakes cut off to stay under max_pending */
     uint64_t lost;                  /* set by the host with ecq_server_set_lost */
     int clients;                    /* open WebSocket clients now */
 };

@@ -210,3 +210,19 @@ elif mode == "hello":
         if data.startswith(b"HTTP/1.1 101 Switching Protocols\r\n") and rest[-4:-2] == b"\x88\x02" and rest[-2:] == struct.pack(">H", 1008):
             good += 1
     report("a client over its bound from the first burst gets the whole 101 first, then close 1008 (20 of 20)", good == 20, "%d of 20" % good)
+elif mode == "idle":
+    # N silent TCP connections (never a byte): a real client is still served at once,
+    # and the server holds no more than --max-pending of them
+    n, maxp, pid = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    idle = []
+    for _ in range(n):
+        idle.append(connect())
+    time.sleep(0.3)
+    t0 = time.time()
+    s, code = handshake()
+    took = time.time() - t0
+    report("%d idle connections: a client with a valid handshake gets 101 at once" % n, code == 101 and took < 1, "got %d after %.2f s" % (code, took))
+    held = fds(pid)
+    report("... the server holds at most --max-pending (%d) of them (%d fds)" % (maxp, held), held < maxp + 20, "%d fds" % held)
+    for c in idle:
+        c.close()

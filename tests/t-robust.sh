@@ -23,3 +23,9 @@ kill $GEN_PID; wait $GEN_PID 2>/dev/null
 start_gen hello --size 8000 --rate 2000 --client-buffer 4096
 tally < <($PY tests/faults.py hello $PORT 2>&1)
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
+start_gen idle --rate 100 --max-clients 3 --max-pending 16
+tally < <($PY tests/faults.py idle $PORT 10 16 $GEN_PID 2>&1)
+tally < <(ulimit -n 4096; $PY tests/faults.py idle $PORT 2000 16 $GEN_PID 2>&1)
+check "dropped handshakes are summarised, not logged one line each" \
+  bash -c "grep -q 'had not completed their handshake (over --max-pending 16' $OUT/idle.log && test \$(grep -c 'had not completed' $OUT/idle.log) -lt 5"
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
