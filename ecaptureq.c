@@ -972,6 +972,8 @@ struct ecq__msg {
     uint32_t refs;
     uint32_t off, len;              /* frame bytes: buf[off .. off+len) */
     uint32_t cls;                   /* pool class, or ECQ__POOL_CLASSES if not pooled */
+    uint32_t mem;                   /* what holding it costs: its allocation, malloc's
+                                     * header, a queue slot with the ring's slack */
     struct ecq__msg *next;          /* pool free list */
     uint8_t buf[];
 };
@@ -995,6 +997,7 @@ struct ecq__client {
     uint32_t qcap, qhead, qlen;
     size_t qoff;                    /* bytes of q[qhead] already written */
     size_t qbytes;                  /* unwritten bytes queued */
+    size_t qmem;                    /* memory the queued messages hold (their mem) */
     int blocked;                    /* the socket said EAGAIN: wait for POLLOUT */
     int64_t hb_count, hb_due_ms;
     int64_t deadline_ms;            /* handshake timeout or close grace; 0 none */
@@ -1068,6 +1071,7 @@ static struct ecq__msg *ecq__msg_new(struct ecq_server *s, size_t payload)
         if (!m) return NULL;
     }
     m->refs = 1, m->cls = cls, m->next = NULL, m->off = ECQ__FRAME_HDR_MAX, m->len = 0;
+    m->mem = (uint32_t)((cls < ECQ__POOL_CLASSES ? (size_t)256 << cls : need) + 32);
     return m;
 }
 
@@ -1143,10 +1147,11 @@ static void ecq__client_drop_queue(struct ecq_server *s, struct ecq__client *c, 
     while (c->qlen > keep) {
         uint32_t last = (c->qhead + c->qlen - 1) % c->qcap;
         c->qbytes -= c->q[last]->len;
+        c->qmem -= c->q[last]->mem;
         ecq__msg_unref(s, c->q[last]);
         c->qlen--;
     }
-    if (!c->qlen) c->qoff = 0, c->qbytes = 0;
+    if (!c->qlen) c->qoff = 0, c->qbytes = 0, c->qmem = 0;
 }
 
 /* Writes as much of the queue as the socket takes. 0, or -1 if the client died. */
@@ -1181,6 +1186,7 @@ static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
             w -= (ssize_t)left;
             c->qoff = 0;
             c->hello_queued = 0; /* the head, written whole: the 101 went first */
+            c->qmem -= m->mem;
             ecq__msg_unref(s, m);
             c->qhead = (c->qhead + 1) % c->qcap;
             c->qlen--;
@@ -1207,6 +1213,7 @@ static int ecq__client_push(struct ecq__client *c, struct ecq__msg *m)
     m->refs++;
     c->q[(c->qhead + c->qlen++) % c->qcap] = m;
     c->qbytes += m->len;
+    c->qmem += m->mem;
     return 0;
 }
 
@@ -1217,7 +1224,9 @@ static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsig
 static void ecq__client_send(struct ecq_server *s, struct ecq__client *c, struct ecq__msg *m)
 {
     if (c->state != ECQ__OPEN) return;
-    if (c->qbytes + m->len > s->cfg.client_buffer) {
+    /* the bound is on memory held, not frame bytes: a 60-byte frame sits in a 256-byte
+     * allocation, so counting bytes let a stalled client hold 3-4 times its bound */
+    if (c->qmem + m->mem > s->cfg.client_buffer) {
         s->st.clients_dropped++;
         ecq__client_drop_queue(s, c, 1);
         ecq__client_close(s, c, 1008, "output bound exceeded (consumer too slow)");
@@ -1378,7 +1387,7 @@ size_t ecq_server_backlog(const struct ecq_server *s)
 {
     size_t most = 0;
     for (int i = 0; i < s->ncl; i++)
-        if (s->cl[i]->state == ECQ__OPEN && s->cl[i]->qbytes > most) most = s->cl[i]->qbytes;
+        if (s->cl[i]->state == ECQ__OPEN && s->cl[i]->qmem > most) most = s->cl[i]->qmem;
     return most;
 }
 

@@ -283,7 +283,7 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r);
 struct ecq_config {
     const char *url;                /* default ECQ_DEFAULT_URL */
     int heartbeat_sec;
-    size_t client_buffer;           /* per-client output bound in bytes */
+    size_t client_buffer;           /* per-client bound on the memory its queue holds */
     size_t max_message;             /* largest client message */
     int max_clients;                /* open WebSocket clients; one more gets 503 */
     int max_pending;                /* connections in their handshake; over it the oldest is closed */
@@ -355,8 +355,9 @@ void ecq_server_log(struct ecq_server *s, const char *fmt, ...)
  * not valid UTF-8 are sent with the bad bytes replaced by '?'. Returns 0 or -ENOMEM. */
 int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev);
 
-/* Largest number of bytes queued for any client: a source that can wait (such as a
- * generator) keeps this below client_buffer to lose nothing. */
+/* The most memory any client's queue holds (what client_buffer bounds: the frames'
+ * allocations, not only their bytes): a source that can wait (such as a generator)
+ * keeps this below client_buffer to lose nothing. */
 size_t ecq_server_backlog(const struct ecq_server *s);
 
 /* Current counters. */

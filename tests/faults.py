@@ -226,3 +226,23 @@ elif mode == "idle":
     report("... the server holds at most --max-pending (%d) of them (%d fds)" % (maxp, held), held < maxp + 20, "%d fds" % held)
     for c in idle:
         c.close()
+elif mode == "stall":
+    # a client that completes its handshake and never reads: the server's peak memory
+    # grows by at most its --client-buffer plus a small constant, whatever the event size
+    pid, bound = int(sys.argv[3]), int(sys.argv[4])
+
+    def hwm():
+        for line in open("/proc/%d/status" % pid):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+    base = hwm()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    s.sendall(req())
+    time.sleep(float(sys.argv[5]) if len(sys.argv) > 5 else 4)
+    grown = hwm() - base
+    report("a stalled client (never reads) costs the server %.1f MB at its peak for a %.0f MB --client-buffer" %
+           (grown / 1e6, bound / 1e6), grown <= bound + 6e6, "%.1f MB" % (grown / 1e6))
+    s.close()

@@ -29,3 +29,8 @@ tally < <(ulimit -n 4096; $PY tests/faults.py idle $PORT 2000 16 $GEN_PID 2>&1)
 check "dropped handshakes are summarised, not logged one line each" \
   bash -c "grep -q 'had not completed their handshake (over --max-pending 16' $OUT/idle.log && test \$(grep -c 'had not completed' $OUT/idle.log) -lt 5"
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
+for sz in 0 256 4096; do
+  start_gen "stall-$sz" --size $sz --client-buffer 16777216
+  tally < <($PY tests/faults.py stall $PORT $GEN_PID 16777216 2>&1 | sed "s/^\(n*o*t* *ok - \)/\1--size $sz: /")
+  kill $GEN_PID; wait $GEN_PID 2>/dev/null
+done
