@@ -915,6 +915,7 @@ int ecq_ws_read(struct ecq_ws_reader *r, const uint8_t *in, size_t len, size_t *
             while (r->hdr_len < need && i < len) r->hdr[r->hdr_len++] = in[i++];
             if (r->hdr_len < need) break;
             if ((rc = ecq__ws_header_done(r)) < 0) return *used = i, rc;
+            r->frames++;
             if (r->remaining == 0) {
                 rc = ecq__ws_frame_end(r);
                 if (rc != ECQ_WS_MORE) return *used = i, rc;
@@ -1003,6 +1004,8 @@ struct ecq__client {
     int64_t deadline_ms;            /* handshake timeout or close grace; 0 none */
     const char *why;                /* reason for the disconnect log line */
     int opened;                     /* completed the handshake */
+    int64_t frames_since_ms;        /* the client's frame rate: frames read since then */
+    uint64_t frames_mark;           /* rd.frames at frames_since_ms */
     int hello_queued;               /* the 101 is the queue's head, not yet written whole:
                                      * whatever else is dropped, it is kept */
     struct ecq__client *next_dead;
@@ -1489,14 +1492,24 @@ static void ecq__client_frame(struct ecq_server *s, struct ecq__client *c, int r
     }
 }
 
-/* Feeds bytes from an open client to its frame reader and acts on each frame. */
+/* Feeds bytes from an open client to its frame reader and acts on each frame. A
+ * consumer sends little (pongs, a ping now and then, a close): one that sends more
+ * than ECQ__CLIENT_FRAMES_PER_S frames in a second (pings or empty fragments as fast
+ * as it can) is closed with 1008, so that it cannot take the loop from the others. */
+#define ECQ__CLIENT_FRAMES_PER_S 2000
 static void ecq__client_frames(struct ecq_server *s, struct ecq__client *c, const uint8_t *in, size_t n)
 {
     size_t off = 0, used;
+    int64_t now = ecq__now_ms();
+    if (now - c->frames_since_ms >= 1000) c->frames_since_ms = now, c->frames_mark = c->rd.frames;
     while (off < n && c->state == ECQ__OPEN) {
         int r = ecq_ws_read(&c->rd, in + off, n - off, &used);
         off += used;
         if (r != ECQ_WS_MORE) ecq__client_frame(s, c, r);
+        if (c->rd.frames - c->frames_mark > ECQ__CLIENT_FRAMES_PER_S && c->state == ECQ__OPEN) {
+            ecq__client_close(s, c, 1008, "too many frames (over 2000 a second)");
+            break;
+        }
     }
 }
 

@@ -264,6 +264,7 @@ struct ecq_ws_reader {
     unsigned ctl_len;
     uint8_t *data;              /* keep_data: the message, data_len bytes */
     size_t data_len, data_cap;
+    uint64_t frames;            /* frame headers read so far (for rate limits) */
 };
 
 /* Consumes bytes from in. Returns an enum ecq_ws_result (with *used bytes consumed;

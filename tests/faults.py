@@ -246,3 +246,61 @@ elif mode == "stall":
     report("a stalled client (never reads) costs the server %.1f MB at its peak for a %.0f MB --client-buffer" %
            (grown / 1e6, bound / 1e6), grown <= bound + 6e6, "%.1f MB" % (grown / 1e6))
     s.close()
+elif mode == "flood":
+    # one client floods pings or empty fragments; a normal reader keeps >= 90% of its rate
+    import threading
+
+    def reader_rate(seconds):
+        s, code = handshake()
+        s.settimeout(1)
+        got, end = 0, time.time() + seconds
+        while time.time() < end:
+            try:
+                got += len(s.recv(1 << 20))
+            except socket.timeout:
+                pass
+        s.close()
+        return got / seconds
+
+    def flooder(kind, result):
+        s, code = handshake()
+        mask = b"\x00\x00\x00\x00"
+        if kind == "ping":
+            unit = bytes([0x89, 0x80]) + mask
+        else:  # an open binary message, then empty continuation fragments
+            s.sendall(bytes([0x02, 0x80]) + mask)
+            unit = bytes([0x00, 0x80]) + mask
+        burst = unit * 10000
+        t0, sent = time.time(), 0
+        s.settimeout(0.05)
+        data = b""
+        while time.time() - t0 < 4:
+            try:
+                sent += s.send(burst)
+            except (socket.timeout, BlockingIOError):
+                pass
+            except OSError:
+                break
+            try:
+                c = s.recv(1 << 20)
+                if not c:
+                    break
+                data += c
+                if b"\x88\x02\x03\xf0" in data:  # close 1008
+                    result["closed_after"] = time.time() - t0
+                    break
+            except socket.timeout:
+                pass
+        s.close()
+
+    base = reader_rate(3)
+    for kind in ("ping", "empty"):
+        res = {}
+        t = threading.Thread(target=flooder, args=(kind, res))
+        t.start()
+        rate = reader_rate(3)
+        t.join()
+        report("a client flooding %s frames is closed with 1008 (after %.2f s)" % (kind, res.get("closed_after", -1)),
+               0 <= res.get("closed_after", -1) < 2, "not closed")
+        report("... and a normal reader keeps %.0f%% of its rate meanwhile" % (100 * rate / base), rate >= 0.9 * base,
+               "%.0f of %.0f bytes/s" % (rate, base))

@@ -34,3 +34,6 @@ for sz in 0 256 4096; do
   tally < <($PY tests/faults.py stall $PORT $GEN_PID 16777216 2>&1 | sed "s/^\(n*o*t* *ok - \)/\1--size $sz: /")
   kill $GEN_PID; wait $GEN_PID 2>/dev/null
 done
+start_gen flood --rate 100000 --size 200
+tally < <($PY tests/faults.py flood $PORT 2>&1)
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
