@@ -1011,8 +1011,18 @@ struct ecq__client {
     struct ecq__client *next_dead;
 };
 
+#define ECQ__LOG_BUF (64 * 1024)       /* run-log bytes waiting for a slow stderr */
+#define ECQ__CONN_LINES_PER_S 20        /* connection lines logged one by one per second */
+
 struct ecq_server {
     struct ecq_config cfg;
+    int log_fd;                     /* stderr, reopened non-blocking where it can block */
+    char *log_buf;                  /* lines not written yet: at most ECQ__LOG_BUF */
+    size_t log_len;
+    uint64_t log_dropped;           /* lines that found the buffer full, not yet reported */
+    int64_t conn_window_ms;         /* connection lines: this second's count, and the */
+    int conn_lines;                 /* lines summarised instead of logged */
+    uint64_t conn_quiet;
     int64_t pending_logged_ms;      /* the last "dropped pending connections" line */
     uint64_t pending_logged;        /* pending_dropped as of that line */
     struct ecq_url url;
@@ -1263,6 +1273,74 @@ static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsig
 
 /* ---- logging ------------------------------------------------------------ */
 
+/* Where run-log lines go when there is no sink: stderr, written without ever blocking
+ * the loop. A pipe, terminal or socket is reopened as a description of our own with
+ * O_NONBLOCK (setting it on the shared one would surprise the shell); a regular file
+ * never blocks and keeps fd 2 (and its offset, shared with stdout under 2>&1). */
+static void ecq__log_open(struct ecq_server *s)
+{
+    struct stat st;
+    s->log_fd = STDERR_FILENO;
+    if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode)) return;
+    int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) s->log_fd = fd;
+}
+
+/* writes what is buffered, as far as the sink takes it now */
+static void ecq__log_flush(struct ecq_server *s)
+{
+    while (s->log_len) {
+        ssize_t w = write(s->log_fd, s->log_buf, s->log_len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return; /* EAGAIN: later; another error: the lines stay until the bound */
+        memmove(s->log_buf, s->log_buf + w, s->log_len - (size_t)w);
+        s->log_len -= (size_t)w;
+    }
+    if (s->log_dropped) { /* the sink is back: say what it missed */
+        char note[128];
+        int n = snprintf(note, sizeof note, "ecaptureq: %" PRIu64 " run-log line(s) dropped: stderr was not being read\n",
+                         s->log_dropped);
+        s->log_dropped = 0;
+        if (n > 0) memcpy(s->log_buf, note, (size_t)n), s->log_len = (size_t)n;
+        ecq__log_flush(s);
+    }
+}
+
+static void ecq__log_write(struct ecq_server *s, const char *line)
+{
+    size_t n = strlen(line);
+    if (!s->log_buf && !(s->log_buf = malloc(ECQ__LOG_BUF))) return;
+    if (s->log_len + n + 1 > ECQ__LOG_BUF) {
+        ecq__log_flush(s);
+        if (s->log_len + n + 1 > ECQ__LOG_BUF) {
+            s->log_dropped++;
+            return;
+        }
+    }
+    memcpy(s->log_buf + s->log_len, line, n);
+    s->log_buf[s->log_len + n] = '\n';
+    s->log_len += n + 1;
+    ecq__log_flush(s);
+}
+
+/* A line about one connection (connected, disconnected, refused): logged as it is
+ * unless more than ECQ__CONN_LINES_PER_S came this second; then counted and summed up
+ * in one line, so that a connect loop cannot flood stderr or every consumer's run log. */
+static int ecq__conn_line_ok(struct ecq_server *s)
+{
+    int64_t now = ecq__now_ms();
+    if (now - s->conn_window_ms >= 1000) {
+        uint64_t quiet = s->conn_quiet;
+        s->conn_window_ms = now, s->conn_lines = 0, s->conn_quiet = 0;
+        if (quiet)
+            ecq_server_log(s, "%" PRIu64 " more connection line(s) not logged one by one (connection churn)", quiet);
+    }
+    if (s->conn_lines++ < ECQ__CONN_LINES_PER_S) return 1;
+    s->conn_quiet++;
+    return 0;
+}
+
+
 /* copies b into buf with each byte that does not start valid UTF-8 replaced by '?' */
 static struct ecq_bytes ecq__utf8_fix(struct ecq_bytes b, char *buf, size_t cap)
 {
@@ -1327,7 +1405,7 @@ static void ecq__vlog(struct ecq_server *s, const char *fmt, va_list ap)
     }
     if (n < 0) return;
     if (s->cfg.log_sink) s->cfg.log_sink(s->cfg.log_user, text);
-    else fprintf(stderr, "%s\n", text);
+    else ecq__log_write(s, text);
     n = (int)strlen(text);
     if (n > (int)sizeof text - 2) n = (int)sizeof text - 2; /* not reached: the formats above fit */
     text[n] = '\n', text[n + 1] = 0;
@@ -1433,7 +1511,7 @@ static void ecq__client_reject(struct ecq_server *s, struct ecq__client *c, int 
     struct ecq__msg *m = ecq__msg_raw(s, -1, resp, (size_t)n);
     char why[64];
     snprintf(why, sizeof why, "refused with %d %s", code, ecq__status_text(code));
-    ecq_server_log(s, "client %s %s", c->addr, why);
+    if (ecq__conn_line_ok(s)) ecq_server_log(s, "client %s %s", c->addr, why);
     c->why = "";
     if (!m || ecq__client_push(c, m) < 0) {
         if (m) ecq__msg_unref(s, m);
@@ -1471,7 +1549,7 @@ static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const 
     c->hello_queued = c->qlen == 1;
     for (int i = 0; i < s->nreplay; i++) ecq__client_send(s, c, s->replay[i]);
     ecq__send_heartbeat(s, c);
-    ecq_server_log(s, "client %s connected (%d open)", c->addr, s->st.clients);
+    if (ecq__conn_line_ok(s)) ecq_server_log(s, "client %s connected (%d open)", c->addr, s->st.clients);
 }
 
 /* Handles a frame event from an open client. */
@@ -1676,7 +1754,7 @@ static void ecq__reap(struct ecq_server *s)
     while (dead) {
         struct ecq__client *c = dead;
         dead = c->next_dead;
-        if (c->opened)
+        if (c->opened && ecq__conn_line_ok(s))
             ecq_server_log(s, "client %s disconnected: %s (%d open)", c->addr, c->why ? c->why : "closed",
                            s->st.clients);
         ecq__client_free(s, c);
@@ -1703,6 +1781,7 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     if (s->cfg.max_pending <= 0) s->cfg.max_pending = defaults.max_pending;
     if (s->cfg.handshake_timeout_ms <= 0) s->cfg.handshake_timeout_ms = defaults.handshake_timeout_ms;
     s->lfd = -1;
+    ecq__log_open(s);
     if (ecq_url_parse(s->cfg.url, &s->url, &why) < 0) {
         free(s);
         return -EINVAL;
@@ -1751,6 +1830,10 @@ int ecq_server_fds(struct ecq_server *s, struct pollfd *fds, int max, int *timeo
 {
     int64_t now = ecq__now_ms(), due = *timeout_ms < 0 ? INT64_MAX : now + *timeout_ms;
     int n = 0, accepting = now >= s->accept_resume_ms;
+    if (s->conn_quiet && now - s->conn_window_ms >= 1000) (void)ecq__conn_line_ok(s); /* the churn's sum */
+    if (s->conn_quiet && s->conn_window_ms + 1000 < due) due = s->conn_window_ms + 1000;
+    if (s->log_len || s->log_dropped) ecq__log_flush(s); /* a slow stderr: retried every pass, at least every 100 ms */
+    if ((s->log_len || s->log_dropped) && now + 100 < due) due = now + 100;
     for (int i = 0; i < s->ncl; i++)
         if (s->cl[i]->qlen && !s->cl[i]->blocked && s->cl[i]->state != ECQ__DEAD)
             (void)ecq__client_flush(s, s->cl[i]); /* dead clients are reaped by the service */
@@ -1834,6 +1917,12 @@ void ecq_server_close(struct ecq_server *s, int flush_ms)
     free(s->cl);
     free(s->pfd);
     if (s->lfd >= 0) close(s->lfd);
+    if (s->log_len) { /* last lines: a short wait for a slow sink, never forever */
+        struct pollfd lp = {.fd = s->log_fd, .events = POLLOUT};
+        for (int i = 0; i < 10 && s->log_len && poll(&lp, 1, 100) > 0; i++) ecq__log_flush(s);
+    }
+    if (s->log_fd != STDERR_FILENO) close(s->log_fd);
+    free(s->log_buf);
     free(s);
 }
 

@@ -89,7 +89,7 @@ extern "C" {
 #define ECQ_DEFAULT_CLIENT_BUFFER 16777216      /* 16 MiB */
 #define ECQ_DEFAULT_MAX_MESSAGE 1048576         /* 1 MiB */
 #define ECQ_DEFAULT_MAX_CLIENTS 1024
-#define ECQ_DEFAULT_MAX_PENDING 64
+#define ECQ_DEFAULT_MAX_PENDING 1024
 #define ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS 5000
 
 /* ---------------------------------------------------------------------------

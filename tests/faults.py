@@ -304,3 +304,11 @@ elif mode == "flood":
                0 <= res.get("closed_after", -1) < 2, "not closed")
         report("... and a normal reader keeps %.0f%% of its rate meanwhile" % (100 * rate / base), rate >= 0.9 * base,
                "%.0f of %.0f bytes/s" % (rate, base))
+elif mode == "churn":
+    # N connect / handshake / close cycles as fast as they go; prints the time taken
+    n, t0, ok = int(sys.argv[3]), time.time(), 0
+    for _ in range(n):
+        s, code = handshake()
+        ok += code == 101
+        s.close()
+    report("%d connection cycles served while stderr is stuck (%.1f s)" % (n, time.time() - t0), ok == n, "%d of %d" % (ok, n))

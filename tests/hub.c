@@ -4,6 +4,8 @@
  * by test.sh; one "ok"/"not ok" line per check. */
 #include "../ecaptureq.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,5 +238,34 @@ int main(void)
     peer_read(a);
     CHECK("ecq_server_close sends close 1001", a->close_code == 1001);
     peer_free(a);
+
+    /* stderr on a pipe nobody reads: logging never blocks, and once the pipe is read
+     * again the lines it missed are counted there */
+    int pp[2], saved = dup(STDERR_FILENO);
+    if (pipe(pp) < 0 || saved < 0) abort();
+    dup2(pp[1], STDERR_FILENO);
+    close(pp[1]);
+    if (ecq_server_open(&s, &cfg) < 0) abort();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 5000; i++) ecq_server_log(s, "line %d of a log nobody reads, padded to some length", i);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    CHECK("5000 run-log lines into a stuck stderr pipe return without blocking", ms < 2000);
+    static char drained[1 << 20];
+    size_t got = 0;
+    fcntl(pp[0], F_SETFL, O_NONBLOCK);
+    for (int round = 0; round < 50; round++) { /* read the pipe while the server flushes what it kept */
+        ssize_t r;
+        while ((r = read(pp[0], drained + got, sizeof drained - 1 - got)) > 0) got += (size_t)r;
+        ecq_server_poll(s, NULL, 0, 10);
+    }
+    drained[got] = 0;
+    CHECK("... and once it is read, the dropped lines are counted there",
+          strstr(drained, "run-log line(s) dropped: stderr was not being read") != NULL);
+    ecq_server_close(s, 0);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(pp[0]);
     return failures != 0;
 }

@@ -37,3 +37,24 @@ done
 start_gen flood --rate 100000 --size 200
 tally < <($PY tests/faults.py flood $PORT 2>&1)
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
+
+# stderr on a pipe nobody reads: logging never blocks the loop; connection churn is summarised
+rm -f "$OUT/stuck.fifo" && mkfifo "$OUT/stuck.fifo"
+sleep 600 <"$OUT/stuck.fifo" & HOLD=$!    # holds the read end open, never reads
+./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --rate 200 2>"$OUT/stuck.fifo" & SG=$!
+PIDS+=($HOLD $SG)
+SP=""
+for i in $(seq 50); do SP=$(ss -ltnpH 2>/dev/null | grep "pid=$SG," | grep -o '127.0.0.1:[0-9]*' | cut -d: -f2 | head -1); [ -n "$SP" ] && break; sleep 0.1; done
+if [ -n "$SP" ]; then
+  tally < <($PY tests/faults.py churn $SP 3000 2>&1)
+  $PY tests/consume.py ws://127.0.0.1:$SP/ --events 50 --seconds 10 >"$OUT/stuck.json"
+  check "with stderr stuck and 3,000 connections churned: a consumer still gets its events" \
+    test "$(grep -c '"event_payload"' "$OUT/stuck.json")" = 50
+  check "... and its run log summarises the churn instead of a line per connection" \
+    bash -c "grep -q 'more connection line(s) not logged one by one' $OUT/stuck.json && test \$(grep -c 'connected (' $OUT/stuck.json) -lt 130"
+  t0=$(date +%s%N); kill -TERM $SG; wait $SG; rc=$?; t1=$(date +%s%N)
+  check "... SIGTERM ends it at once (exit 0 in $(( (t1 - t0) / 1000000 )) ms)" bash -c "test $rc = 0 && test $(( (t1 - t0) / 1000000 )) -lt 3000"
+else
+  bad "gen with a stuck stderr did not start listening"
+fi
+kill $HOLD 2>/dev/null; wait $HOLD 2>/dev/null
