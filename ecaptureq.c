@@ -3496,6 +3496,10 @@ struct ecq__watch {
     const char *f_pname;
     long f_port, f_type;
     const char *token;
+    uint64_t max_message;           /* a larger message from the server: close 1009 */
+    int idle_sec;                   /* no byte for this long: ping; none after 10 s: lost */
+    struct pollfd *sp;              /* the signal fd: SIGINT/SIGTERM end every wait at once */
+    int *stop;
     /* counters for the summary */
     uint64_t msgs, events, logs, beats, other, bad, bytes;
 };
@@ -3525,7 +3529,26 @@ static int ecq__watch_send(int fd, int op, const void *data, size_t n)
     memcpy(f + h, mask, 4);
     h += 4;
     for (size_t i = 0; i < n; i++) f[h + i] = ((const uint8_t *)data)[i] ^ mask[i & 3];
-    return send(fd, f, h + n, MSG_NOSIGNAL) == (ssize_t)(h + n) ? 0 : -1;
+    /* never waits: a server that floods pings and reads nothing gets no pongs, and
+     * Ctrl-C is never stuck behind a full socket */
+    return send(fd, f, h + n, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)(h + n) ? 0 : -1;
+}
+
+/* Waits up to ms for events on fd, or for SIGINT/SIGTERM (then *w->stop is set and 0
+ * is returned). 1 when fd is ready, 0 on timeout or signal. */
+static int ecq__watch_wait(const struct ecq__watch *w, int fd, short events, int ms)
+{
+    struct pollfd p[2] = {{.fd = fd, .events = events}, *w->sp};
+    int64_t end = ecq__now_ms() + ms;
+    for (;;) {
+        int64_t left = end - ecq__now_ms();
+        int r = poll(p, 2, left > 0 ? (int)left : 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r > 0 && ecq__signalled(&p[1])) return *w->stop = 1, 0;
+        if (r > 0 && p[0].revents) return 1;
+        if (r <= 0 && left <= 0) return 0;
+        if (r == 0) return 0;
+    }
 }
 
 /* The value of the first header field called name in an HTTP head (its status or
@@ -3563,10 +3586,16 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
         snprintf(why, whycap, "cannot resolve %s: %s", u->host, gai_strerror(n));
         return -1;
     }
-    for (a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
-            snprintf(why, whycap, "connect: %s", strerror(errno));
+    for (a = ai; a && fd < 0 && !*w->stop; a = a->ai_next) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) continue;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) err = errno;
+        else if (ecq__watch_wait(w, fd, POLLOUT, 10000) <= 0) err = *w->stop ? EINTR : ETIMEDOUT;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+        if (err) {
+            snprintf(why, whycap, "connect: %s", strerror(err));
             close(fd);
             fd = -1;
         }
@@ -3580,11 +3609,18 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
                  "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s\r\n", u->path,
                  u->ipv6_literal ? "[" : "", u->host, u->ipv6_literal ? "]" : "", u->port, key,
                  w->token ? "Authorization: Bearer " : "", w->token ? w->token : "", w->token ? "\r\n" : "");
-    struct timeval tv = {10, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) goto io;
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) != n) goto io; /* a fresh socket takes 1 KiB */
+    int64_t until = ecq__now_ms() + 10000;
     while (!(hl = ecq_http_head_length(head, got))) {
+        int64_t left_ms = until - ecq__now_ms();
+        int ready = left_ms > 0 ? ecq__watch_wait(w, fd, POLLIN, (int)left_ms) : 0;
+        if (ready <= 0) {
+            snprintf(why, whycap, *w->stop ? "interrupted" : "the server sent no handshake answer in 10 s");
+            close(fd);
+            return -1;
+        }
         ssize_t r = got < ECQ__HEAD_MAX ? recv(fd, head + got, ECQ__HEAD_MAX - got, 0) : 0;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
         if (r <= 0) goto io;
         got += (size_t)r;
     }
@@ -3620,8 +3656,6 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
         close(fd);
         return -1;
     }
-    tv.tv_sec = 0;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     *left = got - hl;
     memmove(head, head + hl, *left);
     return fd;
@@ -3844,7 +3878,8 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
 static int ecq__watch_session(struct ecq__watch *w, int fd, struct pollfd *sp, const uint8_t *early, size_t nearly,
                               int *stop, char *why, size_t whycap)
 {
-    struct ecq_ws_reader rd = {.from_client = 0, .keep_data = 1, .max_message = 1ull << 30};
+    struct ecq_ws_reader rd = {.from_client = 0, .keep_data = 1, .max_message = w->max_message};
+    int64_t last_rx = ecq__now_ms(), pinged = 0;
     uint8_t buf[65536];
     int rc = 1, closing = 0;
     int64_t close_deadline = 0;
@@ -3870,17 +3905,38 @@ static int ecq__watch_session(struct ecq__watch *w, int fd, struct pollfd *sp, c
             } else if (r < 0) {
                 uint8_t cc[2] = {(uint8_t)(-r >> 8), (uint8_t)-r};
                 ecq__watch_send(fd, 8, cc, 2);
-                snprintf(why, whycap, "protocol error from the server (closed with %d)", -r);
+                if (r == -1009)
+                    snprintf(why, whycap, "a message over --max-message %" PRIu64 " bytes (closed with 1009)",
+                             w->max_message);
+                else
+                    snprintf(why, whycap, "protocol error from the server (closed with %d)", -r);
                 goto out;
             }
         }
         n = 0; /* consumed */
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, *sp};
-        int t = closing ? (int)(close_deadline - ecq__now_ms()) : -1;
+        int64_t now = ecq__now_ms();
+        int t = closing ? (int)(close_deadline - now) : -1;
         if (closing && t <= 0) {
             snprintf(why, whycap, "closed");
             rc = 0;
             goto out;
+        }
+        if (!closing && w->idle_sec) { /* liveness: silence, then a ping, then lost */
+            int64_t idle_ms = (int64_t)w->idle_sec * 1000;
+            if (!pinged && now - last_rx >= idle_ms) {
+                ecq__watch_send(fd, 9, "alive?", 6);
+                pinged = now;
+            }
+            int64_t answer_ms = idle_ms < 10000 ? idle_ms : 10000; /* time the ping gets */
+            if (pinged && now - pinged >= answer_ms) {
+                snprintf(why, whycap, "connection lost: no message for %" PRId64 " s and no answer to a ping",
+                         (idle_ms + answer_ms) / 1000);
+                rc = 1;
+                goto out;
+            }
+            int64_t next = pinged ? pinged + answer_ms : last_rx + idle_ms;
+            t = (int)(next - now > 0 ? next - now : 0);
         }
         if (poll(p, 2, t) < 0 && errno != EINTR) break;
         if (!closing && ecq__signalled(&p[1])) {
@@ -3888,10 +3944,15 @@ static int ecq__watch_session(struct ecq__watch *w, int fd, struct pollfd *sp, c
             ecq__watch_send(fd, 8, cc, 2);
             closing = 1;
             *stop = 1;
-            close_deadline = ecq__now_ms() + 1000;
+            close_deadline = ecq__now_ms() + 500; /* the server's close, or not: Ctrl-C ends it within a second */
         }
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-        n = recv(fd, buf, sizeof buf, 0);
+        n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            n = 0;
+            continue;
+        }
+        if (n > 0) last_rx = ecq__now_ms(), pinged = 0;
         if (n <= 0) {
             snprintf(why, whycap, "connection lost: %s", n == 0 ? "closed without a close frame" : strerror(errno));
             rc = closing ? 0 : 1;
@@ -3908,7 +3969,7 @@ out:
 static int ecq__cmd_watch(int argc, char **argv)
 {
     enum { O_JSON = 1, O_COMPACT, O_HEX, O_MAXP, O_NOCOLOR, O_PID, O_PNAME, O_PORT, O_TYPE, O_RECONNECT, O_TOKEN, O_VERBOSE,
-           O_TOKENFILE };
+           O_TOKENFILE, O_MAXMSG, O_IDLE };
     static const struct option lo[] = {
         {"json", no_argument, 0, O_JSON}, {"compact", no_argument, 0, O_COMPACT}, {"hex", no_argument, 0, O_HEX},
         {"max-payload", required_argument, 0, O_MAXP}, {"no-color", no_argument, 0, O_NOCOLOR},
@@ -3916,8 +3977,10 @@ static int ecq__cmd_watch(int argc, char **argv)
         {"port", required_argument, 0, O_PORT}, {"type", required_argument, 0, O_TYPE},
         {"reconnect", no_argument, 0, O_RECONNECT}, {"token", required_argument, 0, O_TOKEN},
         {"verbose", no_argument, 0, O_VERBOSE}, {"token-file", required_argument, 0, O_TOKENFILE},
+        {"max-message", required_argument, 0, O_MAXMSG}, {"idle-timeout", required_argument, 0, O_IDLE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1};
+    struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1,
+                           .max_message = 16u << 20, .idle_sec = 35};
     static char token_buf[4098];
     const char *env = getenv("ECAPTUREQ_TOKEN"); /* not on the command line: /proc/PID/cmdline is public */
     if (env && *env) w.token = env;
@@ -3945,11 +4008,14 @@ static int ecq__cmd_watch(int argc, char **argv)
         case O_RECONNECT: reconnect = 1; break;
         case O_TOKEN: w.token = optarg; break;
         case O_TOKENFILE: w.token = ecq__token_file(optarg, token_buf, sizeof token_buf); break;
+        case O_MAXMSG: w.max_message = ecq__num("--max-message", optarg, 125, 1ull << 31); break;
+        case O_IDLE: w.idle_sec = (int)ecq__num("--idle-timeout", optarg, 0, 86400); break;
         case 'v': case O_VERBOSE: w.verbose = 1; break;
         case 'h':
             puts("usage: ecaptureq watch [URL] [--json|--compact] [--hex] [--max-payload N] [--no-color] [--verbose]\n"
                  "                       [--pid N] [--pname NAME] [--port N] [--type request|response|h2-request|"
                  "h2-response|unknown|0-4]\n                       [--reconnect] [--token T | --token-file PATH]"
+                 " [--max-message BYTES (16 MiB)]\n                       [--idle-timeout SECONDS (35; 0 off)]"
                  "  (or the token in $ECAPTUREQ_TOKEN)");
             return 0;
         default: exit(2);
@@ -3963,12 +4029,14 @@ static int ecq__cmd_watch(int argc, char **argv)
     w.color = !nocolor && !w.json && isatty(1);
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     int64_t start = ecq__now_ms(), backoff = 500;
+    w.sp = &sp, w.stop = &stop;
     char head[ECQ__HEAD_MAX], msg[512];
     while (!stop) {
         size_t left = 0;
         int fd = ecq__watch_connect(&u, &w, head, &left, msg, sizeof msg);
         char raw[sizeof msg];
         memcpy(raw, msg, sizeof raw); /* a server's words: made safe for the terminal below */
+        if (fd < 0 && stop) break; /* Ctrl-C while connecting: a normal end */
         if (fd < 0) {
             ecq__safe(msg, sizeof msg, raw, strnlen(raw, sizeof raw));
             if (!reconnect) {

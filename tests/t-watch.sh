@@ -113,3 +113,25 @@ for m in noupgrade noconnection extension protocol; do
   check "watch fails the connection on a 101 with $m (RFC 6455 §4.1): exit 1 and a clear line" \
     bash -c "test $rc = 1 && grep -q 'RFC 6455 §4.1' $OUT/evil-$m.err"
 done
+
+# Ctrl-C in every state, bounds, liveness
+for m in silent pingflood; do
+  start_ready "evil-$m" $PY tests/evil_server.py $m || continue
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ >/dev/null 2>"$OUT/evil-$m.err" & W=$!
+  sleep 1.5
+  t0=$(date +%s%N); kill -INT $W; wait $W; rc=$?; t1=$(date +%s%N)
+  ms=$(( (t1 - t0) / 1000000 ))
+  check "watch against a server that is $m: Ctrl-C ends it in $ms ms, exit 0" bash -c "test $rc = 0 && test $ms -lt 1000"
+  kill $HPID 2>/dev/null; wait $HPID 2>/dev/null
+done
+start_ready evil-big $PY tests/evil_server.py big && {
+  timeout 10 ./ecaptureq watch ws://127.0.0.1:$HPORT/ >/dev/null 2>"$OUT/evil-big.err"; rc=$?
+  check "watch: a message announced at 100 MB is refused at once (--max-message, default 16 MiB): close 1009, exit 1" \
+    bash -c "test $rc = 1 && grep -q 'over --max-message 16777216 bytes (closed with 1009)' $OUT/evil-big.err"
+}
+start_ready evil-mute $PY tests/evil_server.py mute && {
+  timeout 10 ./ecaptureq watch ws://127.0.0.1:$HPORT/ --idle-timeout 1 >/dev/null 2>"$OUT/evil-mute.err"; rc=$?
+  check "watch --idle-timeout 1: a server gone silent gets a ping, then the connection counts as lost (exit 1)" \
+    bash -c "test $rc = 1 && grep -q 'no answer to a ping' $OUT/evil-mute.err"
+  kill $HPID 2>/dev/null; wait $HPID 2>/dev/null
+}
