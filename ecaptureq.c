@@ -1017,6 +1017,7 @@ struct ecq__client {
 struct ecq_server {
     struct ecq_config cfg;
     int log_fd;                     /* stderr, reopened non-blocking where it can block */
+    int log_sock;                   /* stderr is a socket (a journal stream): send(MSG_DONTWAIT) */
     char *log_buf;                  /* lines not written yet: at most ECQ__LOG_BUF */
     size_t log_len;
     uint64_t log_dropped;           /* lines that found the buffer full, not yet reported */
@@ -1282,6 +1283,10 @@ static void ecq__log_open(struct ecq_server *s)
     struct stat st;
     s->log_fd = STDERR_FILENO;
     if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode)) return;
+    if (S_ISSOCK(st.st_mode)) { /* /proc/self/fd/N cannot reopen a socket */
+        s->log_sock = 1;
+        return;
+    }
     int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd >= 0) s->log_fd = fd;
 }
@@ -1290,7 +1295,8 @@ static void ecq__log_open(struct ecq_server *s)
 static void ecq__log_flush(struct ecq_server *s)
 {
     while (s->log_len) {
-        ssize_t w = write(s->log_fd, s->log_buf, s->log_len);
+        ssize_t w = s->log_sock ? send(s->log_fd, s->log_buf, s->log_len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                : write(s->log_fd, s->log_buf, s->log_len);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return; /* EAGAIN: later; another error: the lines stay until the bound */
         memmove(s->log_buf, s->log_buf + w, s->log_len - (size_t)w);
