@@ -220,6 +220,15 @@ int ecq_utf8_valid(const void *data, size_t len)
     return st != ECQ__UTF8_BAD && (st & 3) == 0;
 }
 
+/* length of the valid UTF-8 character at p (1 to 4; an ASCII byte is 1), 0 if the
+ * bytes there are not one */
+static size_t ecq__utf8_char(const char *p, size_t n)
+{
+    unsigned char c = (unsigned char)*p;
+    size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return k <= n && ecq_utf8_valid(p, k) ? k : 0;
+}
+
 /* =========================================================================
  * Protobuf: hand-written encoder and decoder for LogEntry
  * ========================================================================= */
@@ -1332,15 +1341,17 @@ static void ecq__log_write(struct ecq_server *s, const char *line)
 /* A line about one connection (connected, disconnected, refused): logged as it is
  * unless more than ECQ__CONN_LINES_PER_S came this second; then counted and summed up
  * in one line, so that a connect loop cannot flood stderr or every consumer's run log. */
+static void ecq__conn_window(struct ecq_server *s, int64_t now)
+{
+    if (now - s->conn_window_ms < 1000) return;
+    uint64_t quiet = s->conn_quiet;
+    s->conn_window_ms = now, s->conn_lines = 0, s->conn_quiet = 0;
+    if (quiet) ecq_server_log(s, "%" PRIu64 " more connection line(s) not logged one by one (connection churn)", quiet);
+}
+
 static int ecq__conn_line_ok(struct ecq_server *s)
 {
-    int64_t now = ecq__now_ms();
-    if (now - s->conn_window_ms >= 1000) {
-        uint64_t quiet = s->conn_quiet;
-        s->conn_window_ms = now, s->conn_lines = 0, s->conn_quiet = 0;
-        if (quiet)
-            ecq_server_log(s, "%" PRIu64 " more connection line(s) not logged one by one (connection churn)", quiet);
-    }
+    ecq__conn_window(s, ecq__now_ms());
     if (s->conn_lines++ < ECQ__CONN_LINES_PER_S) return 1;
     s->conn_quiet++;
     return 0;
@@ -1353,14 +1364,12 @@ static struct ecq_bytes ecq__utf8_fix(struct ecq_bytes b, char *buf, size_t cap)
     size_t o = 0;
     if (ecq_utf8_valid(b.ptr, b.len)) return b;
     for (size_t i = 0; i < b.len && o < cap;) {
-        size_t k = 1;
-        uint8_t c0 = (uint8_t)b.ptr[i];
-        if (c0 >= 0xC0) k = c0 >= 0xF0 ? 4 : c0 >= 0xE0 ? 3 : 2;
-        if (i + k <= b.len && o + k <= cap && ecq_utf8_valid(b.ptr + i, k)) {
+        size_t k = ecq__utf8_char(b.ptr + i, b.len - i);
+        if (k && o + k <= cap) {
             memcpy(buf + o, b.ptr + i, k);
             o += k, i += k;
         } else {
-            buf[o++] = c0 < 0x80 ? (char)c0 : '?';
+            buf[o++] = (uint8_t)b.ptr[i] < 0x80 ? b.ptr[i] : '?';
             i++;
         }
     }
@@ -1836,7 +1845,7 @@ int ecq_server_fds(struct ecq_server *s, struct pollfd *fds, int max, int *timeo
 {
     int64_t now = ecq__now_ms(), due = *timeout_ms < 0 ? INT64_MAX : now + *timeout_ms;
     int n = 0, accepting = now >= s->accept_resume_ms;
-    if (s->conn_quiet && now - s->conn_window_ms >= 1000) (void)ecq__conn_line_ok(s); /* the churn's sum */
+    if (s->conn_quiet) ecq__conn_window(s, now); /* the churn's sum, once its second is over */
     if (s->conn_quiet && s->conn_window_ms + 1000 < due) due = s->conn_window_ms + 1000;
     if (s->log_len || s->log_dropped) ecq__log_flush(s); /* a slow stderr: retried every pass, at least every 100 ms */
     if ((s->log_len || s->log_dropped) && now + 100 < due) due = now + 100;
@@ -3550,10 +3559,9 @@ static int ecq__watch_wait(const struct ecq__watch *w, int fd, short events, int
         int64_t left = end - ecq__now_ms();
         int r = poll(p, 2, left > 0 ? (int)left : 0);
         if (r < 0 && errno == EINTR) continue;
-        if (r > 0 && ecq__signalled(&p[1])) return *w->stop = 1, 0;
-        if (r > 0 && p[0].revents) return 1;
-        if (r <= 0 && left <= 0) return 0;
-        if (r == 0) return 0;
+        if (r <= 0) return 0;
+        if (ecq__signalled(&p[1])) return *w->stop = 1, 0;
+        if (p[0].revents) return 1;
     }
 }
 
@@ -3673,23 +3681,29 @@ io:
 
 /* a JSON string: valid UTF-8 always, whatever the bytes (a byte that is not part of a
  * valid sequence becomes U+FFFD), controls escaped */
+/* a C1 control (U+0080..U+009F) at p: terminals take U+009B as CSI */
+static int ecq__is_c1(const char *p, size_t n)
+{
+    return n >= 2 && (unsigned char)p[0] == 0xC2 && (unsigned char)p[1] < 0xA0;
+}
+
 static void ecq__json_str_mode(FILE *f, struct ecq_bytes b, int term)
 {
     fputc('"', f);
     for (size_t i = 0; i < b.len;) {
         unsigned char c = (unsigned char)b.ptr[i];
-        size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        size_t k;
         if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
         else if (c == '\n') fputs("\\n", f);
         else if (c == '\r') fputs("\\r", f);
         else if (c == '\t') fputs("\\t", f);
         else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
         else if (c < 0x80) fputc(c, f);
-        else if (term && c == 0xC2 && i + 1 < b.len && (unsigned char)b.ptr[i + 1] < 0xA0) {
+        else if (term && ecq__is_c1(b.ptr + i, b.len - i)) {
             fprintf(f, "\\u%04x", (unsigned char)b.ptr[i + 1]); /* C1 control: escaped for a terminal */
             i += 2;
             continue;
-        } else if (k > 1 && i + k <= b.len && ecq_utf8_valid(b.ptr + i, k)) {
+        } else if ((k = ecq__utf8_char(b.ptr + i, b.len - i))) {
             fwrite(b.ptr + i, 1, k, f);
             i += k;
             continue;
@@ -3710,11 +3724,10 @@ static const char *ecq__safe(char *out, size_t cap, const char *p, size_t n)
     size_t o = 0, i = 0;
     while (i < n && o + 8 < cap) {
         unsigned char c = (unsigned char)p[i];
-        size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        size_t k = ecq__utf8_char(p + i, n - i);
         if (c >= 0x20 && c < 0x7f) {
             out[o++] = (char)c, i++;
-        } else if (k > 1 && i + k <= n && o + k + 4 < cap && ecq_utf8_valid(p + i, k) &&
-                   !(c == 0xC2 && (unsigned char)p[i + 1] < 0xA0)) {
+        } else if (c >= 0x80 && k && o + k + 4 < cap && !ecq__is_c1(p + i, n - i)) {
             memcpy(out + o, p + i, k), o += k, i += k;
         } else {
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c), i++;
@@ -3748,7 +3761,7 @@ static int ecq__printable(struct ecq_bytes b)
         unsigned char c = (unsigned char)b.ptr[i];
         if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return 0;
         if (c == 0x7f) return 0;
-        if (c == 0xC2 && i + 1 < b.len && (unsigned char)b.ptr[i + 1] < 0xA0) return 0; /* C1 */
+        if (ecq__is_c1(b.ptr + i, b.len - i)) return 0;
     }
     return 1;
 }
@@ -4179,12 +4192,8 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
     ecq_capture_opts_init(&co);
     while ((opt = getopt_long(argc, argv, shortopts, lo, &idx)) != -1) {
         if (ecq__server_opt(&o, opt, optarg)) continue;
-        if (opt != 'h' && opt != '?' && opt < O_ECAP && !(opt >= O_LIB && opt <= O_DETACH)) { /* a letter */
-            for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++)
-                if (ecq__ecapture_only[i].letter == opt) opt = O_ECAP + (int)i;
-            if (opt == 'p') opt = O_PID;
-            if (opt == 'u') opt = O_UID;
-        }
+        for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++) /* eCapture's letters */
+            if (ecq__ecapture_only[i].letter == opt) opt = O_ECAP + (int)i;
         if (opt >= O_ECAP && opt < O_ECAP + (int)ECQ__ARRAY_LEN(ecq__ecapture_only)) {
             size_t i = (size_t)(opt - O_ECAP);
             if (i == 0 && !strcmp(optarg, "text")) continue; /* -m text is what ecaptureq does */
@@ -4209,7 +4218,9 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
             forced[nforced].lib = k->name, forced[nforced++].path = optarg;
             break;
         }
+        case 'p':
         case O_PID: co.pid = (uint32_t)ecq__num("--pid", optarg, 1, 4194304); break;
+        case 'u':
         case O_UID: co.uid = (uint32_t)ecq__num("--uid", optarg, 0, ECQ_ANY_UID - 1); break;
         case O_RING: ring_mb = ecq__num("--ringbuf-mb", optarg, 1, 1024); break;
         case O_LIST: list = 1; break;

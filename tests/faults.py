@@ -58,23 +58,27 @@ def rss(pid):
     return 0
 
 
-def ping_ok(s):
-    """a ping gets its pong on an open connection (server frames before it skipped)"""
-    mask = b"\x01\x02\x03\x04"
-    s.sendall(bytes([0x89, 0x84]) + mask + bytes(c ^ mask[i] for i, c in enumerate(b"ping")))
-    buf, end = b"", time.time() + 5
+def read_until(s, done, seconds=5):
+    """what s sends until done(bytes so far), end of stream, or seconds"""
+    buf, end = b"", time.time() + seconds
     s.settimeout(1)
-    while time.time() < end:
+    while time.time() < end and not done(buf):
         try:
             c = s.recv(65536)
         except socket.timeout:
             continue
         if not c:
-            return False
+            break
         buf += c
-        if bytes([0x8A, 4]) + b"ping" in buf:
-            return True
-    return False
+    return buf
+
+
+def ping_ok(s):
+    """a ping gets its pong on an open connection (server frames before it skipped)"""
+    mask = b"\x01\x02\x03\x04"
+    s.sendall(bytes([0x89, 0x84]) + mask + bytes(c ^ mask[i] for i, c in enumerate(b"ping")))
+    pong = bytes([0x8A, 4]) + b"ping"
+    return pong in read_until(s, lambda b: pong in b)
 
 
 def settle(pid, want, seconds=float(os.environ.get("SETTLE_SECONDS", "5"))):
@@ -202,16 +206,7 @@ elif mode == "hello":
     for i in range(20):
         s = connect()
         s.sendall(req())
-        data, end = b"", time.time() + 5
-        s.settimeout(1)
-        while time.time() < end:
-            try:
-                c = s.recv(65536)
-            except socket.timeout:
-                continue
-            if not c:
-                break
-            data += c
+        data = read_until(s, lambda b: False)  # to the server's close
         s.close()
         head_end = data.find(b"\r\n\r\n")
         rest = data[head_end + 4:] if head_end > 0 else b""

@@ -28,6 +28,12 @@ err = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
 ok = ok and len(err) >= 3 and err[1]["message"] == parsed[1]["message"]
 sys.exit(0 if ok else 1)
 PYEOF
+for a in "gen --max-pending abc" "gen --max-pending 0" "watch --max-message 10" "watch --idle-timeout -1" \
+         "watch --token-file $OUT/no-such-token-file"; do
+  ./ecaptureq $a >/dev/null 2>"$OUT/e-new.err"; rc=$?
+  check "'$a': refused with one line (exit 2, or 1 for an unreadable file)" \
+    bash -c "test $rc = 2 -o $rc = 1 && test \$(wc -l <$OUT/e-new.err) = 1"
+done
 ./ecaptureq gen --log-format xml >/dev/null 2>"$OUT/e9"; rc=$?
 check "--log-format xml exits 2 with one line" bash -c "test $rc = 2 && test \$(wc -l <$OUT/e9) = 1"
 head -c 5000 /dev/zero | tr '\0' t >"$OUT/longtoken"
