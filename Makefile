@@ -16,11 +16,14 @@ PREFIX    ?= /usr/local
 URL       ?= ws://127.0.0.1:28257/
 ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_OBJ   := bpf/ecaptureq.bpf.o
+VIEWER    := web/viewer.html
+EMBED     := -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -DECQ_VIEWER='"$(VIEWER)"'
 LIBS      := -lbpf -lelf -lz
 
 BUILD_PKGS := gcc make clang libbpf-dev libelf-dev zlib1g-dev linux-libc-dev
 TEST_PKGS  := curl openssl protobuf-compiler python3 python3-websockets python3-protobuf gnutls-bin \
-              libnss3-tools valgrind libclang-rt-14-dev iproute2 procps psmisc golang-go binutils nginx-light libssl-dev bc python3-yaml
+              libnss3-tools valgrind libclang-rt-14-dev iproute2 procps psmisc golang-go binutils nginx-light libssl-dev bc python3-yaml \
+              chromium
 
 ifeq ($(V),1)
 Q :=
@@ -63,16 +66,16 @@ $(BPF_OBJ): bpf/ecaptureq.bpf.c bpf/ecaptureq.bpf.h bpf/kernel.h | deps
 	$(Q)ma=$$($(CC) -print-multiarch 2>/dev/null); [ -n "$$ma" ] || ma=$$(uname -m)-linux-gnu; \
 	$(CLANG) -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -idirafter /usr/include/$$ma -Wall -c $< -o $@
 
-ecaptureq: ecaptureq.c ecaptureq.h bpf/ecaptureq.bpf.h $(BPF_OBJ)
+ecaptureq: ecaptureq.c ecaptureq.h bpf/ecaptureq.bpf.h $(BPF_OBJ) $(VIEWER)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $(WARN) -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -o $@ ecaptureq.c $(LDFLAGS) $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(WARN) $(EMBED) -o $@ ecaptureq.c $(LDFLAGS) $(LIBS)
 
 # One self-contained, stripped binary for minimal containers (FROM scratch). localhost,
 # *.localhost and ip6-localhost resolve without NSS; other names need the container's
 # resolver files, numeric addresses need nothing.
-static: ecaptureq.c ecaptureq.h bpf/ecaptureq.bpf.h $(BPF_OBJ)
+static: ecaptureq.c ecaptureq.h bpf/ecaptureq.bpf.h $(BPF_OBJ) $(VIEWER)
 	$(call msg,CC,ecaptureq-static)
-	$(Q)$(CC) $(CFLAGS) $(WARN) -static -s -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -o ecaptureq-static ecaptureq.c $(LDFLAGS) $(LIBS) 2>&1 \
+	$(Q)$(CC) $(CFLAGS) $(WARN) -static -s $(EMBED) -o ecaptureq-static ecaptureq.c $(LDFLAGS) $(LIBS) 2>&1 \
 	  | grep -v 'statically linked applications requires at runtime' | grep -v 'in function .ecq__' || true
 	$(Q)test -x ecaptureq-static
 

@@ -25,6 +25,8 @@
  *   ECAPTUREQ_NO_BPF   no capture (section 8 and the tls/gotls commands are left out)
  *   ECAPTUREQ_NO_MAIN  no command line (section 9)
  *   ECQ_BPF_OBJ        path of the compiled BPF object to embed (set by the Makefile)
+ *   ECQ_VIEWER         path of the viewer page to embed (web/viewer.html; the Makefile
+ *                      sets it); without it ecq_viewer_page() returns NULL
  *
  * Wire format
  *   ecaptureq.proto: each server->client binary message is one LogEntry. On connect a
@@ -49,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -227,6 +230,15 @@ static size_t ecq__utf8_char(const char *p, size_t n)
     unsigned char c = (unsigned char)*p;
     size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
     return k <= n && ecq_utf8_valid(p, k) ? k : 0;
+}
+
+/* n random bytes from the kernel (a WebSocket key, a page's CSP nonce) */
+static void ecq__rand(void *buf, size_t n)
+{
+    struct timespec ts;
+    if (getrandom(buf, n, 0) == (ssize_t)n) return;
+    clock_gettime(CLOCK_REALTIME, &ts); /* never expected; still never a fixed value */
+    for (size_t i = 0; i < n; i++) ((uint8_t *)buf)[i] ^= (uint8_t)((uint64_t)ts.tv_nsec >> (i % 4 * 8));
 }
 
 /* =========================================================================
@@ -748,7 +760,7 @@ int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_p
     const char *cur = head, *end = head + len, *eol, *sp1, *sp2;
     struct ecq_bytes host = {0}, upgrade = {0}, conn = {0}, key = {0}, version = {0}, origin = {0}, auth = {0},
                      path, query = {0};
-    int nhost = 0, nkey = 0, nversion = 0, norigin = 0, nauth = 0;
+    int nhost = 0, nupgrade = 0, nkey = 0, nversion = 0, norigin = 0, nauth = 0, plain;
     const char *want_path = p && p->path ? p->path : "/";
     uint8_t raw[18];
 
@@ -792,18 +804,22 @@ int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_p
             if ((unsigned char)*q < 0x20 && *q != '\t') return 400;
         struct ecq_bytes name = {cur, (size_t)(colon - cur)}, val = {v, (size_t)(ve - v)};
         if (ecq__bytes_ieq(name, "Host")) host = val, nhost++;
-        else if (ecq__bytes_ieq(name, "Upgrade")) upgrade = val;
+        else if (ecq__bytes_ieq(name, "Upgrade")) upgrade = val, nupgrade++;
         else if (ecq__bytes_ieq(name, "Connection")) conn = val;
         else if (ecq__bytes_ieq(name, "Sec-WebSocket-Key")) key = val, nkey++;
         else if (ecq__bytes_ieq(name, "Sec-WebSocket-Version")) version = val, nversion++;
         else if (ecq__bytes_ieq(name, "Origin")) origin = val, norigin++;
         else if (ecq__bytes_ieq(name, "Authorization")) auth = val, nauth++;
     }
-    if (nhost != 1 || host.len == 0 || nkey != 1 || norigin > 1 || nauth > 1) return 400;
-    if (!ecq__list_has(upgrade, "websocket") || !ecq__list_has(conn, "upgrade")) return 400;
-    if (key.len != 24 || ecq_base64_decode(key.ptr, key.len, raw, sizeof raw) != 16) return 400;
-    if (nversion == 0) return 400;
-    if (nversion != 1 || !ecq__bytes_ieq(version, "13")) return 426;
+    if (nhost != 1 || host.len == 0 || norigin > 1 || nauth > 1) return 400;
+    /* a plain GET (a browser opening the URL) names no WebSocket field at all */
+    plain = !nupgrade && !nkey && !nversion;
+    if (!plain) {
+        if (nkey != 1 || !ecq__list_has(upgrade, "websocket") || !ecq__list_has(conn, "upgrade")) return 400;
+        if (key.len != 24 || ecq_base64_decode(key.ptr, key.len, raw, sizeof raw) != 16) return 400;
+        if (nversion == 0) return 400;
+        if (nversion != 1 || !ecq__bytes_ieq(version, "13")) return 426;
+    }
 
     /* who may connect */
     if (p && p->check_host) {
@@ -811,6 +827,7 @@ int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_p
         if (!ecq__split_hostport(host, h, sizeof h)) return 400;
         if (!ecq__is_loopback_name(h) && !(p->bind_host && strcasecmp(h, p->bind_host) == 0)) return 403;
     }
+    if (plain) return 200; /* the page holds no data: Origin and token guard the stream */
     if (norigin && !ecq__origin_allowed(origin, host, p ? p : &(struct ecq_http_policy){0})) return 403;
     if (p && p->token) {
         char qt[512];
@@ -1496,6 +1513,30 @@ void ecq_server_set_status(struct ecq_server *s, const char *status)
     snprintf(s->status, sizeof s->status, "%s", status ? status : "");
 }
 
+/* ---- the viewer page ---------------------------------------------------- */
+
+#ifdef ECQ_VIEWER
+/* web/viewer.html, embedded at build time like the BPF object */
+__asm__(".section .rodata\n"
+        "ecq__viewer:\n"
+        ".incbin \"" ECQ_VIEWER "\"\n"
+        "ecq__viewer_end:\n"
+        ".previous\n");
+extern const char ecq__viewer[], ecq__viewer_end[];
+
+const char *ecq_viewer_page(size_t *len)
+{
+    *len = (size_t)(ecq__viewer_end - ecq__viewer);
+    return ecq__viewer;
+}
+#else
+const char *ecq_viewer_page(size_t *len)
+{
+    *len = 0;
+    return NULL;
+}
+#endif
+
 /* ---- connections -------------------------------------------------------- */
 
 static const char *ecq__status_text(int code)
@@ -1514,19 +1555,11 @@ static const char *ecq__status_text(int code)
     }
 }
 
-/* Answers a refused request with a complete HTTP response, then closes. */
-static void ecq__client_reject(struct ecq_server *s, struct ecq__client *c, int code)
+/* Queues a complete HTTP response (m, taken over; NULL: out of memory) and closes
+ * once it is out. */
+static void ecq__client_answer(struct ecq_server *s, struct ecq__client *c, struct ecq__msg *m, const char *what)
 {
-    char resp[512], body[128];
-    int bl = snprintf(body, sizeof body, "%d %s\n", code, ecq__status_text(code));
-    int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n%s%s%s\r\n%s",
-                     code, ecq__status_text(code), bl, code == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
-                     code == 405 ? "Allow: GET\r\n" : "", code == 401 ? "WWW-Authenticate: Bearer\r\n" : "", body);
-    struct ecq__msg *m = ecq__msg_raw(s, -1, resp, (size_t)n);
-    char why[64];
-    snprintf(why, sizeof why, "refused with %d %s", code, ecq__status_text(code));
-    if (ecq__conn_line_ok(s)) ecq_server_log(s, "client %s %s", c->addr, why);
+    if (ecq__conn_line_ok(s)) ecq_server_log(s, "client %s %s", c->addr, what);
     c->why = "";
     if (!m || ecq__client_push(c, m) < 0) {
         if (m) ecq__msg_unref(s, m);
@@ -1537,6 +1570,74 @@ static void ecq__client_reject(struct ecq_server *s, struct ecq__client *c, int 
     c->state = ECQ__CLOSING;
     c->deadline_ms = ecq__now_ms() + ECQ__CLOSE_GRACE_MS;
     (void)ecq__client_flush(s, c); /* a client that died is reaped; nothing else to do */
+}
+
+/* Answers a refused request with a complete HTTP response, then closes. */
+static void ecq__client_reject(struct ecq_server *s, struct ecq__client *c, int code)
+{
+    char resp[512], body[128], why[64];
+    int bl = snprintf(body, sizeof body, "%d %s\n", code, ecq__status_text(code));
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n%s%s%s\r\n%s",
+                     code, ecq__status_text(code), bl, code == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
+                     code == 405 ? "Allow: GET\r\n" : "", code == 401 ? "WWW-Authenticate: Bearer\r\n" : "", body);
+    snprintf(why, sizeof why, "refused with %d %s", code, ecq__status_text(code));
+    ecq__client_answer(s, c, ecq__msg_raw(s, -1, resp, (size_t)n), why);
+}
+
+/* The page with each "{{nonce}}" and "{{auth}}" replaced; writes to out unless it is
+ * NULL, returns the length either way. */
+static size_t ecq__page_fill(const char *pg, size_t n, const char *nonce, const char *auth, char *out)
+{
+    static const char *const ph[2] = {"{{nonce}}", "{{auth}}"};
+    const char *end = pg + n;
+    size_t len = 0;
+    while (pg < end) {
+        const char *b = memchr(pg, '{', (size_t)(end - pg)), *put = NULL;
+        size_t skip = 0;
+        if (!b) b = end;
+        for (int i = 0; i < 2 && b < end; i++)
+            if ((size_t)(end - b) >= strlen(ph[i]) && memcmp(b, ph[i], strlen(ph[i])) == 0)
+                put = i ? auth : nonce, skip = strlen(ph[i]);
+        if (b < end && !put) b++; /* a '{' of no placeholder is text */
+        if (out) memcpy(out + len, pg, (size_t)(b - pg));
+        len += (size_t)(b - pg);
+        if (put) {
+            if (out) memcpy(out + len, put, strlen(put));
+            len += strlen(put);
+            b += skip;
+        }
+        pg = b;
+    }
+    return len;
+}
+
+/* Answers a plain GET with the page under a policy that lets only its own scripts and
+ * styles (those carrying this response's nonce) run, and lets them connect only back
+ * to this origin; then closes. */
+static void ecq__client_page(struct ecq_server *s, struct ecq__client *c)
+{
+    const char *auth = s->pol.token ? "token" : "none";
+    uint8_t raw[18];
+    char nonce[25], head[768];
+    ecq__rand(raw, sizeof raw);
+    ecq_base64_encode(raw, sizeof raw, nonce);
+    size_t body = ecq__page_fill(s->cfg.page, s->cfg.page_len, nonce, auth, NULL);
+    size_t hl = (size_t)snprintf(head, sizeof head,
+                                 "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
+                                 "Content-Security-Policy: default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; "
+                                 "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+                                 "frame-ancestors 'none'\r\nX-Content-Type-Options: nosniff\r\n"
+                                 "Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+                                 body, nonce, nonce);
+    struct ecq__msg *m = ecq__msg_new(s, hl + body);
+    if (m) {
+        char *o = (char *)m->buf + m->off;
+        memcpy(o, head, hl);
+        ecq__page_fill(s->cfg.page, s->cfg.page_len, nonce, auth, o + hl);
+        m->len = (uint32_t)(hl + body);
+    }
+    ecq__client_answer(s, c, m, m ? "got the page" : "got no page (out of memory)");
 }
 
 static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const char *accept)
@@ -1619,6 +1720,11 @@ static void ecq__client_handshake(struct ecq_server *s, struct ecq__client *c, c
     }
     int code = ecq_http_check_upgrade(c->head, head, &s->pol, accept);
     if (code == 101 && s->st.clients >= s->cfg.max_clients) code = 503; /* only open clients take a slot */
+    if (code == 200 && s->cfg.page) {
+        ecq__client_page(s, c);
+        return;
+    }
+    if (code == 200) code = 400; /* no page here: a plain GET is not a handshake */
     if (code != 101) {
         ecq__client_reject(s, c, code);
         return;
@@ -3227,6 +3333,7 @@ void ecq_capture_close(struct ecq_capture *c)
 struct ecq__opts {
     struct ecq_config cfg;
     const char *origins[16];
+    int no_viewer;
     char token_buf[4098];       /* a token of up to 4096 bytes, its newline, NUL */
 };
 
@@ -3260,7 +3367,8 @@ static uint64_t ecq__num(const char *flag, const char *v, uint64_t lo, uint64_t 
 }
 
 enum { ECQ__OPT_URL = 1000, ECQ__OPT_HB, ECQ__OPT_BUF, ECQ__OPT_MAXC, ECQ__OPT_MAXMSG, ECQ__OPT_TOKEN,
-       ECQ__OPT_TOKENFILE, ECQ__OPT_ORIGIN, ECQ__OPT_HSTIMEOUT, ECQ__OPT_LOGFMT, ECQ__OPT_MAXPEND };
+       ECQ__OPT_TOKENFILE, ECQ__OPT_ORIGIN, ECQ__OPT_HSTIMEOUT, ECQ__OPT_LOGFMT, ECQ__OPT_MAXPEND,
+       ECQ__OPT_NOVIEWER };
 
 #define ECQ__SERVER_LONGOPTS                                                                             \
     {"ecaptureq", required_argument, 0, ECQ__OPT_URL}, {"heartbeat", required_argument, 0, ECQ__OPT_HB}, \
@@ -3271,7 +3379,8 @@ enum { ECQ__OPT_URL = 1000, ECQ__OPT_HB, ECQ__OPT_BUF, ECQ__OPT_MAXC, ECQ__OPT_M
     {"token", required_argument, 0, ECQ__OPT_TOKEN}, {"token-file", required_argument, 0, ECQ__OPT_TOKENFILE}, \
     {"allow-origin", required_argument, 0, ECQ__OPT_ORIGIN},                                             \
     {"handshake-timeout", required_argument, 0, ECQ__OPT_HSTIMEOUT},                                     \
-    {"log-format", required_argument, 0, ECQ__OPT_LOGFMT}, {"help", no_argument, 0, 'h'}
+    {"log-format", required_argument, 0, ECQ__OPT_LOGFMT}, {"no-viewer", no_argument, 0, ECQ__OPT_NOVIEWER}, \
+    {"help", no_argument, 0, 'h'}
 
 /* The token in the first line of path, into buf; a missing file, an empty one or a
  * token longer than buf holds ends the program with one line */
@@ -3319,6 +3428,7 @@ static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
     case ECQ__OPT_TOKENFILE:
         o->cfg.token = ecq__token_file(arg, o->token_buf, sizeof o->token_buf);
         return 1;
+    case ECQ__OPT_NOVIEWER: o->no_viewer = 1; return 1;
     case ECQ__OPT_ORIGIN:
         if (o->cfg.norigins == (int)ECQ__ARRAY_LEN(o->origins)) ecq__usage_error("at most 16 --allow-origin");
         o->origins[o->cfg.norigins++] = arg;
@@ -3332,6 +3442,7 @@ static struct ecq_server *ecq__serve(struct ecq__opts *o, const char *mode)
 {
     struct ecq_server *s;
     struct utsname un;
+    if (!o->no_viewer) o->cfg.page = ecq_viewer_page(&o->cfg.page_len);
     int rc = ecq_server_open(&s, &o->cfg);
     if (rc < 0) {
         fprintf(stderr, "ecaptureq: cannot listen on %s: %s\n", o->cfg.url, strerror(-rc));
@@ -3414,10 +3525,11 @@ static int ecq__cmd_gen(int argc, char **argv)
 {
     static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"events", required_argument, 0, 'n'},
                                        {"size", required_argument, 0, 's'}, {"rate", required_argument, 0, 'r'},
-                                       {"wait-clients", required_argument, 0, 'w'}, {0, 0, 0, 0}};
+                                       {"wait-clients", required_argument, 0, 'w'}, {"stay", no_argument, 0, 'S'},
+                                       {0, 0, 0, 0}};
     struct ecq__opts o = {0};
     uint64_t events = 0, rate = 0, wait_clients = 0, size = 256, made = 0, dropped = 0;
-    int opt, sig = 0;
+    int opt, sig = 0, stay = 0;
     ecq_config_init(&o.cfg);
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         if (ecq__server_opt(&o, opt, optarg)) continue;
@@ -3426,9 +3538,10 @@ static int ecq__cmd_gen(int argc, char **argv)
         case 's': size = ecq__num("--size", optarg, 0, 64u << 20); break;
         case 'r': rate = ecq__num("--rate", optarg, 1, 100000000); break;
         case 'w': wait_clients = ecq__num("--wait-clients", optarg, 0, 1000000); break;
+        case 'S': stay = 1; break;
         case 'h':
             puts("usage: ecaptureq gen [--ecaptureq URL] [--events N] [--size BYTES] [--rate PER_SEC] "
-                 "[--wait-clients K] [server options]");
+                 "[--wait-clients K] [--stay] [server options]");
             return 0;
         default: exit(2);
         }
@@ -3494,6 +3607,9 @@ static int ecq__cmd_gen(int argc, char **argv)
                       " client(s) dropped%s%s", made, secs, secs > 0 ? (double)made / secs : 0.0, st.bytes,
                    st.clients_dropped, dropped ? ", some events not sent (out of memory)" : "",
                    sig ? ", stopped by signal" : "");
+    if (stay && !sig) ecq_server_log(s, "gen: done; serving on until a signal (--stay)");
+    while (stay && !sig)
+        if (ecq_server_poll(s, &sp, 1, -1) > 0) sig = ecq__signalled(&sp);
     ecq_server_close(s, 1000);
     free(buf);
     close(sp.fd);
@@ -3501,8 +3617,6 @@ static int ecq__cmd_gen(int argc, char **argv)
 }
 
 /* ---- watch: the client side of RFC 6455, and a stream debugger ---------- */
-
-#include <sys/random.h>
 
 struct ecq__watch {
     int json, compact, hex, verbose, color;
@@ -3524,12 +3638,6 @@ static const char *ecq__type_name(uint32_t t)
     static const char *const names[] = {"unknown", "HTTP/1.x request", "HTTP/2 request", "HTTP/1.x response",
                                         "HTTP/2 response"};
     return t < 5 ? names[t] : "type?";
-}
-
-static void ecq__rand(void *buf, size_t n)
-{
-    if (getrandom(buf, n, 0) != (ssize_t)n) /* never expected; still never a fixed key */
-        for (size_t i = 0; i < n; i++) ((uint8_t *)buf)[i] = (uint8_t)(ecq__realtime_ns() >> (i % 8));
 }
 
 /* one masked client frame */
@@ -4340,7 +4448,8 @@ static void ecq__usage(FILE *f)
           "  --token T | --token-file PATH   require Authorization: Bearer T or ?token=T\n"
           "  --allow-origin ORIGIN    also accept this Origin (repeatable); a page opened from file://\n"
           "                           sends Origin: null (--allow-origin null)\n"
-          "  --log-format text|json   run-log lines as 'TIME message' (default) or eCapture's JSON\n", f);
+          "  --log-format text|json   run-log lines as 'TIME message' (default) or eCapture's JSON\n"
+          "  --no-viewer              a plain GET gets 400, not the browser viewer page\n", f);
 }
 
 int main(int argc, char **argv)

@@ -226,7 +226,9 @@ struct ecq_http_policy {
 
 /* Checks one complete request head (request line to the empty line). Returns the HTTP
  * status to answer: 101 (then accept[29] holds Sec-WebSocket-Accept), 400, 401, 403,
- * 404, 405 or 426. */
+ * 404, 405 or 426; or 200 for a plain GET of the path (no Upgrade, Sec-WebSocket-Key or
+ * -Version field) that passes the Host check: a browser opening the URL, which a
+ * server with a page answers with it (struct ecq_config.page) and one without with 400. */
 int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_policy *p,
                            char accept[29]);
 
@@ -299,7 +301,20 @@ struct ecq_config {
     /* 1: run-log lines in eCapture's JSON shape, {"level":"info","time":"...","message":"..."};
      * 0 (default): "2026-01-02T03:04:05.678Z message". */
     int log_json;
+    /* An HTML page answered with 200 to a plain GET of the endpoint path, such as the
+     * built-in viewer from ecq_viewer_page(); NULL (default): such a GET gets 400. Each
+     * "{{nonce}}" in it becomes a fresh random value, the only one the response's
+     * Content-Security-Policy lets scripts and styles run with (no outside source, no
+     * request but WebSocket to the page's own origin); each "{{auth}}" becomes "token"
+     * when the server requires one, else "none". Used, not copied. */
+    const char *page;
+    size_t page_len;
 };
+
+/* The viewer page, when this file was built with -DECQ_VIEWER='"web/viewer.html"' (the
+ * Makefile's binaries are): a live table of the stream for a browser, to put in
+ * struct ecq_config.page. Returns NULL and *len 0 when it was left out. */
+const char *ecq_viewer_page(size_t *len);
 
 struct ecq_server;
 

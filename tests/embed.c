@@ -1,7 +1,8 @@
 /* embed.c - a host program with its own poll() loop: it reads lines on stdin and
  * streams each as an event, with run-log lines of its own, the stream server's
  * descriptors added to its poll set (ecq_server_fds / ecq_server_service). Built with
- * -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN (libc only). Prints "ready PORT"; stdin's end
+ * -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN (libc only); with -DECQ_VIEWER='"web/viewer.html"'
+ * too, a browser opening its URL gets the viewer. Prints "ready PORT"; stdin's end
  * closes the server cleanly and exits 0. */
 #include "../ecaptureq.h"
 #include <poll.h>
@@ -21,6 +22,7 @@ int main(void)
     size_t have = 0;
     ecq_config_init(&cfg);
     cfg.url = "ws://127.0.0.1:0/";
+    cfg.page = ecq_viewer_page(&cfg.page_len); /* NULL unless built with -DECQ_VIEWER */
     if (ecq_server_open(&srv, &cfg) < 0) return 1;
     printf("ready %s\n", strrchr(ecq_server_url(srv), ':') + 1);
     fflush(stdout);

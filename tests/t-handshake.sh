@@ -11,7 +11,16 @@ H=(-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Key: dGhlI
 check "curl: version 8 -> 426" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 8' http://127.0.0.1:$PORT/)" = 426
 check "curl: POST -> 405" test "$(cstatus -X POST "${H[@]}" -H 'Sec-WebSocket-Version: 13' http://127.0.0.1:$PORT/)" = 405
 check "curl: other path -> 404" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' http://127.0.0.1:$PORT/nope)" = 404
-check "curl: plain GET -> 400" test "$(cstatus http://127.0.0.1:$PORT/)" = 400
+curl -s -D "$OUT/page.head" -o "$OUT/page.html" --max-time 3 http://127.0.0.1:$PORT/
+check "curl: plain GET -> 200, the viewer page, with a nonce-only Content-Security-Policy" bash -c "
+  head -1 $OUT/page.head | grep -q '^HTTP/1.1 200' && grep -qi '^Content-Type: text/html; charset=utf-8' $OUT/page.head &&
+  n=\$(grep -io \"^Content-Security-Policy: default-src 'none'; script-src 'nonce-[A-Za-z0-9+/]*'\" $OUT/page.head | grep -o 'nonce-.*' | tr -d \"'\") &&
+  test \$(grep -c \"nonce=\\\"\${n#nonce-}\\\"\" $OUT/page.html) = 2 && ! grep -q '{{' $OUT/page.html &&
+  test \$(stat -c %s $OUT/page.html) = \$(grep -i '^Content-Length' $OUT/page.head | tr -dc 0-9)"
+check "curl: two GETs get two different nonces" bash -c "test \"\$(curl -s -D - -o /dev/null http://127.0.0.1:$PORT/ | grep -i nonce)\" != \"\$(grep -i nonce $OUT/page.head)\""
+check "curl: plain GET with a rebinding Host -> 403" test "$(cstatus -H "Host: evil.example:$PORT" http://127.0.0.1:$PORT/)" = 403
+check "curl: plain GET of another path -> 404" test "$(cstatus http://127.0.0.1:$PORT/x)" = 404
+check "curl: HEAD -> 405" test "$(cstatus -I http://127.0.0.1:$PORT/)" = 405
 check "curl: bad key -> 400" test "$(cstatus -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: abc' http://127.0.0.1:$PORT/)" = 400
 check "curl: 9 KiB header -> 431" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" http://127.0.0.1:$PORT/)" = 431
 check "curl: foreign Origin -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H 'Origin: https://evil.example' http://127.0.0.1:$PORT/)" = 403
@@ -21,4 +30,6 @@ section "RFC 6455 over raw sockets"
 tally < <($PY tests/wsraw.py 127.0.0.1 $PORT 2>&1)
 check "the server logged each refusal and kept running" bash -c "grep -q 'refused with 431' $OUT/curl.log && kill -0 $GEN_PID"
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
-
+start_gen noviewer --no-viewer || return 0
+check "curl: plain GET with --no-viewer -> 400 (a GET is not a handshake)" test "$(cstatus http://127.0.0.1:$PORT/)" = 400
+kill $GEN_PID; wait $GEN_PID 2>/dev/null

@@ -148,6 +148,16 @@ static void test_http(void)
           check("GET / HTTP/1.1\r\nhost: localhost\r\nupgrade: WebSocket\r\nconnection: keep-alive, UPGRADE\r\n"
                 "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n", &p) == 101);
     CHECK("http 405 POST", check("POST / HTTP/1.1\r\nHost: x\r\n\r\n", &p) == 405);
+    CHECK("http 200 plain GET (a browser opening the page)",
+          check("GET / HTTP/1.1\r\nHost: 127.0.0.1:28257\r\nAccept: text/html\r\nConnection: keep-alive\r\n\r\n", &p) == 200);
+    CHECK("http plain GET: Host still checked, Origin and token not (the page holds no data)",
+          check("GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n", &p) == 403 &&
+          check("GET /?x HTTP/1.1\r\nHost: localhost\r\nOrigin: https://evil.example\r\n\r\n",
+                &(struct ecq_http_policy){.token = "t", .check_host = 1}) == 200);
+    CHECK("http a GET naming any WebSocket field is a handshake, not a page",
+          check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-WebSocket-Version: 13\r\n\r\n", &p) == 400 &&
+          check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\n\r\n", &p) == 400 &&
+          check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade:\r\n\r\n", &p) == 400);
     CHECK("http 404 path", check("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 404);
     CHECK("http 400 HTTP/1.0", check("GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", &p) == 400);
     CHECK("http 400 garbage line", check("hello\r\n\r\n", &p) == 400);

@@ -1,0 +1,20 @@
+# the browser viewer: the page the agent serves to a plain GET, driven in Debian's
+# headless Chromium by playwright-core (tests/web/viewer.mjs); screenshots in tests/out
+section "viewer: the page in a real browser"
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -qq nodejs npm >/dev/null 2>&1
+fi
+if [ ! -d tests/web/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1)
+fi
+if ! command -v chromium >/dev/null 2>&1 || [ ! -d tests/web/node_modules/playwright-core ]; then
+  bad "viewer: chromium and playwright-core are installed (see $OUT/npm.log; as root ./test.sh installs them)"
+else
+  # the library build with the page switched in, under ASan+UBSan: hostile payloads
+  cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -DECQ_VIEWER='"web/viewer.html"' \
+    -o "$BIN/embed-viewer" tests/embed.c ecaptureq.c
+  check "the library build takes the page with -DECQ_VIEWER (libc only, -Werror)" test -x "$BIN/embed-viewer"
+  tally < <(timeout 300 node tests/web/viewer.mjs ./ecaptureq "$BIN/embed-viewer" "$OUT" 2>&1)
+  check "viewer: the screenshots were taken (tests/out/viewer.png, viewer-narrow.png)" \
+    bash -c "test -s $OUT/viewer.png && test -s $OUT/viewer-narrow.png"
+fi
