@@ -4,6 +4,8 @@
  * Copy ecaptureq.c and ecaptureq.h into your project and compile with
  *   -DECAPTUREQ_NO_BPF   leave out TLS capture (no libbpf/libelf/zlib needed)
  *   -DECAPTUREQ_NO_MAIN  leave out the command-line program (main)
+ *   -DECQ_VIEWER='"web/viewer.html"'  embed the browser viewer (ecq_viewer_page);
+ *                        then set cfg.page = ecq_viewer_page(&cfg.page_len)
  *
  * A minimal host program (./test.sh embed extracts and compiles both examples):
  *
