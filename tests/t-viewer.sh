@@ -7,6 +7,15 @@ fi
 if [ ! -d tests/web/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
   (cd tests/web && npm ci --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1)
 fi
+# the page's protobuf reader, cut out of the page as it is, in Node
+if command -v node >/dev/null 2>&1; then
+  mkdir -p "$OUT/pb" && "$BIN/unit" samples "$OUT/pb"
+  printf '%s\n' 'log_type: 2' 'event_payload { timestamp: 42 uuid: "u" pid: -7 pname: "x" payload: "abc" extra_double: 2.5 extra_fixed: 9 extra_packed: [1, 2, 300] extra_sub { note: "n" } }' \
+    'extra_tail: "tail" extra_fixed64: 77 extra_sint: -3' | protoc --encode=event.LogEntry --proto_path=tests tests/extended.proto >"$OUT/ext.bin"
+  tally < <(timeout 120 node tests/web/decode.mjs web/viewer.html "$OUT" 2>&1)
+else
+  bad "viewer: node is installed (as root ./test.sh installs nodejs and npm)"
+fi
 if ! command -v chromium >/dev/null 2>&1 || [ ! -d tests/web/node_modules/playwright-core ]; then
   bad "viewer: chromium and playwright-core are installed (see $OUT/npm.log; as root ./test.sh installs them)"
 else
