@@ -219,6 +219,12 @@ static uint32_t ecq__utf8_step(uint32_t st, const uint8_t *p, size_t n)
 
 int ecq_utf8_valid(const void *data, size_t len)
 {
+    const uint8_t *p = data;
+    uint64_t any = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) memcpy(&w, p + i, 8), any |= w;
+    for (; i < len; i++) any |= p[i];
+    if (!(any & 0x8080808080808080u)) return 1; /* ASCII: names, addresses, most text */
     uint32_t st = ecq__utf8_step(0, data, len);
     return st != ECQ__UTF8_BAD && (st & 3) == 0;
 }
@@ -952,6 +958,18 @@ int ecq_ws_read(struct ecq_ws_reader *r, const uint8_t *in, size_t len, size_t *
         }
         size_t take = len - i < r->remaining ? len - i : (size_t)r->remaining;
         uint8_t tmp[4096];
+        if (!r->masked && take) { /* a server's frames: the bytes as they are, no copy to unmask */
+            const uint8_t *src = in + i;
+            if (r->opcode >= 8) {
+                memcpy(r->ctl + r->ctl_len, src, take);
+                r->ctl_len += (unsigned)take;
+            } else {
+                if (r->msg_opcode == 1 && (r->utf8 = ecq__utf8_step(r->utf8, src, take)) == ECQ__UTF8_BAD)
+                    return *used = i + take, -1007;
+                if (r->keep_data) memcpy(r->data + r->data_len, src, take), r->data_len += take;
+            }
+            r->done += take, r->remaining -= take, i += take, take = 0;
+        }
         while (take) {
             size_t n = take < sizeof tmp ? take : sizeof tmp;
             for (size_t j = 0; j < n; j++)
@@ -3482,43 +3500,69 @@ static int ecq__signalled(struct pollfd *p)
 /* ---- gen: synthetic events through the same hub path ------------------- */
 
 /* Event i of a generated stream (documented in README: the pattern is reproducible). */
-static void ecq__gen_event(uint64_t i, size_t size, int64_t t0, uint8_t *buf, char str[4][64], struct ecq_event *ev)
+/* v in decimal at o; returns the digits written */
+static size_t ecq__dec(char *o, uint64_t v)
 {
+    char t[20];
+    size_t n = 0;
+    do t[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    for (size_t k = 0; k < n; k++) o[k] = t[n - 1 - k];
+    return n;
+}
+
+static size_t ecq__put(char *o, const char *lit)
+{
+    size_t n = strlen(lit);
+    memcpy(o, lit, n);
+    return n;
+}
+
+/* Event i of gen (the README describes it), built from fixed parts and the few numbers
+ * that change, without printf: gen is the load every benchmark runs on. str holds the
+ * uuid and the two addresses; buf the payload. */
+static void ecq__gen_event(uint64_t i, size_t size, int64_t t0, const uint8_t *tape, uint8_t *buf, char str[3][64],
+                           struct ecq_event *ev)
+{
+    static const char hex[] = "0123456789abcdef";
     uint64_t conn = i / 2;
     int v6 = conn % 2, response = i % 2;
-    unsigned cport = 40000 + (unsigned)(conn % 20000), sport = 443;
-    char client[64], server[64], head[256];
-    int hl;
-    if (v6) {
-        snprintf(client, sizeof client, "2001:db8::%x", (unsigned)(0x10 + conn % 200));
-        snprintf(server, sizeof server, "2001:db8::1bb");
-    } else {
-        snprintf(client, sizeof client, "192.0.2.%u", (unsigned)(10 + conn % 200));
-        snprintf(server, sizeof server, "198.51.100.7");
-    }
+    unsigned cport = 40000 + (unsigned)(conn % 20000), sport = 443, h = (unsigned)(0x10 + conn % 200);
+    char *client = str[response ? 2 : 1], head[128];
+    const char *server = v6 ? "2001:db8::1bb" : "198.51.100.7";
+    size_t cl, ul, hl;
+    int64_t pid = 1000 + (int64_t)(conn % 50000);
+    if (v6) cl = ecq__put(client, "2001:db8::"), client[cl++] = hex[h >> 4], client[cl++] = hex[h & 15];
+    else cl = ecq__put(client, "192.0.2."), cl += ecq__dec(client + cl, 10 + conn % 200);
+    ul = ecq__dec(str[0], (uint64_t)pid);
+    str[0][ul++] = '_';
+    ul += ecq__dec(str[0] + ul, (uint64_t)pid);
+    ul += ecq__put(str[0] + ul, "_gen-curl_");
+    ul += ecq__dec(str[0] + ul, 3 + conn % 100);
     memset(ev, 0, sizeof *ev);
     ev->timestamp = t0 + (int64_t)i * 1000;
-    ev->pid = 1000 + (int64_t)(conn % 50000);
-    snprintf(str[0], 64, "%" PRId64 "_%" PRId64 "_gen-curl_%u", ev->pid, ev->pid, (unsigned)(3 + conn % 100));
-    snprintf(str[1], 64, "%s", response ? server : client);
-    snprintf(str[2], 64, "%s", response ? client : server);
-    snprintf(str[3], 64, "gen-curl");
-    ev->uuid = (struct ecq_bytes){str[0], strlen(str[0])};
-    ev->src_ip = (struct ecq_bytes){str[1], strlen(str[1])};
-    ev->dst_ip = (struct ecq_bytes){str[2], strlen(str[2])};
-    ev->pname = (struct ecq_bytes){str[3], strlen(str[3])};
+    ev->pid = pid;
+    ev->uuid = (struct ecq_bytes){str[0], ul};
+    ev->pname = (struct ecq_bytes){"gen-curl", 8};
+    ev->src_ip = response ? (struct ecq_bytes){server, strlen(server)} : (struct ecq_bytes){client, cl};
+    ev->dst_ip = response ? (struct ecq_bytes){client, cl} : (struct ecq_bytes){server, strlen(server)};
     ev->src_port = response ? sport : cport;
     ev->dst_port = response ? cport : sport;
-    if (response)
-        hl = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Seq: %" PRIu64 "\r\n\r\n", i);
-    else
-        hl = snprintf(head, sizeof head, "POST /items/%" PRIu64 " HTTP/1.1\r\nHost: example.test\r\n\r\n", i);
-    size_t take = (size_t)hl < size ? (size_t)hl : size;
+    if (response) {
+        hl = ecq__put(head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Seq: ");
+        hl += ecq__dec(head + hl, i);
+        hl += ecq__put(head + hl, "\r\n\r\n");
+    } else {
+        hl = ecq__put(head, "POST /items/");
+        hl += ecq__dec(head + hl, i);
+        hl += ecq__put(head + hl, " HTTP/1.1\r\nHost: example.test\r\n\r\n");
+    }
+    size_t take = hl < size ? hl : size;
     memcpy(buf, head, take);
-    for (size_t k = take; k < size; k++) buf[k] = (uint8_t)('a' + (i + k) % 26);
+    memcpy(buf + take, tape + (i + take) % 26, size - take); /* byte k is 'a' + (i + k) % 26 */
     ev->payload = (struct ecq_bytes){(const char *)buf, size};
     ev->length = (uint32_t)size;
-    ev->type = ecq_classify(buf, size);
+    ev->type = take < hl ? ecq_classify(buf, size) : response ? ECQ_TYPE_HTTP1_RESPONSE : ECQ_TYPE_HTTP1_REQUEST;
 }
 
 static int ecq__cmd_gen(int argc, char **argv)
@@ -3550,10 +3594,14 @@ static int ecq__cmd_gen(int argc, char **argv)
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     struct ecq_server *s = ecq__serve(&o, "gen");
     struct ecq_stats st;
-    uint8_t *buf = malloc(size ? size : 1);
-    char str[4][64];
+    uint8_t *buf = malloc(size ? size : 1), *tape = malloc(size + 26); /* tape[j] = 'a' + j % 26 */
+    char str[3][64];
     struct ecq_event ev;
-    if (!buf) return 1;
+    if (!buf || !tape) {
+        fprintf(stderr, "ecaptureq: gen: out of memory for --size %" PRIu64 "\n", size);
+        return 1;
+    }
+    for (size_t j = 0; j < size + 26; j++) tape[j] = (uint8_t)('a' + j % 26);
     ecq_server_stats(s, &st);
     if (wait_clients) ecq_server_log(s, "gen: waiting for %" PRIu64 " client(s)", wait_clients);
     while (!sig && (uint64_t)st.clients < wait_clients) {
@@ -3586,7 +3634,7 @@ static int ecq__cmd_gen(int argc, char **argv)
             if (ecq_server_poll(s, &sp, 1, timeout) > 0) sig = ecq__signalled(&sp);
             continue;
         }
-        ecq__gen_event(made, size, t0, buf, str, &ev);
+        ecq__gen_event(made, size, t0, tape, buf, str, &ev);
         if (ecq_server_event(s, &ev) < 0) dropped++;
         if (++made % 64 == 0 && ecq_server_poll(s, &sp, 1, 0) > 0) sig = ecq__signalled(&sp);
     }
@@ -3612,6 +3660,7 @@ static int ecq__cmd_gen(int argc, char **argv)
         if (ecq_server_poll(s, &sp, 1, -1) > 0) sig = ecq__signalled(&sp);
     ecq_server_close(s, 1000);
     free(buf);
+    free(tape);
     close(sp.fd);
     return 0;
 }
