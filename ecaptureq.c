@@ -1009,7 +1009,7 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r)
 #define ECQ__POOL_DEPTH 32
 #define ECQ__CLOSE_GRACE_MS 5000      /* to get a close frame out past what the kernel holds */
 #define ECQ__LINGER_MS 2000           /* then to wait for the peer's EOF */
-#define ECQ__IOV_MAX 64
+#define ECQ__IOV_MAX 256
 #define ECQ__FRAME_HDR_MAX 10         /* a server frame header: 2, 4 or 10 bytes */
 
 /* One encoded, framed message, shared by every client that has it queued. */
@@ -1133,12 +1133,12 @@ static struct ecq__msg *ecq__msg_new(struct ecq_server *s, size_t payload)
     return m;
 }
 
-/* puts the frame header in front of the len payload bytes */
-static void ecq__msg_frame(struct ecq__msg *m, int op, size_t len)
+/* puts the frame header in front of the len payload bytes at buf[at] */
+static void ecq__msg_frame(struct ecq__msg *m, int op, size_t at, size_t len)
 {
     uint8_t h[ECQ__FRAME_HDR_MAX];
     size_t hl = ecq_ws_frame_header(h, op, len);
-    m->off = (uint32_t)(ECQ__FRAME_HDR_MAX - hl);
+    m->off = (uint32_t)(at - hl);
     memcpy(m->buf + m->off, h, hl);
     m->len = (uint32_t)(hl + len);
 }
@@ -1157,16 +1157,21 @@ static void ecq__msg_unref(struct ecq_server *s, struct ecq__msg *m)
 
 /* A framed LogEntry, sized once and encoded straight into the frame; NULL on
  * allocation failure. */
+/* An entry, encoded once into its frame. A large payload (the entry's last bytes) is
+ * placed at the same address mod 64 as where it comes from: a copy between addresses
+ * that differ mod 64 is several times slower on some CPUs (rep movsb). */
 static struct ecq__msg *ecq__msg_entry(struct ecq_server *s, const struct ecq_entry *e)
 {
-    size_t inner = ecq__payload_size(e), n = ecq__entry_size(e, inner);
-    struct ecq__msg *m = ecq__msg_new(s, n);
+    size_t inner = ecq__payload_size(e), n = ecq__entry_size(e, inner), at = ECQ__FRAME_HDR_MAX;
+    int big = e->payload_case == ECQ_PAYLOAD_EVENT && e->event.payload.len >= 1024;
+    struct ecq__msg *m = ecq__msg_new(s, n + (big ? 64 : 0));
     if (!m) return NULL;
-    if (ecq__encode_entry(e, inner, n, m->buf + ECQ__FRAME_HDR_MAX, n) != n) { /* cannot happen: one walk sizes and writes */
+    if (big) at += ((uintptr_t)e->event.payload.ptr - (uintptr_t)(m->buf + at + n - e->event.payload.len)) & 63;
+    if (ecq__encode_entry(e, inner, n, m->buf + at, n) != n) { /* cannot happen: one walk sizes and writes */
         ecq__msg_unref(s, m);
         return NULL;
     }
-    ecq__msg_frame(m, 2, n);
+    ecq__msg_frame(m, 2, at, n);
     return m;
 }
 
@@ -1179,7 +1184,7 @@ static struct ecq__msg *ecq__msg_raw(struct ecq_server *s, int op, const void *d
         m->len = (uint32_t)n;
         return m;
     }
-    ecq__msg_frame(m, op, n);
+    ecq__msg_frame(m, op, ECQ__FRAME_HDR_MAX, n);
     return m;
 }
 
@@ -2013,9 +2018,11 @@ void ecq_server_service(struct ecq_server *s, const struct pollfd *fds, int n)
     ecq__reap(s);
 }
 
-int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int timeout_ms)
+/* ecq_server_poll with a timeout in microseconds (negative: none), for capture's
+ * sub-millisecond drain */
+static int ecq__server_poll_us(struct ecq_server *s, struct pollfd *extra, int nextra, int64_t timeout_us)
 {
-    int need = nextra + 1 + s->ncl, n, rc, hits = 0, wait = timeout_ms;
+    int need = nextra + 1 + s->ncl, n, rc, hits = 0, wait = -1;
     if (s->pfd_cap < need) {
         int cap = need * 2;
         struct pollfd *p = realloc(s->pfd, (size_t)cap * sizeof *p);
@@ -2024,7 +2031,9 @@ int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int 
     }
     for (int i = 0; i < nextra; i++) s->pfd[i] = extra[i];
     n = ecq_server_fds(s, s->pfd + nextra, s->pfd_cap - nextra, &wait);
-    rc = poll(s->pfd, (nfds_t)(nextra + n), wait);
+    if (wait >= 0 && (timeout_us < 0 || (int64_t)wait * 1000 < timeout_us)) timeout_us = (int64_t)wait * 1000;
+    struct timespec ts = {(time_t)(timeout_us / 1000000), (long)(timeout_us % 1000000) * 1000};
+    rc = ppoll(s->pfd, (nfds_t)(nextra + n), timeout_us < 0 ? NULL : &ts, NULL);
     if (rc < 0 && errno != EINTR) return -errno;
     if (rc <= 0)
         for (int i = 0; i < nextra + n; i++) s->pfd[i].revents = 0;
@@ -2032,6 +2041,11 @@ int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int 
         if ((extra[i].revents = s->pfd[i].revents)) hits++;
     ecq_server_service(s, s->pfd + nextra, n);
     return hits;
+}
+
+int ecq_server_poll(struct ecq_server *s, struct pollfd *extra, int nextra, int timeout_ms)
+{
+    return ecq__server_poll_us(s, extra, nextra, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000);
 }
 
 void ecq_server_close(struct ecq_server *s, int flush_ms)
@@ -2496,6 +2510,8 @@ static uint8_t *ecq__map_file(const char *path, size_t *size)
 
 #define ECQ__GO_MAX_RETS 64         /* RET instructions probed per Go function */
 #define ECQ__CHECK_MS 1000          /* loss counters and clock offset are refreshed this often */
+#define ECQ__BUSY_US 250            /* the drain interval while records flow */
+#define ECQ__IDLE_DRAINS 40         /* empty drains in a row (10 ms) before going idle */
 
 /* One probed function: the BPF program at its entry and the one at its return.
  * C libraries return through a uretprobe; Go functions through uprobes on each RET
@@ -2576,6 +2592,7 @@ struct ecq_capture {
     int npending;
     int follow;                     /* discovery keeps up with new processes */
     int files_fd, counters_fd;
+    int idle_fd, idle, empty_drains; /* adaptive drain: see ecq_capture_step */
     int64_t mono_to_real_ns, next_check_ms;
     int target_gone;
     struct ecq_capture_stats st;
@@ -3270,9 +3287,10 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     struct bpf_map *counters = bpf_object__find_map_by_name(c->obj, "counters");
     struct bpf_map *files = bpf_object__find_map_by_name(c->obj, "files");
     struct bpf_map *file_rb = bpf_object__find_map_by_name(c->obj, "file_rb");
+    struct bpf_map *idle = bpf_object__find_map_by_name(c->obj, "idle");
     size_t rsz = 0;
     void *rv = rodata ? (void *)bpf_map__initial_value(rodata, &rsz) : NULL;
-    if (!rv || rsz < sizeof bcfg || !rb || !counters || !files || !file_rb) {
+    if (!rv || rsz < sizeof bcfg || !rb || !counters || !files || !file_rb || !idle) {
         rc = -ENOENT;
         ecq_server_log(srv, "error: the BPF object lacks its configuration or one of its maps");
         goto fail;
@@ -3286,6 +3304,7 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     ecq__attach_socket_probes(c);
     c->counters_fd = bpf_map__fd(counters);
     c->files_fd = bpf_map__fd(files);
+    c->idle_fd = bpf_map__fd(idle);
     if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL)) ||
         (rc = ring_buffer__add(c->rb, bpf_map__fd(file_rb), ecq__on_file, c)) < 0) {
         rc = c->rb ? rc : -errno;
@@ -3302,9 +3321,28 @@ fail:
 
 int ecq_capture_fd(const struct ecq_capture *c) { return ring_buffer__epoll_fd(c->rb); }
 
+/* tells the BPF side whether records must wake the consumer (it went idle) */
+static void ecq__set_idle(struct ecq_capture *c, int idle)
+{
+    uint32_t zero = 0, v = (uint32_t)idle;
+    if (bpf_map_update_elem(c->idle_fd, &zero, &v, BPF_ANY) == 0) c->idle = idle;
+    c->empty_drains = 0;
+}
+
+/* The drain adapts: while records flow, every ECQ__BUSY_US (no wakeup per record, which
+ * costs each uprobe hit a wakeup of its own); after ECQ__IDLE_DRAINS empty drains in a
+ * row the consumer goes idle, waits on the ring's descriptor with no timer, and the
+ * BPF side wakes it with the next record. */
 int ecq_capture_step(struct ecq_capture *c)
 {
     int n = ring_buffer__consume(c->rb);
+    if (n > 0) {
+        if (c->idle) ecq__set_idle(c, 0);
+        c->empty_drains = 0;
+    } else if (n == 0 && !c->idle && ++c->empty_drains >= ECQ__IDLE_DRAINS) {
+        ecq__set_idle(c, 1);
+        if ((n = ring_buffer__consume(c->rb)) > 0) ecq__set_idle(c, 0); /* came before the flag did */
+    }
     if (c->npending) ecq__discover_pending(c);
     int64_t now = ecq__now_ms();
     if (now >= c->next_check_ms) {
@@ -3321,6 +3359,14 @@ int ecq_capture_step(struct ecq_capture *c)
         }
     }
     return n;
+}
+
+int ecq_capture_next_us(const struct ecq_capture *c)
+{
+    if (c->npending) return 1000; /* a new file's mapping may show in its maps any moment */
+    if (!c->idle) return ECQ__BUSY_US;
+    int64_t left = c->next_check_ms - ecq__now_ms();
+    return left <= 0 ? 0 : left > INT_MAX / 1000 ? INT_MAX : (int)(left * 1000);
 }
 
 void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st) { *st = c->st; }
@@ -3520,7 +3566,9 @@ static size_t ecq__put(char *o, const char *lit)
 
 /* Event i of gen (the README describes it), built from fixed parts and the few numbers
  * that change, without printf: gen is the load every benchmark runs on. str holds the
- * uuid and the two addresses; buf the payload. */
+ * uuid and the two addresses; buf (size + 64 bytes) the payload, placed so that its
+ * padding and the tape it is copied from are aligned alike (a copy between addresses
+ * that differ mod 64 is several times slower on some CPUs). */
 static void ecq__gen_event(uint64_t i, size_t size, int64_t t0, const uint8_t *tape, uint8_t *buf, char str[3][64],
                            struct ecq_event *ev)
 {
@@ -3558,8 +3606,10 @@ static void ecq__gen_event(uint64_t i, size_t size, int64_t t0, const uint8_t *t
         hl += ecq__put(head + hl, " HTTP/1.1\r\nHost: example.test\r\n\r\n");
     }
     size_t take = hl < size ? hl : size;
+    const uint8_t *from = tape + (i + take) % 26; /* byte k is 'a' + (i + k) % 26 */
+    buf += ((uintptr_t)from - (uintptr_t)(buf + take)) & 63;
     memcpy(buf, head, take);
-    memcpy(buf + take, tape + (i + take) % 26, size - take); /* byte k is 'a' + (i + k) % 26 */
+    memcpy(buf + take, from, size - take);
     ev->payload = (struct ecq_bytes){(const char *)buf, size};
     ev->length = (uint32_t)size;
     ev->type = take < hl ? ecq_classify(buf, size) : response ? ECQ_TYPE_HTTP1_RESPONSE : ECQ_TYPE_HTTP1_REQUEST;
@@ -3594,7 +3644,7 @@ static int ecq__cmd_gen(int argc, char **argv)
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     struct ecq_server *s = ecq__serve(&o, "gen");
     struct ecq_stats st;
-    uint8_t *buf = malloc(size ? size : 1), *tape = malloc(size + 26); /* tape[j] = 'a' + j % 26 */
+    uint8_t *buf = malloc(size + 64), *tape = malloc(size + 26); /* tape[j] = 'a' + j % 26 */
     char str[3][64];
     struct ecq_event ev;
     if (!buf || !tape) {
@@ -3616,6 +3666,8 @@ static int ecq__cmd_gen(int argc, char **argv)
      * bound, but waits at most a second for one, so that a consumer that stopped reading
      * is closed by its bound (as in capture) and does not stall the others. */
     size_t high = o.cfg.client_buffer / 2;
+    uint64_t batch = (256u << 10) / (size + 100) + 1;
+    if (batch > 1024) batch = 1024;
     int64_t waiting_since = 0;
     while (!sig && (!events || made < events)) {
         int timeout = 0;
@@ -3636,7 +3688,8 @@ static int ecq__cmd_gen(int argc, char **argv)
         }
         ecq__gen_event(made, size, t0, tape, buf, str, &ev);
         if (ecq_server_event(s, &ev) < 0) dropped++;
-        if (++made % 64 == 0 && ecq_server_poll(s, &sp, 1, 0) > 0) sig = ecq__signalled(&sp);
+        /* written in batches of about 256 KiB: fewer, larger writes for server and readers */
+        if (++made % batch == 0 && ecq_server_poll(s, &sp, 1, 0) > 0) sig = ecq__signalled(&sp);
     }
     /* done once every client has been written everything, or a client stopped reading */
     size_t left, last = 0;
@@ -4453,8 +4506,8 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
     if (co.uid != ECQ_ANY_UID) snprintf(why + strlen(why), sizeof why - strlen(why), " uid %u", co.uid);
     ecq_server_log(srv, "capturing%s", why);
     while (!sig) {
-        /* records come without wakeups: drain on a short timer */
-        int n = ecq_server_poll(srv, fds, 2, ECQ_CAPTURE_DRAIN_MS);
+        /* records come without wakeups while they flow: drain on a short timer */
+        int n = ecq__server_poll_us(srv, fds, 2, ecq_capture_next_us(cap));
         if (n < 0) break;
         if (n > 0) sig = ecq__signalled(&fds[0]);
         (void)ecq_capture_step(cap); /* a failed drain shows as loss in the counters */

@@ -49,7 +49,8 @@
  *       ecq_capture_attach(cap, NULL, NULL);                   // discover every TLS stack
  *       struct pollfd pf = {.fd = ecq_capture_fd(cap), .events = POLLIN};
  *       while (!*stop) {
- *           ecq_server_poll(srv, &pf, 1, ECQ_CAPTURE_DRAIN_MS);
+ *           int us = ecq_capture_next_us(cap);                 // short while records flow
+ *           ecq_server_poll(srv, &pf, 1, (us + 999) / 1000);
  *           ecq_capture_step(cap);                             // ring buffer -> events
  *       }
  *       ecq_capture_close(cap);
@@ -430,7 +431,8 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap);
 #define ECQ_ANY_UID 0xffffffffu
 #define ECQ_DEFAULT_RING_MB 32
 #define ECQ_DEFAULT_DETACH_SEC 60
-/* Records arrive without wakeups: call ecq_capture_step at least this often. */
+/* Records arrive without wakeups while they flow: a host that waits in milliseconds
+ * calls ecq_capture_step at least this often (ecq_capture_next_us is finer). */
 #define ECQ_CAPTURE_DRAIN_MS 1
 
 struct ecq_capture_opts {
@@ -491,6 +493,12 @@ int ecq_capture_fd(const struct ecq_capture *c);
  * second also reads the loss counters (reported in the run log and heartbeats).
  * Returns the number of records, or a negative errno. */
 int ecq_capture_step(struct ecq_capture *c);
+
+/* Microseconds until ecq_capture_step is due: 250 while records flow; once none came
+ * for 10 ms, the time to the next once-a-second check, records then waking the
+ * capture fd themselves (no timer while idle). A host that waits in milliseconds rounds
+ * up: (us + 999) / 1000. */
+int ecq_capture_next_us(const struct ecq_capture *c);
 
 /* Current counters. */
 void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st);

@@ -174,6 +174,16 @@ struct {
     __uint(max_entries, 256 << 10);
 } file_rb SEC(".maps");
 
+/* idle: 1 while the consumer has gone idle and waits on the ring's descriptor instead
+ * of a timer; then each record wakes it (it clears this at once, so only the records
+ * of the first moment after a quiet spell do). Written by the loader only. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u32);
+} idle SEC(".maps");
+
 /* counters: enum ecq_counter -> per-CPU totals, summed by the loader. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -567,9 +577,11 @@ static long emit_cb(__u32 i, void *arg)
         count(ECQ_CNT_LOST_BYTES, n);
         return 0;
     }
-    /* batched wakeups: the consumer drains on a short timer and is woken early only
-     * when a backlog builds up */
-    flags = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) > cfg.wake_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    /* batched wakeups: while records flow the consumer drains on a short timer and is
+     * woken early only when a backlog builds up; once it has gone idle, a record wakes it */
+    __u32 zero = 0, *sleeping = bpf_map_lookup_elem(&idle, &zero);
+    flags = (sleeping && *sleeping) || bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) > cfg.wake_bytes ? BPF_RB_FORCE_WAKEUP
+                                                                                                  : BPF_RB_NO_WAKEUP;
     if (bpf_ringbuf_output(&rb, ev, ECQ_EVENT_HDR_SIZE + n, flags) < 0) {
         count(ECQ_CNT_LOST_RECORDS, 1);
         count(ECQ_CNT_LOST_BYTES, n);

@@ -1,51 +1,238 @@
 #!/usr/bin/env bash
-# make bench: the hub's throughput, ecaptureq gen -> N WebSocket clients on loopback,
-# 256-byte payloads (about 356 bytes a frame). Each client is a C reader that decodes
-# every LogEntry and checks the sequence, so the figure is for events delivered whole.
-# Then, as root with Go installed, the cost of the Go probes on a Go client's writes.
-# Numbers depend on the machine; the README says which one gave its figures.
-set -eu
+# make bench: ecaptureq against the limits, each limit measured in the same run, with
+# the ratio printed. Writes the tables to tests/out/bench.md (and prints them).
+#   1. hub throughput: gen -> K = 1, 8, 64 C readers (tests/wsclients.c: decode every
+#      frame, check the sequence) at 256 B and 4 KiB, against tests/rawwriter.c, which
+#      replays the same bytes recorded from gen with nothing per event
+#   2. capture overhead (root): SSL_write loops (tests/bench/sslbench.c) bare, under a
+#      do-nothing probe set on the same functions (tests/bench/nop.bpf.c), under the
+#      agent, and under the agent with one reader; rounds interleaved, medians
+#   3. capture latency (root): arrival - Event.timestamp at 1k, 10k, 50k writes/s, and
+#      the machine's own wakeup latency (a 250 us sleep) as the reference
+#   4. capture ceiling (root): the SSL_write rate every event of which reaches a reader
+#   5. memory: RSS idle, with 100 idle clients, with a stalled client; binary sizes
+# ROUNDS (default 3; 5 for capture overhead) and QUICK=1 (smaller runs) change the size.
+set -u
 cd "$(dirname "$0")/.."
-make -s ecaptureq
-mkdir -p tests/bin tests/out
-cc -O2 -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o tests/bin/wsclients tests/wsclients.c ecaptureq.c
-EVENTS=${EVENTS:-1000000}
-for clients in 1 8 100; do
-  n=$EVENTS; [ "$clients" -gt 8 ] && n=$((EVENTS / 10))
-  ./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --events "$n" --size 256 --wait-clients "$clients" 2>tests/out/bench.log &
-  gen=$!
-  port=
-  for i in $(seq 100); do port=$(grep -o -m1 'listening on ws://127.0.0.1:[0-9]*' tests/out/bench.log | grep -o '[0-9]*$') && break; sleep 0.05; done
-  [ -n "$port" ] || { echo "bench: gen did not start" >&2; exit 1; }
-  out=$(tests/bin/wsclients 127.0.0.1 $port -c "$clients" -n "$n" -t 300)
-  wait $gen
-  rate=$(grep -o '[0-9]* events/s' tests/out/bench.log | head -1)
-  echo "clients=$clients events=$n: gen $rate; readers: $out"
+TOP=$PWD
+OUT=tests/out BIN=tests/bin
+R=$OUT/bench.md
+mkdir -p $OUT $BIN
+make -s ecaptureq || exit 1
+cc -O2 -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o $BIN/wsclients tests/wsclients.c ecaptureq.c &&
+cc -O2 -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o $BIN/rawwriter tests/rawwriter.c ecaptureq.c || exit 1
+ROUNDS=${ROUNDS:-3}
+Q=${QUICK:-0}
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null; done; wait 2>/dev/null' EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
+port_of() { # FILE: the port a server logged
+  local i p
+  for i in $(seq 200); do
+    p=$(grep -o -m1 -E 'listening on ws://127.0.0.1:[0-9]+|^ready [0-9]+' "$1" 2>/dev/null | grep -o '[0-9]*$') && [ -n "$p" ] && { echo $p; return 0; }
+    sleep 0.05
+  done
+  echo "bench: the server of $1 did not start" >&2; return 1
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+fmt() { awk -v v="$1" 'BEGIN { if (v >= 1e6) printf "%.2f M", v / 1e6; else if (v >= 1e3) printf "%.0f k", v / 1e3; else printf "%.0f", v }'; }
+
+{
+  echo "# make bench"
+  echo
+  echo "$(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/ {print $2}') GiB;"
+  echo "ecaptureq $(git rev-parse --short HEAD 2>/dev/null || echo '?'); server and readers share the CPUs."
+} >$R
+
+# ---- 1. hub throughput ------------------------------------------------------
+gen_run() { # K N SIZE -> events/s the readers got from gen
+  ./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --events $2 --size $3 --wait-clients $1 2>$OUT/bench-gen.log &
+  local g=$! p; p=$(port_of $OUT/bench-gen.log) || { kill $g; return 1; }
+  $BIN/wsclients 127.0.0.1 $p -c $1 -n $2 -t 300 | grep -o 'events_per_s=[0-9]*' | cut -d= -f2
+  wait $g
+}
+raw_run() { # K N SIZE -> events/s the readers got from the raw writer
+  ./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --events $2 --size $3 --wait-clients 1 2>$OUT/bench-gen.log &
+  local g=$! p rp; p=$(port_of $OUT/bench-gen.log) || { kill $g; return 1; }
+  $BIN/rawwriter 127.0.0.1 $p -c $1 >$OUT/bench-raw.out &
+  local w=$!
+  rp=$(port_of $OUT/bench-raw.out) || { kill $w $g; return 1; }
+  $BIN/wsclients 127.0.0.1 $rp -c $1 -n $2 -t 300 | grep -o 'events_per_s=[0-9]*' | cut -d= -f2
+  wait $w $g
+}
+{
+  echo
+  echo "## 1. Hub throughput: gen to K readers, lossless, events/s summed over the readers (median of $ROUNDS)"
+  echo
+  echo "| K | payload | raw pre-encoded writer (limit) | ecaptureq gen | ratio |"
+  echo "|---|---|---|---|---|"
+} >>$R
+for size in 256 4096; do
+  for k in 1 8 64; do
+    total=$((size == 256 ? 2000000 : 400000)); [ $Q = 1 ] && total=$((total / 10))
+    n=$((total / k))
+    ours=() raws=()
+    for r in $(seq $ROUNDS); do raws+=($(raw_run $k $n $size)); ours+=($(gen_run $k $n $size)); done
+    o=$(printf '%s\n' "${ours[@]}" | median) w=$(printf '%s\n' "${raws[@]}" | median)
+    echo "| $k | $size B | $(fmt $w) | $(fmt $o) | **$(ratio $o $w)** |" >>$R
+    echo "hub K=$k size=$size: raw ${raws[*]}, gen ${ours[*]}"
+  done
 done
 
+# ---- capture parts: root and BPF -------------------------------------------
+if [ "$(id -u)" = 0 ] && make -s -C . ecaptureq && cc -O2 -Wall -o $BIN/sslbench tests/bench/sslbench.c -lssl -lcrypto 2>/dev/null &&
+   clang -O2 -g -target bpf -idirafter /usr/include/$(cc -print-multiarch) -c tests/bench/nop.bpf.c -o $BIN/nop.bpf.o &&
+   cc -O2 -Wall -o $BIN/nopprobe tests/bench/nopprobe.c -lbpf; then
+  [ -f $OUT/cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout $OUT/key.pem -out $OUT/cert.pem -days 2 -subj /CN=localhost 2>/dev/null
+  LIB=$(ldconfig -p | awk '/libssl.so.3 / {print $NF; exit}')
+  SB="$BIN/sslbench -c $OUT/cert.pem -k $OUT/key.pem"
+  us_per() { $SB "$@" | grep -m1 -o '[0-9.]* us per write' | cut -d' ' -f1; }
+  agent_on() {
+    ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ 2>$OUT/bench-agent.log &
+    AGENT=$!
+    for i in $(seq 200); do grep -q capturing $OUT/bench-agent.log && break; sleep 0.05; done
+    APORT=$(port_of $OUT/bench-agent.log)
+  }
+  agent_off() { kill -TERM $AGENT; wait $AGENT 2>/dev/null; }
 
-# Go crypto/tls: the cost of the probes on a Go client's writes (1 KiB each), bare and
-# with `ecaptureq gotls` attached and a consumer reading the stream
-if [ "$(id -u)" = 0 ] && command -v go >/dev/null; then
-  export GOCACHE=$PWD/tests/out/go-cache GOPATH=$PWD/tests/out/go-path GO111MODULE=off GOFLAGS=
-  (cd tests/gotls && go build -o ../bin/gotls main.go)
-  [ -f tests/out/cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout tests/out/key.pem -out tests/out/cert.pem -days 2 -subj /CN=localhost 2>/dev/null
-  tests/bin/gotls server 127.0.0.1:0 tests/out/cert.pem tests/out/key.pem >tests/out/bench-gosrv.out 2>&1 &
-  srv=$!
-  for i in $(seq 100); do grep -q ready tests/out/bench-gosrv.out && break; sleep 0.05; done
-  gp=$(awk '{print $2}' tests/out/bench-gosrv.out)
-  N=${GO_WRITES:-100000}
-  bare=$(tests/bin/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
-  ./ecaptureq gotls --elfpath tests/bin/gotls --ecaptureq ws://127.0.0.1:0/ 2>tests/out/bench-agent.log &
-  agent=$!
-  for i in $(seq 100); do grep -q capturing tests/out/bench-agent.log && break; sleep 0.05; done
-  ap=$(grep -o -m1 'listening on ws://127.0.0.1:[0-9]*' tests/out/bench-agent.log | grep -o '[0-9]*$')
-  tests/bin/wsclients 127.0.0.1 "$ap" -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
-  reader=$!
-  sleep 0.5
-  probed=$(tests/bin/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
-  kill $reader 2>/dev/null; kill -TERM $agent; wait $agent 2>/dev/null || true
-  kill $srv; wait $srv 2>/dev/null || true
-  lost=$(grep -c 'capture lost' tests/out/bench-agent.log || true)
-  echo "go client, $N writes of 1 KiB: bare $bare; probed with a reader $probed; loss reports: $lost"
+  # ---- 2. capture overhead --------------------------------------------------
+  CR=${CROUNDS:-5}
+  {
+    echo
+    echo "## 2. Capture overhead: µs per SSL_write over loopback TLS (a reader process SSL_reads it), median of $CR interleaved rounds"
+    echo
+    echo "| payload | bare | do-nothing probes (limit) | agent, no reader | agent + one C reader | agent+reader / do-nothing |"
+    echo "|---|---|---|---|---|---|"
+  } >>$R
+  for size in 100 1024 16384; do
+    n=$((size == 16384 ? 5000 : 20000)); [ $Q = 1 ] && n=$((n / 4))
+    b=() z=() a=() c=()
+    for r in $(seq $CR); do
+      b+=($(us_per -n $n -s $size))
+      $BIN/nopprobe $BIN/nop.bpf.o $LIB SSL_write SSL_read SSL_write_ex SSL_read_ex SSL_free:entry >$OUT/bench-nop.out 2>&1 &
+      np=$!
+      for i in $(seq 100); do grep -q attached $OUT/bench-nop.out && break; sleep 0.05; done
+      z+=($(us_per -n $n -s $size))
+      kill $np; wait $np 2>/dev/null
+      agent_on
+      a+=($(us_per -n $n -s $size))
+      $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
+      rd=$!
+      sleep 0.3
+      c+=($(us_per -n $n -s $size))
+      kill $rd; wait $rd 2>/dev/null
+      agent_off
+    done
+    mb=$(printf '%s\n' "${b[@]}" | median) mz=$(printf '%s\n' "${z[@]}" | median)
+    ma=$(printf '%s\n' "${a[@]}" | median) mc=$(printf '%s\n' "${c[@]}" | median)
+    echo "| $size B | $mb | $mz | $ma | $mc | **$(ratio $mc $mz)×** |" >>$R
+    echo "overhead size=$size: bare ${b[*]} | nop ${z[*]} | agent ${a[*]} | agent+reader ${c[*]}"
+  done
+
+  # ---- 3. capture latency ---------------------------------------------------
+  cat >$OUT/tslack.c <<'EOF'
+#define _GNU_SOURCE
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+static long long ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
+static int cmp(const void *a, const void *b) { long long x = *(const long long *)a, y = *(const long long *)b; return x < y ? -1 : x > y; }
+int main(void)
+{
+    static long long d[20000];
+    struct timespec ts = {0, 250000};
+    for (int i = 0; i < 20000; i++) { long long t = ns(); ppoll(NULL, 0, &ts, NULL); d[i] = ns() - t - 250000; }
+    qsort(d, 20000, sizeof d[0], cmp);
+    printf("%lld %lld %lld\n", d[10000] / 1000, d[19800] / 1000, d[19999] / 1000);
+    return 0;
+}
+EOF
+  cc -O2 -o $BIN/tslack $OUT/tslack.c
+  {
+    echo
+    echo "## 3. Capture latency: arrival at a C reader − Event.timestamp, 1 KiB writes"
+    echo
+    echo "| writes/s asked | writes/s done | p50 | p99 | max |"
+    echo "|---|---|---|---|---|"
+  } >>$R
+  agent_on
+  for rate in 1000 10000 50000; do
+    n=$((rate * 3)); [ $Q = 1 ] && n=$rate
+    $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -p sslbench-w -L -n $n -t 60 >$OUT/bench-lat.out 2>&1 &
+    rd=$!
+    sleep 0.3
+    done_rate=$($SB -n $n -s 1024 -r $rate | grep -o 'total: [0-9]*' | grep -o '[0-9]*')
+    wait $rd
+    l=$(grep -o 'p50=[0-9]* p99=[0-9]* max=[0-9]*' $OUT/bench-lat.out)
+    echo "| $(fmt $rate) | $(fmt $done_rate) | $(echo $l | sed -E 's/p50=([0-9]+) p99=([0-9]+) max=([0-9]+)/\1 µs | \2 µs | \3 µs/') |" >>$R
+    echo "latency rate=$rate done=$done_rate: $l"
+  done
+  agent_off
+  read -r s50 s99 smax < <($BIN/tslack)
+  echo "| reference: a 250 µs sleep on this machine oversleeps by | | $s50 µs | $s99 µs | $smax µs |" >>$R
+
+  # ---- 4. capture ceiling ---------------------------------------------------
+  {
+    echo
+    echo "## 4. Capture ceiling: 1 KiB SSL_writes at full speed, every event to one reader?"
+    echo
+    echo "| writers | writes | writes/s (all writers) | events at the reader | lost (agent's count) |"
+    echo "|---|---|---|---|---|"
+  } >>$R
+  for w in 1 2; do
+    n=$((Q == 1 ? 20000 : 100000))
+    agent_on
+    $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -p sslbench-w -n $((n * w)) -t 120 >$OUT/bench-ceil.out 2>&1 &
+    rd=$!
+    sleep 0.3
+    wr=$($SB -n $n -s 1024 -w $w | grep -o 'total: [0-9]*' | grep -o '[0-9]*')
+    wait $rd
+    got=$(grep -o 'received=[0-9]*' $OUT/bench-ceil.out | cut -d= -f2)
+    agent_off
+    lost=$(grep -o '[0-9]* records, [0-9]* calls in all' $OUT/bench-agent.log | tail -1 | sed 's/ in all//'); lost=${lost:-none}
+    echo "| $w | $((n * w)) | $(fmt $wr) | $got | $lost |" >>$R
+    echo "ceiling writers=$w: $wr writes/s, $got of $((n * w)) events, lost $lost"
+  done
+else
+  echo >>$R; echo "(capture parts skipped: they need root, clang, libbpf and libssl-dev)" >>$R
 fi
+
+# ---- 5. memory ----------------------------------------------------------------
+rss() { awk '/^VmRSS/ {print $2}' /proc/$1/status; }
+hwm() { awk '/^VmHWM/ {print $2}' /proc/$1/status; }
+{
+  echo
+  echo "## 5. Memory (kB)"
+  echo
+  echo "| what | RSS |"
+  echo "|---|---|"
+} >>$R
+./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --events 1 --stay 2>$OUT/bench-mem.log &
+g=$!; p=$(port_of $OUT/bench-mem.log)
+sleep 0.3
+echo "| gen, idle, no client | $(rss $g) |" >>$R
+$BIN/wsclients 127.0.0.1 $p -c 100 -n 2 -t 3 >/dev/null 2>&1 &
+c=$!
+sleep 1
+echo "| gen, 100 idle clients | $(rss $g) |" >>$R
+wait $c; kill $g; wait $g 2>/dev/null
+./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --events 100000 --size 1000 --wait-clients 2 --client-buffer 16777216 2>$OUT/bench-mem.log &
+g=$!; p=$(port_of $OUT/bench-mem.log)
+$BIN/wsclients 127.0.0.1 $p -c 1 -s 1 -n 100000 -t 60 >/dev/null 2>&1
+echo "| gen, one stalled client (--client-buffer 16 MiB), peak | $(hwm $g) |" >>$R
+wait $g
+if [ "$(id -u)" = 0 ]; then
+  ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ 2>$OUT/bench-agent.log &
+  a=$!
+  for i in $(seq 200); do grep -q capturing $OUT/bench-agent.log && break; sleep 0.05; done
+  sleep 0.5
+  echo "| tls, idle (RSS; of it anonymous: $(awk '/^RssAnon/ {print $2}' /proc/$a/status), the 32 MiB ring is not counted until written) | $(rss $a) |" >>$R
+  kill $a; wait $a 2>/dev/null
+fi
+make -s static >/dev/null 2>&1
+echo "| binary sizes (bytes): ecaptureq $(stat -c %s ecaptureq), ecaptureq-static (stripped) $(stat -c %s ecaptureq-static 2>/dev/null || echo -) | |" >>$R
+
+echo
+cat $R

@@ -1,6 +1,6 @@
 /* wsclients.c - many WebSocket clients in one process, for tests and benchmarks.
  *
- *   wsclients HOST PORT -c CLIENTS -n EVENTS [-s STALLED] [-t SECONDS] [-a]
+ *   wsclients HOST PORT -c CLIENTS -n EVENTS [-s STALLED] [-t SECONDS] [-a] [-p PNAME] [-L]
  *
  * Each client handshakes (the Sec-WebSocket-Accept is verified), reads every frame,
  * decodes it with ecaptureq's decoder and checks that it gets gen's events 0..N-1 in
@@ -8,7 +8,9 @@
  * until the others are done; then they drain their socket and report the close code
  * the server sent them. Prints one summary line; exit 0 when every reading client got
  * every event (and, with -s, every stalled client was closed with 1008). With -a any
- * events count (captured traffic, not gen's): the run ends after N of them. */
+ * events count (captured traffic, not gen's): the run ends after N of them; -p counts
+ * only events of processes named PNAME. -L: the latency of each counted event, arrival
+ * (CLOCK_REALTIME when decoded) minus Event.timestamp, summed up as p50/p99/max. */
 #define _GNU_SOURCE
 #include "../ecaptureq.h"
 #include <arpa/inet.h>
@@ -54,6 +56,22 @@ static long seq_of(const struct ecq_event *e)
 }
 
 static int any_events;
+static const char *only_pname;
+static int64_t *lat;                /* -L: one latency per counted event, ns */
+static size_t nlat, caplat;
+
+static int64_t realtime_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
 static void on_message(struct cl *c, uint64_t want)
 {
@@ -66,6 +84,12 @@ static void on_message(struct cl *c, uint64_t want)
         return;
     }
     if (e.payload_case != ECQ_PAYLOAD_EVENT) return;
+    if (only_pname && (e.event.pname.len != strlen(only_pname) || memcmp(e.event.pname.ptr, only_pname, e.event.pname.len)))
+        return;
+    if (caplat) {
+        if (nlat == caplat) lat = realloc(lat, (caplat *= 2) * sizeof *lat);
+        lat[nlat++] = realtime_ns() - e.event.timestamp;
+    }
     long s = any_events ? (long)c->next : seq_of(&e.event);
     if (s != (long)c->next) {
         if (c->bad++ < 3) fprintf(stderr, "client fd %d: event %ld, expected %llu\n", c->fd, s, (unsigned long long)c->next);
@@ -134,12 +158,14 @@ int main(int argc, char **argv)
     uint64_t want = 0;
     double timeout = 60;
     struct rlimit rl;
-    while ((opt = getopt(argc, argv, "c:n:s:t:a")) != -1) {
+    while ((opt = getopt(argc, argv, "c:n:s:t:ap:L")) != -1) {
         if (opt == 'c') nclients = atoi(optarg);
         else if (opt == 'n') want = strtoull(optarg, NULL, 10);
         else if (opt == 's') nstalled = atoi(optarg);
         else if (opt == 't') timeout = atof(optarg);
         else if (opt == 'a') any_events = 1;
+        else if (opt == 'p') only_pname = optarg;
+        else if (opt == 'L') lat = malloc((caplat = 1 << 16) * sizeof *lat);
         else return 2;
     }
     if (argc - optind != 2) {
@@ -219,6 +245,12 @@ int main(int argc, char **argv)
            "events_per_s=%.0f MB_per_s=%.1f\n", nclients, (unsigned long long)want, ok, (unsigned long long)received,
            bad, stalled_closed, nstalled, secs, secs > 0 ? (double)received / secs : 0,
            secs > 0 ? (double)bytes / secs / 1e6 : 0);
+    if (caplat && nlat) {
+        qsort(lat, nlat, sizeof *lat, cmp64);
+        printf("latency_us p50=%.0f p99=%.0f max=%.0f n=%zu\n", (double)lat[nlat / 2] / 1e3,
+               (double)lat[nlat * 99 / 100] / 1e3, (double)lat[nlat - 1] / 1e3, nlat);
+    }
+    free(lat);
     for (int i = 0; i < total; i++) close(cs[i].fd), ecq_ws_reader_free(&cs[i].rd);
     return ok == nclients && stalled_closed == nstalled ? 0 : 1;
 }
