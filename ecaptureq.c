@@ -2512,6 +2512,7 @@ static uint8_t *ecq__map_file(const char *path, size_t *size)
 #define ECQ__CHECK_MS 1000          /* loss counters and clock offset are refreshed this often */
 #define ECQ__BUSY_US 250            /* the drain interval while records flow */
 #define ECQ__IDLE_DRAINS 40         /* empty drains in a row (10 ms) before going idle */
+#define ECQ__STEP_BYTES (2u << 20)  /* records handed to the server per step, at most */
 
 /* One probed function: the BPF program at its entry and the one at its return.
  * C libraries return through a uretprobe; Go functions through uprobes on each RET
@@ -2593,6 +2594,8 @@ struct ecq_capture {
     int follow;                     /* discovery keeps up with new processes */
     int files_fd, counters_fd;
     int idle_fd, idle, empty_drains; /* adaptive drain: see ecq_capture_step */
+    int more;                       /* the last step stopped at ECQ__STEP_BYTES */
+    size_t step_bytes;
     int64_t mono_to_real_ns, next_check_ms;
     int target_gone;
     struct ecq_capture_stats st;
@@ -3181,7 +3184,10 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     ev.length = r->len;
     ev.payload = (struct ecq_bytes){(const char *)r->data, r->len};
     if (ecq_server_event(c->srv, &ev) < 0) c->st.dropped++;
-    return 0;
+    /* a step hands the server at most ECQ__STEP_BYTES: the rest waits in the ring until
+     * the clients' sockets took this much, so a burst is not a slow consumer */
+    c->step_bytes += size;
+    return c->step_bytes >= ECQ__STEP_BYTES ? -EAGAIN : 0;
 }
 
 static int64_t ecq__mono_to_real(void)
@@ -3335,13 +3341,20 @@ static void ecq__set_idle(struct ecq_capture *c, int idle)
  * BPF side wakes it with the next record. */
 int ecq_capture_step(struct ecq_capture *c)
 {
+    uint64_t before = c->st.records;
+    c->step_bytes = 0;
     int n = ring_buffer__consume(c->rb);
+    c->more = n == -EAGAIN; /* stopped at ECQ__STEP_BYTES: the next step comes at once */
+    if (c->more) n = (int)(c->st.records - before);
     if (n > 0) {
         if (c->idle) ecq__set_idle(c, 0);
         c->empty_drains = 0;
     } else if (n == 0 && !c->idle && ++c->empty_drains >= ECQ__IDLE_DRAINS) {
         ecq__set_idle(c, 1);
-        if ((n = ring_buffer__consume(c->rb)) > 0) ecq__set_idle(c, 0); /* came before the flag did */
+        c->step_bytes = 0;
+        if ((n = ring_buffer__consume(c->rb)) != 0) ecq__set_idle(c, 0); /* came before the flag did */
+        c->more = n == -EAGAIN;
+        if (c->more) n = (int)(c->st.records - before);
     }
     if (c->npending) ecq__discover_pending(c);
     int64_t now = ecq__now_ms();
@@ -3363,6 +3376,7 @@ int ecq_capture_step(struct ecq_capture *c)
 
 int ecq_capture_next_us(const struct ecq_capture *c)
 {
+    if (c->more) return 0;
     if (c->npending) return 1000; /* a new file's mapping may show in its maps any moment */
     if (!c->idle) return ECQ__BUSY_US;
     int64_t left = c->next_check_ms - ecq__now_ms();
@@ -3375,7 +3389,11 @@ void ecq_capture_close(struct ecq_capture *c)
 {
     if (!c) return;
     if (c->rb) {
-        ring_buffer__consume(c->rb);
+        for (int i = 0; i < 16; i++) { /* what is left, ECQ__STEP_BYTES at a time */
+            c->step_bytes = 0;
+            if (ring_buffer__consume(c->rb) != -EAGAIN) break;
+            ecq_server_poll(c->srv, NULL, 0, 0);
+        }
         ecq__check_losses(c);
         ring_buffer__free(c->rb);
     }

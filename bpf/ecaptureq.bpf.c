@@ -338,7 +338,9 @@ static __always_inline int seen_file(struct file *f)
     k.gen = BPF_CORE_READ(f, f_inode, i_generation);
     if (bpf_map_update_elem(&files, &k, &fresh, BPF_NOEXIST) < 0) return 0; /* known, or reported */
     r.dev = k.dev, r.ino = k.ino, r.gen = k.gen, r.pid = id >> 32;
-    if (bpf_ringbuf_output(&file_rb, &r, sizeof r, 0) < 0) {
+    /* rare, and the process may make its first TLS call within milliseconds: wake the
+     * agent now, idle or not */
+    if (bpf_ringbuf_output(&file_rb, &r, sizeof r, BPF_RB_FORCE_WAKEUP) < 0) {
         bpf_map_delete_elem(&files, &k);
         count(ECQ_CNT_LOST_FILES, 1);
     }
@@ -572,16 +574,35 @@ static long emit_cb(__u32 i, void *arg)
     if (n == 0 || n > ECQ_CHUNK) return 1;
     ev->offset = (__u32)off;
     ev->len = (__u32)n;
-    if (bpf_probe_read_user(ev->data, n, (void *)(e->buf + off)) < 0) {
-        count(ECQ_CNT_LOST_RECORDS, 1);
-        count(ECQ_CNT_LOST_BYTES, n);
-        return 0;
-    }
     /* batched wakeups: while records flow the consumer drains on a short timer and is
      * woken early only when a backlog builds up; once it has gone idle, a record wakes it */
     __u32 zero = 0, *sleeping = bpf_map_lookup_elem(&idle, &zero);
     flags = (sleeping && *sleeping) || bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) > cfg.wake_bytes ? BPF_RB_FORCE_WAKEUP
                                                                                                   : BPF_RB_NO_WAKEUP;
+    if (n > ECQ_CHUNK / 2) {
+        /* a large chunk goes from the program's memory straight into a full-size ring
+         * record: one copy instead of two (a half-empty record at worst) */
+        struct ecq_bpf_event *rec = bpf_ringbuf_reserve(&rb, sizeof *rec, 0);
+        if (!rec) {
+            count(ECQ_CNT_LOST_RECORDS, 1);
+            count(ECQ_CNT_LOST_BYTES, n);
+            return 0;
+        }
+        __builtin_memcpy(rec, ev, ECQ_EVENT_HDR_SIZE);
+        if (bpf_probe_read_user(rec->data, n, (void *)(e->buf + off)) < 0) {
+            bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+            count(ECQ_CNT_LOST_RECORDS, 1);
+            count(ECQ_CNT_LOST_BYTES, n);
+            return 0;
+        }
+        bpf_ringbuf_submit(rec, flags);
+        return 0;
+    }
+    if (bpf_probe_read_user(ev->data, n, (void *)(e->buf + off)) < 0) {
+        count(ECQ_CNT_LOST_RECORDS, 1);
+        count(ECQ_CNT_LOST_BYTES, n);
+        return 0;
+    }
     if (bpf_ringbuf_output(&rb, ev, ECQ_EVENT_HDR_SIZE + n, flags) < 0) {
         count(ECQ_CNT_LOST_RECORDS, 1);
         count(ECQ_CNT_LOST_BYTES, n);

@@ -218,17 +218,17 @@ c=$!
 sleep 1
 echo "| gen, 100 idle clients | $(rss $g) |" >>$R
 wait $c; kill $g; wait $g 2>/dev/null
-./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --events 100000 --size 1000 --wait-clients 2 --client-buffer 16777216 2>$OUT/bench-mem.log &
+./ecaptureq gen --ecaptureq ws://127.0.0.1:0/ --events 100000 --size 1000 --wait-clients 2 --client-buffer 16777216 --stay 2>$OUT/bench-mem.log &
 g=$!; p=$(port_of $OUT/bench-mem.log)
 $BIN/wsclients 127.0.0.1 $p -c 1 -s 1 -n 100000 -t 60 >/dev/null 2>&1
-echo "| gen, one stalled client (--client-buffer 16 MiB), peak | $(hwm $g) |" >>$R
-wait $g
+echo "| gen, one reader and one stalled client (--client-buffer 16 MiB: closed with 1008 at its bound), peak | $(hwm $g) |" >>$R
+kill $g; wait $g 2>/dev/null
 if [ "$(id -u)" = 0 ]; then
   ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ 2>$OUT/bench-agent.log &
   a=$!
   for i in $(seq 200); do grep -q capturing $OUT/bench-agent.log && break; sleep 0.05; done
   sleep 0.5
-  echo "| tls, idle (RSS; of it anonymous: $(awk '/^RssAnon/ {print $2}' /proc/$a/status), the 32 MiB ring is not counted until written) | $(rss $a) |" >>$R
+  echo "| tls, idle: all of it / anonymous memory (the rest is the binary and the 32 MiB ring, which the kernel maps twice) | $(rss $a) / $(awk '/^RssAnon/ {print $2}' /proc/$a/status) |" >>$R
   kill $a; wait $a 2>/dev/null
 fi
 make -s static >/dev/null 2>&1
