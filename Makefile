@@ -2,7 +2,7 @@
 #   make            build ./ecaptureq (installs missing build packages when run as root)
 #   sudo make run   build and start capturing on $(URL)
 #   make test       ./test.sh
-#   make bench      throughput to 1 and 8 clients (ecaptureq gen)
+#   make bench      ecaptureq against the limits (tests/bench.sh; tables in tests/out/bench.md)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make static     ./ecaptureq-static, one self-contained binary
 #   make symbols    build the stream server alone (no libbpf, no main) and check its exports

@@ -238,6 +238,24 @@ static size_t ecq__utf8_char(const char *p, size_t n)
     return k <= n && ecq_utf8_valid(p, k) ? k : 0;
 }
 
+/* v in decimal at o; returns the digits written */
+static inline size_t ecq__dec(char *o, uint64_t v)
+{
+    char t[20];
+    size_t n = 0;
+    do t[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    for (size_t k = 0; k < n; k++) o[k] = t[n - 1 - k];
+    return n;
+}
+
+static inline size_t ecq__put(char *o, const char *lit)
+{
+    size_t n = strlen(lit);
+    memcpy(o, lit, n);
+    return n;
+}
+
 /* n random bytes from the kernel (a WebSocket key, a page's CSP nonce) */
 static void ecq__rand(void *buf, size_t n)
 {
@@ -3145,10 +3163,20 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
     return total ? total : -ENOENT;
 }
 
-static void ecq__addr_text(int family, const unsigned char *a, char *out, size_t cap)
+/* an address as text, "" if unknown; IPv4 without printf (it runs for every record) */
+static size_t ecq__addr_text(int family, const unsigned char *a, char *out, size_t cap)
 {
-    if (family != AF_INET && family != AF_INET6) out[0] = 0;
-    else inet_ntop(family, a, out, (socklen_t)cap);
+    size_t n = 0;
+    if (family == AF_INET) {
+        for (int i = 0; i < 4; i++) {
+            if (i) out[n++] = '.';
+            n += ecq__dec(out + n, a[i]);
+        }
+        out[n] = 0;
+        return n;
+    }
+    if (family != AF_INET6 || !inet_ntop(family, a, out, (socklen_t)cap)) out[0] = 0;
+    return strlen(out);
 }
 
 /* one ring-buffer record -> one Event to every client */
@@ -3158,26 +3186,37 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     const struct ecq_bpf_event *r = data;
     char laddr[INET6_ADDRSTRLEN], raddr[INET6_ADDRSTRLEN], comm[17];
     struct ecq_event ev = {0};
-    int n;
+    size_t n, cl, ll, rl;
     if (size < ECQ_EVENT_HDR_SIZE || r->len > size - ECQ_EVENT_HDR_SIZE) return 0;
     c->st.records++;
     memcpy(comm, r->comm, 16);
     comm[16] = 0;
-    ecq__addr_text(r->family, r->laddr, laddr, sizeof laddr);
-    ecq__addr_text(r->family, r->raddr, raddr, sizeof raddr);
-    /* eCapture's pid_tid_comm_fd, and the socket's number: fds are reused */
-    if (r->fd >= 0)
-        n = snprintf(c->uuid, sizeof c->uuid, "%u_%u_%s_%d_%llu", r->pid, r->conn_tid, comm, r->fd, r->seq);
-    else
-        n = snprintf(c->uuid, sizeof c->uuid, "%u_%u_%s_0x%llx", r->pid, r->conn_tid, comm, r->conn);
+    cl = strlen(comm);
+    ll = ecq__addr_text(r->family, r->laddr, laddr, sizeof laddr);
+    rl = ecq__addr_text(r->family, r->raddr, raddr, sizeof raddr);
+    /* eCapture's pid_tid_comm_fd, and the socket's number: fds are reused (written
+     * without printf: this runs for every record) */
+    n = ecq__dec(c->uuid, r->pid);
+    c->uuid[n++] = '_';
+    n += ecq__dec(c->uuid + n, r->conn_tid);
+    c->uuid[n++] = '_';
+    memcpy(c->uuid + n, comm, cl), n += cl;
+    if (r->fd >= 0) {
+        c->uuid[n++] = '_';
+        n += ecq__dec(c->uuid + n, (uint64_t)r->fd);
+        c->uuid[n++] = '_';
+        n += ecq__dec(c->uuid + n, r->seq);
+    } else {
+        n += (size_t)snprintf(c->uuid + n, sizeof c->uuid - n, "_0x%llx", r->conn);
+    }
     ev.timestamp = (int64_t)r->ts_ns + c->mono_to_real_ns;
-    ev.uuid = (struct ecq_bytes){c->uuid, (size_t)n};
+    ev.uuid = (struct ecq_bytes){c->uuid, n};
     ev.pid = r->pid;
-    ev.pname = (struct ecq_bytes){comm, strlen(comm)};
+    ev.pname = (struct ecq_bytes){comm, cl};
     /* a write goes from the local end to the peer; a read the other way */
     int w = r->dir == ECQ_DIR_WRITE;
-    ev.src_ip = (struct ecq_bytes){w ? laddr : raddr, strlen(w ? laddr : raddr)};
-    ev.dst_ip = (struct ecq_bytes){w ? raddr : laddr, strlen(w ? raddr : laddr)};
+    ev.src_ip = (struct ecq_bytes){w ? laddr : raddr, w ? ll : rl};
+    ev.dst_ip = (struct ecq_bytes){w ? raddr : laddr, w ? rl : ll};
     ev.src_port = r->family ? (w ? r->lport : r->rport) : 0;
     ev.dst_port = r->family ? (w ? r->rport : r->lport) : 0;
     ev.type = r->offset == 0 ? ecq_classify(r->data, r->len) : ECQ_TYPE_UNKNOWN;
@@ -3564,24 +3603,6 @@ static int ecq__signalled(struct pollfd *p)
 /* ---- gen: synthetic events through the same hub path ------------------- */
 
 /* Event i of a generated stream (documented in README: the pattern is reproducible). */
-/* v in decimal at o; returns the digits written */
-static size_t ecq__dec(char *o, uint64_t v)
-{
-    char t[20];
-    size_t n = 0;
-    do t[n++] = (char)('0' + v % 10);
-    while ((v /= 10));
-    for (size_t k = 0; k < n; k++) o[k] = t[n - 1 - k];
-    return n;
-}
-
-static size_t ecq__put(char *o, const char *lit)
-{
-    size_t n = strlen(lit);
-    memcpy(o, lit, n);
-    return n;
-}
-
 /* Event i of gen (the README describes it), built from fixed parts and the few numbers
  * that change, without printf: gen is the load every benchmark runs on. str holds the
  * uuid and the two addresses; buf (size + 64 bytes) the payload, placed so that its

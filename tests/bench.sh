@@ -11,6 +11,7 @@
 #      the machine's own wakeup latency (a 250 us sleep) as the reference
 #   4. capture ceiling (root): the SSL_write rate every event of which reaches a reader
 #   5. memory: RSS idle, with 100 idle clients, with a stalled client; binary sizes
+#   6. Go (root, with Go installed): a Go client's writes bare and probed
 # ROUNDS (default 3; 5 for capture overhead) and QUICK=1 (smaller runs) change the size.
 set -u
 cd "$(dirname "$0")/.."
@@ -233,6 +234,39 @@ if [ "$(id -u)" = 0 ]; then
 fi
 make -s static >/dev/null 2>&1
 echo "| binary sizes (bytes): ecaptureq $(stat -c %s ecaptureq), ecaptureq-static (stripped) $(stat -c %s ecaptureq-static 2>/dev/null || echo -) | |" >>$R
+
+# ---- 6. Go crypto/tls -----------------------------------------------------------
+# the cost of the probes on a Go client's writes (1 KiB each), bare and with `ecaptureq
+# gotls` attached and a reader connected
+if [ "$(id -u)" = 0 ] && command -v go >/dev/null; then
+  export GOCACHE=$TOP/$OUT/go-cache GOPATH=$TOP/$OUT/go-path GO111MODULE=off GOFLAGS=
+  (cd tests/gotls && go build -o ../bin/gotls main.go)
+  $BIN/gotls server 127.0.0.1:0 $OUT/cert.pem $OUT/key.pem >$OUT/bench-gosrv.out 2>&1 &
+  srv=$!
+  for i in $(seq 100); do grep -q ready $OUT/bench-gosrv.out && break; sleep 0.05; done
+  gp=$(awk '{print $2}' $OUT/bench-gosrv.out)
+  N=$((Q == 1 ? 20000 : 100000))
+  bare=$($BIN/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
+  ./ecaptureq gotls --elfpath $BIN/gotls --ecaptureq ws://127.0.0.1:0/ 2>$OUT/bench-agent.log &
+  AGENT=$!
+  for i in $(seq 200); do grep -q capturing $OUT/bench-agent.log && break; sleep 0.05; done
+  APORT=$(port_of $OUT/bench-agent.log)
+  $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
+  rd=$!
+  sleep 0.5
+  probed=$($BIN/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
+  kill $rd; kill -TERM $AGENT; wait $AGENT 2>/dev/null
+  kill $srv; wait $srv 2>/dev/null
+  lost=$(grep -o '[0-9]* records, [0-9]* calls in all' $OUT/bench-agent.log | tail -1 | sed 's/ in all//')
+  {
+    echo
+    echo "## 6. Go: a Go client's tls.Conn writes of 1 KiB to a Go server, both probed (client writes, server reads)"
+    echo
+    echo "| writes | bare | probed, a reader connected | lost |"
+    echo "|---|---|---|---|"
+    echo "| $N | ${bare:-?} | ${probed:-?} | ${lost:-none} |"
+  } >>$R
+fi
 
 echo
 cat $R
