@@ -23,11 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     assert(head <= n);
     size_t len = head ? head : n;
     int rc = ecq_http_check_upgrade((const char *)d, len, &p, acc);
-    assert(rc == 101 || rc == 400 || rc == 403 || rc == 404 || rc == 405 || rc == 426);
+    assert(rc == 101 || rc == 200 || rc == 400 || rc == 403 || rc == 404 || rc == 405 || rc == 426);
     if (rc == 101) assert(strlen(acc) == 28);
+    int plain = rc == 200;
     p.token = "t0k3n";
     rc = ecq_http_check_upgrade((const char *)d, len, &p, acc);
-    assert(rc == 101 || rc == 400 || rc == 401 || rc == 403 || rc == 404 || rc == 405 || rc == 426);
+    assert(rc == 101 || rc == 200 || rc == 400 || rc == 401 || rc == 403 || rc == 404 || rc == 405 || rc == 426);
+    assert(plain == (rc == 200)); /* the page (200) needs no token; a token never makes one */
     return 0;
 }
 #elif defined(FUZZ_FRAMES)
