@@ -3705,7 +3705,8 @@ static int ecq__cmd_gen(int argc, char **argv)
      * bound, but waits at most a second for one, so that a consumer that stopped reading
      * is closed by its bound (as in capture) and does not stall the others. */
     size_t high = o.cfg.client_buffer / 2;
-    uint64_t batch = (256u << 10) / (size + 100) + 1;
+    size_t batch_bytes = o.cfg.client_buffer / 4 < (256u << 10) ? o.cfg.client_buffer / 4 : (256u << 10);
+    uint64_t batch = batch_bytes / (size + 100) + 1; /* a batch never takes a reader past its bound */
     if (batch > 1024) batch = 1024;
     int64_t waiting_since = 0;
     while (!sig && (!events || made < events)) {
