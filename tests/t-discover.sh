@@ -1,7 +1,7 @@
 # Discovery, sourced by test.sh as root: with no flags the agent finds every TLS stack
 # on the host, also those that appear later: a chroot with its own copies of curl and
 # its libraries, a mount namespace with another libssl bound over the host's, a
-# library loaded late by python, a client with OpenSSL linked in statically, nginx's
+# library loaded late by python, a client with OpenSSL linked in statically, Node, nginx's
 # connections, and a burst of short-lived processes.
 section "discovery: every TLS stack on the host, with no flags"
 CERT=$OUT/cert.pem KEY=$OUT/key.pem
@@ -90,6 +90,21 @@ client P_ST "$BIN/tls_static" 127.0.0.1 $DP /static 300 >"$OUT/static.out"
 settle
 check "a client with OpenSSL linked in statically: its executable probed at exec, the exchange captured" \
   bash -c "grep -q 'openssl: $BIN/tls_static (pid [0-9]*): 5 of 5' $OUT/disc.log && $PY tests/check_capture.py $OUT/static.json exchange $P_ST tls_static 127.0.0.1 $DP 'GET /static HTTP/1.1' 'hello /static'"
+
+# Node: upstream builds link OpenSSL into the executable and drive it through memory
+# BIOs; a Debian build uses the shared libssl the same way. No warm-up: the first run.
+if command -v node >/dev/null 2>&1; then
+  NODE=$(command -v node)
+  consume node $DAP 60
+  client P_NODE "$NODE" -e "require('https').get({host:'127.0.0.1',port:$DP,path:'/node',rejectUnauthorized:false,agent:false},
+    r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>console.log(b.trim()))}).on('error',e=>{console.error(e.message);process.exit(1)})" >"$OUT/node.out"
+  settle
+  if nm -D "$NODE" 2>/dev/null | grep -q ' T SSL_write$'; then how="OpenSSL inside the executable, probed at exec"; else how="the shared libssl"; fi
+  check "Node's https ($how, memory BIOs): request and response on one uuid with the real addresses and ports" \
+    $PY tests/check_capture.py "$OUT/node.json" exchange $P_NODE node 127.0.0.1 $DP "GET /node HTTP/1.1" "hello /node"
+else
+  skip "Node's https: no node on this machine"
+fi
 
 # nginx: every connection its own uuid, even on a reused fd
 NGP=$(free_port)
