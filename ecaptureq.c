@@ -976,29 +976,21 @@ int ecq_ws_read(struct ecq_ws_reader *r, const uint8_t *in, size_t len, size_t *
         }
         size_t take = len - i < r->remaining ? len - i : (size_t)r->remaining;
         uint8_t tmp[4096];
-        if (!r->masked && take) { /* a server's frames: the bytes as they are, no copy to unmask */
-            const uint8_t *src = in + i;
-            if (r->opcode >= 8) {
-                memcpy(r->ctl + r->ctl_len, src, take);
-                r->ctl_len += (unsigned)take;
-            } else {
-                if (r->msg_opcode == 1 && (r->utf8 = ecq__utf8_step(r->utf8, src, take)) == ECQ__UTF8_BAD)
-                    return *used = i + take, -1007;
-                if (r->keep_data) memcpy(r->data + r->data_len, src, take), r->data_len += take;
-            }
-            r->done += take, r->remaining -= take, i += take, take = 0;
-        }
         while (take) {
-            size_t n = take < sizeof tmp ? take : sizeof tmp;
-            for (size_t j = 0; j < n; j++)
-                tmp[j] = r->masked ? in[i + j] ^ r->mask[(r->done + j) & 3] : in[i + j];
+            size_t n = take;
+            const uint8_t *src = in + i; /* a server's frames: the bytes as they are */
+            if (r->masked) {             /* a client's: unmasked through tmp */
+                n = take < sizeof tmp ? take : sizeof tmp;
+                for (size_t j = 0; j < n; j++) tmp[j] = in[i + j] ^ r->mask[(r->done + j) & 3];
+                src = tmp;
+            }
             if (r->opcode >= 8) {
-                memcpy(r->ctl + r->ctl_len, tmp, n);
+                memcpy(r->ctl + r->ctl_len, src, n);
                 r->ctl_len += (unsigned)n;
             } else {
-                if (r->msg_opcode == 1 && (r->utf8 = ecq__utf8_step(r->utf8, tmp, n)) == ECQ__UTF8_BAD)
+                if (r->msg_opcode == 1 && (r->utf8 = ecq__utf8_step(r->utf8, src, n)) == ECQ__UTF8_BAD)
                     return *used = i + n, -1007;
-                if (r->keep_data) memcpy(r->data + r->data_len, tmp, n), r->data_len += n;
+                if (r->keep_data) memcpy(r->data + r->data_len, src, n), r->data_len += n;
             }
             r->done += n, r->remaining -= n, i += n, take -= n;
         }
