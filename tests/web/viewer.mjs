@@ -146,7 +146,7 @@ async function live(browser) {
   await stop(gen);
   await until(page, () => /disconnected|not connected/.test(document.getElementById('state').textContent), null, 5000);
   await page.click('#pause'); // resume
-  const gen2 = await start('gen2', ECQ, ['gen', '--ecaptureq', 'ws://127.0.0.1:' + gen.port + '/', '--events', '5', '--wait-clients', '1']);
+  const gen2 = await start('gen2', ECQ, ['gen', '--ecaptureq', 'ws://127.0.0.1:' + gen.port + '/', '--events', '5', '--wait-clients', '1', '--stay']);
   const back = await until(page, n => document.getElementById('state').textContent === 'connected' &&
                                      document.querySelectorAll('#rows tr').length === n, N + 5, 20000);
   check(back, 'after the agent restarts, the page reconnects by itself and adds its events', await state(page) + ', rows ' + await rowCount(page));
