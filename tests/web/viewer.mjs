@@ -242,7 +242,8 @@ async function token(browser) {
   await page.click('#auth button');
   const inWith = await until(page, () => document.getElementById('state').textContent === 'connected' &&
                                          document.querySelectorAll('#rows tr').length > 0, null, 10000);
-  check(asks && refused && inWith, 'with --token the page asks for it, stays out with a wrong one, streams with the right one');
+  check(asks && refused && inWith, 'with --token the page asks for it, stays out with a wrong one, streams with the right one',
+        'asks ' + asks + ', refused ' + refused + ', in with the right one ' + inWith);
   await page.close();
   page = await browser.newPage();
   await page.goto(base + '?token=' + encodeURIComponent('open sesame'));
