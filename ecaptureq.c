@@ -1166,8 +1166,7 @@ static void ecq__msg_unref(struct ecq_server *s, struct ecq__msg *m)
 }
 
 /* A framed LogEntry, sized once and encoded straight into the frame; NULL on
- * allocation failure. */
-/* An entry, encoded once into its frame. A large payload (the entry's last bytes) is
+ * allocation failure. A large payload (the entry's last bytes) is
  * placed at the same address mod 64 as where it comes from: a copy between addresses
  * that differ mod 64 is several times slower on some CPUs (rep movsb). */
 static struct ecq__msg *ecq__msg_entry(struct ecq_server *s, const struct ecq_entry *e)
@@ -3366,26 +3365,31 @@ static void ecq__set_idle(struct ecq_capture *c, int idle)
     c->empty_drains = 0;
 }
 
+/* One pass over the rings, handing the server at most ECQ__STEP_BYTES (c->more: it
+ * stopped there, the next pass is due at once). Returns the records taken, or a
+ * negative errno. */
+static int ecq__drain(struct ecq_capture *c)
+{
+    uint64_t before = c->st.records;
+    c->step_bytes = 0;
+    int n = ring_buffer__consume(c->rb);
+    c->more = n == -EAGAIN;
+    return c->more ? (int)(c->st.records - before) : n;
+}
+
 /* The drain adapts: while records flow, every ECQ__BUSY_US (no wakeup per record, which
  * costs each uprobe hit a wakeup of its own); after ECQ__IDLE_DRAINS empty drains in a
  * row the consumer goes idle, waits on the ring's descriptor with no timer, and the
  * BPF side wakes it with the next record. */
 int ecq_capture_step(struct ecq_capture *c)
 {
-    uint64_t before = c->st.records;
-    c->step_bytes = 0;
-    int n = ring_buffer__consume(c->rb);
-    c->more = n == -EAGAIN; /* stopped at ECQ__STEP_BYTES: the next step comes at once */
-    if (c->more) n = (int)(c->st.records - before);
+    int n = ecq__drain(c);
     if (n > 0) {
         if (c->idle) ecq__set_idle(c, 0);
         c->empty_drains = 0;
     } else if (n == 0 && !c->idle && ++c->empty_drains >= ECQ__IDLE_DRAINS) {
         ecq__set_idle(c, 1);
-        c->step_bytes = 0;
-        if ((n = ring_buffer__consume(c->rb)) != 0) ecq__set_idle(c, 0); /* came before the flag did */
-        c->more = n == -EAGAIN;
-        if (c->more) n = (int)(c->st.records - before);
+        if ((n = ecq__drain(c)) != 0) ecq__set_idle(c, 0); /* came before the flag did */
     }
     if (c->npending) ecq__discover_pending(c);
     int64_t now = ecq__now_ms();
@@ -3420,11 +3424,8 @@ void ecq_capture_close(struct ecq_capture *c)
 {
     if (!c) return;
     if (c->rb) {
-        for (int i = 0; i < 16; i++) { /* what is left, ECQ__STEP_BYTES at a time */
-            c->step_bytes = 0;
-            if (ring_buffer__consume(c->rb) != -EAGAIN) break;
+        for (int i = 0; i < 16 && (ecq__drain(c), c->more); i++) /* what is left, ECQ__STEP_BYTES at a time */
             ecq_server_poll(c->srv, NULL, 0, 0);
-        }
         ecq__check_losses(c);
         ring_buffer__free(c->rb);
     }
@@ -3594,7 +3595,6 @@ static int ecq__signalled(struct pollfd *p)
 
 /* ---- gen: synthetic events through the same hub path ------------------- */
 
-/* Event i of a generated stream (documented in README: the pattern is reproducible). */
 /* Event i of gen (the README describes it), built from fixed parts and the few numbers
  * that change, without printf: gen is the load every benchmark runs on. str holds the
  * uuid and the two addresses; buf (size + 64 bytes) the payload, placed so that its

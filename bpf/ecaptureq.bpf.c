@@ -560,6 +560,14 @@ struct emit_ctx {
     __u32 total;
 };
 
+/* a chunk that could not be read or had no room: counted, reported by the loader */
+static __always_inline long lost_chunk(__u64 n)
+{
+    count(ECQ_CNT_LOST_RECORDS, 1);
+    count(ECQ_CNT_LOST_BYTES, n);
+    return 0;
+}
+
 static long emit_cb(__u32 i, void *arg)
 {
     struct emit_ctx *e = arg;
@@ -583,30 +591,18 @@ static long emit_cb(__u32 i, void *arg)
         /* a large chunk goes from the program's memory straight into a full-size ring
          * record: one copy instead of two (a half-empty record at worst) */
         struct ecq_bpf_event *rec = bpf_ringbuf_reserve(&rb, sizeof *rec, 0);
-        if (!rec) {
-            count(ECQ_CNT_LOST_RECORDS, 1);
-            count(ECQ_CNT_LOST_BYTES, n);
-            return 0;
-        }
+        if (!rec) return lost_chunk(n);
         __builtin_memcpy(rec, ev, ECQ_EVENT_HDR_SIZE);
         if (bpf_probe_read_user(rec->data, n, (void *)(e->buf + off)) < 0) {
             bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
-            count(ECQ_CNT_LOST_RECORDS, 1);
-            count(ECQ_CNT_LOST_BYTES, n);
-            return 0;
+            return lost_chunk(n);
         }
         bpf_ringbuf_submit(rec, flags);
         return 0;
     }
-    if (bpf_probe_read_user(ev->data, n, (void *)(e->buf + off)) < 0) {
-        count(ECQ_CNT_LOST_RECORDS, 1);
-        count(ECQ_CNT_LOST_BYTES, n);
-        return 0;
-    }
-    if (bpf_ringbuf_output(&rb, ev, ECQ_EVENT_HDR_SIZE + n, flags) < 0) {
-        count(ECQ_CNT_LOST_RECORDS, 1);
-        count(ECQ_CNT_LOST_BYTES, n);
-    }
+    if (bpf_probe_read_user(ev->data, n, (void *)(e->buf + off)) < 0 ||
+        bpf_ringbuf_output(&rb, ev, ECQ_EVENT_HDR_SIZE + n, flags) < 0)
+        return lost_chunk(n);
     return 0;
 }
 

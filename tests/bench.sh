@@ -82,7 +82,7 @@ for size in 256 4096; do
 done
 
 # ---- capture parts: root and BPF -------------------------------------------
-if [ "$(id -u)" = 0 ] && make -s -C . ecaptureq && cc -O2 -Wall -o $BIN/sslbench tests/bench/sslbench.c -lssl -lcrypto 2>/dev/null &&
+if [ "$(id -u)" = 0 ] && cc -O2 -Wall -o $BIN/sslbench tests/bench/sslbench.c -lssl -lcrypto 2>/dev/null &&
    clang -O2 -g -target bpf -idirafter /usr/include/$(cc -print-multiarch) -c tests/bench/nop.bpf.c -o $BIN/nop.bpf.o &&
    cc -O2 -Wall -o $BIN/nopprobe tests/bench/nopprobe.c -lbpf; then
   [ -f $OUT/cert.pem ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout $OUT/key.pem -out $OUT/cert.pem -days 2 -subj /CN=localhost 2>/dev/null
