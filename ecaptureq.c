@@ -2134,10 +2134,10 @@ uint32_t ecq_classify(const void *data, size_t n)
  *   d  rel32 always                    w  imm16
  *   v  imm32, imm64 with REX.W         o  moffs: 8 bytes (4 with 0x67)
  *   e  imm16 + imm8 (ENTER)            f  ModRM, then an immediate if reg is 0 or 1 (TEST)
- *   p  legacy prefix   r  REX   c  VEX escape   s  0x0F escape   x  invalid in 64-bit mode */
+ *   p  legacy prefix   r  REX   c  VEX or EVEX escape   s  0x0F escape   x  invalid in 64-bit mode */
 static const char ecq__x86_map1[256 + 1] =
     "mmmmbzxxmmmmbzxs" "mmmmbzxxmmmmbzxx" "mmmmbzpxmmmmbzpx" "mmmmbzpxmmmmbzpx"
-    "rrrrrrrrrrrrrrrr" "................" "xxxmppppzZbB...." "bbbbbbbbbbbbbbbb"
+    "rrrrrrrrrrrrrrrr" "................" "xxcmppppzZbB...." "bbbbbbbbbbbbbbbb"
     "BZxBmmmmmmmmmmmm" "..........x....." "oooo....bz......" "bbbbbbbbvvvvvvvv"
     "BBw.ccBZe.w..bx." "mmmmxxx.mmmmmmmm" "bbbbbbbbddxb...." "p.pp..ff......mm";
 
@@ -2184,15 +2184,24 @@ int ecq_x86_insn_len(const uint8_t *code, size_t avail)
     }
     op = code[i++];
     form = ecq__x86_map1[op];
-    if (form == 'c') { /* VEX: C5 RvvvvLpp | C4 RXBmmmmm WvvvvLpp, then opcode and ModRM */
-        size_t vlen = op == 0xC5 ? 1 : 2;
+    if (form == 'c') {
+        /* VEX: C5 RvvvvLpp | C4 RXBmmmmm WvvvvLpp; EVEX (AVX-512, the 62 that was BOUND
+         * outside 64-bit mode): 62 RXBR'0mmm Wvvvv1pp zL'LbV'aaa; then opcode and ModRM.
+         * Maps: 1 = 0F, 2 = 0F38, 3 = 0F3A; EVEX also 5 and 6 (FP16), no immediates. */
+        int evex = op == 0x62;
+        size_t vlen = op == 0xC5 ? 1 : evex ? 3 : 2;
         unsigned map = 1;
         if (i + vlen >= avail) return 0;
         if (op == 0xC4) map = code[i] & 0x1F;
-        if (map < 1 || map > 3) return -1;
+        if (evex) {
+            map = code[i] & 0x0F;
+            if (!(code[i + 1] & 4) || !(map == 1 || map == 2 || map == 3 || map == 5 || map == 6)) return -1;
+        } else if (map < 1 || map > 3) {
+            return -1;
+        }
         i += vlen;
         op = code[i++];
-        if (map != 1 || op != 0x77) { /* all but VZEROUPPER/VZEROALL have ModRM */
+        if (evex || map != 1 || op != 0x77) { /* all but VEX VZEROUPPER/VZEROALL have ModRM */
             m = ecq__x86_modrm_len(code + i, avail - i);
             if (!m) return 0;
             i += (size_t)m;
@@ -2229,7 +2238,7 @@ int ecq_x86_insn_len(const uint8_t *code, size_t avail)
         if (form == 'B') imm = 1;
         if (form == 'Z') imm = opsize16 && !rexw ? 2 : 4;
         break;
-    default: return -1; /* invalid, EVEX, a REX or prefix with nothing after it */
+    default: return -1; /* invalid in 64-bit mode, or a REX or prefix with nothing after it */
     }
     i += imm;
     return i > ECQ__X86_MAX_INSN ? -1 : i > avail ? 0 : (int)i;

@@ -1,41 +1,62 @@
 # Go crypto/tls capture, sourced by test.sh as root: a Go HTTPS server and clients
-# (tests/gotls, built here with Debian's golang-go, normal and stripped) under the
-# real probes, checked through the stream by protoc-generated Python.
+# (tests/gotls, built here with Debian's golang-go and with Go 1.21-1.27 from Debian's
+# archive, normal and stripped) under the real probes, checked through the stream by
+# protoc-generated Python.
 section "Go crypto/tls capture"
-export GOCACHE=$OUT/go-cache GOPATH=$OUT/go-path GO111MODULE=off GOFLAGS= HOME=${HOME:-/root}
-if ! (cd tests/gotls && go build -o "$BIN/gotls" main.go && go build -ldflags='-s -w' -o "$BIN/gotls-s" main.go); then
-  bad "the Go test program builds (go $(go version 2>&1))"
-  return 0
-fi
-GOV=$(go version | grep -o 'go1\.[0-9.]*')
-ok "the Go test program builds with $GOV, normal and stripped (-ldflags='-s -w')"
-check "the stripped build has no .symtab, only .gopclntab" bash -c "! readelf -S $BIN/gotls-s | grep -q ' .symtab' && readelf -S $BIN/gotls-s | grep -q .gopclntab"
+# Go caches (the build cache and the fetched toolchains) live outside the clone, so a
+# second run does not fetch or compile the standard library again; a fresh machine
+# fills them once (about a minute).
+CACHE=${ECQ_TEST_CACHE:-/var/cache/ecaptureq-tests}
+export GOCACHE=$CACHE/go-build GOPATH=$OUT/go-path GO111MODULE=off GOFLAGS= GOTOOLCHAIN=local HOME=${HOME:-/root}
+mkdir -p "$GOCACHE"
+# The toolchains: Debian 12's golang-go (1.19, the 0xfffffff0 symbol table layout) and
+# every later Go release Debian's archive carries (1.21 to 1.27, layout 0xfffffff1).
+GOS=("$(go env GOVERSION) $(command -v go)")
+mapfile -t -O 1 GOS < <(tests/go-toolchains.sh "$CACHE/toolchains" 1.21 1.22 1.23 1.24 1.25 1.26 1.27 2>"$OUT/go-toolchains.log")
+check "Go toolchains from Debian's archive: ${#GOS[@]} of 8 ($(printf '%s\n' "${GOS[@]}" | cut -d' ' -f1 | tr '\n' ' '))" \
+  bash -c "test ${#GOS[@]} = 8 || { cat $OUT/go-toolchains.log >&2; false; }"
 
-# where the probes go: .symtab and .gopclntab agree, and every RET is objdump's
-./ecaptureq gotls --elfpath "$BIN/gotls" --list >"$OUT/golist.txt" 2>&1; r1=$?
-./ecaptureq gotls --elfpath "$BIN/gotls-s" --list >"$OUT/golist-s.txt" 2>&1; r2=$?
-check "gotls --list finds Read, writeRecordLocked, serverHandshake, clientHandshake and Close through .symtab" \
-  bash -c "test $r1 = 0 && test \$(grep -c '^crypto/tls.(\*Conn).* .symtab 0x' $OUT/golist.txt) = 5 && grep -q '^$BIN/gotls: $GOV' $OUT/golist.txt"
-# function name, address and RET addresses: the same whichever table found them
+# golist_key FILE: function name, address and RET addresses of a --list
 golist_key() { awk 'NR > 1 {print $1, $3; for (i = 8; i <= NF; i++) if ($i == "ret") print $(i + 1)}' "$1"; }
-same=$(diff <(golist_key "$OUT/golist.txt") <(golist_key "$OUT/golist-s.txt") >/dev/null && echo yes)
-check "... and the same functions and RET addresses through .gopclntab in the stripped build" \
-  bash -c "test $r2 = 0 && test \$(grep -c ' .gopclntab 0x' $OUT/golist-s.txt) = 5 && test '$same' = yes"
-for fn in 'crypto/tls.(*Conn).Read' 'crypto/tls.(*Conn).writeRecordLocked'; do
-  want=$(objdump -d --no-show-raw-insn "$BIN/gotls" | awk -v f="<$fn>:" '$2 == f {on=1; next} on && /^$/ {exit} on && $2 == "ret" {sub(":", "", $1); print "0x" $1}' | tr '\n' ' ')
-  got=$(grep -F "$fn " "$OUT/golist.txt" | grep -o 'ret 0x[0-9a-f]*' | cut -c5- | tr '\n' ' ')
-  check "$fn: our RET addresses are objdump's ($got)" test -n "$got" -a "$got" = "$want"
+BUILDS=()     # what the agent probes, then what the capture checks run on
+for ((t = 0; t < ${#GOS[@]}; t++)); do
+  read -r GOV GO <<<"${GOS[$t]}"
+  B=$BIN/$GOV         # the name is the process name: 15 characters at most
+  if ! (cd tests/gotls && "$GO" build -o "$B" main.go && "$GO" build -ldflags='-s -w' -o "$B-s" main.go) >"$OUT/build-$GOV.log" 2>&1; then
+    bad "$GOV: the Go test program builds (see $OUT/build-$GOV.log)"
+    continue
+  fi
+  ok "$GOV: the Go test program builds, normal and stripped (-ldflags='-s -w')"
+  check "$GOV: the stripped build has no .symtab, only .gopclntab" bash -c "! readelf -S $B-s | grep -q ' .symtab' && readelf -S $B-s | grep -q .gopclntab"
+  # where the probes go: .symtab and .gopclntab agree, and every RET is objdump's
+  ./ecaptureq gotls --elfpath "$B" --list >"$OUT/golist-$GOV.txt" 2>&1; r1=$?
+  ./ecaptureq gotls --elfpath "$B-s" --list >"$OUT/golist-$GOV-s.txt" 2>&1; r2=$?
+  check "$GOV: gotls --list finds Read, writeRecordLocked, serverHandshake, clientHandshake and Close through .symtab" \
+    bash -c "test $r1 = 0 && test \$(grep -c '^crypto/tls.(\*Conn).* .symtab 0x' $OUT/golist-$GOV.txt) = 5 && grep -q '^$B: $GOV\$' $OUT/golist-$GOV.txt"
+  same=$(diff <(golist_key "$OUT/golist-$GOV.txt") <(golist_key "$OUT/golist-$GOV-s.txt") >/dev/null && echo yes)
+  check "$GOV: ... and the same functions and RET addresses through .gopclntab in the stripped build" \
+    bash -c "test $r2 = 0 && test \$(grep -c ' .gopclntab 0x' $OUT/golist-$GOV-s.txt) = 5 && test '$same' = yes"
+  objdump -d -j .text --no-show-raw-insn "$B" >"$OUT/insns-objdump.txt"
+  for fn in 'crypto/tls.(*Conn).Read' 'crypto/tls.(*Conn).writeRecordLocked'; do
+    want=$(awk -v f="<$fn>:" '$2 == f {on=1; next} on && /^$/ {exit} on && $2 == "ret" {sub(":", "", $1); print "0x" $1}' "$OUT/insns-objdump.txt" | tr '\n' ' ')
+    got=$(grep -F "$fn " "$OUT/golist-$GOV.txt" | grep -o 'ret 0x[0-9a-f]*' | cut -c5- | tr '\n' ' ')
+    check "$GOV: $fn: our RET addresses are objdump's ($got)" test -n "$got" -a "$got" = "$want"
+  done
+  "$BIN/unit" insns "$B" >"$OUT/insns-ours.txt"
+  cmp=$($PY tests/insn_compare.py "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt"); crc=$?
+  check "$GOV: the instruction decoder agrees with objdump on the whole .text: $cmp" test $crc = 0
+  # Debian's Go and the newest: both builds through every check; the releases between:
+  # the stripped build (how Go ships)
+  if [ $t = 0 ] || [ $t = $((${#GOS[@]} - 1)) ]; then BUILDS+=("$B" "$B-s"); else BUILDS+=("$B-s"); fi
 done
-"$BIN/unit" insns "$BIN/gotls" >"$OUT/insns-ours.txt"
-objdump -d -j .text --no-show-raw-insn "$BIN/gotls" >"$OUT/insns-objdump.txt"
-check "the instruction decoder agrees with objdump on the whole .text of the Go program: $($PY tests/insn_compare.py "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt")" \
-  $PY tests/insn_compare.py "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt"
+GOV=$(go env GOVERSION)
+rm -f "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt"
 
 # refusals: one line, exit 1
 ./ecaptureq gotls --elfpath /bin/true --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/go-notgo.txt"; rc=$?
 check "gotls on a non-Go executable: exit 1, one line naming the reason" \
   bash -c "test $rc = 1 && test \$(wc -l <$OUT/go-notgo.txt) = 1 && grep -q 'not a Go executable' $OUT/go-notgo.txt"
-$PY - "$BIN/gotls" "$OUT/gotls-old" <<'PYEOF'
+$PY - "$BIN/$GOV" "$OUT/gotls-old" <<'PYEOF'
 import sys
 b = bytearray(open(sys.argv[1], "rb").read())
 i = b.find(b"\xff Go buildinf:")
@@ -51,16 +72,19 @@ check "gotls on a Go 1.16 executable (stack ABI): exit 1, one line naming the re
 CERT=$OUT/cert.pem KEY=$OUT/key.pem
 [ -f "$CERT" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost 2>/dev/null
 
-start_agent gotls gotls --elfpath "$BIN/gotls" --elfpath "$BIN/gotls-s" || return 0
+ELF=(); for b in "${BUILDS[@]}"; do ELF+=(--elfpath "$b"); done
+start_agent gotls gotls "${ELF[@]}" || return 0
 GA=$AGENT_PID GAP=$AGENT_PORT
-./ecaptureq gotls --elfpath "$BIN/gotls" --list >"$OUT/golist-probed.txt" 2>&1
+./ecaptureq gotls --elfpath "$BIN/$GOV" --list >"$OUT/golist-probed.txt" 2>&1
 check "the file is read as it is on disk, not with another agent's breakpoints in it: --list is unchanged while probed" \
-  cmp -s "$OUT/golist.txt" "$OUT/golist-probed.txt"
-check "gotls probes both builds: 5 functions each, RETs included" \
-  bash -c "test \$(grep -c 'go: .*gotls.* ($GOV): 5 of 5 functions probed' $OUT/gotls.log) = 2"
+  cmp -s "$OUT/golist-$GOV.txt" "$OUT/golist-probed.txt"
+probed=0
+for b in "${BUILDS[@]}"; do grep -q "go: $b (go1[.0-9]*): 5 of 5 functions probed" "$OUT/gotls.log" && probed=$((probed + 1)); done
+check "gotls probes all ${#BUILDS[@]} builds: 5 functions each, RETs included ($probed)" test $probed = ${#BUILDS[@]}
 
-for build in gotls gotls-s; do
-  G=$BIN/$build
+for G in "${BUILDS[@]}"; do
+  build=${G##*/} LOOP=3000
+  case $build in "$GOV"|"$GOV-s"|"${BUILDS[-1]##*/}"|"${BUILDS[-2]##*/}") ;; *) LOOP=1000 ;; esac
   start_ready "$build-srv" "$G" server 127.0.0.1:0 "$CERT" "$KEY" || continue
   GS=$HPID GP=$HPORT
   consume "$build-a" $GAP 60
@@ -101,9 +125,9 @@ PYEOF
     $PY tests/check_capture.py "$J" writes $P_W 10000 100
   check "$build: 64 goroutines on 64 connections (GOMAXPROCS=2): every event on its own connection's uuid" \
     bash -c "test $prc = 0 && $PY tests/check_capture.py $J parallel $P_PAR 64"
-  "$G" loop https://127.0.0.1:$GP 3000 >"$OUT/$build-loop.out" 2>&1; lrc=$?
-  check "$build: 3,000 requests under the probes: client exits 0, the server still runs" \
-    bash -c "test $lrc = 0 && grep -q 'loop 3000 ok' $OUT/$build-loop.out && kill -0 $GS"
+  "$G" loop https://127.0.0.1:$GP $LOOP >"$OUT/$build-loop.out" 2>&1; lrc=$?
+  check "$build: $LOOP requests under the probes: client exits 0, the server still runs" \
+    bash -c "test $lrc = 0 && grep -q 'loop $LOOP ok' $OUT/$build-loop.out && kill -0 $GS"
   kill $GS; wait $GS 2>/dev/null
 done
 
@@ -112,15 +136,15 @@ kill -TERM $GA; wait $GA; rc=$?
 check "SIGTERM stops gotls with exit 0" test $rc = 0
 
 # tls --pid N on a Go process finds its executable and probes it
-start_ready gopid-srv "$BIN/gotls-s" server 127.0.0.1:0 "$CERT" "$KEY" && {
+start_ready gopid-srv "${BUILDS[-1]}" server 127.0.0.1:0 "$CERT" "$KEY" && {
   GS=$HPID GP=$HPORT
   start_agent gopid tls --pid $GS
   GT=$AGENT_PID GAP=$AGENT_PORT
   consume gopid $GAP 30
-  "$BIN/gotls" get https://127.0.0.1:$GP/by-pid >/dev/null
+  "$BIN/$GOV" get https://127.0.0.1:$GP/by-pid >/dev/null
   settle
   check "tls --pid N on a Go server: its executable is probed, and only its events come" \
-    bash -c "grep -q 'go: .*gotls-s (pid $GS) ($GOV): 5 of 5 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
+    bash -c "grep -q 'go: ${BUILDS[-1]} (pid $GS) (${GOS[-1]%% *}): 5 of 5 functions probed' $OUT/gopid.log && $PY tests/check_capture.py $OUT/gopid.json only $GS"
   kill -TERM $GT; wait $GT 2>/dev/null
   kill $GS; wait $GS 2>/dev/null
 }

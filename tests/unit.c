@@ -1,5 +1,6 @@
 /* unit.c - pure-function tests of ecaptureq.c (built with ECAPTUREQ_NO_BPF/NO_MAIN):
- * SHA-1, base64, accept key, UTF-8, URL, handshake checks, frame reader, protobuf.
+ * SHA-1, base64, accept key, UTF-8, URL, handshake checks, frame reader, protobuf,
+ * x86-64 instruction lengths.
  *   unit               run every test, one "ok"/"not ok" line each
  *   unit samples DIR   write sample LogEntry encodings for protoc --decode
  *   unit decode FILE   decode one LogEntry with our decoder, print its fields */
@@ -527,6 +528,47 @@ static int decode(const char *file)
     return 0;
 }
 
+/* instruction lengths against GNU as: legacy, VEX and EVEX (AVX-512, which Go 1.26's
+ * runtime uses) forms, and what must be refused or asked for more bytes */
+static void test_x86(void)
+{
+    static const struct { const char *hex; int len; const char *what; } t[] = {
+        {"c3", 1, "ret"},
+        {"c20800", 3, "ret $8"},
+        {"48b88877665544332211", 10, "movabs imm64"},
+        {"c5f877", 3, "VEX vzeroupper (no ModRM)"},
+        {"c5edefd9", 4, "VEX vpxor ymm"},
+        {"c4e36d02d905", 6, "VEX 0F3A vpblendd imm8"},
+        {"62f1fe486f08", 6, "EVEX vmovdqu64 (%rax)"},
+        {"62f1fe486f5001", 7, "EVEX vmovdqu64 disp8*N"},
+        {"62f36d4825d996", 7, "EVEX 0F3A vpternlogd imm8"},
+        {"62f17dc97064cc041b", 9, "EVEX vpshufd imm8, SIB + disp8, masking"},
+        {"62f16c48c2d101", 7, "EVEX vcmpps imm8"},
+        {"62f1d548d43578563412", 10, "EVEX vpaddq RIP-relative"},
+        {"62f26d488dd9", 6, "EVEX 0F38 vpermb"},
+        {"62f56c4858d9", 6, "EVEX map 5 vaddph (FP16)"},
+        {"62f1ed4873d103", 7, "EVEX vpsrlq imm8"},
+    };
+    uint8_t b[16];
+    char name[96];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        size_t n = strlen(t[i].hex) / 2;
+        for (size_t k = 0; k < n; k++) sscanf(t[i].hex + 2 * k, "%2hhx", &b[k]);
+        snprintf(name, sizeof name, "x86 length: %s = %d", t[i].what, t[i].len);
+        CHECK(name, ecq_x86_insn_len(b, n) == t[i].len && ecq_x86_insn_len(b, n - 1) == 0);
+    }
+    static const uint8_t evex_map4[] = {0x62, 0xf4, 0x7c, 0x48, 0x00, 0xc0};   /* APX map 4: unknown */
+    static const uint8_t evex_bit[] = {0x62, 0xf1, 0xfa, 0x48, 0x6f, 0x08};    /* P1 bit 2 clear */
+    static const uint8_t bound[] = {0x62};
+    CHECK("x86 length: EVEX map 4 and a clear EVEX fixed bit are refused",
+          ecq_x86_insn_len(evex_map4, sizeof evex_map4) == -1 && ecq_x86_insn_len(evex_bit, sizeof evex_bit) == -1);
+    CHECK("x86 length: a lone 62 asks for more bytes", ecq_x86_insn_len(bound, 1) == 0);
+    static const uint8_t fn[] = {0x62, 0xf1, 0xfe, 0x48, 0x6f, 0x08, 0xb8, 0xc3, 0, 0, 0, 0xc3};
+    uint32_t rets[4];
+    CHECK("x86 returns: the C3 inside an immediate is not a RET",
+          ecq_x86_find_returns(fn, sizeof fn, rets, 4, NULL) == 1 && rets[0] == 11);
+}
+
 /* unit insns FILE: the address of every instruction in FILE's .text as our decoder
  * sees it, one per line in hex, to compare with objdump's disassembly */
 static int insns(const char *path)
@@ -564,6 +606,7 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "decode")) return decode(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "insns")) return insns(argv[2]);
     test_sha1();
+    test_x86();
     test_base64();
     test_accept();
     test_utf8();
