@@ -3655,24 +3655,31 @@ static void ecq__gen_event(uint64_t i, size_t size, int64_t t0, const uint8_t *t
     ev->type = take < hl ? ecq_classify(buf, size) : response ? ECQ_TYPE_HTTP1_RESPONSE : ECQ_TYPE_HTTP1_REQUEST;
 }
 
-static int ecq__cmd_gen(int argc, char **argv)
+/* what gen was asked for */
+struct ecq__gen {
+    struct ecq__opts o;
+    uint64_t events, rate, wait_clients, size;
+    int stay;
+};
+
+/* parses gen's command line into g: -1 to go on, else the exit code (-h) */
+static int ecq__gen_args(int argc, char **argv, struct ecq__gen *g)
 {
     static const struct option lo[] = {ECQ__SERVER_LONGOPTS, {"events", required_argument, 0, 'n'},
                                        {"size", required_argument, 0, 's'}, {"rate", required_argument, 0, 'r'},
                                        {"wait-clients", required_argument, 0, 'w'}, {"stay", no_argument, 0, 'S'},
                                        {0, 0, 0, 0}};
-    struct ecq__opts o = {0};
-    uint64_t events = 0, rate = 0, wait_clients = 0, size = 256, made = 0, dropped = 0;
-    int opt, sig = 0, stay = 0;
-    ecq_config_init(&o.cfg);
+    int opt;
+    ecq_config_init(&g->o.cfg);
+    g->size = 256;
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (ecq__server_opt(&o, opt, optarg)) continue;
+        if (ecq__server_opt(&g->o, opt, optarg)) continue;
         switch (opt) {
-        case 'n': events = ecq__num("--events", optarg, 1, UINT64_MAX); break;
-        case 's': size = ecq__num("--size", optarg, 0, 64u << 20); break;
-        case 'r': rate = ecq__num("--rate", optarg, 1, 100000000); break;
-        case 'w': wait_clients = ecq__num("--wait-clients", optarg, 0, 1000000); break;
-        case 'S': stay = 1; break;
+        case 'n': g->events = ecq__num("--events", optarg, 1, UINT64_MAX); break;
+        case 's': g->size = ecq__num("--size", optarg, 0, 64u << 20); break;
+        case 'r': g->rate = ecq__num("--rate", optarg, 1, 100000000); break;
+        case 'w': g->wait_clients = ecq__num("--wait-clients", optarg, 0, 1000000); break;
+        case 'S': g->stay = 1; break;
         case 'h':
             puts("usage: ecaptureq gen [--ecaptureq URL] [--events N] [--size BYTES] [--rate PER_SEC] "
                  "[--wait-clients K] [--stay] [server options]");
@@ -3681,36 +3688,42 @@ static int ecq__cmd_gen(int argc, char **argv)
         }
     }
     if (optind < argc) ecq__usage_error("gen: unexpected argument '%s'", argv[optind]);
-    struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
-    struct ecq_server *s = ecq__serve(&o, "gen");
+    return -1;
+}
+
+/* after the last event: until every client has been written everything, or a client
+ * stopped reading for 2 s; 1 on a signal */
+static int ecq__gen_drain(struct ecq_server *s, struct pollfd *sp)
+{
+    size_t left, last = 0;
+    int64_t moved = ecq__now_ms();
+    while ((left = ecq_server_backlog(s)) > 0) {
+        if (left != last) last = left, moved = ecq__now_ms();
+        if (ecq__now_ms() - moved > 2000) {
+            ecq_server_log(s, "gen: a client stopped reading with %zu bytes queued; not waiting for it", left);
+            return 0;
+        }
+        if (ecq_server_poll(s, sp, 1, 50) > 0 && ecq__signalled(sp)) return 1;
+    }
+    return 0;
+}
+
+/* sends g->events events (0: until a signal); *made and *dropped count them; 1 on a
+ * signal. A generator can wait for slow consumers: it keeps every client under half
+ * its bound, but waits at most a second for one, so that a consumer that stopped
+ * reading is closed by its bound (as in capture) and does not stall the others. */
+static int ecq__gen_send(struct ecq_server *s, struct pollfd *sp, const struct ecq__gen *g, const uint8_t *tape,
+                         uint8_t *buf, uint64_t *made, uint64_t *dropped)
+{
     struct ecq_stats st;
-    uint8_t *buf = malloc(size + 64), *tape = malloc(size + 26); /* tape[j] = 'a' + j % 26 */
-    char str[3][64];
     struct ecq_event ev;
-    if (!buf || !tape) {
-        fprintf(stderr, "ecaptureq: gen: out of memory for --size %" PRIu64 "\n", size);
-        return 1;
-    }
-    for (size_t j = 0; j < size + 26; j++) tape[j] = (uint8_t)('a' + j % 26);
-    ecq_server_stats(s, &st);
-    if (wait_clients) ecq_server_log(s, "gen: waiting for %" PRIu64 " client(s)", wait_clients);
-    while (!sig && (uint64_t)st.clients < wait_clients) {
-        if (ecq_server_poll(s, &sp, 1, 200) > 0) sig = ecq__signalled(&sp);
-        ecq_server_stats(s, &st);
-    }
-    char count[32] = "endless";
-    if (events) snprintf(count, sizeof count, "%" PRIu64, events);
-    ecq_server_log(s, "gen: sending %s events of %" PRIu64 " bytes%s", count, size, rate ? " at a fixed rate" : "");
-    int64_t t0 = ecq__realtime_ns(), start = ecq__now_ms();
-    /* A generator can wait for slow consumers: it keeps every client under half its
-     * bound, but waits at most a second for one, so that a consumer that stopped reading
-     * is closed by its bound (as in capture) and does not stall the others. */
-    size_t high = o.cfg.client_buffer / 2;
-    size_t batch_bytes = o.cfg.client_buffer / 4 < (256u << 10) ? o.cfg.client_buffer / 4 : (256u << 10);
-    uint64_t batch = batch_bytes / (size + 100) + 1; /* a batch never takes a reader past its bound */
+    char str[3][64];
+    int64_t t0 = ecq__realtime_ns(), start = ecq__now_ms(), waiting_since = 0;
+    size_t high = g->o.cfg.client_buffer / 2;
+    size_t batch_bytes = g->o.cfg.client_buffer / 4 < (256u << 10) ? g->o.cfg.client_buffer / 4 : (256u << 10);
+    uint64_t batch = batch_bytes / (g->size + 100) + 1; /* a batch never takes a reader past its bound */
     if (batch > 1024) batch = 1024;
-    int64_t waiting_since = 0;
-    while (!sig && (!events || made < events)) {
+    while (!g->events || *made < g->events) {
         int timeout = 0;
         ecq_server_stats(s, &st);
         if (st.clients == 0) {
@@ -3722,35 +3735,54 @@ static int ecq__cmd_gen(int argc, char **argv)
         } else {
             waiting_since = 0;
         }
-        if (!timeout && rate && made >= (uint64_t)(ecq__now_ms() - start) * rate / 1000 + 1) timeout = 1;
+        if (!timeout && g->rate && *made >= (uint64_t)(ecq__now_ms() - start) * g->rate / 1000 + 1) timeout = 1;
         if (timeout) {
-            if (ecq_server_poll(s, &sp, 1, timeout) > 0) sig = ecq__signalled(&sp);
+            if (ecq_server_poll(s, sp, 1, timeout) > 0 && ecq__signalled(sp)) return 1;
             continue;
         }
-        ecq__gen_event(made, size, t0, tape, buf, str, &ev);
-        if (ecq_server_event(s, &ev) < 0) dropped++;
+        ecq__gen_event(*made, g->size, t0, tape, buf, str, &ev);
+        if (ecq_server_event(s, &ev) < 0) ++*dropped;
         /* written in batches of about 256 KiB: fewer, larger writes for server and readers */
-        if (++made % batch == 0 && ecq_server_poll(s, &sp, 1, 0) > 0) sig = ecq__signalled(&sp);
+        if (++*made % batch == 0 && ecq_server_poll(s, sp, 1, 0) > 0 && ecq__signalled(sp)) return 1;
     }
-    /* done once every client has been written everything, or a client stopped reading */
-    size_t left, last = 0;
-    int64_t moved = ecq__now_ms();
-    while (!sig && (left = ecq_server_backlog(s)) > 0) {
-        if (left != last) last = left, moved = ecq__now_ms();
-        if (ecq__now_ms() - moved > 2000) {
-            ecq_server_log(s, "gen: a client stopped reading with %zu bytes queued; not waiting for it", left);
-            break;
-        }
-        if (ecq_server_poll(s, &sp, 1, 50) > 0) sig = ecq__signalled(&sp);
+    return 0;
+}
+
+static int ecq__cmd_gen(int argc, char **argv)
+{
+    struct ecq__gen g = {0};
+    uint64_t made = 0, dropped = 0;
+    int sig = 0, rc = ecq__gen_args(argc, argv, &g);
+    if (rc >= 0) return rc;
+    struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
+    struct ecq_server *s = ecq__serve(&g.o, "gen");
+    struct ecq_stats st;
+    uint8_t *buf = malloc(g.size + 64), *tape = malloc(g.size + 26); /* tape[j] = 'a' + j % 26 */
+    if (!buf || !tape) {
+        fprintf(stderr, "ecaptureq: gen: out of memory for --size %" PRIu64 "\n", g.size);
+        return 1;
     }
+    for (size_t j = 0; j < g.size + 26; j++) tape[j] = (uint8_t)('a' + j % 26);
+    ecq_server_stats(s, &st);
+    if (g.wait_clients) ecq_server_log(s, "gen: waiting for %" PRIu64 " client(s)", g.wait_clients);
+    while (!sig && (uint64_t)st.clients < g.wait_clients) {
+        if (ecq_server_poll(s, &sp, 1, 200) > 0) sig = ecq__signalled(&sp);
+        ecq_server_stats(s, &st);
+    }
+    char count[32] = "endless";
+    if (g.events) snprintf(count, sizeof count, "%" PRIu64, g.events);
+    ecq_server_log(s, "gen: sending %s events of %" PRIu64 " bytes%s", count, g.size, g.rate ? " at a fixed rate" : "");
+    int64_t start = ecq__now_ms();
+    if (!sig) sig = ecq__gen_send(s, &sp, &g, tape, buf, &made, &dropped);
+    if (!sig) sig = ecq__gen_drain(s, &sp);
     double secs = (double)(ecq__now_ms() - start) / 1000.0;
     ecq_server_stats(s, &st);
     ecq_server_log(s, "gen: %" PRIu64 " events in %.3f s (%.0f events/s), %" PRIu64 " bytes written, %" PRIu64
                       " client(s) dropped%s%s", made, secs, secs > 0 ? (double)made / secs : 0.0, st.bytes,
                    st.clients_dropped, dropped ? ", some events not sent (out of memory)" : "",
                    sig ? ", stopped by signal" : "");
-    if (stay && !sig) ecq_server_log(s, "gen: done; serving on until a signal (--stay)");
-    while (stay && !sig)
+    if (g.stay && !sig) ecq_server_log(s, "gen: done; serving on until a signal (--stay)");
+    while (g.stay && !sig)
         if (ecq_server_poll(s, &sp, 1, -1) > 0) sig = ecq__signalled(&sp);
     ecq_server_close(s, 1000);
     free(buf);
@@ -4236,7 +4268,8 @@ out:
     return rc;
 }
 
-static int ecq__cmd_watch(int argc, char **argv)
+/* parses watch's command line into w and *url: -1 to go on, else the exit code (-h) */
+static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const char **url, int *reconnect)
 {
     enum { O_JSON = 1, O_COMPACT, O_HEX, O_MAXP, O_NOCOLOR, O_PID, O_PNAME, O_PORT, O_TYPE, O_RECONNECT, O_TOKEN, O_VERBOSE,
            O_TOKENFILE, O_MAXMSG, O_IDLE };
@@ -4249,38 +4282,33 @@ static int ecq__cmd_watch(int argc, char **argv)
         {"verbose", no_argument, 0, O_VERBOSE}, {"token-file", required_argument, 0, O_TOKENFILE},
         {"max-message", required_argument, 0, O_MAXMSG}, {"idle-timeout", required_argument, 0, O_IDLE},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1,
-                           .max_message = 16u << 20, .idle_sec = 35};
+    static const char *const types[] = {"unknown", "request", "h2-request", "response", "h2-response"};
     static char token_buf[4098];
     const char *env = getenv("ECAPTUREQ_TOKEN"); /* not on the command line: /proc/PID/cmdline is public */
-    if (env && *env) w.token = env;
-    int opt, reconnect = 0, nocolor = 0, stop = 0, rc = 0;
-    const char *url = ECQ_DEFAULT_URL, *why;
-    struct ecq_url u;
+    int opt, nocolor = 0;
+    if (env && *env) w->token = env;
     while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
         switch (opt) {
-        case O_JSON: w.json = 1; break;
-        case O_COMPACT: w.compact = 1; break;
-        case O_HEX: w.hex = 1; break;
-        case O_MAXP: w.max_payload = ecq__num("--max-payload", optarg, 0, 1ull << 30); break;
+        case O_JSON: w->json = 1; break;
+        case O_COMPACT: w->compact = 1; break;
+        case O_HEX: w->hex = 1; break;
+        case O_MAXP: w->max_payload = ecq__num("--max-payload", optarg, 0, 1ull << 30); break;
         case O_NOCOLOR: nocolor = 1; break;
-        case O_PID: w.f_pid = (int64_t)ecq__num("--pid", optarg, 0, INT64_MAX); break;
-        case O_PNAME: w.f_pname = optarg; break;
-        case O_PORT: w.f_port = (long)ecq__num("--port", optarg, 0, 65535); break;
+        case O_PID: w->f_pid = (int64_t)ecq__num("--pid", optarg, 0, INT64_MAX); break;
+        case O_PNAME: w->f_pname = optarg; break;
+        case O_PORT: w->f_port = (long)ecq__num("--port", optarg, 0, 65535); break;
         case O_TYPE:
-            if (!strcmp(optarg, "request")) w.f_type = 1;
-            else if (!strcmp(optarg, "response")) w.f_type = 3;
-            else if (!strcmp(optarg, "h2-request")) w.f_type = 2;
-            else if (!strcmp(optarg, "h2-response")) w.f_type = 4;
-            else if (!strcmp(optarg, "unknown")) w.f_type = 0;
-            else w.f_type = (long)ecq__num("--type", optarg, 0, 4);
+            w->f_type = -1;
+            for (long t = 0; t < (long)ECQ__ARRAY_LEN(types); t++)
+                if (!strcmp(optarg, types[t])) w->f_type = t;
+            if (w->f_type < 0) w->f_type = (long)ecq__num("--type", optarg, 0, 4);
             break;
-        case O_RECONNECT: reconnect = 1; break;
-        case O_TOKEN: w.token = optarg; break;
-        case O_TOKENFILE: w.token = ecq__token_file(optarg, token_buf, sizeof token_buf); break;
-        case O_MAXMSG: w.max_message = ecq__num("--max-message", optarg, 125, 1ull << 31); break;
-        case O_IDLE: w.idle_sec = (int)ecq__num("--idle-timeout", optarg, 0, 86400); break;
-        case 'v': case O_VERBOSE: w.verbose = 1; break;
+        case O_RECONNECT: *reconnect = 1; break;
+        case O_TOKEN: w->token = optarg; break;
+        case O_TOKENFILE: w->token = ecq__token_file(optarg, token_buf, sizeof token_buf); break;
+        case O_MAXMSG: w->max_message = ecq__num("--max-message", optarg, 125, 1ull << 31); break;
+        case O_IDLE: w->idle_sec = (int)ecq__num("--idle-timeout", optarg, 0, 86400); break;
+        case 'v': case O_VERBOSE: w->verbose = 1; break;
         case 'h':
             puts("usage: ecaptureq watch [URL] [--json|--compact] [--hex] [--max-payload N] [--no-color] [--verbose]\n"
                  "                       [--pid N] [--pname NAME] [--port N] [--type request|response|h2-request|"
@@ -4291,12 +4319,24 @@ static int ecq__cmd_watch(int argc, char **argv)
         default: exit(2);
         }
     }
-    if (optind < argc) url = argv[optind++];
+    if (optind < argc) *url = argv[optind++];
     if (optind < argc) ecq__usage_error("watch: unexpected argument '%s'", argv[optind]);
+    w->color = !nocolor && !w->json && isatty(1);
+    return -1;
+}
+
+static int ecq__cmd_watch(int argc, char **argv)
+{
+    struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1,
+                           .max_message = 16u << 20, .idle_sec = 35};
+    const char *url = ECQ_DEFAULT_URL, *why;
+    int reconnect = 0, stop = 0, rc = ecq__watch_args(argc, argv, &w, &url, &reconnect);
+    struct ecq_url u;
+    if (rc >= 0) return rc;
+    rc = 0;
     if (ecq_url_parse(url, &u, &why) < 0)
         ecq__usage_error("bad URL '%s': %s; example: ecaptureq watch ws://127.0.0.1:28257/", url, why);
     if (u.port == 0) ecq__usage_error("bad URL '%s': watch needs the server's port (1-65535)", url);
-    w.color = !nocolor && !w.json && isatty(1);
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     int64_t start = ecq__now_ms(), backoff = 500;
     w.sp = &sp, w.stop = &stop;
@@ -4380,6 +4420,16 @@ static int ecq__go_list(const char *path)
     return regabi == 1 ? rc : 1;
 }
 
+/* the capture commands' own option ids; eCapture's options follow from ECQ__O_ECAP */
+enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_ECAP = 0x100 };
+/* besides these, each library's row in ecq__libs gives its --option PATH */
+static const struct option ecq__capture_base_opts[] = {
+    ECQ__SERVER_LONGOPTS,
+    {"nspr", required_argument, 0, ECQ__O_LIB}, /* eCapture's name for --nss */
+    {"pid", required_argument, 0, ECQ__O_PID}, {"uid", required_argument, 0, ECQ__O_UID},
+    {"ringbuf-mb", required_argument, 0, ECQ__O_RING}, {"list", no_argument, 0, ECQ__O_LIST},
+    {"detach-after", required_argument, 0, ECQ__O_DETACH}};
+
 /* eCapture's options that ecaptureq does not have: each gets one line saying so */
 static const struct {
     const char *name;
@@ -4404,104 +4454,120 @@ static const struct {
     {"cgroup_path", 0, 1, "there is no cgroup filter; use --pid or --uid"},
 };
 
-static int ecq__cmd_capture(int argc, char **argv, const char *mode)
+/* what a capture command line asked for */
+struct ecq__capture_cli {
+    struct ecq__opts o;
+    struct ecq_capture_opts co;
+    struct { const char *lib, *path; } forced[16]; /* --libssl/--gnutls/--nss/--elfpath */
+    int nforced, list;
+    const char *only; /* gotls, gnutls, nss: that one library; tls: NULL, every stack */
+};
+
+/* the command's long options: its own, then eCapture's that it refuses by name */
+static void ecq__capture_longopts(struct option *lo, char *shortopts, size_t cap)
 {
-    enum { O_LIB = 1, O_PID, O_UID, O_RING, O_LIST, O_DETACH, O_ECAP = 0x100 };
-    static const struct option base[] = {ECQ__SERVER_LONGOPTS, {"libssl", required_argument, 0, O_LIB},
-                                         {"gnutls", required_argument, 0, O_LIB}, {"nss", required_argument, 0, O_LIB},
-                                         {"nspr", required_argument, 0, O_LIB}, {"elfpath", required_argument, 0, O_LIB},
-                                         {"pid", required_argument, 0, O_PID}, {"uid", required_argument, 0, O_UID},
-                                         {"ringbuf-mb", required_argument, 0, O_RING}, {"list", no_argument, 0, O_LIST},
-                                         {"detach-after", required_argument, 0, O_DETACH}};
-    struct option lo[ECQ__ARRAY_LEN(base) + ECQ__ARRAY_LEN(ecq__ecapture_only) + 1];
-    char shortopts[64] = "hp:u:";
     size_t nlo = 0;
-    for (size_t i = 0; i < ECQ__ARRAY_LEN(base); i++) lo[nlo++] = base[i];
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__capture_base_opts); i++) lo[nlo++] = ecq__capture_base_opts[i];
+    for (size_t i = 0; i < ECQ__NLIBS; i++) lo[nlo++] = (struct option){ecq__libs[i].option, required_argument, 0, ECQ__O_LIB};
     for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++) {
         int letter = ecq__ecapture_only[i].letter, arg = ecq__ecapture_only[i].arg;
         lo[nlo++] = (struct option){ecq__ecapture_only[i].name, arg ? required_argument : no_argument, 0,
-                                    O_ECAP + (int)i};
-        if (letter) {
-            size_t n = strlen(shortopts);
+                                    ECQ__O_ECAP + (int)i};
+        size_t n = strlen(shortopts);
+        if (letter && n + 2 < cap) {
             shortopts[n++] = (char)letter;
             if (arg) shortopts[n++] = ':';
             shortopts[n] = 0;
         }
     }
     lo[nlo] = (struct option){0, 0, 0, 0};
-    /* tls: every TLS stack; gotls/gnutls/nss (eCapture's modules): that one library */
-    const char *only = !strcmp(mode, "gotls") ? "go" : !strcmp(mode, "gnutls") ? "gnutls"
-                     : (!strcmp(mode, "nss") || !strcmp(mode, "nspr")) ? "nss" : NULL;
-    struct ecq__opts o = {0};
-    struct ecq_capture_opts co;
-    struct ecq_capture *cap = NULL;
-    struct { const char *lib, *path; } forced[16];
-    int nforced = 0, opt, idx, list = 0, sig = 0, rc, total = 0, gotls = !strcmp(mode, "gotls");
+}
+
+/* an eCapture option ecaptureq does not have: 2 (after one line saying why), or -1
+ * for -m text, which is what ecaptureq does anyway */
+static int ecq__capture_refuse(size_t i, const char *arg)
+{
+    if (i == 0 && !strcmp(arg, "text")) return -1;
+    char name[40] = "";
+    if (ecq__ecapture_only[i].letter) snprintf(name, sizeof name, "-%c/", ecq__ecapture_only[i].letter);
+    fprintf(stderr, "ecaptureq: %s--%s%s%s is an eCapture option ecaptureq does not have: %s\n", name,
+            ecq__ecapture_only[i].name, arg ? " " : "", arg ? arg : "", ecq__ecapture_only[i].why);
+    return 2;
+}
+
+/* parses a capture command line into c: -1 to go on, else the exit code (-h, refusals) */
+static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq__capture_cli *c)
+{
+    struct option lo[ECQ__ARRAY_LEN(ecq__capture_base_opts) + ECQ__NLIBS + ECQ__ARRAY_LEN(ecq__ecapture_only) + 1];
+    char shortopts[64] = "hp:u:";
+    int opt, idx, gotls = !strcmp(mode, "gotls");
     uint64_t ring_mb = ECQ_DEFAULT_RING_MB;
-    char why[256];
-    ecq_config_init(&o.cfg);
-    ecq_capture_opts_init(&co);
+    ecq__capture_longopts(lo, shortopts, sizeof shortopts);
+    c->only = gotls ? "go" : !strcmp(mode, "gnutls") ? "gnutls"
+            : (!strcmp(mode, "nss") || !strcmp(mode, "nspr")) ? "nss" : NULL;
+    ecq_config_init(&c->o.cfg);
+    ecq_capture_opts_init(&c->co);
     while ((opt = getopt_long(argc, argv, shortopts, lo, &idx)) != -1) {
-        if (ecq__server_opt(&o, opt, optarg)) continue;
+        if (ecq__server_opt(&c->o, opt, optarg)) continue;
         for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++) /* eCapture's letters */
-            if (ecq__ecapture_only[i].letter == opt) opt = O_ECAP + (int)i;
-        if (opt >= O_ECAP && opt < O_ECAP + (int)ECQ__ARRAY_LEN(ecq__ecapture_only)) {
-            size_t i = (size_t)(opt - O_ECAP);
-            if (i == 0 && !strcmp(optarg, "text")) continue; /* -m text is what ecaptureq does */
-            char name[40] = "";
-            if (ecq__ecapture_only[i].letter) snprintf(name, sizeof name, "-%c/", ecq__ecapture_only[i].letter);
-            fprintf(stderr, "ecaptureq: %s--%s%s%s is an eCapture option ecaptureq does not have: %s\n", name,
-                    ecq__ecapture_only[i].name, optarg ? " " : "", optarg ? optarg : "", ecq__ecapture_only[i].why);
-            return 2;
+            if (ecq__ecapture_only[i].letter == opt) opt = ECQ__O_ECAP + (int)i;
+        if (opt >= ECQ__O_ECAP && opt < ECQ__O_ECAP + (int)ECQ__ARRAY_LEN(ecq__ecapture_only)) {
+            int rc = ecq__capture_refuse((size_t)(opt - ECQ__O_ECAP), optarg);
+            if (rc >= 0) return rc;
+            continue;
         }
         switch (opt) {
-        case O_LIB: {
+        case ECQ__O_LIB: {
             const struct ecq__lib *k = ecq__lib_named(strcmp(lo[idx].name, "nspr") ? lo[idx].name : "nss");
-            if (only && strcmp(k->name, only) != 0)
+            if (c->only && strcmp(k->name, c->only) != 0)
                 ecq__usage_error("%s: --%s belongs to another command (ecaptureq %s --%s PATH)", mode, lo[idx].name,
                                  !strcmp(k->name, "go") ? "gotls" : !strcmp(k->name, "openssl") ? "tls" : k->name,
                                  lo[idx].name);
-            if (nforced == (int)ECQ__ARRAY_LEN(forced)) ecq__usage_error("at most 16 library paths");
+            if (c->nforced == (int)ECQ__ARRAY_LEN(c->forced)) ecq__usage_error("at most 16 library paths");
             if (access(optarg, R_OK) != 0) {
                 fprintf(stderr, "ecaptureq: --%s %s: %s\n", lo[idx].name, optarg, strerror(errno));
                 return 1;
             }
-            forced[nforced].lib = k->name, forced[nforced++].path = optarg;
+            c->forced[c->nforced].lib = k->name, c->forced[c->nforced++].path = optarg;
             break;
         }
         case 'p':
-        case O_PID: co.pid = (uint32_t)ecq__num("--pid", optarg, 1, 4194304); break;
+        case ECQ__O_PID: c->co.pid = (uint32_t)ecq__num("--pid", optarg, 1, 4194304); break;
         case 'u':
-        case O_UID: co.uid = (uint32_t)ecq__num("--uid", optarg, 0, ECQ_ANY_UID - 1); break;
-        case O_RING: ring_mb = ecq__num("--ringbuf-mb", optarg, 1, 1024); break;
-        case O_LIST: list = 1; break;
-        case O_DETACH: co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
+        case ECQ__O_UID: c->co.uid = (uint32_t)ecq__num("--uid", optarg, 0, ECQ_ANY_UID - 1); break;
+        case ECQ__O_RING: ring_mb = ecq__num("--ringbuf-mb", optarg, 1, 1024); break;
+        case ECQ__O_LIST: c->list = 1; break;
+        case ECQ__O_DETACH: c->co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
         case 'h':
             printf("usage: ecaptureq %s [--ecaptureq URL] %s[-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
                    "[--detach-after SECONDS] [server options]\n",
                    mode, gotls ? "--elfpath PATH... [--list] "
-                         : !only ? "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] "
-                         : !strcmp(only, "gnutls") ? "[--gnutls PATH] " : "[--nspr|--nss PATH] ");
+                         : !c->only ? "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] "
+                         : !strcmp(c->only, "gnutls") ? "[--gnutls PATH] " : "[--nspr|--nss PATH] ");
             return 0;
         default: exit(2);
         }
     }
     if (optind < argc) ecq__usage_error("%s: unexpected argument '%s'", mode, argv[optind]);
     if ((ring_mb & (ring_mb - 1)) != 0) ecq__usage_error("--ringbuf-mb must be a power of two");
-    co.ring_mb = (unsigned)ring_mb;
-    if (gotls && !nforced && !co.pid) ecq__usage_error("gotls needs --elfpath PATH (a Go executable) or --pid N");
-    if (list) {
-        for (int i = 0; i < nforced; i++) rc = ecq__go_list(forced[i].path) ? 1 : 0, total += rc;
-        return total ? 1 : 0;
-    }
-    for (int i = 0; i < nforced; i++) { /* a file that is not Go: one line, before anything starts */
+    c->co.ring_mb = (unsigned)ring_mb;
+    if (gotls && !c->nforced && !c->co.pid)
+        ecq__usage_error("gotls needs --elfpath PATH (a Go executable) or --pid N");
+    return -1;
+}
+
+/* what can be refused before anything starts, with one line: 0, or the exit code */
+static int ecq__capture_precheck(const struct ecq__capture_cli *c)
+{
+    char why[256];
+    for (int i = 0; i < c->nforced; i++) { /* a file that is not Go, or too old a Go */
         size_t size;
         uint8_t *f;
-        if (strcmp(forced[i].lib, "go") != 0 || !(f = ecq__map_file(forced[i].path, &size))) continue;
+        if (strcmp(c->forced[i].lib, "go") != 0 || !(f = ecq__map_file(c->forced[i].path, &size))) continue;
         int regabi = ecq_go_version(f, size, why, sizeof why);
         munmap(f, size);
         if (regabi != 1) {
-            fprintf(stderr, "ecaptureq: --elfpath %s: %s\n", forced[i].path,
+            fprintf(stderr, "ecaptureq: --elfpath %s: %s\n", c->forced[i].path,
                     regabi < 0 ? "not a Go executable (no Go build information)"
                                : "built by a Go before 1.17 (stack ABI), which is not supported");
             return 1;
@@ -4511,41 +4577,62 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
         fprintf(stderr, "ecaptureq: %s\n", why);
         return 1;
     }
-    if (co.pid && kill((pid_t)co.pid, 0) < 0 && errno == ESRCH) {
-        fprintf(stderr, "ecaptureq: --pid %u: no such process\n", co.pid);
+    if (c->co.pid && kill((pid_t)c->co.pid, 0) < 0 && errno == ESRCH) {
+        fprintf(stderr, "ecaptureq: --pid %u: no such process\n", c->co.pid);
         return 1;
     }
-    struct pollfd fds[2] = {{.fd = ecq__signal_fd(), .events = POLLIN}, {.fd = -1, .events = POLLIN}};
-    struct ecq_server *srv = ecq__serve(&o, mode);
-    if ((rc = ecq_capture_open(&cap, srv, &co)) < 0) goto done;
-    for (int i = 0; i < nforced; i++)
-        if ((rc = ecq_capture_attach(cap, forced[i].lib, forced[i].path)) > 0) total += rc;
+    return 0;
+}
+
+/* attaches what the command line asked for: the number of probes attached; nothing
+ * attached is said in one line, to stderr and to consumers */
+static int ecq__capture_attach_all(struct ecq_capture *cap, struct ecq_server *srv,
+                                   const struct ecq__capture_cli *c)
+{
+    int total = 0, rc;
+    for (int i = 0; i < c->nforced; i++)
+        if ((rc = ecq_capture_attach(cap, c->forced[i].lib, c->forced[i].path)) > 0) total += rc;
     /* tls: every TLS stack; gotls, gnutls, nss: the given files, else that library as
      * the target process or the host has it (gotls --pid N: that process's executable) */
-    if (!only || !nforced || (gotls && co.pid))
-        if ((rc = ecq_capture_attach(cap, only, NULL)) > 0) total += rc;
-    if (!total) {
-        const char *where = co.pid ? "the target process's maps and executable"
-                                   : "/etc/ld.so.cache and the library directories";
-        struct ecq_capture_stats st;
-        ecq_capture_stats(cap, &st);
-        if (st.probes_denied) {
-            const char *m = "the kernel refused every uprobe (permission denied): on this kernel uprobes need "
-                            "CAP_SYS_ADMIN (root), not only CAP_BPF and CAP_PERFMON";
-            ecq_server_log(srv, "error: %s", m);
-            fprintf(stderr, "ecaptureq: %s\n", m);
-        } else {
-            ecq_server_log(srv, "error: nothing to attach to: no TLS library found in %s", where);
-            fprintf(stderr, "ecaptureq: nothing to attach to: searched %s\n", where);
-        }
-        rc = -ENOENT;
-        goto done;
+    if (!c->only || !c->nforced || (!strcmp(c->only, "go") && c->co.pid))
+        if ((rc = ecq_capture_attach(cap, c->only, NULL)) > 0) total += rc;
+    if (total) return total;
+    struct ecq_capture_stats st;
+    const char *m = "the kernel refused every uprobe (permission denied): on this kernel uprobes need "
+                    "CAP_SYS_ADMIN (root), not only CAP_BPF and CAP_PERFMON";
+    ecq_capture_stats(cap, &st);
+    if (st.probes_denied) {
+        ecq_server_log(srv, "error: %s", m);
+        fprintf(stderr, "ecaptureq: %s\n", m);
+    } else {
+        const char *where = c->co.pid ? "the target process's maps and executable"
+                                      : "/etc/ld.so.cache and the library directories";
+        ecq_server_log(srv, "error: nothing to attach to: no TLS library found in %s", where);
+        fprintf(stderr, "ecaptureq: nothing to attach to: searched %s\n", where);
     }
+    return 0;
+}
+
+static int ecq__cmd_capture(int argc, char **argv, const char *mode)
+{
+    struct ecq__capture_cli c = {0};
+    struct ecq_capture *cap = NULL;
+    int rc = ecq__capture_args(argc, argv, mode, &c), sig = 0, failed = 1;
+    char who[64];
+    if (rc >= 0) return rc;
+    if (c.list) {
+        for (int i = 0; i < c.nforced; i++) rc = ecq__go_list(c.forced[i].path) ? 1 : rc;
+        return rc < 0 ? 0 : 1;
+    }
+    if ((rc = ecq__capture_precheck(&c)) != 0) return rc;
+    struct pollfd fds[2] = {{.fd = ecq__signal_fd(), .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+    struct ecq_server *srv = ecq__serve(&c.o, mode);
+    if (ecq_capture_open(&cap, srv, &c.co) < 0 || !ecq__capture_attach_all(cap, srv, &c)) goto done;
     fds[1].fd = ecq_capture_fd(cap);
-    snprintf(why, sizeof why, "%s", co.pid || co.uid != ECQ_ANY_UID ? " only" : " every process");
-    if (co.pid) snprintf(why + strlen(why), sizeof why - strlen(why), " pid %u", co.pid);
-    if (co.uid != ECQ_ANY_UID) snprintf(why + strlen(why), sizeof why - strlen(why), " uid %u", co.uid);
-    ecq_server_log(srv, "capturing%s", why);
+    snprintf(who, sizeof who, "%s", c.co.pid || c.co.uid != ECQ_ANY_UID ? " only" : " every process");
+    if (c.co.pid) snprintf(who + strlen(who), sizeof who - strlen(who), " pid %u", c.co.pid);
+    if (c.co.uid != ECQ_ANY_UID) snprintf(who + strlen(who), sizeof who - strlen(who), " uid %u", c.co.uid);
+    ecq_server_log(srv, "capturing%s", who);
     while (!sig) {
         /* records come without wakeups while they flow: drain on a short timer */
         int n = ecq__server_poll_us(srv, fds, 2, ecq_capture_next_us(cap));
@@ -4553,13 +4640,13 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
         if (n > 0) sig = ecq__signalled(&fds[0]);
         (void)ecq_capture_step(cap); /* a failed drain shows as loss in the counters */
     }
-    rc = 0;
+    failed = 0;
 done:
     ecq_server_log(srv, "stopping%s", sig ? " on signal" : "");
     ecq_capture_close(cap);
     ecq_server_close(srv, 1000);
     close(fds[0].fd);
-    return rc < 0 ? 1 : 0;
+    return failed;
 }
 #endif /* ECAPTUREQ_NO_BPF */
 

@@ -11,7 +11,8 @@
 #      the machine's own wakeup latency (a 250 us sleep) as the reference
 #   4. capture ceiling (root): the SSL_write rate every event of which reaches a reader
 #   5. memory: RSS idle, with 100 idle clients, with a stalled client; binary sizes
-#   6. Go (root, with Go installed): a Go client's writes bare and probed
+#   6. Go (root, with Go installed): a Go client's writes bare, under do-nothing probes
+#      at the same places, and under gotls
 # ROUNDS (default 3; 5 for capture overhead) and QUICK=1 (smaller runs) change the size.
 set -u
 cd "$(dirname "$0")/.."
@@ -236,36 +237,59 @@ make -s static >/dev/null 2>&1
 echo "| binary sizes (bytes): ecaptureq $(stat -c %s ecaptureq), ecaptureq-static (stripped) $(stat -c %s ecaptureq-static 2>/dev/null || echo -) | |" >>$R
 
 # ---- 6. Go crypto/tls -----------------------------------------------------------
-# the cost of the probes on a Go client's writes (1 KiB each), bare and with `ecaptureq
-# gotls` attached and a reader connected
-if [ "$(id -u)" = 0 ] && command -v go >/dev/null; then
-  export GOCACHE=$TOP/$OUT/go-cache GOPATH=$TOP/$OUT/go-path GO111MODULE=off GOFLAGS=
+# the cost of the probes on a Go client's writes, bare, under do-nothing uprobes at the
+# very places ecaptureq probes (each function's entry and every RET, from `gotls
+# --list`), and with `ecaptureq gotls` attached and a reader connected. Client and
+# server are the same executable, so both ends are probed (client writes, server reads).
+if [ "$(id -u)" = 0 ] && command -v go >/dev/null && [ -x $BIN/nopprobe ]; then
+  export GOCACHE=${ECQ_TEST_CACHE:-/var/cache/ecaptureq-tests}/go-build GOPATH=$TOP/$OUT/go-path GO111MODULE=off GOFLAGS=
   (cd tests/gotls && go build -o ../bin/gotls main.go)
+  CR=${CROUNDS:-5}
+  # go_places EXE: "@FILE-OFFSET" of every entry and RET ecaptureq probes in EXE
+  go_places() {
+    ./ecaptureq gotls --elfpath "$1" --list | awk 'NR > 1 {printf "%s %s", $3, $7; for (i = 8; i < NF; i++) if ($i == "ret") printf " %s", $(i + 1); print ""}' |
+      while read -r va off rets; do echo "@$off"; for r in $rets; do printf '@0x%x\n' $((off + r - va)); done; done
+  }
+  PLACES=$(go_places $BIN/gotls)
   $BIN/gotls server 127.0.0.1:0 $OUT/cert.pem $OUT/key.pem >$OUT/bench-gosrv.out 2>&1 &
   srv=$!
   for i in $(seq 100); do grep -q ready $OUT/bench-gosrv.out && break; sleep 0.05; done
   gp=$(awk '{print $2}' $OUT/bench-gosrv.out)
-  N=$((Q == 1 ? 20000 : 100000))
-  bare=$($BIN/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
-  ./ecaptureq gotls --elfpath $BIN/gotls --ecaptureq ws://127.0.0.1:0/ 2>$OUT/bench-agent.log &
-  AGENT=$!
-  for i in $(seq 200); do grep -q capturing $OUT/bench-agent.log && break; sleep 0.05; done
-  APORT=$(port_of $OUT/bench-agent.log)
-  $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
-  rd=$!
-  sleep 0.5
-  probed=$($BIN/gotls writes 127.0.0.1:$gp $N 1024 2>&1 >/dev/null | grep -o '[0-9.]* us per write')
-  kill $rd; kill -TERM $AGENT; wait $AGENT 2>/dev/null
-  kill $srv; wait $srv 2>/dev/null
-  lost=$(grep -o '[0-9]* records, [0-9]* calls in all' $OUT/bench-agent.log | tail -1 | sed 's/ in all//')
+  go_us() { $BIN/gotls writes 127.0.0.1:$gp $1 $2 2>&1 >/dev/null | grep -o '[0-9.]* us per write' | cut -d' ' -f1; }
   {
     echo
-    echo "## 6. Go: a Go client's tls.Conn writes of 1 KiB to a Go server, both probed (client writes, server reads)"
+    echo "## 6. Go ($(go env GOVERSION)): µs per tls.Conn write to a Go server, both ends probed (client writes, server reads), median of $CR interleaved rounds"
     echo
-    echo "| writes | bare | probed, a reader connected | lost |"
-    echo "|---|---|---|---|"
-    echo "| $N | ${bare:-?} | ${probed:-?} | ${lost:-none} |"
+    echo "| payload | bare | do-nothing probes at the same $(echo $PLACES | wc -w) places (limit) | gotls + one C reader | agent+reader / do-nothing | lost |"
+    echo "|---|---|---|---|---|---|"
   } >>$R
+  for size in 100 1024 16384; do
+    n=$((size == 16384 ? 5000 : 20000)); [ $Q = 1 ] && n=$((n / 4))
+    b=() z=() c=()
+    for r in $(seq $CR); do
+      b+=($(go_us $n $size))
+      $BIN/nopprobe $BIN/nop.bpf.o $BIN/gotls $PLACES >$OUT/bench-nop.out 2>&1 &
+      np=$!
+      for i in $(seq 100); do grep -q attached $OUT/bench-nop.out && break; sleep 0.05; done
+      z+=($(go_us $n $size))
+      kill $np; wait $np 2>/dev/null
+      ./ecaptureq gotls --elfpath $BIN/gotls --ecaptureq ws://127.0.0.1:0/ 2>$OUT/bench-agent.log &
+      AGENT=$!
+      for i in $(seq 200); do grep -q capturing $OUT/bench-agent.log && break; sleep 0.05; done
+      APORT=$(port_of $OUT/bench-agent.log)
+      $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
+      rd=$!
+      sleep 0.3
+      c+=($(go_us $n $size))
+      kill $rd; wait $rd 2>/dev/null
+      kill -TERM $AGENT; wait $AGENT 2>/dev/null
+    done
+    lost=$(grep -o '[0-9]* records, [0-9]* calls in all' $OUT/bench-agent.log | tail -1 | sed 's/ in all//')
+    mb=$(printf '%s\n' "${b[@]}" | median) mz=$(printf '%s\n' "${z[@]}" | median) mc=$(printf '%s\n' "${c[@]}" | median)
+    echo "| $size B | $mb | $mz | $mc | **$(ratio $mc $mz)×** | ${lost:-none} |" >>$R
+    echo "go size=$size: bare ${b[*]} | nop ${z[*]} | agent+reader ${c[*]}"
+  done
+  kill $srv; wait $srv 2>/dev/null
 fi
 
 echo

@@ -46,7 +46,18 @@ for ((t = 0; t < ${#GOS[@]}; t++)); do
   cmp=$($PY tests/insn_compare.py "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt"); crc=$?
   check "$GOV: the instruction decoder agrees with objdump on the whole .text: $cmp" test $crc = 0
   # Debian's Go and the newest: both builds through every check; the releases between:
-  # the stripped build (how Go ships)
+  # the stripped build (how Go ships). The newest also as a stripped PIE (how
+  # distributions package Go programs)
+  if [ $t = $((${#GOS[@]} - 1)) ]; then
+    if (cd tests/gotls && "$GO" build -buildmode=pie -ldflags='-s -w' -o "$B-pie" main.go) >>"$OUT/build-$GOV.log" 2>&1 &&
+       ./ecaptureq gotls --elfpath "$B-pie" --list >"$OUT/golist-$GOV-pie.txt" 2>&1 &&
+       file "$B-pie" | grep -q 'pie executable' && test "$(grep -c ' .gopclntab 0x' "$OUT/golist-$GOV-pie.txt")" = 5; then
+      ok "$GOV: a stripped PIE build (-buildmode=pie): the 5 functions are found through .gopclntab"
+      BUILDS+=("$B-pie")
+    else
+      bad "$GOV: a stripped PIE build (-buildmode=pie): the 5 functions are found (see $OUT/build-$GOV.log, $OUT/golist-$GOV-pie.txt)"
+    fi
+  fi
   if [ $t = 0 ] || [ $t = $((${#GOS[@]} - 1)) ]; then BUILDS+=("$B" "$B-s"); else BUILDS+=("$B-s"); fi
 done
 GOV=$(go env GOVERSION)

@@ -1,7 +1,11 @@
 /* nopprobe.c - attaches nop.bpf.o at the entry and the return of FUNC... in LIBRARY,
  * the same kind of probe set ecaptureq puts there, prints "attached N", and holds it
  * until SIGTERM or SIGINT. For `make bench`:
- *   nopprobe nop.bpf.o LIBRARY FUNC[:entry]...   (:entry: no return probe) */
+ *   nopprobe nop.bpf.o LIBRARY FUNC[:entry]...   (:entry: no return probe)
+ *   nopprobe nop.bpf.o EXECUTABLE @OFFSET...     (a plain uprobe at a file offset, as
+ *                                                 ecaptureq puts on a Go function's
+ *                                                 entry and each of its RETs) */
+#include <stdlib.h>
 #include <bpf/libbpf.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +30,15 @@ int main(int argc, char **argv)
     int n = 0;
     for (int i = 3; i < argc; i++) {
         char fn[256];
+        if (argv[i][0] == '@') {
+            LIBBPF_OPTS(bpf_uprobe_opts, o);
+            if (!bpf_program__attach_uprobe_opts(prog, -1, argv[2], strtoul(argv[i] + 1, NULL, 0), &o)) {
+                fprintf(stderr, "nopprobe: cannot attach at %s in %s\n", argv[i], argv[2]);
+                return 1;
+            }
+            n++;
+            continue;
+        }
         snprintf(fn, sizeof fn, "%s", argv[i]);
         char *colon = strchr(fn, ':');
         int entry_only = colon != NULL;
