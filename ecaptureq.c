@@ -2527,6 +2527,7 @@ static uint8_t *ecq__map_file(const char *path, size_t *size)
 }
 
 #define ECQ__GO_MAX_RETS 64         /* RET instructions probed per Go function */
+#define ECQ__FILE_PROBES 512        /* probes per file and link kind, at most (Go: 5 x 65) */
 #define ECQ__CHECK_MS 1000          /* loss counters and clock offset are refreshed this often */
 #define ECQ__BUSY_US 250            /* the drain interval while records flow */
 #define ECQ__IDLE_DRAINS 40         /* empty drains in a row (10 ms) before going idle */
@@ -2536,7 +2537,19 @@ static uint8_t *ecq__map_file(const char *path, size_t *size)
  * C libraries return through a uretprobe; Go functions through uprobes on each RET
  * instruction (a uretprobe would corrupt the goroutine stack). ret NULL: entry only. */
 struct ecq__probe {
-    const char *func, *enter, *ret;
+    const char *func;
+    enum ecq_handler enter, ret;    /* ret 0: entry only */
+};
+
+/* the BPF program of each handler, for one perf-event uprobe per probe */
+static const char *const ecq__handler_prog[ECQ_H_MAX] = {
+    [ECQ_H_WRITE_ENTER] = "write_enter", [ECQ_H_READ_ENTER] = "read_enter",
+    [ECQ_H_WRITE_EX_ENTER] = "write_ex_enter", [ECQ_H_READ_EX_ENTER] = "read_ex_enter",
+    [ECQ_H_NSS_WRITE_ENTER] = "nss_write_enter", [ECQ_H_NSS_READ_ENTER] = "nss_read_enter",
+    [ECQ_H_CONN_FREE] = "conn_free", [ECQ_H_GO_READ_ENTER] = "go_read_enter",
+    [ECQ_H_GO_WRITE_ENTER] = "go_write_enter", [ECQ_H_GO_HANDSHAKE_ENTER] = "go_handshake_enter",
+    [ECQ_H_GO_RET] = "go_ret", [ECQ_H_GO_CONN_FREE] = "go_conn_free",
+    [ECQ_H_RET_INT] = "ret_int", [ECQ_H_RET_LONG] = "ret_long", [ECQ_H_RET_EX] = "ret_ex",
 };
 
 /* One TLS implementation: everything capture knows about it, in one row. */
@@ -2550,22 +2563,22 @@ struct ecq__lib {
 
 static const struct ecq__lib ecq__libs[] = {
     {"openssl", "libssl", {"libssl.so.3", "libssl.so.1.1", "libssl.so"}, 0,
-     {{"SSL_write", "write_enter", "ret_int"}, {"SSL_read", "read_enter", "ret_int"},
-      {"SSL_write_ex", "write_ex_enter", "ret_ex"}, {"SSL_read_ex", "read_ex_enter", "ret_ex"},
-      {"SSL_free", "conn_free", NULL}}},
+     {{"SSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT}, {"SSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
+      {"SSL_write_ex", ECQ_H_WRITE_EX_ENTER, ECQ_H_RET_EX}, {"SSL_read_ex", ECQ_H_READ_EX_ENTER, ECQ_H_RET_EX},
+      {"SSL_free", ECQ_H_CONN_FREE, 0}}},
     {"gnutls", "gnutls", {"libgnutls.so.30", "libgnutls.so"}, 0,
-     {{"gnutls_record_send", "write_enter", "ret_long"}, {"gnutls_record_recv", "read_enter", "ret_long"},
-      {"gnutls_deinit", "conn_free", NULL}}},
+     {{"gnutls_record_send", ECQ_H_WRITE_ENTER, ECQ_H_RET_LONG},
+      {"gnutls_record_recv", ECQ_H_READ_ENTER, ECQ_H_RET_LONG}, {"gnutls_deinit", ECQ_H_CONN_FREE, 0}}},
     {"nss", "nss", {"libnspr4.so"}, 0,
-     {{"PR_Write", "nss_write_enter", "ret_int"}, {"PR_Send", "nss_write_enter", "ret_int"},
-      {"PR_Read", "nss_read_enter", "ret_int"}, {"PR_Recv", "nss_read_enter", "ret_int"},
-      {"PR_Close", "conn_free", NULL}}},
+     {{"PR_Write", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT}, {"PR_Send", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT},
+      {"PR_Read", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT}, {"PR_Recv", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT},
+      {"PR_Close", ECQ_H_CONN_FREE, 0}}},
     {"go", "elfpath", {NULL}, 1,
-     {{"crypto/tls.(*Conn).Read", "go_read_enter", "go_ret"},
-      {"crypto/tls.(*Conn).writeRecordLocked", "go_write_enter", "go_ret"},
-      {"crypto/tls.(*Conn).serverHandshake", "go_handshake_enter", "go_ret"},
-      {"crypto/tls.(*Conn).clientHandshake", "go_handshake_enter", "go_ret"},
-      {"crypto/tls.(*Conn).Close", "go_conn_free", NULL}}},
+     {{"crypto/tls.(*Conn).Read", ECQ_H_GO_READ_ENTER, ECQ_H_GO_RET},
+      {"crypto/tls.(*Conn).writeRecordLocked", ECQ_H_GO_WRITE_ENTER, ECQ_H_GO_RET},
+      {"crypto/tls.(*Conn).serverHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
+      {"crypto/tls.(*Conn).clientHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
+      {"crypto/tls.(*Conn).Close", ECQ_H_GO_CONN_FREE, 0}}},
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
 
@@ -2593,7 +2606,22 @@ struct ecq__probed {
     struct ecq__file_id id;
     int first, n;
     int sticky;                     /* named by the caller, or the host's own: never detached */
+    int probes;                     /* probes those links hold */
     char name[200];
+};
+
+/* a kernel attachment: a libbpf link (tracepoints, perf-event uprobes), or the fd of
+ * a uprobe_multi link, which libbpf before 1.3 cannot make */
+struct ecq__link {
+    struct bpf_link *bl;
+    int fd;
+};
+
+/* one file's probes gathered for its uprobe_multi links: [0] entry and RET-instruction
+ * uprobes (multi_enter), [1] uretprobes (multi_ret); the cookie is the handler */
+struct ecq__probeset {
+    uint64_t off[2][ECQ__FILE_PROBES], cookie[2][ECQ__FILE_PROBES];
+    uint32_t n[2];
 };
 
 struct ecq_capture {
@@ -2601,8 +2629,11 @@ struct ecq_capture {
     struct ecq_capture_opts o;
     struct bpf_object *obj;
     struct ring_buffer *rb;
-    struct bpf_link **links;
+    struct ecq__link *links;
     int nlinks, caplinks;
+    int multi;                      /* uprobe_multi links: the kernel has them, not opted out */
+    struct ecq__probeset *set;      /* the file being attached, while gathering (multi only) */
+    int gathering;
     unsigned attached;              /* bit per ecq__libs row with probes attached */
     struct ecq__probed *probed;     /* files with probes, each once */
     int nprobed, capprobed;
@@ -2748,24 +2779,81 @@ static struct bpf_program *ecq__prog(struct ecq_capture *c, const char *name)
     return p;
 }
 
-static int ecq__keep_link(struct ecq_capture *c, struct bpf_link *l)
+static void ecq__link_free(struct ecq__link *l)
 {
+    if (l->bl) bpf_link__destroy(l->bl);
+    else if (l->fd >= 0) close(l->fd);
+    *l = (struct ecq__link){NULL, -1};
+}
+
+/* keeps a libbpf link (bl) or a link fd (bl NULL); on failure it is detached */
+static int ecq__keep_link(struct ecq_capture *c, struct bpf_link *bl, int fd)
+{
+    struct ecq__link l = {bl, bl ? -1 : fd};
     if (c->nlinks == c->caplinks) {
         int cap = c->caplinks ? c->caplinks * 2 : 64;
-        struct bpf_link **n = realloc(c->links, (size_t)cap * sizeof *n);
+        struct ecq__link *n = realloc(c->links, (size_t)cap * sizeof *n);
         if (!n) {
-            bpf_link__destroy(l);
+            ecq__link_free(&l);
             return -ENOMEM;
         }
         c->links = n, c->caplinks = cap;
     }
     c->links[c->nlinks++] = l;
+    c->st.links++;
     return 0;
 }
 
-static int ecq__uprobe(struct ecq_capture *c, const char *prog, const char *path, uint64_t off, int ret)
+/* uprobe_multi links (Linux 6.6+), made with the bpf() call itself: libbpf before 1.3
+ * has no function for them. The attribute layout of BPF_LINK_CREATE for them: */
+#define ECQ__BPF_TRACE_UPROBE_MULTI 48
+#define ECQ__BPF_F_UPROBE_MULTI_RETURN 1u
+struct ecq__uprobe_multi_attr {
+    uint32_t prog_fd, target_fd, attach_type, flags;
+    uint64_t path, offsets, ref_ctr_offsets, cookies;
+    uint32_t cnt, multi_flags, pid, pad;
+};
+
+static int ecq__uprobe_multi(int prog_fd, const char *path, const uint64_t *offs, const uint64_t *cookies,
+                             uint32_t n, int ret)
 {
-    struct bpf_program *p = ecq__prog(c, prog);
+    struct ecq__uprobe_multi_attr a;
+    memset(&a, 0, sizeof a);
+    a.prog_fd = (uint32_t)prog_fd;
+    a.attach_type = ECQ__BPF_TRACE_UPROBE_MULTI;
+    a.path = (uintptr_t)path, a.offsets = (uintptr_t)offs, a.cookies = (uintptr_t)cookies;
+    a.cnt = n;
+    a.multi_flags = ret ? ECQ__BPF_F_UPROBE_MULTI_RETURN : 0;
+    int fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof a);
+    return fd < 0 ? -errno : fd;
+}
+
+/* 1 if the kernel makes uprobe_multi links: a program of that attach type loads, and
+ * a link to "/" fails with EBADF (not a regular file), not EINVAL (no such links) */
+static int ecq__have_uprobe_multi(void)
+{
+    static const struct bpf_insn ret0[] = {{.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0},
+                                           {.code = BPF_JMP | BPF_EXIT}};
+    LIBBPF_OPTS(bpf_prog_load_opts, po, .expected_attach_type = ECQ__BPF_TRACE_UPROBE_MULTI);
+    uint64_t off = 0;
+    int prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, NULL, "GPL", ret0, 2, &po);
+    if (prog < 0) return 0;
+    int fd = ecq__uprobe_multi(prog, "/", &off, NULL, 1, 0);
+    close(prog);
+    if (fd >= 0) close(fd);
+    return fd == -EBADF;
+}
+
+/* one probe: into the file's uprobe_multi set, or one perf-event uprobe now */
+static int ecq__uprobe(struct ecq_capture *c, enum ecq_handler h, const char *path, uint64_t off, int ret)
+{
+    if (c->gathering) {
+        struct ecq__probeset *ps = c->set;
+        if (ps->n[ret] == ECQ__FILE_PROBES) return -E2BIG;
+        ps->off[ret][ps->n[ret]] = off, ps->cookie[ret][ps->n[ret]++] = h;
+        return 0;
+    }
+    struct bpf_program *p = ecq__prog(c, ecq__handler_prog[h]);
     LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret != 0);
     struct bpf_link *l;
     if (!p) return -ENOENT;
@@ -2774,7 +2862,35 @@ static int ecq__uprobe(struct ecq_capture *c, const char *prog, const char *path
         if (err == EACCES || err == EPERM) c->st.probes_denied++;
         return -err;
     }
-    return ecq__keep_link(c, l);
+    return ecq__keep_link(c, l, -1);
+}
+
+/* detaches the links made since nlinks was first (a file's, when it failed) */
+static void ecq__links_truncate(struct ecq_capture *c, int first)
+{
+    while (c->nlinks > first) ecq__link_free(&c->links[--c->nlinks]), c->st.links--;
+}
+
+/* the file's gathered set as at most two uprobe_multi links: 0, or a negative errno
+ * with none of them attached */
+static int ecq__attach_set(struct ecq_capture *c, const char *path)
+{
+    static const char *const prog[2] = {"multi_enter", "multi_ret"};
+    int first = c->nlinks;
+    for (int r = 0; r < 2; r++) {
+        struct bpf_program *p;
+        int fd;
+        if (!c->set->n[r]) continue;
+        if (!(p = ecq__prog(c, prog[r]))) fd = -ENOENT;
+        else fd = ecq__uprobe_multi(bpf_program__fd(p), path, c->set->off[r], c->set->cookie[r], c->set->n[r], r);
+        if (fd >= 0) fd = ecq__keep_link(c, NULL, fd);
+        if (fd < 0) {
+            if (fd == -EACCES || fd == -EPERM) c->st.probes_denied++;
+            ecq__links_truncate(c, first);
+            return fd;
+        }
+    }
+    return 0;
 }
 
 /* Attaches one function's probes: entry, and return (uretprobe, or for Go a uprobe on
@@ -2864,19 +2980,28 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
             return -ENOEXEC;
         }
     }
-    for (int i = 0; k->probes[i].func; i++) {
-        int n = ecq__attach_func(c, k, &k->probes[i], file, size, path, note, sizeof note);
-        if (n > 0) probes += n, funcs++;
-        if (n < 0) {
-            failed++;
-            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s %s (%s)",
-                     missing[0] ? "," : "", k->probes[i].func, note);
+    for (int multi = c->multi;; multi = 0) { /* uprobe_multi links, else a perf event per probe */
+        probes = funcs = failed = 0, missing[0] = 0;
+        if (multi) c->set->n[0] = c->set->n[1] = 0, c->gathering = 1;
+        for (int i = 0; k->probes[i].func; i++) {
+            int n = ecq__attach_func(c, k, &k->probes[i], file, size, path, note, sizeof note);
+            if (n > 0) probes += n, funcs++;
+            if (n < 0) {
+                failed++;
+                snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s %s (%s)",
+                         missing[0] ? "," : "", k->probes[i].func, note);
+            }
         }
+        c->gathering = 0;
+        int rc = multi && probes ? ecq__attach_set(c, path) : 0;
+        if (rc == 0) break;
+        ecq_server_log(c->srv, "%s: %s: uprobe_multi links refused (%s); attaching probe by probe", k->name, name,
+                       strerror(-rc));
     }
     munmap(file, size);
-    ecq_server_log(c->srv, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached%s%s", k->name, name,
-                   version[0] ? " (" : "", version, version[0] ? ")" : "", funcs, funcs + failed, probes,
-                   failed ? "; not probed:" : "", missing);
+    ecq_server_log(c->srv, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached in %d link(s)%s%s", k->name,
+                   name, version[0] ? " (" : "", version, version[0] ? ")" : "", funcs, funcs + failed, probes,
+                   c->nlinks - first, failed ? "; not probed:" : "", missing);
     ecq__mark_file(c, id);
     if (!probes) return -ENOENT;
     if (c->nprobed == c->capprobed) {
@@ -2886,7 +3011,7 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
     }
     if (c->nprobed < c->capprobed) { /* else: kept attached for good, and may be probed twice, harmlessly */
         struct ecq__probed *e = &c->probed[c->nprobed++];
-        e->id = id, e->first = first, e->n = c->nlinks - first, e->sticky = sticky;
+        e->id = id, e->first = first, e->n = c->nlinks - first, e->probes = probes, e->sticky = sticky;
         snprintf(e->name, sizeof e->name, "%s: %s", k->name, name);
     }
     c->attached |= 1u << (k - ecq__libs);
@@ -3101,13 +3226,10 @@ static void ecq__sweep(struct ecq_capture *c)
             c->probed[keep++] = *p;
             continue;
         }
-        for (int j = p->first; j < p->first + p->n; j++) {
-            bpf_link__destroy(c->links[j]);
-            c->links[j] = NULL;
-        }
-        ecq_server_log(c->srv, "%s: no process maps it any more; %d probes detached", p->name, p->n);
+        for (int j = p->first; j < p->first + p->n; j++) ecq__link_free(&c->links[j]);
+        ecq_server_log(c->srv, "%s: no process maps it any more; %d probes detached", p->name, p->probes);
         (void)bpf_map_delete_elem(c->files_fd, &p->id); /* the next mapping reports it again */
-        c->st.files--, c->st.probes -= p->n;
+        c->st.files--, c->st.probes -= p->probes, c->st.links -= p->n;
         removed++;
     }
     c->nprobed = keep;
@@ -3116,7 +3238,7 @@ static void ecq__sweep(struct ecq_capture *c)
     /* close the gaps in links[], and move each file's range with them */
     int w = 0;
     for (int r = 0; r < c->nlinks; r++) {
-        if (!c->links[r]) continue;
+        if (!c->links[r].bl && c->links[r].fd < 0) continue;
         for (int i = 0; i < c->nprobed; i++)
             if (c->probed[i].first == r) c->probed[i].first = w;
         c->links[w++] = c->links[r];
@@ -3292,7 +3414,7 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
                                     : "libraries loaded later are not discovered");
             continue;
         }
-        (void)ecq__keep_link(c, l); /* on failure the link is gone: a warning-level loss */
+        (void)ecq__keep_link(c, l, -1); /* on failure the link is gone: a warning-level loss */
     }
 
 }
@@ -3342,6 +3464,13 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     }
     bcfg = (struct ecq_bpf_cfg){opts->pid, opts->uid, ((uint64_t)opts->ring_mb << 20) / 4};
     memcpy(rv, &bcfg, sizeof bcfg);
+    c->multi = !opts->perf_uprobes && ecq__have_uprobe_multi() && (c->set = malloc(sizeof *c->set)) != NULL;
+    for (int i = 0; i < 2; i++) { /* the dispatchers: uprobe_multi programs, or left out */
+        struct bpf_program *p = bpf_object__find_program_by_name(c->obj, i ? "multi_ret" : "multi_enter");
+        if (!p) continue;
+        if (c->multi) (void)bpf_program__set_expected_attach_type(p, (enum bpf_attach_type)ECQ__BPF_TRACE_UPROBE_MULTI);
+        else (void)bpf_program__set_autoload(p, false);
+    }
     if ((rc = bpf_map__set_max_entries(rb, opts->ring_mb << 20)) < 0 || (rc = bpf_object__load(c->obj)) < 0) {
         ecq_server_log(srv, "error: loading the BPF programs failed: %s", strerror(-rc));
         goto fail;
@@ -3353,7 +3482,6 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL)) ||
         (rc = ring_buffer__add(c->rb, bpf_map__fd(file_rb), ecq__on_file, c)) < 0) {
         rc = c->rb ? rc : -errno;
-        rc = -errno;
         ecq_server_log(srv, "error: ring buffer: %s", strerror(-rc));
         goto fail;
     }
@@ -3438,8 +3566,9 @@ void ecq_capture_close(struct ecq_capture *c)
         ecq__check_losses(c);
         ring_buffer__free(c->rb);
     }
-    for (int i = 0; i < c->nlinks; i++) bpf_link__destroy(c->links[i]);
+    for (int i = 0; i < c->nlinks; i++) ecq__link_free(&c->links[i]);
     free(c->links);
+    free(c->set);
     free(c->probed);
     bpf_object__close(c->obj);
     free(c);
@@ -4421,14 +4550,14 @@ static int ecq__go_list(const char *path)
 }
 
 /* the capture commands' own option ids; eCapture's options follow from ECQ__O_ECAP */
-enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_ECAP = 0x100 };
+enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_PERF, ECQ__O_ECAP = 0x100 };
 /* besides these, each library's row in ecq__libs gives its --option PATH */
 static const struct option ecq__capture_base_opts[] = {
     ECQ__SERVER_LONGOPTS,
     {"nspr", required_argument, 0, ECQ__O_LIB}, /* eCapture's name for --nss */
     {"pid", required_argument, 0, ECQ__O_PID}, {"uid", required_argument, 0, ECQ__O_UID},
     {"ringbuf-mb", required_argument, 0, ECQ__O_RING}, {"list", no_argument, 0, ECQ__O_LIST},
-    {"detach-after", required_argument, 0, ECQ__O_DETACH}};
+    {"detach-after", required_argument, 0, ECQ__O_DETACH}, {"perf-uprobes", no_argument, 0, ECQ__O_PERF}};
 
 /* eCapture's options that ecaptureq does not have: each gets one line saying so */
 static const struct {
@@ -4538,9 +4667,10 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         case ECQ__O_RING: ring_mb = ecq__num("--ringbuf-mb", optarg, 1, 1024); break;
         case ECQ__O_LIST: c->list = 1; break;
         case ECQ__O_DETACH: c->co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
+        case ECQ__O_PERF: c->co.perf_uprobes = 1; break;
         case 'h':
             printf("usage: ecaptureq %s [--ecaptureq URL] %s[-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
-                   "[--detach-after SECONDS] [server options]\n",
+                   "[--detach-after SECONDS] [--perf-uprobes] [server options]\n",
                    mode, gotls ? "--elfpath PATH... [--list] "
                          : !c->only ? "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] "
                          : !strcmp(c->only, "gnutls") ? "[--gnutls PATH] " : "[--nspr|--nss PATH] ");
@@ -4659,6 +4789,7 @@ static void ecq__usage(FILE *f)
           "  tls    capture TLS plaintext with eBPF and stream it (needs root)\n"
           "         [--libssl|--gnutls|--nss|--elfpath PATH] [--pid N] [--uid N] [--ringbuf-mb MB]\n"
           "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
+          "         [--perf-uprobes]  one perf event per probe, as on kernels before 6.6\n"
           "  gotls  capture Go crypto/tls plaintext: --elfpath PATH (repeatable) or --pid N; --list\n"
           "  gnutls, nss   eCapture's forms: GnuTLS only (--gnutls PATH), NSS only (--nspr PATH)\n"
           "         -p/-u are --pid/--uid; eCapture options without a meaning here (-m pcap, -i, --hex,\n"

@@ -441,6 +441,10 @@ struct ecq_capture_opts {
     unsigned ring_mb;               /* ring buffer MiB, a power of two up to 1024 */
     unsigned detach_sec;            /* discovery: every this many seconds, files no process maps
                                        any more lose their probes; 0: never */
+    int perf_uprobes;               /* 1: one perf-event uprobe per probe even where the kernel
+                                       has uprobe_multi links (6.6+), which are used otherwise:
+                                       a file's probes in one or two links, detached with one
+                                       RCU grace period each instead of one per probe */
 };
 
 struct ecq_capture_stats {
@@ -450,6 +454,7 @@ struct ecq_capture_stats {
     uint64_t lost_calls;            /* TLS calls not followed: the in-flight table was full */
     uint64_t lost_files;            /* new files discovery heard of late (its ring was full) */
     int probes, files;              /* probes attached, files probed */
+    int links;                      /* kernel links holding those probes */
     int probes_denied;              /* uprobes the kernel refused (EACCES/EPERM): some
                                      * kernels allow them only with CAP_SYS_ADMIN */
 };

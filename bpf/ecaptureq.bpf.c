@@ -232,52 +232,6 @@ static __always_inline int enter(struct pt_regs *ctx, __u64 conn, __u64 buf, __u
     return 0;
 }
 
-/* int SSL_write(SSL *ssl, const void *buf, int num); int SSL_read(SSL *ssl, void *buf, int num);
- * ssize_t gnutls_record_send(gnutls_session_t s, const void *data, size_t n);
- * ssize_t gnutls_record_recv(gnutls_session_t s, void *data, size_t n); */
-SEC("uprobe")
-int BPF_KPROBE(write_enter, void *conn, const void *buf)
-{
-    return enter(ctx, (__u64)conn, (__u64)buf, 0, ECQ_DIR_WRITE, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(read_enter, void *conn, void *buf)
-{
-    return enter(ctx, (__u64)conn, (__u64)buf, 0, ECQ_DIR_READ, 0);
-}
-
-/* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount);
- * PRInt32 PR_Send(PRFileDesc *fd, const void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t);
- * PRInt32 PR_Read(PRFileDesc *fd, void *buf, PRInt32 amount);
- * PRInt32 PR_Recv(PRFileDesc *fd, void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t);
- * reported only for a descriptor known to be a socket */
-SEC("uprobe")
-int BPF_KPROBE(nss_write_enter, void *fd, const void *buf)
-{
-    return enter(ctx, (__u64)fd, (__u64)buf, 0, ECQ_DIR_WRITE, 1);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(nss_read_enter, void *fd, void *buf)
-{
-    return enter(ctx, (__u64)fd, (__u64)buf, 0, ECQ_DIR_READ, 1);
-}
-
-/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written);
- * int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes); */
-SEC("uprobe")
-int BPF_KPROBE(write_ex_enter, void *conn, const void *buf, __u64 num, void *written)
-{
-    return enter(ctx, (__u64)conn, (__u64)buf, (__u64)written, ECQ_DIR_WRITE, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(read_ex_enter, void *conn, void *buf, __u64 num, void *readbytes)
-{
-    return enter(ctx, (__u64)conn, (__u64)buf, (__u64)readbytes, ECQ_DIR_READ, 0);
-}
-
 /* Go >= 1.17 register ABI (amd64): arguments in RAX, RBX, RCX, RDI, RSI, ...; a slice
  * is (ptr, len, cap); results in RAX, RBX, ...; the running goroutine's g in R14. The
  * first field of runtime.g is its stack {lo, hi}: the distance of SP from hi names a
@@ -301,23 +255,6 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u64 buf, __u8 dir, __
     n.ts = bpf_ktime_get_ns();
     begin(&k, &n);
     return 0;
-}
-
-/* func (c *Conn) Read(b []byte) (int, error): c in RAX, b in RBX/RCX/RDI */
-SEC("uprobe")
-int go_read_enter(struct pt_regs *ctx)
-{
-    return go_enter(ctx, ctx->bx, ECQ_DIR_READ, 1);
-}
-
-/* func (c *Conn) serverHandshake(ctx context.Context) error, and clientHandshake: c in
- * RAX. They teach the socket only: a server may read its peer's first bytes during the
- * handshake, so that its first Read never touches the socket. (Not handshakeContext:
- * every Read and Write calls it, and each probe hit costs a trap.) */
-SEC("uprobe")
-int go_handshake_enter(struct pt_regs *ctx)
-{
-    return go_enter(ctx, 0, ECQ_DIR_READ, 0);
 }
 
 /* Discovery: a process maps a file for execution or executes one. Only a file not
@@ -539,21 +476,6 @@ static __always_inline int forget_conn(__u64 conn)
     return 0;
 }
 
-/* void SSL_free(SSL *ssl); void gnutls_deinit(gnutls_session_t session);
- * PRStatus PR_Close(PRFileDesc *fd); */
-SEC("uprobe")
-int BPF_KPROBE(conn_free, void *conn)
-{
-    return forget_conn((__u64)conn);
-}
-
-/* func (c *Conn) Close() error: c in RAX */
-SEC("uprobe")
-int go_conn_free(struct pt_regs *ctx)
-{
-    return forget_conn(ctx->ax);
-}
-
 struct emit_ctx {
     struct ecq_bpf_event *ev;
     __u64 buf;
@@ -695,24 +617,6 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
     return finish(&c, total, total > 0);
 }
 
-SEC("uretprobe")
-int ret_int(struct pt_regs *ctx)
-{
-    return leave(ctx, RET_INT);
-}
-
-SEC("uretprobe")
-int ret_long(struct pt_regs *ctx)
-{
-    return leave(ctx, RET_LONG);
-}
-
-SEC("uretprobe")
-int ret_ex(struct pt_regs *ctx)
-{
-    return leave(ctx, RET_EX);
-}
-
 /* func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error): c in RAX,
  * typ in BL, data in RCX/RDI/RSI. It sends all of data or fails for good (the error
  * sticks to the Conn; nothing is retried), so application data on a connection whose
@@ -721,8 +625,7 @@ int ret_ex(struct pt_regs *ctx)
  * goroutine is between its send and the return (seen: the last of 64 parallel
  * requests, under load). A first write on an unknown connection waits for the RET to
  * learn the socket; handshake and alert records teach the socket only. */
-SEC("uprobe")
-int go_write_enter(struct pt_regs *ctx)
+static __always_inline int go_write(struct pt_regs *ctx)
 {
     __u8 app = (__u8)ctx->bx == GO_RECORD_APPDATA;
     if (app && wanted(bpf_get_current_pid_tgid())) {
@@ -749,8 +652,7 @@ int go_write_enter(struct pt_regs *ctx)
 }
 
 /* uprobe on a RET instruction of a Go function: SP is where it was at entry */
-SEC("uprobe")
-int go_ret(struct pt_regs *ctx)
+static __always_inline int go_return(struct pt_regs *ctx)
 {
     struct call_key k;
     struct call *cp, c;
@@ -765,4 +667,85 @@ int go_ret(struct pt_regs *ctx)
      * error, nil (RAX 0) on success */
     if (!c.report && c.dir == ECQ_DIR_READ) return finish(&c, 0, n == 0);
     return finish(&c, n > 0 ? (__u64)n : 0, n > 0);
+}
+
+/* Every probe: h says which kind it is. The programs below call it with a constant,
+ * which the compiler folds to that one case; multi_enter and multi_ret take h from the
+ * probe's cookie. */
+static __always_inline int handle(struct pt_regs *ctx, __u64 h)
+{
+    __u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a4 = PT_REGS_PARM4(ctx);
+    switch (h) {
+    /* int SSL_write(SSL *ssl, const void *buf, int num);
+     * ssize_t gnutls_record_send(gnutls_session_t s, const void *data, size_t n); */
+    case ECQ_H_WRITE_ENTER: return enter(ctx, a1, a2, 0, ECQ_DIR_WRITE, 0);
+    /* int SSL_read(SSL *ssl, void *buf, int num);
+     * ssize_t gnutls_record_recv(gnutls_session_t s, void *data, size_t n); */
+    case ECQ_H_READ_ENTER: return enter(ctx, a1, a2, 0, ECQ_DIR_READ, 0);
+    /* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written); */
+    case ECQ_H_WRITE_EX_ENTER: return enter(ctx, a1, a2, a4, ECQ_DIR_WRITE, 0);
+    /* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes); */
+    case ECQ_H_READ_EX_ENTER: return enter(ctx, a1, a2, a4, ECQ_DIR_READ, 0);
+    /* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount);
+     * PRInt32 PR_Send(PRFileDesc *fd, const void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t);
+     * reported only for a descriptor known to be a socket */
+    case ECQ_H_NSS_WRITE_ENTER: return enter(ctx, a1, a2, 0, ECQ_DIR_WRITE, 1);
+    /* PRInt32 PR_Read(PRFileDesc *fd, void *buf, PRInt32 amount);
+     * PRInt32 PR_Recv(PRFileDesc *fd, void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t); */
+    case ECQ_H_NSS_READ_ENTER: return enter(ctx, a1, a2, 0, ECQ_DIR_READ, 1);
+    /* void SSL_free(SSL *ssl); void gnutls_deinit(gnutls_session_t session);
+     * PRStatus PR_Close(PRFileDesc *fd); */
+    case ECQ_H_CONN_FREE: return forget_conn(a1);
+    /* func (c *Conn) Read(b []byte) (int, error): c in RAX, b in RBX/RCX/RDI */
+    case ECQ_H_GO_READ_ENTER: return go_enter(ctx, ctx->bx, ECQ_DIR_READ, 1);
+    /* func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) */
+    case ECQ_H_GO_WRITE_ENTER: return go_write(ctx);
+    /* func (c *Conn) serverHandshake(ctx context.Context) error, and clientHandshake: c
+     * in RAX. They teach the socket only: a server may read its peer's first bytes
+     * during the handshake, so that its first Read never touches the socket. (Not
+     * handshakeContext: every Read and Write calls it, and each probe hit costs a trap.) */
+    case ECQ_H_GO_HANDSHAKE_ENTER: return go_enter(ctx, 0, ECQ_DIR_READ, 0);
+    case ECQ_H_GO_RET: return go_return(ctx);
+    /* func (c *Conn) Close() error: c in RAX */
+    case ECQ_H_GO_CONN_FREE: return forget_conn(ctx->ax);
+    case ECQ_H_RET_INT: return leave(ctx, RET_INT);
+    case ECQ_H_RET_LONG: return leave(ctx, RET_LONG);
+    case ECQ_H_RET_EX: return leave(ctx, RET_EX);
+    }
+    return 0;
+}
+
+#define PROBE(sec, name, h) \
+    SEC(sec) int name(struct pt_regs *ctx) { return handle(ctx, h); }
+PROBE("uprobe", write_enter, ECQ_H_WRITE_ENTER)
+PROBE("uprobe", read_enter, ECQ_H_READ_ENTER)
+PROBE("uprobe", write_ex_enter, ECQ_H_WRITE_EX_ENTER)
+PROBE("uprobe", read_ex_enter, ECQ_H_READ_EX_ENTER)
+PROBE("uprobe", nss_write_enter, ECQ_H_NSS_WRITE_ENTER)
+PROBE("uprobe", nss_read_enter, ECQ_H_NSS_READ_ENTER)
+PROBE("uprobe", conn_free, ECQ_H_CONN_FREE)
+PROBE("uprobe", go_read_enter, ECQ_H_GO_READ_ENTER)
+PROBE("uprobe", go_write_enter, ECQ_H_GO_WRITE_ENTER)
+PROBE("uprobe", go_handshake_enter, ECQ_H_GO_HANDSHAKE_ENTER)
+PROBE("uprobe", go_ret, ECQ_H_GO_RET)
+PROBE("uprobe", go_conn_free, ECQ_H_GO_CONN_FREE)
+PROBE("uretprobe", ret_int, ECQ_H_RET_INT)
+PROBE("uretprobe", ret_long, ECQ_H_RET_LONG)
+PROBE("uretprobe", ret_ex, ECQ_H_RET_EX)
+
+/* uprobe_multi links (Linux 6.6+): all of a file's entry and RET-instruction probes
+ * are one link to multi_enter, all its uretprobes one link to multi_ret, each probe's
+ * cookie naming its handler. Detaching a file then waits for one RCU grace period per
+ * link, where perf-event uprobes wait for one (about 0.1 s) per probe. The loader
+ * sets their attach type, and leaves them out where the kernel lacks such links. */
+SEC("uprobe")
+int multi_enter(struct pt_regs *ctx)
+{
+    return handle(ctx, bpf_get_attach_cookie(ctx));
+}
+
+SEC("uretprobe")
+int multi_ret(struct pt_regs *ctx)
+{
+    return handle(ctx, bpf_get_attach_cookie(ctx));
 }

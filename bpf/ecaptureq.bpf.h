@@ -13,6 +13,28 @@
 
 enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1 };
 
+/* What a probe does: the BPF program of that name (one perf-event uprobe per probe),
+ * or, through a uprobe_multi link (Linux 6.6+), the probe's cookie, which
+ * multi_enter and multi_ret dispatch on. 0 is no handler. */
+enum ecq_handler {
+    ECQ_H_WRITE_ENTER = 1,      /* SSL_write, gnutls_record_send */
+    ECQ_H_READ_ENTER,           /* SSL_read, gnutls_record_recv */
+    ECQ_H_WRITE_EX_ENTER,       /* SSL_write_ex */
+    ECQ_H_READ_EX_ENTER,        /* SSL_read_ex */
+    ECQ_H_NSS_WRITE_ENTER,      /* PR_Write, PR_Send */
+    ECQ_H_NSS_READ_ENTER,       /* PR_Read, PR_Recv */
+    ECQ_H_CONN_FREE,            /* SSL_free, gnutls_deinit, PR_Close */
+    ECQ_H_GO_READ_ENTER,        /* crypto/tls.(*Conn).Read */
+    ECQ_H_GO_WRITE_ENTER,       /* crypto/tls.(*Conn).writeRecordLocked */
+    ECQ_H_GO_HANDSHAKE_ENTER,   /* crypto/tls.(*Conn).serverHandshake, clientHandshake */
+    ECQ_H_GO_RET,               /* a RET instruction of a probed Go function */
+    ECQ_H_GO_CONN_FREE,         /* crypto/tls.(*Conn).Close */
+    ECQ_H_RET_INT,              /* uretprobe: an int count (SSL_read/write, PR_*) */
+    ECQ_H_RET_LONG,             /* uretprobe: an ssize_t count (gnutls) */
+    ECQ_H_RET_EX,               /* uretprobe: 1, and the count in *written / *readbytes */
+    ECQ_H_MAX
+};
+
 /* Indexes of the per-CPU counters map. */
 enum ecq_counter {
     ECQ_CNT_LOST_RECORDS = 0,   /* records not written: ring buffer full, or the buffer unreadable */
