@@ -13,6 +13,8 @@
 #   5. memory: RSS idle, with 100 idle clients, with a stalled client; binary sizes
 #   6. Go (root, with Go installed): a Go client's writes bare, under do-nothing probes
 #      at the same places, and under gotls
+#   7. stopping (root, with Go): SIGTERM to exit with uprobe_multi links and with one
+#      perf event per probe
 # ROUNDS (default 3; 5 for capture overhead) and QUICK=1 (smaller runs) change the size.
 set -u
 cd "$(dirname "$0")/.."
@@ -290,6 +292,35 @@ if [ "$(id -u)" = 0 ] && command -v go >/dev/null && [ -x $BIN/nopprobe ]; then
     echo "go size=$size: bare ${b[*]} | nop ${z[*]} | agent+reader ${c[*]}"
   done
   kill $srv; wait $srv 2>/dev/null
+
+  # ---- 7. detaching ------------------------------------------------------------
+  # SIGTERM to exit, with the probes in uprobe_multi links and with one perf event per
+  # probe: the kernel waits for RCU grace periods before each detached link's close returns
+  stop_ms() { # ARGS...: ms from SIGTERM until the agent is gone; the probe count on stdout
+    ./ecaptureq "$@" --ecaptureq ws://127.0.0.1:0/ 2>$OUT/bench-stop.log &
+    local a=$! i s e
+    for i in $(seq 200); do grep -q capturing $OUT/bench-stop.log && break; sleep 0.05; done
+    s=$(date +%s%N); kill -TERM $a; wait $a 2>/dev/null; e=$(date +%s%N)
+    echo "$(grep -o '[0-9]* probes attached' $OUT/bench-stop.log | awk '{n += $1} END {print n}') $(( (e - s) / 1000000 ))"
+  }
+  (cd tests/gotls && go build -ldflags='-s -w' -o ../bin/gotls-s main.go)
+  {
+    echo
+    echo "## 7. Stopping: ms from SIGTERM until the agent is gone, median of $CR"
+    echo
+    echo "| probed | probes | uprobe_multi links | one perf event per probe |"
+    echo "|---|---|---|---|"
+  } >>$R
+  for what in "tls" "gotls --elfpath $BIN/gotls --elfpath $BIN/gotls-s"; do
+    m=() p=() np=0
+    for r in $(seq $CR); do
+      read -r np t < <(stop_ms $what); m+=($t)
+      read -r np t < <(stop_ms $what --perf-uprobes); p+=($t)
+    done
+    label=$([ "$what" = tls ] && echo "the host's libssl, libgnutls, libnspr4 (tls)" || echo "two Go executables (gotls)")
+    echo "| $label | $np | $(printf '%s\n' "${m[@]}" | median) | $(printf '%s\n' "${p[@]}" | median) |" >>$R
+    echo "stop $what: multi ${m[*]} | perf ${p[*]}"
+  done
 fi
 
 echo

@@ -17,6 +17,10 @@ fi
 ok "ecaptureq tls starts and attaches"
 AGENT=$(log_port "$OUT/tls.log")
 check "OpenSSL, GnuTLS and NSS probes attached" bash -c "grep -q 'openssl: .*libssl.so.*: 5 of 5 functions probed, 9 probes' $OUT/tls.log && grep -q 'gnutls: .*libgnutls.*: 3 of 3 functions probed, 5 probes' $OUT/tls.log && grep -q 'nss: .*libnspr4.*: 5 of 5 functions probed, 9 probes' $OUT/tls.log"
+# uprobe_multi links where the kernel has them (6.6+): a library's probes in two links
+# (entries, uretprobes), so that detaching it waits for two RCU grace periods, not nine
+if [ "$(printf '%s\n' 6.6 "$(uname -r | cut -d- -f1)" | sort -V | head -1)" = 6.6 ]; then want_links="2 link(s)"; else want_links="9 link(s)"; fi
+check "Linux $(uname -r | cut -d- -f1): libssl's 9 probes are attached in $want_links" grep -q "libssl.so.*9 probes attached in $want_links" "$OUT/tls.log"
 
 start_ready srv4 $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
 SRV4=$HPID P4=$HPORT
@@ -153,5 +157,25 @@ start_agent gnutls-host gnutls && {
   kill -TERM $AGENT_PID; wait $AGENT_PID 2>/dev/null
   check "eCapture's 'gnutls' without a path: the host's libgnutls" \
     bash -c "grep -q 'gnutls: .*libgnutls.so.30: 3 of 3 functions probed' $OUT/gnutls-host.log && ! grep -q 'openssl:' $OUT/gnutls-host.log"
+}
+# --perf-uprobes: one perf-event uprobe per probe, as every kernel before 6.6 gets; the
+# same programs behind them, the same capture
+start_agent perf tls --perf-uprobes && {
+  PA=$AGENT_PID
+  consume perf $AGENT_PORT 30
+  client P_PC curl -sk --max-time 10 -o /dev/null "https://[::1]:$P6/perf-curl"
+  client P_PP $PY tests/tls_client.py get ::1 $P6 /perf-python >/dev/null
+  printf 'GET /perf-gnutls HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >"$OUT/req-perf.txt"
+  (cat "$OUT/req-perf.txt"; sleep 1) | gnutls-cli --insecure --port $P6 ::1 >/dev/null 2>&1 &
+  P_PG=$!; wait $P_PG
+  settle
+  check "--perf-uprobes: one link per probe (libssl 9, libgnutls 5, libnspr4 9)" \
+    bash -c "grep -q 'libssl.so.*9 probes attached in 9 link(s)' $OUT/perf.log && grep -q 'libgnutls.*5 probes attached in 5 link(s)' $OUT/perf.log && grep -q 'libnspr4.*9 probes attached in 9 link(s)' $OUT/perf.log"
+  C="$PY tests/check_capture.py $OUT/perf.json exchange"
+  check "--perf-uprobes: curl (SSL_write/SSL_read)" $C $P_PC curl ::1 $P6 "GET /perf-curl HTTP/1.1" "hello /perf-curl"
+  check "--perf-uprobes: Python (SSL_write_ex/SSL_read_ex)" $C $P_PP python3 ::1 $P6 "GET /perf-python HTTP/1.1" "hello /perf-python"
+  check "--perf-uprobes: gnutls-cli" $C $P_PG gnutls-cli ::1 $P6 "GET /perf-gnutls HTTP/1.1" "hello /perf-gnutls"
+  kill -TERM $PA; wait $PA; rc=$?
+  check "--perf-uprobes: SIGTERM detaches every probe and exits 0" test $rc = 0
 }
 kill $SRV6 2>/dev/null; wait $SRV6 2>/dev/null

@@ -146,6 +146,26 @@ check "the gotls agent reports no loss and still runs" bash -c "kill -0 $GA && !
 kill -TERM $GA; wait $GA; rc=$?
 check "SIGTERM stops gotls with exit 0" test $rc = 0
 
+# --perf-uprobes: the RET-instruction uprobes one perf event each (kernels before 6.6)
+start_ready goperf-srv "$BIN/$GOV-s" server 127.0.0.1:0 "$CERT" "$KEY" && {
+  GS=$HPID GP=$HPORT
+  start_agent goperf gotls --elfpath "$BIN/$GOV-s" --elfpath "$BIN/$GOV" --perf-uprobes && {
+    GT=$AGENT_PID
+    consume goperf $AGENT_PORT 30
+    "$BIN/$GOV" get https://127.0.0.1:$GP/perf >/dev/null & P_GET=$!; wait $P_GET
+    GOMAXPROCS=2 "$BIN/$GOV" parallel https://127.0.0.1:$GP 64 >/dev/null & P_PAR=$!; wait $P_PAR; prc=$?
+    settle
+    n=$(grep -o -m1 "$BIN/$GOV-s ($GOV): 5 of 5 functions probed, [0-9]* probes attached in [0-9]* link(s)" $OUT/goperf.log | grep -o '[0-9]* probes attached in [0-9]*' | awk '{print ($1 == $5) ? "same" : "differ"}')
+    check "--perf-uprobes on Go: one link per probe ($n)" test "$n" = same
+    check "--perf-uprobes on Go: a GET on the client's uuid, request and response" \
+      $PY tests/check_capture.py $OUT/goperf.json exchange $P_GET $GOV 127.0.0.1 $GP "GET /perf HTTP/1.1" "hello /perf"
+    check "--perf-uprobes on Go: 64 goroutines on 64 connections, every event on its own uuid" \
+      bash -c "test $prc = 0 && $PY tests/check_capture.py $OUT/goperf.json parallel $P_PAR 64"
+    kill -TERM $GT; wait $GT 2>/dev/null
+  }
+  kill $GS; wait $GS 2>/dev/null
+}
+
 # tls --pid N on a Go process finds its executable and probes it
 start_ready gopid-srv "${BUILDS[-1]}" server 127.0.0.1:0 "$CERT" "$KEY" && {
   GS=$HPID GP=$HPORT
