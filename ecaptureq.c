@@ -4694,12 +4694,15 @@ static int ecq__capture_precheck(const struct ecq__capture_cli *c)
         size_t size;
         uint8_t *f;
         if (strcmp(c->forced[i].lib, "go") != 0 || !(f = ecq__map_file(c->forced[i].path, &size))) continue;
+        struct ecq_elf_func fn;
         int regabi = ecq_go_version(f, size, why, sizeof why);
+        int tls = regabi == 1 && ecq_elf_find_func(f, size, ecq__lib_named("go")->probes[0].func, &fn) == 0;
         munmap(f, size);
-        if (regabi != 1) {
+        if (regabi != 1 || !tls) {
             fprintf(stderr, "ecaptureq: --elfpath %s: %s\n", c->forced[i].path,
                     regabi < 0 ? "not a Go executable (no Go build information)"
-                               : "built by a Go before 1.17 (stack ABI), which is not supported");
+                    : regabi == 0 ? "built by a Go before 1.17 (stack ABI), which is not supported"
+                                  : "a Go executable without crypto/tls (no crypto/tls.(*Conn).Read in it)");
             return 1;
         }
     }

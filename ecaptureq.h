@@ -413,7 +413,8 @@ struct ecq_elf_func {
 };
 
 /* Finds function name in a little-endian x86-64 ELF64 file held in memory: in .symtab,
- * then .dynsym, then Go's pclntab (stripped Go executables; Go 1.16 to 1.23+ layouts).
+ * then .dynsym, then Go's pclntab (stripped Go executables; the layouts of Go 1.16/1.17,
+ * 1.18/1.19 and 1.20 onwards, tested up to 1.27).
  * Returns 0, or -1 if the file is not such an ELF or has no such function. */
 int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct ecq_elf_func *out);
 
