@@ -3114,6 +3114,10 @@ static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct e
          * stays valid when a short-lived process exits before we are done */
         snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, lo, hi);
         int fd = open(mf, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && want) { /* gone meanwhile: as below, the next mapping reports it */
+            fclose(f);
+            return -2;
+        }
         if (fd < 0) continue; /* gone: a later mapping reports it again */
         if (want) id = *want; /* the kernel's own name for it */
         else if (ecq__id_of_fd(fd, &id) < 0 || (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1)) {
@@ -3129,6 +3133,7 @@ static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct e
         close(fd);
         if (rc > 0) total += rc;
         if (m) ecq__mark_file(c, id);
+        else if (want) (void)bpf_map_delete_elem(c->files_fd, want); /* unreadable now: reported again */
         if (want) break;
     }
     fclose(f);
