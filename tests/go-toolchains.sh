@@ -5,7 +5,7 @@
 # For each minor version, golang-MINOR-go and golang-MINOR-src are fetched from
 # bookworm-backports, trixie or trixie-backports with a private apt configuration under
 # DIR (the system's sources and installed packages are not touched; apt checks the
-# archive's signatures with the system keyring) and unpacked under DIR/root, less Go's
+# archive's signatures with debian-archive-keyring) and unpacked under DIR/root, less Go's
 # own tests. Prints
 # "goVERSION PATH-OF-go" per toolchain on stdout; a version the archive does not carry
 # is named on stderr and skipped (exit 0); a failed download or unpack exits 1.
@@ -13,7 +13,9 @@ set -u
 dir=$1; shift
 mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial" "$dir/debs" "$dir/root"
 dir=$(cd "$dir" && pwd)
-printf 'deb http://deb.debian.org/debian %s main\n' bookworm-backports trixie trixie-backports >"$dir/sources.list"
+# Debian's own keyring, named: on Ubuntu it is not among apt's trusted keys
+printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian %s main\n' \
+  bookworm-backports trixie trixie-backports >"$dir/sources.list"
 apt=(-o "Dir::Etc::SourceList=$dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
      -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" -o Debug::NoLocking=1
      -o APT::Sandbox::User=root -qq)

@@ -19,8 +19,11 @@ check "Go toolchains from Debian's archive: ${#GOS[@]} of 8 ($(printf '%s\n' "${
 # golist_key FILE: function name, address and RET addresses of a --list
 golist_key() { awk 'NR > 1 {print $1, $3; for (i = 8; i <= NF; i++) if ($i == "ret") print $(i + 1)}' "$1"; }
 BUILDS=()     # what the agent probes, then what the capture checks run on
+SEEN=" "
 for ((t = 0; t < ${#GOS[@]}; t++)); do
   read -r GOV GO <<<"${GOS[$t]}"
+  case $SEEN in *" $GOV "*) continue ;; esac  # the system's Go may be one of the fetched releases
+  SEEN="$SEEN$GOV "
   B=$BIN/$GOV         # the name is the process name: 15 characters at most
   if ! (cd tests/gotls && "$GO" build -o "$B" main.go && "$GO" build -ldflags='-s -w' -o "$B-s" main.go) >"$OUT/build-$GOV.log" 2>&1; then
     bad "$GOV: the Go test program builds (see $OUT/build-$GOV.log)"
