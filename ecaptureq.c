@@ -4209,96 +4209,101 @@ static void ecq__watch_time(char *out, size_t cap, int64_t ns)
     if (n < cap) snprintf(out + n, cap - n, ".%06ld", (long)(frac / 1000));
 }
 
-static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t len)
+/* the terminal's colours, or none */
+struct ecq__colors {
+    const char *cyan, *yellow, *dim, *bold, *reset;
+};
+
+static struct ecq__colors ecq__colors_for(const struct ecq__watch *w)
 {
-    struct ecq_entry e;
-    size_t off;
-    const char *why;
-    FILE *f = stdout;
-    const char *C = w->color ? "\033[36m" : "", *Y = w->color ? "\033[33m" : "", *D = w->color ? "\033[2m" : "",
-               *B = w->color ? "\033[1m" : "", *R = w->color ? "\033[0m" : "";
-    w->msgs++;
-    w->bytes += len;
-    if (ecq_pb_decode_entry(msg, len, &e, &off, &why) < 0) {
-        w->bad++;
-        fprintf(stderr, "watch: message %" PRIu64 " (%zu bytes) does not decode: %s at offset %zu\n", w->msgs, len, why, off);
-        return;
-    }
-    if (e.payload_case == ECQ_PAYLOAD_RUN_LOG) {
-        w->logs++;
-        if (w->json) {
-            fprintf(f, "{\"kind\":\"run_log\",\"log_type\":%d,\"run_log\":", e.log_type);
-            ecq__json_str(f, e.run_log);
-            fputs("}\n", f);
-        } else {
-            size_t n = e.run_log.len; /* entries end in a newline (eCapture's and ours) */
-            while (n && (e.run_log.ptr[n - 1] == '\n' || e.run_log.ptr[n - 1] == '\r')) n--;
-            fprintf(f, "%s[log]%s ", D, R);
-            ecq__put_safe(f, e.run_log.ptr, n);
-            fputc('\n', f);
-        }
-        return;
-    }
-    if (e.payload_case == ECQ_PAYLOAD_HEARTBEAT) {
-        w->beats++;
-        if (w->json) {
-            fprintf(f, "{\"kind\":\"heartbeat\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"count\":%" PRId64 ",\"message\":",
-                    e.log_type, e.heartbeat.timestamp, e.heartbeat.count);
-            ecq__json_str(f, e.heartbeat.message);
-            fputs("}\n", f);
-        } else if (w->verbose) {
-            fprintf(f, "%s[heartbeat %" PRId64 "] ", D, e.heartbeat.count);
-            ecq__put_safe(f, e.heartbeat.message.ptr, e.heartbeat.message.len);
-            fprintf(f, "%s\n", R);
-        }
-        return;
-    }
-    if (e.payload_case != ECQ_PAYLOAD_EVENT) {
-        w->other++;
-        if (w->json) fprintf(f, "{\"kind\":\"empty\",\"log_type\":%d}\n", e.log_type);
-        return;
-    }
-    struct ecq_event *v = &e.event;
-    w->events++;
-    if (w->f_pid >= 0 && v->pid != w->f_pid) return;
-    if (w->f_pname && (v->pname.len != strlen(w->f_pname) || memcmp(v->pname.ptr, w->f_pname, v->pname.len))) return;
-    if (w->f_port >= 0 && v->src_port != (uint32_t)w->f_port && v->dst_port != (uint32_t)w->f_port) return;
-    if (w->f_type >= 0 && v->type != (uint32_t)w->f_type) return;
+    return w->color ? (struct ecq__colors){"\033[36m", "\033[33m", "\033[2m", "\033[1m", "\033[0m"}
+                    : (struct ecq__colors){"", "", "", "", ""};
+}
+
+static void ecq__watch_log(const struct ecq__watch *w, const struct ecq_entry *e, FILE *f)
+{
     if (w->json) {
-        char *b64 = malloc(4 * ((v->payload.len + 2) / 3) + 1);
-        if (!b64) return;
-        ecq_base64_encode(v->payload.ptr, v->payload.len, b64);
-        fprintf(f, "{\"kind\":\"event\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"uuid\":", e.log_type, v->timestamp);
-        ecq__json_str(f, v->uuid);
-        fputs(",\"src_ip\":", f);
-        ecq__json_str(f, v->src_ip);
-        fprintf(f, ",\"src_port\":%u,\"dst_ip\":", v->src_port);
-        ecq__json_str(f, v->dst_ip);
-        fprintf(f, ",\"dst_port\":%u,\"pid\":%" PRId64 ",\"pname\":", v->dst_port, v->pid);
-        ecq__json_str(f, v->pname);
-        fprintf(f, ",\"type\":%u,\"length\":%u,\"payload\":\"%s\"}\n", v->type, v->length, b64);
-        free(b64);
+        fprintf(f, "{\"kind\":\"run_log\",\"log_type\":%d,\"run_log\":", e->log_type);
+        ecq__json_str(f, e->run_log);
+        fputs("}\n", f);
         return;
     }
-    char when[64];
-    ecq__watch_time(when, sizeof when, v->timestamp);
+    struct ecq__colors k = ecq__colors_for(w);
+    size_t n = e->run_log.len; /* entries end in a newline (eCapture's and ours) */
+    while (n && (e->run_log.ptr[n - 1] == '\n' || e->run_log.ptr[n - 1] == '\r')) n--;
+    fprintf(f, "%s[log]%s ", k.dim, k.reset);
+    ecq__put_safe(f, e->run_log.ptr, n);
+    fputc('\n', f);
+}
+
+static void ecq__watch_beat(const struct ecq__watch *w, const struct ecq_entry *e, FILE *f)
+{
+    if (w->json) {
+        fprintf(f, "{\"kind\":\"heartbeat\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"count\":%" PRId64 ",\"message\":",
+                e->log_type, e->heartbeat.timestamp, e->heartbeat.count);
+        ecq__json_str(f, e->heartbeat.message);
+        fputs("}\n", f);
+    } else if (w->verbose) {
+        struct ecq__colors k = ecq__colors_for(w);
+        fprintf(f, "%s[heartbeat %" PRId64 "] ", k.dim, e->heartbeat.count);
+        ecq__put_safe(f, e->heartbeat.message.ptr, e->heartbeat.message.len);
+        fprintf(f, "%s\n", k.reset);
+    }
+}
+
+/* 1 if the event passes watch's --pid/--pname/--port/--type filters */
+static int ecq__watch_wanted(const struct ecq__watch *w, const struct ecq_event *v)
+{
+    if (w->f_pid >= 0 && v->pid != w->f_pid) return 0;
+    if (w->f_pname && (v->pname.len != strlen(w->f_pname) || memcmp(v->pname.ptr, w->f_pname, v->pname.len))) return 0;
+    if (w->f_port >= 0 && v->src_port != (uint32_t)w->f_port && v->dst_port != (uint32_t)w->f_port) return 0;
+    return w->f_type < 0 || v->type == (uint32_t)w->f_type;
+}
+
+static void ecq__watch_event_json(const struct ecq_entry *e, FILE *f)
+{
+    const struct ecq_event *v = &e->event;
+    char *b64 = malloc(4 * ((v->payload.len + 2) / 3) + 1);
+    if (!b64) {
+        fprintf(stderr, "watch: out of memory for a %zu-byte payload; event not written\n", v->payload.len);
+        return;
+    }
+    ecq_base64_encode(v->payload.ptr, v->payload.len, b64);
+    fprintf(f, "{\"kind\":\"event\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"uuid\":", e->log_type, v->timestamp);
+    ecq__json_str(f, v->uuid);
+    fputs(",\"src_ip\":", f);
+    ecq__json_str(f, v->src_ip);
+    fprintf(f, ",\"src_port\":%u,\"dst_ip\":", v->src_port);
+    ecq__json_str(f, v->dst_ip);
+    fprintf(f, ",\"dst_port\":%u,\"pid\":%" PRId64 ",\"pname\":", v->dst_port, v->pid);
+    ecq__json_str(f, v->pname);
+    fprintf(f, ",\"type\":%u,\"length\":%u,\"payload\":\"%s\"}\n", v->type, v->length, b64);
+    free(b64);
+}
+
+/* an event for a terminal: one line (--compact), or a header line and the payload as
+ * text or hex, at most --max-payload bytes */
+static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_event *v, FILE *f)
+{
+    struct ecq__colors k = ecq__colors_for(w);
+    char when[64], uuid[300], pname[200], sip[200], dip[200];
     size_t show = v->payload.len < w->max_payload ? v->payload.len : w->max_payload;
     struct ecq_bytes shown = {v->payload.ptr, show};
-    char uuid[300], pname[200], sip[200], dip[200];
+    ecq__watch_time(when, sizeof when, v->timestamp);
     ecq__safe(uuid, sizeof uuid, v->uuid.ptr, v->uuid.len);
     ecq__safe(pname, sizeof pname, v->pname.ptr, v->pname.len);
     ecq__safe(sip, sizeof sip, v->src_ip.ptr, v->src_ip.len);
     ecq__safe(dip, sizeof dip, v->dst_ip.ptr, v->dst_ip.len);
     if (w->compact) {
-        fprintf(f, "%s%s%s %" PRId64 " %s %s%s:%u -> %s:%u%s %s%s%s %u ", D, when, R, v->pid, pname, C, sip, v->src_port,
-                dip, v->dst_port, R, Y, ecq__type_name(v->type), R, v->length);
-        size_t k = show < 80 ? show : 80;
-        ecq__json_str_mode(f, (struct ecq_bytes){v->payload.ptr, k}, 1);
+        fprintf(f, "%s%s%s %" PRId64 " %s %s%s:%u -> %s:%u%s %s%s%s %u ", k.dim, when, k.reset, v->pid, pname, k.cyan,
+                sip, v->src_port, dip, v->dst_port, k.reset, k.yellow, ecq__type_name(v->type), k.reset, v->length);
+        ecq__json_str_mode(f, (struct ecq_bytes){v->payload.ptr, show < 80 ? show : 80}, 1);
         fputc('\n', f);
         return;
     }
-    fprintf(f, "%s%s%s %s%s%s pid %" PRId64 " %s%s%s %s%s:%u -> %s:%u%s %s%s%s %u bytes\n", D, when, R, B, uuid, R,
-            v->pid, B, pname, R, C, sip, v->src_port, dip, v->dst_port, R, Y, ecq__type_name(v->type), R, v->length);
+    fprintf(f, "%s%s%s %s%s%s pid %" PRId64 " %s%s%s %s%s:%u -> %s:%u%s %s%s%s %u bytes\n", k.dim, when, k.reset, k.bold,
+            uuid, k.reset, v->pid, k.bold, pname, k.reset, k.cyan, sip, v->src_port, dip, v->dst_port, k.reset, k.yellow,
+            ecq__type_name(v->type), k.reset, v->length);
     if (!w->hex && ecq__printable(shown)) {
         for (size_t i = 0; i < show; i++)
             if (shown.ptr[i] != '\r') fputc(shown.ptr[i], f);
@@ -4306,8 +4311,37 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
     } else {
         ecq__hexdump(f, (const uint8_t *)shown.ptr, show);
     }
-    if (show < v->payload.len) fprintf(f, "%s... %zu more bytes not shown (--max-payload)%s\n", D, v->payload.len - show, R);
+    if (show < v->payload.len)
+        fprintf(f, "%s... %zu more bytes not shown (--max-payload)%s\n", k.dim, v->payload.len - show, k.reset);
     fputc('\n', f);
+}
+
+/* one message from the server: counted, decoded and shown as watch's mode says */
+static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t len)
+{
+    struct ecq_entry e;
+    size_t off;
+    const char *why;
+    w->msgs++;
+    w->bytes += len;
+    if (ecq_pb_decode_entry(msg, len, &e, &off, &why) < 0) {
+        w->bad++;
+        fprintf(stderr, "watch: message %" PRIu64 " (%zu bytes) does not decode: %s at offset %zu\n", w->msgs, len, why, off);
+        return;
+    }
+    switch (e.payload_case) {
+    case ECQ_PAYLOAD_RUN_LOG: w->logs++, ecq__watch_log(w, &e, stdout); return;
+    case ECQ_PAYLOAD_HEARTBEAT: w->beats++, ecq__watch_beat(w, &e, stdout); return;
+    case ECQ_PAYLOAD_EVENT:
+        w->events++;
+        if (!ecq__watch_wanted(w, &e.event)) return;
+        if (w->json) ecq__watch_event_json(&e, stdout);
+        else ecq__watch_event_text(w, &e.event, stdout);
+        return;
+    default:
+        w->other++;
+        if (w->json) printf("{\"kind\":\"empty\",\"log_type\":%d}\n", e.log_type);
+    }
 }
 
 /* Reads one connection to its end. 0: normal close (or signal), 1: lost. */
