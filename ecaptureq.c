@@ -4002,16 +4002,13 @@ static struct ecq_bytes ecq__head_field(const char *head, size_t hl, const char 
     return (struct ecq_bytes){NULL, 0};
 }
 
-/* Connects and handshakes. Returns the fd, or -1 with *why; extra bytes that arrived
- * behind the 101 are left in head[0..*left). */
-static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *w, char *head, size_t *left,
-                              char *why, size_t whycap)
+/* a TCP connection to the server's address (each address of its name in turn): the
+ * socket, or -1 with why filled */
+static int ecq__watch_dial(const struct ecq_url *u, const struct ecq__watch *w, char *why, size_t whycap)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL, *a;
-    char port[8], req[1024], key[25], want[29];
-    uint8_t raw[16];
+    char port[8];
     int fd = -1, n;
-    size_t got = 0, hl = 0;
     snprintf(port, sizeof port, "%u", u->port);
     if ((n = ecq__getaddrinfo(u->host, port, &hints, &ai)) != 0) {
         snprintf(why, whycap, "cannot resolve %s: %s", u->host, gai_strerror(n));
@@ -4032,6 +4029,54 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
         }
     }
     freeaddrinfo(ai);
+    return fd;
+}
+
+/* the server's answer head (hl bytes) against RFC 6455 §4.1: 0 if it is a 101 we can
+ * use (want: the accept value for our key), else -1 with why filled */
+static int ecq__watch_check_101(const char *head, size_t hl, const char *want, char *why, size_t whycap)
+{
+    if (hl < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0) {
+        const char *eol = memchr(head, '\r', hl);
+        snprintf(why, whycap, "server refused the handshake: %.*s", (int)(eol ? eol - head : 40), head);
+        return -1;
+    }
+    /* Upgrade: websocket, Connection: Upgrade, and no extension or subprotocol that was
+     * never asked for */
+    struct ecq_bytes up = ecq__head_field(head, hl, "Upgrade"), conn = ecq__head_field(head, hl, "Connection");
+    const char *bad = !up.ptr || up.len != 9 || strncasecmp(up.ptr, "websocket", 9) ? "no 'Upgrade: websocket'"
+                    : !conn.ptr || !ecq__list_has(conn, "upgrade")             ? "no 'Connection: Upgrade'"
+                    : ecq__head_field(head, hl, "Sec-WebSocket-Extensions").ptr ? "an extension we did not ask for"
+                    : ecq__head_field(head, hl, "Sec-WebSocket-Protocol").ptr   ? "a subprotocol we did not ask for"
+                                                                                : NULL;
+    if (bad) {
+        snprintf(why, whycap, "the server's 101 has %s (RFC 6455 §4.1); not a WebSocket server we can use", bad);
+        return -1;
+    }
+    /* the accept value must be the one for our key */
+    const char *acc = NULL;
+    for (const char *p = head; p && p < head + hl; p = memchr(p, '\n', (size_t)(head + hl - p)), p = p ? p + 1 : p)
+        if (strncasecmp(p, "Sec-WebSocket-Accept:", 21) == 0) {
+            acc = p + 21;
+            break;
+        }
+    while (acc && *acc == ' ') acc++;
+    if (!acc || strncmp(acc, want, 28) != 0 || acc[28] != '\r') {
+        snprintf(why, whycap, "Sec-WebSocket-Accept %s (expected %s for our key)", acc ? "does not match" : "missing", want);
+        return -1;
+    }
+    return 0;
+}
+
+/* Connects and handshakes. Returns the fd, or -1 with why filled; bytes that arrived
+ * behind the 101 (the first frames) are left in head[0..*left). */
+static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *w, char *head, size_t *left,
+                              char *why, size_t whycap)
+{
+    char req[1024], key[25], want[29];
+    uint8_t raw[16];
+    int fd = ecq__watch_dial(u, w, why, whycap), n;
+    size_t got = 0, hl = 0;
     if (fd < 0) return -1;
     ecq__rand(raw, 16);
     ecq_base64_encode(raw, 16, key);
@@ -4055,35 +4100,7 @@ static int ecq__watch_connect(const struct ecq_url *u, const struct ecq__watch *
         if (r <= 0) goto io;
         got += (size_t)r;
     }
-    if (hl < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0) {
-        const char *eol = memchr(head, '\r', hl);
-        snprintf(why, whycap, "server refused the handshake: %.*s", (int)(eol ? eol - head : 40), head);
-        close(fd);
-        return -1;
-    }
-    /* RFC 6455 §4.1: Upgrade: websocket, Connection: Upgrade, and no extension or
-     * subprotocol that was never asked for */
-    struct ecq_bytes up = ecq__head_field(head, hl, "Upgrade"), conn = ecq__head_field(head, hl, "Connection");
-    const char *bad = !up.ptr || up.len != 9 || strncasecmp(up.ptr, "websocket", 9) ? "no 'Upgrade: websocket'"
-                    : !conn.ptr || !ecq__list_has(conn, "upgrade")             ? "no 'Connection: Upgrade'"
-                    : ecq__head_field(head, hl, "Sec-WebSocket-Extensions").ptr ? "an extension we did not ask for"
-                    : ecq__head_field(head, hl, "Sec-WebSocket-Protocol").ptr   ? "a subprotocol we did not ask for"
-                                                                                : NULL;
-    if (bad) {
-        snprintf(why, whycap, "the server's 101 has %s (RFC 6455 §4.1); not a WebSocket server we can use", bad);
-        close(fd);
-        return -1;
-    }
-    /* the accept value must be the one for our key (RFC 6455 §4.1) */
-    const char *acc = NULL;
-    for (const char *p = head; p && p < head + hl; p = memchr(p, '\n', (size_t)(head + hl - p)), p = p ? p + 1 : p)
-        if (strncasecmp(p, "Sec-WebSocket-Accept:", 21) == 0) {
-            acc = p + 21;
-            break;
-        }
-    while (acc && *acc == ' ') acc++;
-    if (!acc || strncmp(acc, want, 28) != 0 || acc[28] != '\r') {
-        snprintf(why, whycap, "Sec-WebSocket-Accept %s (expected %s for our key)", acc ? "does not match" : "missing", want);
+    if (ecq__watch_check_101(head, hl, want, why, whycap) < 0) {
         close(fd);
         return -1;
     }
