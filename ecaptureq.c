@@ -2533,23 +2533,13 @@ static uint8_t *ecq__map_file(const char *path, size_t *size)
 #define ECQ__IDLE_DRAINS 40         /* empty drains in a row (10 ms) before going idle */
 #define ECQ__STEP_BYTES (2u << 20)  /* records handed to the server per step, at most */
 
-/* One probed function: the BPF program at its entry and the one at its return.
+/* One probed function: what the probe at its entry does and what the one at its
+ * return does (the BPF cookie of each probe; enum ecq_handler in bpf/ecaptureq.bpf.h).
  * C libraries return through a uretprobe; Go functions through uprobes on each RET
- * instruction (a uretprobe would corrupt the goroutine stack). ret NULL: entry only. */
+ * instruction (a uretprobe would corrupt the goroutine stack). */
 struct ecq__probe {
     const char *func;
     enum ecq_handler enter, ret;    /* ret 0: entry only */
-};
-
-/* the BPF program of each handler, for one perf-event uprobe per probe */
-static const char *const ecq__handler_prog[ECQ_H_MAX] = {
-    [ECQ_H_WRITE_ENTER] = "write_enter", [ECQ_H_READ_ENTER] = "read_enter",
-    [ECQ_H_WRITE_EX_ENTER] = "write_ex_enter", [ECQ_H_READ_EX_ENTER] = "read_ex_enter",
-    [ECQ_H_NSS_WRITE_ENTER] = "nss_write_enter", [ECQ_H_NSS_READ_ENTER] = "nss_read_enter",
-    [ECQ_H_CONN_FREE] = "conn_free", [ECQ_H_GO_READ_ENTER] = "go_read_enter",
-    [ECQ_H_GO_WRITE_ENTER] = "go_write_enter", [ECQ_H_GO_HANDSHAKE_ENTER] = "go_handshake_enter",
-    [ECQ_H_GO_RET] = "go_ret", [ECQ_H_GO_CONN_FREE] = "go_conn_free",
-    [ECQ_H_RET_INT] = "ret_int", [ECQ_H_RET_LONG] = "ret_long", [ECQ_H_RET_EX] = "ret_ex",
 };
 
 /* One TLS implementation: everything capture knows about it, in one row. */
@@ -2617,8 +2607,8 @@ struct ecq__link {
     int fd;
 };
 
-/* one file's probes gathered for its uprobe_multi links: [0] entry and RET-instruction
- * uprobes (multi_enter), [1] uretprobes (multi_ret); the cookie is the handler */
+/* one file's probes, gathered before any is attached: [0] entry and RET-instruction
+ * uprobes (program on_enter), [1] uretprobes (on_return); the cookie is the handler */
 struct ecq__probeset {
     uint64_t off[2][ECQ__FILE_PROBES], cookie[2][ECQ__FILE_PROBES];
     uint32_t n[2];
@@ -2632,8 +2622,7 @@ struct ecq_capture {
     struct ecq__link *links;
     int nlinks, caplinks;
     int multi;                      /* uprobe_multi links: the kernel has them, not opted out */
-    struct ecq__probeset *set;      /* the file being attached, while gathering (multi only) */
-    int gathering;
+    struct ecq__probeset *set;      /* the file being attached */
     unsigned attached;              /* bit per ecq__libs row with probes attached */
     struct ecq__probed *probed;     /* files with probes, each once */
     int nprobed, capprobed;
@@ -2844,25 +2833,13 @@ static int ecq__have_uprobe_multi(void)
     return fd == -EBADF;
 }
 
-/* one probe: into the file's uprobe_multi set, or one perf-event uprobe now */
-static int ecq__uprobe(struct ecq_capture *c, enum ecq_handler h, const char *path, uint64_t off, int ret)
+/* one probe into the file's set; attached later, all of them or none */
+static int ecq__gather(struct ecq_capture *c, enum ecq_handler h, uint64_t off, int ret)
 {
-    if (c->gathering) {
-        struct ecq__probeset *ps = c->set;
-        if (ps->n[ret] == ECQ__FILE_PROBES) return -E2BIG;
-        ps->off[ret][ps->n[ret]] = off, ps->cookie[ret][ps->n[ret]++] = h;
-        return 0;
-    }
-    struct bpf_program *p = ecq__prog(c, ecq__handler_prog[h]);
-    LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = ret != 0);
-    struct bpf_link *l;
-    if (!p) return -ENOENT;
-    if (!(l = bpf_program__attach_uprobe_opts(p, -1, path, (size_t)off, &o))) {
-        int err = errno;
-        if (err == EACCES || err == EPERM) c->st.probes_denied++;
-        return -err;
-    }
-    return ecq__keep_link(c, l, -1);
+    struct ecq__probeset *ps = c->set;
+    if (ps->n[ret] == ECQ__FILE_PROBES) return -E2BIG;
+    ps->off[ret][ps->n[ret]] = off, ps->cookie[ret][ps->n[ret]++] = h;
+    return 0;
 }
 
 /* detaches the links made since nlinks was first (a file's, when it failed) */
@@ -2871,32 +2848,38 @@ static void ecq__links_truncate(struct ecq_capture *c, int first)
     while (c->nlinks > first) ecq__link_free(&c->links[--c->nlinks]), c->st.links--;
 }
 
-/* the file's gathered set as at most two uprobe_multi links: 0, or a negative errno
- * with none of them attached */
+/* Attaches the file's gathered set: as at most two uprobe_multi links where the
+ * kernel has them (c->multi), else one perf-event uprobe per probe, each with its
+ * cookie. 0, or a negative errno with nothing of the file attached. */
 static int ecq__attach_set(struct ecq_capture *c, const char *path)
 {
-    static const char *const prog[2] = {"multi_enter", "multi_ret"};
-    int first = c->nlinks;
-    for (int r = 0; r < 2; r++) {
-        struct bpf_program *p;
-        int fd;
-        if (!c->set->n[r]) continue;
-        if (!(p = ecq__prog(c, prog[r]))) fd = -ENOENT;
-        else fd = ecq__uprobe_multi(bpf_program__fd(p), path, c->set->off[r], c->set->cookie[r], c->set->n[r], r);
-        if (fd >= 0) fd = ecq__keep_link(c, NULL, fd);
-        if (fd < 0) {
-            if (fd == -EACCES || fd == -EPERM) c->st.probes_denied++;
-            ecq__links_truncate(c, first);
-            return fd;
+    static const char *const prog[2] = {"on_enter", "on_return"};
+    struct bpf_program *p[2] = {ecq__prog(c, prog[0]), ecq__prog(c, prog[1])};
+    int first = c->nlinks, rc = 0;
+    if (!p[0] || !p[1]) return -ENOENT;
+    for (int r = 0; r < 2 && rc == 0; r++)
+        for (uint32_t i = 0; i < c->set->n[r] && rc == 0; i++) {
+            if (c->multi) { /* the whole set of this kind at once */
+                int fd = ecq__uprobe_multi(bpf_program__fd(p[r]), path, c->set->off[r], c->set->cookie[r],
+                                           c->set->n[r], r);
+                rc = fd >= 0 ? ecq__keep_link(c, NULL, fd) : fd;
+                break;
+            }
+            LIBBPF_OPTS(bpf_uprobe_opts, o, .retprobe = r != 0, .bpf_cookie = c->set->cookie[r][i]);
+            struct bpf_link *l = bpf_program__attach_uprobe_opts(p[r], -1, path, (size_t)c->set->off[r][i], &o);
+            rc = l ? ecq__keep_link(c, l, -1) : -errno;
         }
+    if (rc < 0) {
+        if (rc == -EACCES || rc == -EPERM) c->st.probes_denied++;
+        ecq__links_truncate(c, first);
     }
-    return 0;
+    return rc;
 }
 
-/* Attaches one function's probes: entry, and return (uretprobe, or for Go a uprobe on
+/* Gathers one function's probes: entry, and return (uretprobe, or for Go a uprobe on
  * every RET instruction). Returns the number of probes, or a negative errno. */
 static int ecq__attach_func(struct ecq_capture *c, const struct ecq__lib *k, const struct ecq__probe *p,
-                            const uint8_t *file, size_t size, const char *path, char *note, size_t cap)
+                            const uint8_t *file, size_t size, char *note, size_t cap)
 {
     struct ecq_elf_func fn;
     uint32_t rets[ECQ__GO_MAX_RETS];
@@ -2908,14 +2891,14 @@ static int ecq__attach_func(struct ecq_capture *c, const struct ecq__lib *k, con
         if (nrets < 0) return snprintf(note, cap, "undecodable instruction at +0x%zx", bad), -ENOEXEC;
         if (nrets == 0 || nrets > ECQ__GO_MAX_RETS) return snprintf(note, cap, "%d RET instructions", nrets), -ENOEXEC;
     }
-    if ((rc = ecq__uprobe(c, p->enter, path, fn.offset, 0)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
+    if ((rc = ecq__gather(c, p->enter, fn.offset, 0)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
     n++;
     if (p->ret && !k->go) {
-        if ((rc = ecq__uprobe(c, p->ret, path, fn.offset, 1)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
+        if ((rc = ecq__gather(c, p->ret, fn.offset, 1)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
         n++;
     }
     for (int i = 0; i < nrets; i++) {
-        if ((rc = ecq__uprobe(c, p->ret, path, fn.offset + rets[i], 0)) < 0)
+        if ((rc = ecq__gather(c, p->ret, fn.offset + rets[i], 0)) < 0)
             return snprintf(note, cap, "%s", strerror(-rc)), rc;
         n++;
     }
@@ -2980,23 +2963,20 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
             return -ENOEXEC;
         }
     }
-    for (int multi = c->multi;; multi = 0) { /* uprobe_multi links, else a perf event per probe */
-        probes = funcs = failed = 0, missing[0] = 0;
-        if (multi) c->set->n[0] = c->set->n[1] = 0, c->gathering = 1;
-        for (int i = 0; k->probes[i].func; i++) {
-            int n = ecq__attach_func(c, k, &k->probes[i], file, size, path, note, sizeof note);
-            if (n > 0) probes += n, funcs++;
-            if (n < 0) {
-                failed++;
-                snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s %s (%s)",
-                         missing[0] ? "," : "", k->probes[i].func, note);
-            }
+    c->set->n[0] = c->set->n[1] = 0;
+    for (int i = 0; k->probes[i].func; i++) {
+        int n = ecq__attach_func(c, k, &k->probes[i], file, size, note, sizeof note);
+        if (n > 0) probes += n, funcs++;
+        if (n < 0) {
+            failed++;
+            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s %s (%s)",
+                     missing[0] ? "," : "", k->probes[i].func, note);
         }
-        c->gathering = 0;
-        int rc = multi && probes ? ecq__attach_set(c, path) : 0;
-        if (rc == 0) break;
-        ecq_server_log(c->srv, "%s: %s: uprobe_multi links refused (%s); attaching probe by probe", k->name, name,
-                       strerror(-rc));
+    }
+    int rc = probes ? ecq__attach_set(c, path) : 0;
+    if (rc < 0) { /* the kernel refused: none of the file's probes is attached */
+        snprintf(missing, sizeof missing, " every function (%s)", strerror(-rc));
+        failed += funcs, funcs = 0, probes = 0;
     }
     munmap(file, size);
     ecq_server_log(c->srv, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached in %d link(s)%s%s", k->name,
@@ -3469,12 +3449,14 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     }
     bcfg = (struct ecq_bpf_cfg){opts->pid, opts->uid, ((uint64_t)opts->ring_mb << 20) / 4};
     memcpy(rv, &bcfg, sizeof bcfg);
-    c->multi = !opts->perf_uprobes && ecq__have_uprobe_multi() && (c->set = malloc(sizeof *c->set)) != NULL;
-    for (int i = 0; i < 2; i++) { /* the dispatchers: uprobe_multi programs, or left out */
-        struct bpf_program *p = bpf_object__find_program_by_name(c->obj, i ? "multi_ret" : "multi_enter");
-        if (!p) continue;
-        if (c->multi) (void)bpf_program__set_expected_attach_type(p, (enum bpf_attach_type)ECQ__BPF_TRACE_UPROBE_MULTI);
-        else (void)bpf_program__set_autoload(p, false);
+    if (!(c->set = malloc(sizeof *c->set))) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    c->multi = !opts->perf_uprobes && ecq__have_uprobe_multi();
+    for (int i = 0; c->multi && i < 2; i++) { /* programs for uprobe_multi links only, then */
+        struct bpf_program *p = bpf_object__find_program_by_name(c->obj, i ? "on_return" : "on_enter");
+        if (p) (void)bpf_program__set_expected_attach_type(p, (enum bpf_attach_type)ECQ__BPF_TRACE_UPROBE_MULTI);
     }
     if ((rc = bpf_map__set_max_entries(rb, opts->ring_mb << 20)) < 0 || (rc = bpf_object__load(c->obj)) < 0) {
         ecq_server_log(srv, "error: loading the BPF programs failed: %s", strerror(-rc));

@@ -669,9 +669,7 @@ static __always_inline int go_return(struct pt_regs *ctx)
     return finish(&c, n > 0 ? (__u64)n : 0, n > 0);
 }
 
-/* Every probe: h says which kind it is. The programs below call it with a constant,
- * which the compiler folds to that one case; multi_enter and multi_ret take h from the
- * probe's cookie. */
+/* Every probe: h, its BPF cookie, says which kind it is. */
 static __always_inline int handle(struct pt_regs *ctx, __u64 h)
 {
     __u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a4 = PT_REGS_PARM4(ctx);
@@ -715,37 +713,20 @@ static __always_inline int handle(struct pt_regs *ctx, __u64 h)
     return 0;
 }
 
-#define PROBE(sec, name, h) \
-    SEC(sec) int name(struct pt_regs *ctx) { return handle(ctx, h); }
-PROBE("uprobe", write_enter, ECQ_H_WRITE_ENTER)
-PROBE("uprobe", read_enter, ECQ_H_READ_ENTER)
-PROBE("uprobe", write_ex_enter, ECQ_H_WRITE_EX_ENTER)
-PROBE("uprobe", read_ex_enter, ECQ_H_READ_EX_ENTER)
-PROBE("uprobe", nss_write_enter, ECQ_H_NSS_WRITE_ENTER)
-PROBE("uprobe", nss_read_enter, ECQ_H_NSS_READ_ENTER)
-PROBE("uprobe", conn_free, ECQ_H_CONN_FREE)
-PROBE("uprobe", go_read_enter, ECQ_H_GO_READ_ENTER)
-PROBE("uprobe", go_write_enter, ECQ_H_GO_WRITE_ENTER)
-PROBE("uprobe", go_handshake_enter, ECQ_H_GO_HANDSHAKE_ENTER)
-PROBE("uprobe", go_ret, ECQ_H_GO_RET)
-PROBE("uprobe", go_conn_free, ECQ_H_GO_CONN_FREE)
-PROBE("uretprobe", ret_int, ECQ_H_RET_INT)
-PROBE("uretprobe", ret_long, ECQ_H_RET_LONG)
-PROBE("uretprobe", ret_ex, ECQ_H_RET_EX)
-
-/* uprobe_multi links (Linux 6.6+): all of a file's entry and RET-instruction probes
- * are one link to multi_enter, all its uretprobes one link to multi_ret, each probe's
- * cookie naming its handler. Detaching a file then waits for one RCU grace period per
- * link, where perf-event uprobes wait for one (about 0.1 s) per probe. The loader
- * sets their attach type, and leaves them out where the kernel lacks such links. */
+/* The two programs behind every probe: on_enter at function entries and Go RET
+ * instructions, on_return as uretprobes. On Linux 6.6+ the loader attaches a file's
+ * probes as uprobe_multi links (all its on_enter probes one link, its on_return
+ * probes another), so that detaching it waits for one RCU grace period per link, where
+ * perf-event uprobes wait for one (about 0.1 s) per probe; elsewhere one perf-event
+ * uprobe per probe, with the same cookie. */
 SEC("uprobe")
-int multi_enter(struct pt_regs *ctx)
+int on_enter(struct pt_regs *ctx)
 {
     return handle(ctx, bpf_get_attach_cookie(ctx));
 }
 
 SEC("uretprobe")
-int multi_ret(struct pt_regs *ctx)
+int on_return(struct pt_regs *ctx)
 {
     return handle(ctx, bpf_get_attach_cookie(ctx));
 }

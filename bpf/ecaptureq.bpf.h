@@ -13,9 +13,8 @@
 
 enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1 };
 
-/* What a probe does: the BPF program of that name (one perf-event uprobe per probe),
- * or, through a uprobe_multi link (Linux 6.6+), the probe's cookie, which
- * multi_enter and multi_ret dispatch on. 0 is no handler. */
+/* What a probe does: its BPF cookie, which on_enter and on_return dispatch on.
+ * 0 is no handler. */
 enum ecq_handler {
     ECQ_H_WRITE_ENTER = 1,      /* SSL_write, gnutls_record_send */
     ECQ_H_READ_ENTER,           /* SSL_read, gnutls_record_recv */
