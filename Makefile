@@ -102,12 +102,27 @@ bench: ecaptureq
 valgrind: ecaptureq
 	./tests/valgrind.sh
 
-# libFuzzer targets for the four parsers: make fuzz FUZZ_SECONDS=3600
+# libFuzzer targets for the parsers and the probe planner: make fuzz FUZZ_SECONDS=3600.
+# The planner is capture's: its fuzzer links libbpf (and embeds the BPF object, never
+# loaded); it starts from the ELF corpus.
 FUZZ_SECONDS ?= 15
-FUZZERS := handshake frames protobuf url x86 elf
-fuzz:
-	$(Q)mkdir -p tests/bin; for f in $(FUZZERS); do 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DFUZZ_$$(echo $$f | tr a-z A-Z) 	    -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o tests/bin/fuzz-$$f tests/fuzz.c ecaptureq.c || exit 1; 	  rm -rf tests/out/fuzz-$$f && mkdir -p tests/out/fuzz-$$f; \
-	  if [ $$f = elf ]; then head -c 4096 tests/bin/fuzz-elf >tests/out/fuzz-elf/self; fi; 	  tests/bin/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=tests/out/fuzz-$$f- 	    tests/out/fuzz-$$f tests/corpus/$$f >tests/out/fuzz-$$f.log 2>&1; rc=$$?; 	  runs=$$(grep -o 'number_of_executed_units: [0-9]*' tests/out/fuzz-$$f.log | grep -o '[0-9]*$$'); 	  if [ $$rc = 0 ]; then echo "ok - fuzz $$f: $$runs runs in $(FUZZ_SECONDS) s, no crash, leak or UB"; 	  else echo "not ok - fuzz $$f: exit $$rc (tests/out/fuzz-$$f.log)"; fi; 	done
+FUZZERS := handshake frames protobuf url x86 elf plan
+fuzz: $(BPF_OBJ)
+	$(Q)mkdir -p tests/bin; for f in $(FUZZERS); do \
+	  case $$f in \
+	    plan) build='-DECQ_BPF_OBJ="$(BPF_OBJ)"' libs='$(LIBS)' seeds=tests/corpus/elf ;; \
+	    *) build=-DECAPTUREQ_NO_BPF libs= seeds=tests/corpus/$$f ;; \
+	  esac; \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DFUZZ_$$(echo $$f | tr a-z A-Z) \
+	    $$build -DECAPTUREQ_NO_MAIN -o tests/bin/fuzz-$$f tests/fuzz.c ecaptureq.c $$libs || exit 1; \
+	  rm -rf tests/out/fuzz-$$f && mkdir -p tests/out/fuzz-$$f; \
+	  case $$f in elf|plan) head -c 4096 tests/bin/fuzz-$$f >tests/out/fuzz-$$f/self ;; esac; \
+	  tests/bin/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=tests/out/fuzz-$$f- \
+	    tests/out/fuzz-$$f $$seeds >tests/out/fuzz-$$f.log 2>&1; rc=$$?; \
+	  runs=$$(grep -o 'number_of_executed_units: [0-9]*' tests/out/fuzz-$$f.log | grep -o '[0-9]*$$'); \
+	  if [ $$rc = 0 ]; then echo "ok - fuzz $$f: $$runs runs in $(FUZZ_SECONDS) s, no crash, leak or UB"; \
+	  else echo "not ok - fuzz $$f: exit $$rc (tests/out/fuzz-$$f.log)"; fi; \
+	done
 
 install: ecaptureq
 	install -D -m 0755 ecaptureq $(DESTDIR)$(PREFIX)/bin/ecaptureq

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ecaptureq.c - capture TLS plaintext with eBPF and stream it over WebSocket as
  * eCaptureQ protobuf LogEntry messages.
  *
@@ -1107,16 +1108,22 @@ static int64_t ecq__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* the one place defaults are applied: every unset (zero or negative) setting */
+static void ecq__config_defaults(struct ecq_config *c)
+{
+    if (!c->url) c->url = ECQ_DEFAULT_URL;
+    if (c->heartbeat_sec <= 0) c->heartbeat_sec = ECQ_DEFAULT_HEARTBEAT_SEC;
+    if (!c->client_buffer) c->client_buffer = ECQ_DEFAULT_CLIENT_BUFFER;
+    if (!c->max_message) c->max_message = ECQ_DEFAULT_MAX_MESSAGE;
+    if (c->max_clients <= 0) c->max_clients = ECQ_DEFAULT_MAX_CLIENTS;
+    if (c->max_pending <= 0) c->max_pending = ECQ_DEFAULT_MAX_PENDING;
+    if (c->handshake_timeout_ms <= 0) c->handshake_timeout_ms = ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+}
+
 void ecq_config_init(struct ecq_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->url = ECQ_DEFAULT_URL;
-    c->heartbeat_sec = ECQ_DEFAULT_HEARTBEAT_SEC;
-    c->client_buffer = ECQ_DEFAULT_CLIENT_BUFFER;
-    c->max_message = ECQ_DEFAULT_MAX_MESSAGE;
-    c->max_clients = ECQ_DEFAULT_MAX_CLIENTS;
-    c->max_pending = ECQ_DEFAULT_MAX_PENDING;
-    c->handshake_timeout_ms = ECQ_DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    ecq__config_defaults(c);
 }
 
 /* ---- shared messages ---------------------------------------------------- */
@@ -1914,58 +1921,56 @@ static void ecq__reap(struct ecq_server *s)
     }
 }
 
+/* Binds and listens on s->url: 0 and whether the address is loopback, or a negative
+ * errno. */
+static int ecq__listen(struct ecq_server *s, int *loopback)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    char port[8];
+    int one = 1, rc;
+    snprintf(port, sizeof port, "%u", s->url.port);
+    if ((rc = ecq__getaddrinfo(s->url.host, port, &hints, &ai)) != 0 || !ai)
+        return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
+    s->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    rc = s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+                 bind(s->lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s->lfd, SOMAXCONN) < 0
+             ? -errno : 0;
+    if (ai->ai_family == AF_INET)
+        *loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
+    else
+        *loopback = ai->ai_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+    freeaddrinfo(ai);
+    if (rc == 0 && getsockname(s->lfd, (struct sockaddr *)&bound, &blen) == 0)
+        s->url.port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                        : ((struct sockaddr_in *)&bound)->sin_port);
+    return rc;
+}
+
 int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
 {
     struct ecq_server *s;
     const char *why;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *ai = NULL;
-    char port[8];
-    int one = 1, rc;
+    int loopback = 0, rc;
     *out = NULL;
     if (!(s = calloc(1, sizeof *s))) return -ENOMEM;
-    struct ecq_config defaults;
-    ecq_config_init(&defaults);
     s->cfg = *cfg;
-    if (!s->cfg.url) s->cfg.url = defaults.url;
-    if (s->cfg.heartbeat_sec <= 0) s->cfg.heartbeat_sec = defaults.heartbeat_sec;
-    if (!s->cfg.client_buffer) s->cfg.client_buffer = defaults.client_buffer;
-    if (!s->cfg.max_message) s->cfg.max_message = defaults.max_message;
-    if (s->cfg.max_clients <= 0) s->cfg.max_clients = defaults.max_clients;
-    if (s->cfg.max_pending <= 0) s->cfg.max_pending = defaults.max_pending;
-    if (s->cfg.handshake_timeout_ms <= 0) s->cfg.handshake_timeout_ms = defaults.handshake_timeout_ms;
+    ecq__config_defaults(&s->cfg);
     s->lfd = -1;
     ecq__log_open(s);
     if (ecq_url_parse(s->cfg.url, &s->url, &why) < 0) {
-        free(s);
-        return -EINVAL;
+        ecq_server_log(s, "error: bad URL '%s': %s", s->cfg.url, why);
+        rc = -EINVAL;
+    } else if ((rc = ecq__listen(s, &loopback)) < 0) {
+        ecq_server_log(s, "error: cannot listen on %s: %s", s->cfg.url, strerror(-rc));
     }
-    snprintf(port, sizeof port, "%u", s->url.port);
-    if ((rc = ecq__getaddrinfo(s->url.host, port, &hints, &ai)) != 0 || !ai) {
-        free(s);
-        return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
-    }
-    s->lfd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(s->lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s->lfd, SOMAXCONN) < 0) {
-        rc = -errno;
-        if (s->lfd >= 0) close(s->lfd);
-        freeaddrinfo(ai);
-        free(s);
+    if (rc < 0) { /* the one way out: what was opened is closed (the log's descriptor too) */
+        ecq_server_close(s, 0);
         return rc;
     }
-    struct sockaddr_storage bound;
-    socklen_t blen = sizeof bound;
-    if (getsockname(s->lfd, (struct sockaddr *)&bound, &blen) == 0)
-        s->url.port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                        : ((struct sockaddr_in *)&bound)->sin_port);
     snprintf(s->url_text, sizeof s->url_text, s->url.ipv6_literal ? "ws://[%s]:%u%s" : "ws://%s:%u%s", s->url.host,
              s->url.port, s->url.path);
-    int loopback = 0;
-    if (ai->ai_family == AF_INET)
-        loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
-    else if (ai->ai_family == AF_INET6)
-        loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
-    freeaddrinfo(ai);
     s->pol.path = s->url.path;
     s->pol.token = s->cfg.token && *s->cfg.token ? s->cfg.token : NULL;
     s->pol.origins = s->cfg.origins;
@@ -2526,66 +2531,213 @@ static uint8_t *ecq__map_file(const char *path, size_t *size)
     return m;
 }
 
-#define ECQ__GO_MAX_RETS 64         /* RET instructions probed per Go function */
 #define ECQ__FILE_PROBES 512        /* probes per file and link kind, at most (Go: 5 x 65) */
 #define ECQ__CHECK_MS 1000          /* loss counters and clock offset are refreshed this often */
 #define ECQ__BUSY_US 250            /* the drain interval while records flow */
 #define ECQ__IDLE_DRAINS 40         /* empty drains in a row (10 ms) before going idle */
-#define ECQ__STEP_BYTES (2u << 20)  /* records handed to the server per step, at most */
+#define ECQ__STEP_BYTES (2u << 20)  /* records handed to the sinks per step, at most */
 
-/* One probed function: what the probe at its entry does and what the one at its
- * return does (the BPF cookie of each probe; enum ecq_handler in bpf/ecaptureq.bpf.h).
- * C libraries return through a uretprobe; Go functions through uprobes on each RET
- * instruction (a uretprobe would corrupt the goroutine stack). */
+/* ---- the library table: everything capture knows about a TLS implementation ---- */
+
+/* The handler numbers are the BPF programs' contract (the probes' cookies): they are
+ * appended to, never renumbered, and both sides see the same header. */
+_Static_assert(ECQ_H_WRITE_ENTER == 1 && ECQ_H_GO_RET == 11 && ECQ_H_RET_EX == 15 && ECQ_H_MAX == 16,
+               "enum ecq_handler is append-only: bpf/ecaptureq.bpf.h and this file disagree");
+_Static_assert(ECQ_ANY_UID == ECQ_BPF_ANY_UID, "ecaptureq.h and bpf/ecaptureq.bpf.h name 'every user' alike");
+
+/* One function to probe: the handler of the probe at its entry and of the one at its
+ * return (0: entry only). */
 struct ecq__probe {
     const char *func;
-    enum ecq_handler enter, ret;    /* ret 0: entry only */
+    enum ecq_handler enter, ret;
 };
 
-/* One TLS implementation: everything capture knows about it, in one row. */
+/* how a function's return is probed */
+enum ecq__returns {
+    ECQ__RET_URETPROBE,             /* C calling convention: a uretprobe at the entry */
+    ECQ__RET_SITES,                 /* Go: a uprobe on every RET instruction (a uretprobe
+                                       rewrites the return address on a goroutine stack the
+                                       runtime may move, and crashes it) */
+};
+
+/* how a library's file is found (bits of ecq__lib.find) */
+#define ECQ__FIND_SONAME 1u         /* by name: the loader cache, library directories, maps */
+#define ECQ__FIND_EXE 2u            /* a process's executable (/proc/PID/exe), which the
+                                       row's check recognises; no host-wide search */
+#define ECQ__FIND_SYMBOLS 4u        /* any ELF that defines its first two functions itself
+                                       (static builds, BoringSSL inside an executable) */
+
+/* One TLS implementation, the whole of it. Adding one with a C calling shape is one
+ * row (and, for a new calling shape, handlers appended in bpf/ecaptureq.bpf.h). */
 struct ecq__lib {
     const char *name;               /* what ecq_capture_attach takes */
-    const char *option;             /* the tls option that forces its file */
-    const char *files[4];           /* sonames, searched in the loader cache and in maps */
-    int go;                         /* a Go executable: RET uprobes, version check */
-    struct ecq__probe probes[6];
+    const char *what;               /* how people call it, in messages */
+    const char *command, *command_alias; /* subcommand capturing it alone; NULL: tls only */
+    const char *option, *option_alias;   /* --OPTION PATH forces its file */
+    const char *sonames[4];         /* ECQ__FIND_SONAME: any version of these */
+    unsigned find;                  /* ECQ__FIND_* */
+    enum ecq__returns returns;
+    /* optional: 0 if the file is one this row can probe (version into out), else a
+     * negative errno and *why (a static string) */
+    int (*check)(const uint8_t *f, size_t n, char *out, size_t cap, const char **why);
+    const struct ecq__probe *funcs; /* ends with a NULL func */
 };
 
+static const struct ecq__probe ecq__openssl_funcs[] = {
+    {"SSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT},
+    {"SSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
+    {"SSL_write_ex", ECQ_H_WRITE_EX_ENTER, ECQ_H_RET_EX},
+    {"SSL_read_ex", ECQ_H_READ_EX_ENTER, ECQ_H_RET_EX},
+    {"SSL_free", ECQ_H_CONN_FREE, 0},
+    {NULL, 0, 0},
+};
+static const struct ecq__probe ecq__gnutls_funcs[] = {
+    {"gnutls_record_send", ECQ_H_WRITE_ENTER, ECQ_H_RET_LONG},
+    {"gnutls_record_recv", ECQ_H_READ_ENTER, ECQ_H_RET_LONG},
+    {"gnutls_deinit", ECQ_H_CONN_FREE, 0},
+    {NULL, 0, 0},
+};
+static const struct ecq__probe ecq__nss_funcs[] = {
+    {"PR_Write", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT},
+    {"PR_Send", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT},
+    {"PR_Read", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT},
+    {"PR_Recv", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT},
+    {"PR_Close", ECQ_H_CONN_FREE, 0},
+    {NULL, 0, 0},
+};
+static const struct ecq__probe ecq__go_funcs[] = {
+    {"crypto/tls.(*Conn).Read", ECQ_H_GO_READ_ENTER, ECQ_H_GO_RET},
+    {"crypto/tls.(*Conn).writeRecordLocked", ECQ_H_GO_WRITE_ENTER, ECQ_H_GO_RET},
+    {"crypto/tls.(*Conn).serverHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
+    {"crypto/tls.(*Conn).clientHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
+    {"crypto/tls.(*Conn).Close", ECQ_H_GO_CONN_FREE, 0},
+    {NULL, 0, 0},
+};
+
+/* The refusal of a file that is not a Go executable capture supports, in one place. */
+static const char *ecq__go_refusal(int regabi)
+{
+    return regabi < 0 ? "not a Go executable (no Go build information)"
+                      : "built by a Go before 1.17 (stack ABI), which is not supported";
+}
+
+static int ecq__go_check(const uint8_t *f, size_t n, char *out, size_t cap, const char **why)
+{
+    int regabi = ecq_go_version(f, n, out, cap);
+    if (regabi == 1) return 0;
+    *why = ecq__go_refusal(regabi);
+    return -ENOEXEC;
+}
+
 static const struct ecq__lib ecq__libs[] = {
-    {"openssl", "libssl", {"libssl.so.3", "libssl.so.1.1", "libssl.so"}, 0,
-     {{"SSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT}, {"SSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
-      {"SSL_write_ex", ECQ_H_WRITE_EX_ENTER, ECQ_H_RET_EX}, {"SSL_read_ex", ECQ_H_READ_EX_ENTER, ECQ_H_RET_EX},
-      {"SSL_free", ECQ_H_CONN_FREE, 0}}},
-    {"gnutls", "gnutls", {"libgnutls.so.30", "libgnutls.so"}, 0,
-     {{"gnutls_record_send", ECQ_H_WRITE_ENTER, ECQ_H_RET_LONG},
-      {"gnutls_record_recv", ECQ_H_READ_ENTER, ECQ_H_RET_LONG}, {"gnutls_deinit", ECQ_H_CONN_FREE, 0}}},
-    {"nss", "nss", {"libnspr4.so"}, 0,
-     {{"PR_Write", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT}, {"PR_Send", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT},
-      {"PR_Read", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT}, {"PR_Recv", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT},
-      {"PR_Close", ECQ_H_CONN_FREE, 0}}},
-    {"go", "elfpath", {NULL}, 1,
-     {{"crypto/tls.(*Conn).Read", ECQ_H_GO_READ_ENTER, ECQ_H_GO_RET},
-      {"crypto/tls.(*Conn).writeRecordLocked", ECQ_H_GO_WRITE_ENTER, ECQ_H_GO_RET},
-      {"crypto/tls.(*Conn).serverHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
-      {"crypto/tls.(*Conn).clientHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
-      {"crypto/tls.(*Conn).Close", ECQ_H_GO_CONN_FREE, 0}}},
+    {"openssl", "OpenSSL", NULL, NULL, "libssl", NULL, {"libssl.so.3", "libssl.so.1.1", "libssl.so"},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__openssl_funcs},
+    {"gnutls", "GnuTLS", "gnutls", NULL, "gnutls", NULL, {"libgnutls.so.30", "libgnutls.so"},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__gnutls_funcs},
+    {"nss", "NSS", "nss", "nspr", "nss", "nspr", {"libnspr4.so"},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__nss_funcs},
+    {"go", "Go crypto/tls", "gotls", NULL, "elfpath", NULL, {NULL},
+     ECQ__FIND_EXE, ECQ__RET_SITES, ecq__go_check, ecq__go_funcs},
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
 
-/* a file as the kernel names it: device (the kernel's encoding), inode and the inode's
- * generation, which tells a new file from an old one whose inode number was reused;
- * laid out as the BPF side's struct file_key */
-struct ecq__file_id {
-    uint64_t dev, ino;
-    uint32_t gen, pad;
-};
+/* a row by its name, option or either alias */
+static const struct ecq__lib *ecq__lib_named(const char *name)
+{
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        const struct ecq__lib *k = &ecq__libs[i];
+        if (!strcmp(k->name, name) || !strcmp(k->option, name) || (k->option_alias && !strcmp(k->option_alias, name)))
+            return k;
+    }
+    return NULL;
+}
+
+/* Whether a file's base name is one of lib's sonames, any version ("libssl.so.3"
+ * matches "libssl.so*"). */
+static int ecq__soname_match(const struct ecq__lib *k, const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    for (int i = 0; k->sonames[i]; i++) {
+        const char *so = strstr(k->sonames[i], ".so");
+        size_t stem = so ? (size_t)(so - k->sonames[i]) + 3 : strlen(k->sonames[i]);
+        if (strncmp(base, k->sonames[i], stem) == 0) return 1;
+    }
+    return 0;
+}
+
+/* What a file is: a TLS library by its name, an executable its row's check accepts
+ * (Go), or any ELF file that defines a row's first two functions itself. NULL: none. */
+static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const char *path)
+{
+    struct ecq_elf_func fn;
+    char v[64];
+    const char *why;
+    for (size_t i = 0; i < ECQ__NLIBS; i++)
+        if ((ecq__libs[i].find & ECQ__FIND_SONAME) && ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
+    for (size_t i = 0; i < ECQ__NLIBS; i++)
+        if ((ecq__libs[i].find & ECQ__FIND_EXE) && ecq__libs[i].check(f, size, v, sizeof v, &why) == 0)
+            return &ecq__libs[i];
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        const struct ecq__probe *p = ecq__libs[i].funcs;
+        if ((ecq__libs[i].find & ECQ__FIND_SYMBOLS) && p[0].func && p[1].func &&
+            ecq_elf_find_func(f, size, p[0].func, &fn) == 0 && ecq_elf_find_func(f, size, p[1].func, &fn) == 0)
+            return &ecq__libs[i];
+    }
+    return NULL;
+}
+
+/* ---- the probe plan: what to probe in one file (pure) -------------------- */
+
+/* One function of the plan; 0 with its probes in f, or a negative errno with a note. */
+static int ecq__plan_func(const uint8_t *file, size_t size, const struct ecq__lib *k, const struct ecq__probe *p,
+                          struct ecq_plan_func *f)
+{
+    struct ecq_elf_func fn;
+    size_t bad = 0;
+    memset(f, 0, sizeof *f);
+    f->name = p->func, f->enter = p->enter, f->ret = p->ret;
+    if (ecq_elf_find_func(file, size, p->func, &fn) < 0) return snprintf(f->note, sizeof f->note, "not found"), -ENOENT;
+    f->source = fn.source, f->addr = fn.addr, f->size = fn.size, f->offset = fn.offset;
+    f->probes = 1;
+    if (!p->ret) return 0;
+    if (k->returns == ECQ__RET_URETPROBE) {
+        f->uretprobe = 1, f->probes++;
+        return 0;
+    }
+    int n = ecq_x86_find_returns(file + fn.offset, fn.size, f->rets, ECQ_PLAN_MAX_RETS, &bad);
+    if (n < 0) return snprintf(f->note, sizeof f->note, "undecodable instruction at +0x%zx", bad), -ENOEXEC;
+    if (n == 0 || n > ECQ_PLAN_MAX_RETS) return snprintf(f->note, sizeof f->note, "%d RET instructions", n), -ENOEXEC;
+    f->nrets = n, f->probes += n;
+    return 0;
+}
+
+int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_plan *out)
+{
+    const struct ecq__lib *k = lib ? ecq__lib_named(lib) : NULL;
+    memset(out, 0, sizeof *out);
+    if (!k) return -EINVAL;
+    out->lib = k->name;
+    if (k->check) {
+        int rc = k->check(elf, len, out->version, sizeof out->version, &out->refused);
+        if (rc < 0) return rc;
+    }
+    for (int i = 0; k->funcs[i].func; i++) {
+        if (out->nfuncs == ECQ_PLAN_MAX_FUNCS) return -E2BIG; /* a row longer than the plan holds */
+        struct ecq_plan_func *f = &out->funcs[out->nfuncs++];
+        if (ecq__plan_func(elf, len, k, &k->funcs[i], f) < 0) continue;
+        out->found++, out->probes += f->probes;
+    }
+    return out->probes ? out->probes : -ENOENT;
+}
 
 /* a file some process mapped that discovery still has to look at */
 struct ecq__pending {
-    struct ecq__file_id id;
+    struct ecq_bpf_file_key id;
     uint32_t pid;
     int64_t since_ms;
 };
+
+/* ---- the capture's state, and its sinks: the host's callbacks, a server ----- */
 
 #define ECQ__PENDING_MAX 256        /* new files waiting; more are reported again later */
 #define ECQ__PENDING_PER_STEP 32    /* bounds the work one step does for new processes */
@@ -2593,7 +2745,7 @@ struct ecq__pending {
 
 /* a file with probes: its links are links[first .. first+n) */
 struct ecq__probed {
-    struct ecq__file_id id;
+    struct ecq_bpf_file_key id;
     int first, n;
     int sticky;                     /* named by the caller, or the host's own: never detached */
     int probes;                     /* probes those links hold */
@@ -2615,14 +2767,15 @@ struct ecq__probeset {
 };
 
 struct ecq_capture {
-    struct ecq_server *srv;
-    struct ecq_capture_opts o;
+    struct ecq_server *srv;         /* a sink, or NULL */
+    struct ecq_capture_opts o;      /* with the host's callbacks, the other sinks */
     struct bpf_object *obj;
     struct ring_buffer *rb;
     struct ecq__link *links;
     int nlinks, caplinks;
     int multi;                      /* uprobe_multi links: the kernel has them, not opted out */
     struct ecq__probeset *set;      /* the file being attached */
+    struct ecq_plan *plan;          /* its plan */
     unsigned attached;              /* bit per ecq__libs row with probes attached */
     struct ecq__probed *probed;     /* files with probes, each once */
     int nprobed, capprobed;
@@ -2638,6 +2791,7 @@ struct ecq_capture {
     int target_gone;
     struct ecq_capture_stats st;
     char uuid[128];
+    char libbpf_line[512];          /* libbpf's message so far, until its newline */
 };
 
 void ecq_capture_opts_init(struct ecq_capture_opts *o)
@@ -2648,11 +2802,52 @@ void ecq_capture_opts_init(struct ecq_capture_opts *o)
     o->detach_sec = ECQ_DEFAULT_DETACH_SEC;
 }
 
-/* libbpf's own messages (warnings and errors) */
+/* One run-log line to the sinks: the host's on_log, and the server's log. */
+static void ecq__log(struct ecq_capture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ecq__log(struct ecq_capture *c, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (c->o.on_log) c->o.on_log(c->o.user, line);
+    if (c->srv) ecq_server_log(c->srv, "%s", line);
+}
+
+/* libbpf's message hook is process-wide and has no user pointer: while a capture
+ * function runs, the hook is ours and this (thread-local) names the capture whose log
+ * gets libbpf's warnings; on return the host's own hook is back. The one piece of
+ * global state capture has (ecaptureq.h says so). */
+static __thread struct ecq_capture *ecq__libbpf_to;
+
 static int ecq__libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-    if (level == LIBBPF_DEBUG || level == LIBBPF_INFO) return 0;
-    return vfprintf(stderr, fmt, ap);
+    struct ecq_capture *c = ecq__libbpf_to;
+    if (level == LIBBPF_DEBUG || level == LIBBPF_INFO || !c) return 0;
+    size_t n = strlen(c->libbpf_line);
+    vsnprintf(c->libbpf_line + n, sizeof c->libbpf_line - n, fmt, ap);
+    char *nl;
+    while ((nl = strchr(c->libbpf_line, '\n')) || strlen(c->libbpf_line) == sizeof c->libbpf_line - 1) {
+        if (nl) *nl = 0;
+        ecq__log(c, "%s", c->libbpf_line);
+        n = nl ? strlen(nl + 1) : 0;
+        memmove(c->libbpf_line, nl ? nl + 1 : "", n + 1);
+    }
+    return 0;
+}
+
+/* the hook is ours from here to ecq__libbpf_leave */
+static libbpf_print_fn_t ecq__libbpf_enter(struct ecq_capture *c)
+{
+    ecq__libbpf_to = c;
+    return libbpf_set_print(ecq__libbpf_print);
+}
+
+static void ecq__libbpf_leave(libbpf_print_fn_t host)
+{
+    (void)libbpf_set_print(host);
+    ecq__libbpf_to = NULL;
 }
 
 int ecq_capture_check(char *why, size_t cap)
@@ -2674,6 +2869,8 @@ int ecq_capture_check(char *why, size_t cap)
     }
     return 0;
 }
+
+/* ---- finding files: the loader's cache, the processes' maps ------------------ */
 
 /* Looks name up in the dynamic loader's cache (/etc/ld.so.cache, glibc's new format),
  * then in the loader's default directories. */
@@ -2712,59 +2909,72 @@ static int ecq__find_library(const char *name, char *out, size_t cap)
     return found ? 0 : -1;
 }
 
-/* Whether a file's base name is one of lib's sonames, any version ("libssl.so.3"
- * matches "libssl.so*"). */
-static int ecq__soname_match(const struct ecq__lib *k, const char *path)
+/* One executable file mapping of a process, as its maps line shows it. */
+struct ecq__mapping {
+    unsigned long long lo, hi;
+    struct ecq_bpf_file_key id;         /* without generation: maps does not show it */
+    const char *path;
+};
+
+/* Walks /proc/PID/maps: fn gets each mapping of an executable file, and stops the walk
+ * by returning nonzero. Returns the number of lines read (0: a zombie, no mappings
+ * left), or -1 if the process is gone. */
+static int ecq__maps_walk(uint32_t pid, int (*fn)(void *ctx, const struct ecq__mapping *m), void *ctx)
 {
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    for (int i = 0; k->files[i]; i++) {
-        const char *so = strstr(k->files[i], ".so");
-        size_t stem = so ? (size_t)(so - k->files[i]) + 3 : strlen(k->files[i]);
-        if (strncmp(base, k->files[i], stem) == 0) return 1;
+    char path[64], line[4096], perms[8];
+    int lines = 0, at;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/%u/maps", pid);
+    if (!(f = fopen(path, "re"))) return -1;
+    while (fgets(line, sizeof line, f)) {
+        struct ecq__mapping m;
+        unsigned long long off, ino;
+        unsigned maj, min;
+        lines++;
+        at = 0;
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &m.lo, &m.hi, perms, &off, &maj, &min, &ino, &at) < 7 ||
+            !at || perms[2] != 'x' || !ino || line[at] != '/')
+            continue;
+        line[strcspn(line, "\n")] = 0;
+        m.id = (struct ecq_bpf_file_key){(uint64_t)maj << 20 | min, ino, 0, 0};
+        m.path = line + at;
+        if (fn(ctx, &m)) break;
     }
-    return 0;
+    fclose(f);
+    return lines;
 }
 
-/* One /proc/PID/maps line of an executable file mapping: its range, the file (without
- * generation) and where the path starts in line (newline cut). 0, or -1 for any
- * other line. */
-static int ecq__maps_exec(char *line, unsigned long long *lo, unsigned long long *hi, struct ecq__file_id *id,
-                          int *at)
+struct ecq__pid_lib {
+    const struct ecq__lib *k;
+    uint32_t pid;
+    char *out;
+    size_t cap;
+    int found;
+};
+
+static int ecq__pid_lib_fn(void *ctx, const struct ecq__mapping *m)
 {
-    unsigned long long off, ino;
-    unsigned maj, min;
-    char perms[8];
-    *at = 0;
-    if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", lo, hi, perms, &off, &maj, &min, &ino, at) < 7 || !*at ||
-        perms[2] != 'x' || !ino || line[*at] != '/')
-        return -1;
-    line[strcspn(line, "\n")] = 0;
-    *id = (struct ecq__file_id){(uint64_t)maj << 20 | min, ino, 0, 0};
-    return 0;
+    struct ecq__pid_lib *q = ctx;
+    if (!ecq__soname_match(q->k, m->path)) return 0;
+    q->found = snprintf(q->out, q->cap, "/proc/%u/map_files/%llx-%llx", q->pid, m->lo, m->hi) > 0;
+    return 1;
 }
 
 /* The file of lib that process pid has mapped, as /proc/PID/map_files/LO-HI: the file
  * itself, whatever root (chroot) or mount namespace the process sees it through. */
-static int ecq__pid_library(int pid, const struct ecq__lib *k, char *out, size_t cap)
+static int ecq__pid_library(uint32_t pid, const struct ecq__lib *k, char *out, size_t cap)
 {
-    char path[64], line[4096];
-    unsigned long long lo, hi;
-    struct ecq__file_id id;
-    int at, rc = -1;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%d/maps", pid);
-    if (!(f = fopen(path, "re"))) return -1;
-    while (rc < 0 && fgets(line, sizeof line, f))
-        if (ecq__maps_exec(line, &lo, &hi, &id, &at) == 0 && ecq__soname_match(k, line + at))
-            rc = snprintf(out, cap, "/proc/%d/map_files/%llx-%llx", pid, lo, hi) > 0 ? 0 : -1;
-    fclose(f);
-    return rc;
+    struct ecq__pid_lib q = {k, pid, out, cap, 0};
+    (void)ecq__maps_walk(pid, ecq__pid_lib_fn, &q);
+    return q.found ? 0 : -1;
 }
+
+/* ---- attaching: kernel links, one file's probes all or none ----------------- */
 
 static struct bpf_program *ecq__prog(struct ecq_capture *c, const char *name)
 {
     struct bpf_program *p = bpf_object__find_program_by_name(c->obj, name);
-    if (!p) ecq_server_log(c->srv, "error: the BPF object has no program %s", name);
+    if (!p) ecq__log(c, "error: the BPF object has no program %s", name);
     return p;
 }
 
@@ -2876,114 +3086,59 @@ static int ecq__attach_set(struct ecq_capture *c, const char *path)
     return rc;
 }
 
-/* Gathers one function's probes: entry, and return (uretprobe, or for Go a uprobe on
- * every RET instruction). Returns the number of probes, or a negative errno. */
-static int ecq__attach_func(struct ecq_capture *c, const struct ecq__lib *k, const struct ecq__probe *p,
-                            const uint8_t *file, size_t size, char *note, size_t cap)
-{
-    struct ecq_elf_func fn;
-    uint32_t rets[ECQ__GO_MAX_RETS];
-    int nrets = 0, n = 0, rc;
-    size_t bad = 0;
-    if (ecq_elf_find_func(file, size, p->func, &fn) < 0) return snprintf(note, cap, "not found"), -ENOENT;
-    if (k->go && p->ret) {
-        nrets = ecq_x86_find_returns(file + fn.offset, fn.size, rets, ECQ__GO_MAX_RETS, &bad);
-        if (nrets < 0) return snprintf(note, cap, "undecodable instruction at +0x%zx", bad), -ENOEXEC;
-        if (nrets == 0 || nrets > ECQ__GO_MAX_RETS) return snprintf(note, cap, "%d RET instructions", nrets), -ENOEXEC;
-    }
-    if ((rc = ecq__gather(c, p->enter, fn.offset, 0)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
-    n++;
-    if (p->ret && !k->go) {
-        if ((rc = ecq__gather(c, p->ret, fn.offset, 1)) < 0) return snprintf(note, cap, "%s", strerror(-rc)), rc;
-        n++;
-    }
-    for (int i = 0; i < nrets; i++) {
-        if ((rc = ecq__gather(c, p->ret, fn.offset + rets[i], 0)) < 0)
-            return snprintf(note, cap, "%s", strerror(-rc)), rc;
-        n++;
-    }
-    snprintf(note, cap, "%s", fn.source);
-    if (nrets) snprintf(note + strlen(note), cap - strlen(note), ", %d returns", nrets);
-    return n;
-}
-
 /* the file open on fd (its generation where the filesystem tells, else 0) */
-static int ecq__id_of_fd(int fd, struct ecq__file_id *id)
+static int ecq__id_of_fd(int fd, struct ecq_bpf_file_key *id)
 {
     struct stat st;
     long gen = 0;
     if (fstat(fd, &st) < 0) return -errno;
     if (ioctl(fd, FS_IOC_GETVERSION, &gen) < 0) gen = 0;
-    *id = (struct ecq__file_id){(uint64_t)major(st.st_dev) << 20 | minor(st.st_dev), st.st_ino, (uint32_t)gen, 0};
+    *id = (struct ecq_bpf_file_key){(uint64_t)major(st.st_dev) << 20 | minor(st.st_dev), st.st_ino, (uint32_t)gen, 0};
     return 0;
 }
 
 /* marks a file as looked at, for the BPF side (no more records about it) */
-static void ecq__mark_file(struct ecq_capture *c, struct ecq__file_id id)
+static void ecq__mark_file(struct ecq_capture *c, struct ecq_bpf_file_key id)
 {
     uint8_t done = 1;
     (void)bpf_map_update_elem(c->files_fd, &id, &done, BPF_ANY); /* LRU: cannot be full */
 }
 
-static int ecq__probed(const struct ecq_capture *c, struct ecq__file_id id)
+static int ecq__probed_id(const struct ecq_capture *c, struct ecq_bpf_file_key id)
 {
     for (int i = 0; i < c->nprobed; i++)
         if (c->probed[i].id.dev == id.dev && c->probed[i].id.ino == id.ino && c->probed[i].id.gen == id.gen) return 1;
     return 0;
 }
 
-/* Probes one file (path: how to open it; name: how to show it; sticky: never detach
- * it). 0 if that file (by device, inode and generation) is probed already. */
-static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path, const char *name,
-                            int sticky)
+/* Gathers the plan's probes into the file's set. 0, or -E2BIG. */
+static int ecq__gather_plan(struct ecq_capture *c, const struct ecq_plan *pl)
 {
-    int first = c->nlinks;
-    char version[64] = "", missing[512] = "", note[96];
-    size_t size;
-    int probes = 0, funcs = 0, failed = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct ecq__file_id id;
-    uint8_t *file = fd >= 0 && ecq__id_of_fd(fd, &id) == 0 ? ecq__map_file(path, &size) : NULL;
-    if (fd >= 0) close(fd);
-    if (!file) {
-        int err = errno;
-        ecq_server_log(c->srv, "error: %s: cannot read %s: %s", k->name, name, strerror(err));
-        return -err;
-    }
-    if (ecq__probed(c, id)) {
-        munmap(file, size);
-        return 0;
-    }
-    if (k->go) {
-        int regabi = ecq_go_version(file, size, version, sizeof version);
-        if (regabi != 1) {
-            ecq_server_log(c->srv, "error: go: %s: %s", path,
-                           regabi < 0 ? "not a Go executable (no Go build information)"
-                                      : "built by a Go before 1.17 (stack ABI), which is not supported");
-            munmap(file, size);
-            return -ENOEXEC;
-        }
-    }
     c->set->n[0] = c->set->n[1] = 0;
-    for (int i = 0; k->probes[i].func; i++) {
-        int n = ecq__attach_func(c, k, &k->probes[i], file, size, note, sizeof note);
-        if (n > 0) probes += n, funcs++;
-        if (n < 0) {
-            failed++;
-            snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s %s (%s)",
-                     missing[0] ? "," : "", k->probes[i].func, note);
-        }
+    for (int i = 0; i < pl->nfuncs; i++) {
+        const struct ecq_plan_func *f = &pl->funcs[i];
+        int rc = f->probes ? ecq__gather(c, f->enter, f->offset, 0) : 0;
+        if (rc == 0 && f->uretprobe) rc = ecq__gather(c, f->ret, f->offset, 1);
+        for (int r = 0; rc == 0 && r < f->nrets; r++) rc = ecq__gather(c, f->ret, f->offset + f->rets[r], 0);
+        if (rc < 0) return rc;
     }
-    int rc = probes ? ecq__attach_set(c, path) : 0;
-    if (rc < 0) { /* the kernel refused: none of the file's probes is attached */
-        snprintf(missing, sizeof missing, " every function (%s)", strerror(-rc));
-        failed += funcs, funcs = 0, probes = 0;
-    }
-    munmap(file, size);
-    ecq_server_log(c->srv, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached in %d link(s)%s%s", k->name,
-                   name, version[0] ? " (" : "", version, version[0] ? ")" : "", funcs, funcs + failed, probes,
-                   c->nlinks - first, failed ? "; not probed:" : "", missing);
-    ecq__mark_file(c, id);
-    if (!probes) return -ENOENT;
+    return 0;
+}
+
+/* "f1 (why), f2 (why)": the plan's functions that are not probed */
+static void ecq__plan_missing(const struct ecq_plan *pl, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int i = 0; i < pl->nfuncs; i++)
+        if (!pl->funcs[i].probes)
+            snprintf(out + strlen(out), cap - strlen(out), "%s %s (%s)", out[0] ? "," : "", pl->funcs[i].name,
+                     pl->funcs[i].note);
+}
+
+/* remembers a probed file and its links[first ..] */
+static void ecq__keep_probed(struct ecq_capture *c, struct ecq_bpf_file_key id, int first, int probes, int sticky,
+                             const char *name)
+{
     if (c->nprobed == c->capprobed) {
         int cap = c->capprobed ? c->capprobed * 2 : 16;
         struct ecq__probed *n = realloc(c->probed, (size_t)cap * sizeof *n);
@@ -2992,78 +3147,143 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
     if (c->nprobed < c->capprobed) { /* else: kept attached for good, and may be probed twice, harmlessly */
         struct ecq__probed *e = &c->probed[c->nprobed++];
         e->id = id, e->first = first, e->n = c->nlinks - first, e->probes = probes, e->sticky = sticky;
-        snprintf(e->name, sizeof e->name, "%s: %s", k->name, name);
+        snprintf(e->name, sizeof e->name, "%s", name);
     }
+}
+
+/* Probes one file (path: how to open it; name: how to show it; sticky: never detach
+ * it) as ecq_plan_file plans it. 0 if that file (by device, inode and generation) is
+ * probed already. */
+static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path, const char *name,
+                            int sticky)
+{
+    struct ecq_plan *pl = c->plan;
+    struct ecq_bpf_file_key id;
+    char missing[512];
+    size_t size;
+    int first = c->nlinks, fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint8_t *file = fd >= 0 && ecq__id_of_fd(fd, &id) == 0 ? ecq__map_file(path, &size) : NULL;
+    if (fd >= 0) close(fd);
+    if (!file) {
+        int err = errno;
+        ecq__log(c, "error: %s: cannot read %s: %s", k->name, name, strerror(err));
+        return -err;
+    }
+    if (ecq__probed_id(c, id)) return munmap(file, size), 0;
+    int probes = ecq_plan_file(file, size, k->name, pl), rc = 0;
+    munmap(file, size);
+    if (pl->refused) {
+        ecq__log(c, "error: %s: %s: %s", k->name, path, pl->refused);
+        return -ENOEXEC;
+    }
+    ecq__plan_missing(pl, missing, sizeof missing);
+    if (probes > 0 && ((rc = ecq__gather_plan(c, pl)) < 0 || (rc = ecq__attach_set(c, path)) < 0)) {
+        /* the kernel refused: none of the file's probes is attached */
+        snprintf(missing, sizeof missing, " every function (%s)", strerror(-rc));
+        pl->found = 0, probes = 0;
+    }
+    if (probes < 0) probes = 0;
+    ecq__log(c, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached in %d link(s)%s%s", k->name, name,
+             pl->version[0] ? " (" : "", pl->version, pl->version[0] ? ")" : "", pl->found, pl->nfuncs, probes,
+             c->nlinks - first, missing[0] ? "; not probed:" : "", missing);
+    ecq__mark_file(c, id);
+    if (!probes) return -ENOENT;
+    char shown[200];
+    snprintf(shown, sizeof shown, "%s: %s", k->name, name);
+    ecq__keep_probed(c, id, first, probes, sticky, shown);
     c->attached |= 1u << (k - ecq__libs);
     c->st.probes += probes;
     c->st.files++;
     return probes;
 }
 
-static const struct ecq__lib *ecq__lib_named(const char *name)
-{
-    for (size_t i = 0; i < ECQ__NLIBS; i++)
-        if (!strcmp(ecq__libs[i].name, name) || !strcmp(ecq__libs[i].option, name)) return &ecq__libs[i];
-    return NULL;
-}
-
 /* the file of k to probe when none was given; 0 and out, or -1 */
 static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *out, size_t cap)
 {
-    if (k->go) {
-        char exe[64];
+    if (k->find & ECQ__FIND_EXE) {
+        char exe[64], v[64];
+        const char *why;
         size_t size;
         uint8_t *f;
-        int go;
-        if (!c->o.pid) return -1; /* every Go executable on the host: not searched */
+        int ok;
+        if (!c->o.pid) return -1; /* every such executable on the host: not searched */
         snprintf(exe, sizeof exe, "/proc/%u/exe", c->o.pid);
         if (!(f = ecq__map_file(exe, &size))) return -1;
-        go = ecq_go_version(f, size, out, cap) >= 0;
+        ok = k->check(f, size, v, sizeof v, &why) == 0;
         munmap(f, size);
-        return go ? snprintf(out, cap, "%s", exe), 0 : -1;
+        /* a row found only this way takes the executable anyway: attaching it says
+         * in one line why it is refused */
+        if (ok || !(k->find & ECQ__FIND_SONAME)) return snprintf(out, cap, "%s", exe), 0;
     }
-    if (c->o.pid) return ecq__pid_library((int)c->o.pid, k, out, cap);
-    for (int i = 0; k->files[i]; i++)
-        if (ecq__find_library(k->files[i], out, cap) == 0) return 0;
+    if (!(k->find & ECQ__FIND_SONAME)) return -1;
+    if (c->o.pid) return ecq__pid_library(c->o.pid, k, out, cap);
+    for (int i = 0; k->sonames[i]; i++)
+        if (ecq__find_library(k->sonames[i], out, cap) == 0) return 0;
     return -1;
 }
 
-/* ---- discovery: every TLS stack any process maps ------------------------ */
-
-/* What a file is: a TLS library by its name, a Go executable, or any ELF file that
- * defines the OpenSSL or GnuTLS calls itself (static builds, BoringSSL). NULL: none. */
-static const struct ecq__lib *ecq__classify(const uint8_t *f, size_t size, const char *path)
-{
-    struct ecq_elf_func fn;
-    char v[64];
-    for (size_t i = 0; i < ECQ__NLIBS; i++)
-        if (ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
-    if (ecq_go_version(f, size, v, sizeof v) == 1) return ecq__lib_named("go");
-    for (size_t i = 0; i < ECQ__NLIBS; i++) {
-        const struct ecq__probe *p = ecq__libs[i].probes;
-        if (!ecq__libs[i].go && p[0].func && p[1].func && ecq_elf_find_func(f, size, p[0].func, &fn) == 0 &&
-            ecq_elf_find_func(f, size, p[1].func, &fn) == 0)
-            return &ecq__libs[i];
-    }
-    return NULL;
-}
+/* ---- discovery: every TLS stack any process maps; ecq_capture_attach ------ */
 
 /* (dev, inode) pairs a startup scan has opened already: every process maps libc */
 struct ecq__scan_set {
-    struct ecq__file_id *slot;
+    struct ecq_bpf_file_key *slot;
     size_t cap;
 };
 
-static int ecq__scan_seen(struct ecq__scan_set *set, const struct ecq__file_id *id)
+static int ecq__scan_seen(struct ecq__scan_set *set, const struct ecq_bpf_file_key *id)
 {
     if (!set || !set->cap) return 0;
     size_t h = (size_t)((id->dev * 0x9E3779B97F4A7C15ull) ^ id->ino) & (set->cap - 1);
     for (size_t n = 0; n < set->cap; n++, h = (h + 1) & (set->cap - 1)) {
-        struct ecq__file_id *e = &set->slot[h];
+        struct ecq_bpf_file_key *e = &set->slot[h];
         if (!e->ino) return *e = *id, 0;
         if (e->dev == id->dev && e->ino == id->ino) return 1;
     }
     return 0; /* full: look again, harmlessly */
+}
+
+struct ecq__disc {
+    struct ecq_capture *c;
+    uint32_t pid;
+    const struct ecq_bpf_file_key *want;
+    struct ecq__scan_set *set;
+    int total, found, gone;
+};
+
+/* one executable mapping of the process: classified once, probed if it holds TLS */
+static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
+{
+    struct ecq__disc *d = ctx;
+    struct ecq_capture *c = d->c;
+    struct ecq_bpf_file_key id = mp->id;
+    char mf[96], name[4200];
+    uint8_t state = 0;
+    size_t size;
+    if (d->want && (id.dev != d->want->dev || id.ino != d->want->ino)) return 0;
+    d->found = 1;
+    if (ecq__scan_seen(d->set, &id)) return 0;
+    snprintf(name, sizeof name, "%s (pid %u)", mp->path, d->pid);
+    /* hold the file open: the probes are attached through /proc/self/fd/N, which
+     * stays valid when a short-lived process exits before we are done */
+    snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", d->pid, mp->lo, mp->hi);
+    int fd = open(mf, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) /* gone meanwhile: a later mapping reports it again */
+        return d->gone = d->want != NULL;
+    if (d->want) id = *d->want; /* the kernel's own name for it */
+    else if (ecq__id_of_fd(fd, &id) < 0 || (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1)) {
+        close(fd); /* looked at already */
+        return 0;
+    }
+    snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
+    uint8_t *m = ecq__map_file(mf, &size);
+    const struct ecq__lib *k = m ? ecq__identify(m, size, mp->path) : NULL;
+    if (m) munmap(m, size);
+    int rc = k ? ecq__attach_file(c, k, mf, name, c->o.pid != 0) : 0;
+    close(fd);
+    if (rc > 0) d->total += rc;
+    if (m) ecq__mark_file(c, id);
+    else if (d->want) (void)bpf_map_delete_elem(c->files_fd, d->want); /* unreadable now: reported again */
+    return d->want != NULL;
 }
 
 /* Looks at the files process pid maps for execution (only the one named by want, if
@@ -3071,53 +3291,14 @@ static int ecq__scan_seen(struct ecq__scan_set *set, const struct ecq__file_id *
  * itself, whatever root or mount namespace the process sees it in), and probed if it
  * holds TLS. Returns probes attached, -1 if want is not (yet) mapped, -2 if the
  * process is gone (or a zombie: no mappings left). */
-static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq__file_id *want,
+static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq_bpf_file_key *want,
                              struct ecq__scan_set *set)
 {
-    char path[64], line[4096], mf[96], name[4200];
-    int total = 0, found = 0, lines = 0;
-    FILE *f;
-    snprintf(path, sizeof path, "/proc/%u/maps", pid);
-    if (!(f = fopen(path, "re"))) return want ? -2 : 0;
-    while (fgets(line, sizeof line, f)) {
-        lines++;
-        unsigned long long lo, hi;
-        struct ecq__file_id id;
-        int at;
-        uint8_t state = 0;
-        if (ecq__maps_exec(line, &lo, &hi, &id, &at) < 0) continue;
-        if (want && (id.dev != want->dev || id.ino != want->ino)) continue;
-        found = 1;
-        if (ecq__scan_seen(set, &id)) continue;
-        snprintf(name, sizeof name, "%s (pid %u)", line + at, pid);
-        /* hold the file open: the probes are attached through /proc/self/fd/N, which
-         * stays valid when a short-lived process exits before we are done */
-        snprintf(mf, sizeof mf, "/proc/%u/map_files/%llx-%llx", pid, lo, hi);
-        int fd = open(mf, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && want) { /* gone meanwhile: as below, the next mapping reports it */
-            fclose(f);
-            return -2;
-        }
-        if (fd < 0) continue; /* gone: a later mapping reports it again */
-        if (want) id = *want; /* the kernel's own name for it */
-        else if (ecq__id_of_fd(fd, &id) < 0 || (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1)) {
-            close(fd); /* looked at already */
-            continue;
-        }
-        snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
-        size_t size;
-        uint8_t *m = ecq__map_file(mf, &size);
-        const struct ecq__lib *k = m ? ecq__classify(m, size, line + at) : NULL;
-        if (m) munmap(m, size);
-        int rc = k ? ecq__attach_file(c, k, mf, name, c->o.pid != 0) : 0;
-        close(fd);
-        if (rc > 0) total += rc;
-        if (m) ecq__mark_file(c, id);
-        else if (want) (void)bpf_map_delete_elem(c->files_fd, want); /* unreadable now: reported again */
-        if (want) break;
-    }
-    fclose(f);
-    return want && !found ? (lines ? -1 : -2) : total;
+    struct ecq__disc d = {c, pid, want, set, 0, 0, 0};
+    int lines = ecq__maps_walk(pid, ecq__discover_fn, &d);
+    if (lines < 0) return want ? -2 : 0;
+    if (d.gone) return -2;
+    return want && !d.found ? (lines ? -1 : -2) : d.total;
 }
 
 /* Every process on the host, now. */
@@ -3125,7 +3306,7 @@ static int ecq__discover_all(struct ecq_capture *c)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
-    struct ecq__scan_set set = {calloc(1 << 14, sizeof(struct ecq__file_id)), 1 << 14};
+    struct ecq__scan_set set = {calloc(1 << 14, sizeof(struct ecq_bpf_file_key)), 1 << 14};
     int total = 0, rc;
     if (!set.slot) set.cap = 0;
     if (d) {
@@ -3144,9 +3325,9 @@ static int ecq__on_file(void *ctx, void *data, size_t size)
 {
     struct ecq_capture *c = ctx;
     const struct ecq_bpf_file *r = data;
-    struct ecq__file_id id;
+    struct ecq_bpf_file_key id;
     if (size < sizeof *r) return 0;
-    id = (struct ecq__file_id){r->dev, r->ino, r->gen, 0};
+    id = (struct ecq_bpf_file_key){r->dev, r->ino, r->gen, 0};
     if (!c->follow || c->npending == ECQ__PENDING_MAX) {
         if (c->follow) (void)bpf_map_delete_elem(c->files_fd, &id); /* reported again by the next mapping */
         return 0;
@@ -3176,12 +3357,18 @@ static void ecq__discover_pending(struct ecq_capture *c)
     c->npending = keep;
 }
 
+/* adds a mapped file to the set of live ones */
+static int ecq__live_fn(void *ctx, const struct ecq__mapping *m)
+{
+    (void)ecq__scan_seen(ctx, &m->id);
+    return 0;
+}
+
 /* Detaches the probes of discovered files that no process maps any more, so a host
  * that runs containers for months does not pile up probes (and descriptors). */
 static void ecq__sweep(struct ecq_capture *c)
 {
-    struct ecq__scan_set live = {calloc(1 << 15, sizeof(struct ecq__file_id)), 1 << 15};
-    char path[64], line[4096];
+    struct ecq__scan_set live = {calloc(1 << 15, sizeof(struct ecq_bpf_file_key)), 1 << 15};
     struct dirent *e;
     DIR *d;
     int any = 0, keep = 0, removed = 0;
@@ -3190,29 +3377,19 @@ static void ecq__sweep(struct ecq_capture *c)
         free(live.slot);
         return;
     }
-    while ((e = readdir(d))) {
-        FILE *f;
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        snprintf(path, sizeof path, "/proc/%.16s/maps", e->d_name);
-        if (!(f = fopen(path, "re"))) continue;
-        while (fgets(line, sizeof line, f)) {
-            unsigned long long lo, hi;
-            struct ecq__file_id id;
-            int at;
-            if (ecq__maps_exec(line, &lo, &hi, &id, &at) == 0) (void)ecq__scan_seen(&live, &id); /* adds it */
-        }
-        fclose(f);
-    }
+    while ((e = readdir(d)))
+        if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+            (void)ecq__maps_walk((uint32_t)atoi(e->d_name), ecq__live_fn, &live);
     closedir(d);
     for (int i = 0; i < c->nprobed; i++) {
         struct ecq__probed *p = &c->probed[i];
-        struct ecq__file_id key = {p->id.dev, p->id.ino, 0, 0};
+        struct ecq_bpf_file_key key = {p->id.dev, p->id.ino, 0, 0};
         if (p->sticky || ecq__scan_seen(&live, &key)) { /* mapped: keep (seen() found it) */
             c->probed[keep++] = *p;
             continue;
         }
         for (int j = p->first; j < p->first + p->n; j++) ecq__link_free(&c->links[j]);
-        ecq_server_log(c->srv, "%s: no process maps it any more; %d probes detached", p->name, p->probes);
+        ecq__log(c, "%s: no process maps it any more; %d probes detached", p->name, p->probes);
         (void)bpf_map_delete_elem(c->files_fd, &p->id); /* the next mapping reports it again */
         c->st.files--, c->st.probes -= p->probes, c->st.links -= p->n;
         removed++;
@@ -3231,7 +3408,7 @@ static void ecq__sweep(struct ecq_capture *c)
     c->nlinks = w;
 }
 
-int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
+static int ecq__attach(struct ecq_capture *c, const char *lib, const char *path)
 {
     char found[PATH_MAX];
     int total = 0, rc;
@@ -3240,7 +3417,7 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
         if (!k) return -EINVAL;
         if (!path) {
             if (ecq__locate(c, k, found, sizeof found) < 0) {
-                ecq_server_log(c->srv, "%s: not found (%s)", k->name,
+                ecq__log(c, "%s: not found (%s)", k->name,
                                c->o.pid ? "not mapped by the target process" : "ld.so cache and library directories");
                 return -ENOENT;
             }
@@ -3255,9 +3432,9 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
     }
     /* the host's own libraries, which processes that start later will load */
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
-        if ((c->attached & (1u << i)) || ecq__libs[i].go) continue;
+        if ((c->attached & (1u << i)) || !(ecq__libs[i].find & ECQ__FIND_SONAME)) continue;
         if (ecq__locate(c, &ecq__libs[i], found, sizeof found) < 0) {
-            ecq_server_log(c->srv, "%s: not in the ld.so cache or library directories", ecq__libs[i].name);
+            ecq__log(c, "%s: not in the ld.so cache or library directories", ecq__libs[i].name);
             continue;
         }
         if ((rc = ecq__attach_file(c, &ecq__libs[i], found, found, 1)) > 0) total += rc;
@@ -3266,9 +3443,19 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
     total += ecq__discover_all(c);
     c->follow = 1;
     c->next_sweep_ms = ecq__now_ms() + (int64_t)c->o.detach_sec * 1000;
-    ecq_server_log(c->srv, "discovery: %d file(s) probed; following new processes", c->st.files);
+    ecq__log(c, "discovery: %d file(s) probed; following new processes", c->st.files);
     return total ? total : -ENOENT;
 }
+
+int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
+{
+    libbpf_print_fn_t host = ecq__libbpf_enter(c);
+    int rc = ecq__attach(c, lib, path);
+    ecq__libbpf_leave(host);
+    return rc;
+}
+
+/* ---- records -> events ----------------------------------------------------- */
 
 /* an address as text, "" if unknown; IPv4 without printf (it runs for every record) */
 static size_t ecq__addr_text(int family, const unsigned char *a, char *out, size_t cap)
@@ -3329,7 +3516,8 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     ev.type = r->offset == 0 ? ecq_classify(r->data, r->len) : ECQ_TYPE_UNKNOWN;
     ev.length = r->len;
     ev.payload = (struct ecq_bytes){(const char *)r->data, r->len};
-    if (ecq_server_event(c->srv, &ev) < 0) c->st.dropped++;
+    if (c->o.on_event) c->o.on_event(c->o.user, &ev);
+    if (c->srv && ecq_server_event(c->srv, &ev) < 0) c->st.dropped++;
     /* a step hands the server at most ECQ__STEP_BYTES: the rest waits in the ring until
      * the clients' sockets took this much, so a burst is not a slow consumer */
     c->step_bytes += size;
@@ -3355,7 +3543,7 @@ static void ecq__check_losses(struct ecq_capture *c)
         for (int i = 0; i < ncpu; i++) sums[k] += vals[i];
     }
     if (sums[ECQ_CNT_LOST_RECORDS] > c->st.lost_records || sums[ECQ_CNT_LOST_CALLS] > c->st.lost_calls) {
-        ecq_server_log(c->srv, "capture lost %" PRIu64 " record(s), %" PRIu64 " bytes, and %" PRIu64 " call(s) "
+        ecq__log(c, "capture lost %" PRIu64 " record(s), %" PRIu64 " bytes, and %" PRIu64 " call(s) "
                                "since the last report (ring buffer full, unreadable buffer, or the calls table "
                                "full); %" PRIu64 " records, %" PRIu64 " calls in all",
                        sums[ECQ_CNT_LOST_RECORDS] - c->st.lost_records, sums[ECQ_CNT_LOST_BYTES] - c->st.lost_bytes,
@@ -3366,15 +3554,13 @@ static void ecq__check_losses(struct ecq_capture *c)
         c->st.lost_calls = sums[ECQ_CNT_LOST_CALLS];
     }
     if (sums[ECQ_CNT_LOST_FILES] > c->st.lost_files) {
-        ecq_server_log(c->srv, "discovery: %" PRIu64 " new file(s) not reported (file ring full); each is reported "
+        ecq__log(c, "discovery: %" PRIu64 " new file(s) not reported (file ring full); each is reported "
                                "again when a process next maps it", sums[ECQ_CNT_LOST_FILES] - c->st.lost_files);
         c->st.lost_files = sums[ECQ_CNT_LOST_FILES];
     }
-    ecq_server_set_lost(c->srv, c->st.lost_records + c->st.lost_calls + c->st.dropped);
-    char status[64];
-    snprintf(status, sizeof status, "files=%d probes=%d", c->st.files, c->st.probes);
-    ecq_server_set_status(c->srv, status);
 }
+
+/* ---- open, step, close ----------------------------------------------------- */
 
 /* which socket a TLS call used: the sock tracepoints, else kprobes on the TCP calls */
 static void ecq__attach_socket_probes(struct ecq_capture *c)
@@ -3390,9 +3576,9 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
         struct bpf_program *p = ecq__prog(c, t[i].prog);
         struct bpf_link *l = p ? bpf_program__attach_raw_tracepoint(p, t[i].tp) : NULL;
         if (!l && t[i].kprog && (p = ecq__prog(c, t[i].kprog)) && (l = bpf_program__attach_kprobe(p, false, t[i].kfunc)))
-            ecq_server_log(c->srv, "tracepoint %s unavailable; using a kprobe on %s", t[i].tp, t[i].kfunc);
+            ecq__log(c, "tracepoint %s unavailable; using a kprobe on %s", t[i].tp, t[i].kfunc);
         if (!l) {
-            ecq_server_log(c->srv, "warning: %s unavailable (%s): %s", t[i].tp, strerror(errno),
+            ecq__log(c, "warning: %s unavailable (%s): %s", t[i].tp, strerror(errno),
                            t[i].kprog ? "events will lack addresses"
                            : i == 2 ? "cached sockets expire only with their TLS object"
                            : i == 3 ? "new executables are not discovered"
@@ -3404,35 +3590,18 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
 
 }
 
-int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts)
+/* Opens and loads the embedded BPF object, attaches the socket tracepoints and makes
+ * the ring buffers. 0, or a negative errno (logged). */
+static int ecq__load(struct ecq_capture *c)
 {
-    struct ecq_capture *c;
     struct ecq_bpf_cfg bcfg;
-    char why[160];
     int rc;
-    *out = NULL;
-    if ((rc = ecq_capture_check(why, sizeof why)) < 0) {
-        ecq_server_log(srv, "error: %s", why);
-        return rc;
-    }
-    if (!opts->ring_mb || (opts->ring_mb & (opts->ring_mb - 1)) || opts->ring_mb > 1024) return -EINVAL;
-    if (opts->pid && kill((pid_t)opts->pid, 0) < 0 && errno == ESRCH) {
-        ecq_server_log(srv, "error: process %u: no such process", opts->pid);
-        return -ESRCH;
-    }
-    if (!(c = calloc(1, sizeof *c))) return -ENOMEM;
-    c->srv = srv;
-    c->o = *opts;
-    c->mono_to_real_ns = ecq__mono_to_real();
-    c->next_check_ms = ecq__now_ms() + ECQ__CHECK_MS;
-    libbpf_set_print(ecq__libbpf_print);
-
     LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "ecaptureq");
     c->obj = bpf_object__open_mem(ecq__bpf_obj, (size_t)(ecq__bpf_obj_end - ecq__bpf_obj), &oo);
     if (!c->obj) {
         rc = -errno;
-        ecq_server_log(srv, "error: cannot open the embedded BPF object: %s", strerror(-rc));
-        goto fail;
+        ecq__log(c, "error: cannot open the embedded BPF object: %s", strerror(-rc));
+        return rc;
     }
     struct bpf_map *rodata = bpf_object__find_map_by_name(c->obj, ".rodata");
     struct bpf_map *rb = bpf_object__find_map_by_name(c->obj, "rb");
@@ -3443,24 +3612,19 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     size_t rsz = 0;
     void *rv = rodata ? (void *)bpf_map__initial_value(rodata, &rsz) : NULL;
     if (!rv || rsz < sizeof bcfg || !rb || !counters || !files || !file_rb || !idle) {
-        rc = -ENOENT;
-        ecq_server_log(srv, "error: the BPF object lacks its configuration or one of its maps");
-        goto fail;
+        ecq__log(c, "error: the BPF object lacks its configuration or one of its maps");
+        return -ENOENT;
     }
-    bcfg = (struct ecq_bpf_cfg){opts->pid, opts->uid, ((uint64_t)opts->ring_mb << 20) / 4};
+    bcfg = (struct ecq_bpf_cfg){c->o.pid, c->o.uid, ((uint64_t)c->o.ring_mb << 20) / 4};
     memcpy(rv, &bcfg, sizeof bcfg);
-    if (!(c->set = malloc(sizeof *c->set))) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    c->multi = !opts->perf_uprobes && ecq__have_uprobe_multi();
+    c->multi = !c->o.perf_uprobes && ecq__have_uprobe_multi();
     for (int i = 0; c->multi && i < 2; i++) { /* programs for uprobe_multi links only, then */
         struct bpf_program *p = bpf_object__find_program_by_name(c->obj, i ? "on_return" : "on_enter");
         if (p) (void)bpf_program__set_expected_attach_type(p, (enum bpf_attach_type)ECQ__BPF_TRACE_UPROBE_MULTI);
     }
-    if ((rc = bpf_map__set_max_entries(rb, opts->ring_mb << 20)) < 0 || (rc = bpf_object__load(c->obj)) < 0) {
-        ecq_server_log(srv, "error: loading the BPF programs failed: %s", strerror(-rc));
-        goto fail;
+    if ((rc = bpf_map__set_max_entries(rb, c->o.ring_mb << 20)) < 0 || (rc = bpf_object__load(c->obj)) < 0) {
+        ecq__log(c, "error: loading the BPF programs failed: %s", strerror(-rc));
+        return rc;
     }
     ecq__attach_socket_probes(c);
     c->counters_fd = bpf_map__fd(counters);
@@ -3469,14 +3633,43 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL)) ||
         (rc = ring_buffer__add(c->rb, bpf_map__fd(file_rb), ecq__on_file, c)) < 0) {
         rc = c->rb ? rc : -errno;
-        ecq_server_log(srv, "error: ring buffer: %s", strerror(-rc));
-        goto fail;
+        ecq__log(c, "error: ring buffer: %s", strerror(-rc));
+        return rc;
+    }
+    return 0;
+}
+
+int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts)
+{
+    struct ecq_capture *c;
+    char why[160];
+    int rc;
+    *out = NULL;
+    if (!opts->ring_mb || (opts->ring_mb & (opts->ring_mb - 1)) || opts->ring_mb > 1024) return -EINVAL;
+    if (!(c = calloc(1, sizeof *c)) || !(c->set = malloc(sizeof *c->set)) || !(c->plan = malloc(sizeof *c->plan))) {
+        ecq_capture_close(c);
+        return -ENOMEM;
+    }
+    c->srv = srv;
+    c->o = *opts;
+    c->mono_to_real_ns = ecq__mono_to_real();
+    c->next_check_ms = ecq__now_ms() + ECQ__CHECK_MS;
+    if ((rc = ecq_capture_check(why, sizeof why)) < 0) {
+        ecq__log(c, "error: %s", why);
+    } else if (opts->pid && kill((pid_t)opts->pid, 0) < 0 && errno == ESRCH) {
+        ecq__log(c, "error: process %u: no such process", opts->pid);
+        rc = -ESRCH;
+    } else {
+        libbpf_print_fn_t host = ecq__libbpf_enter(c);
+        rc = ecq__load(c);
+        ecq__libbpf_leave(host);
+    }
+    if (rc < 0) {
+        ecq_capture_close(c);
+        return rc;
     }
     *out = c;
     return 0;
-fail:
-    ecq_capture_close(c);
-    return rc;
 }
 
 int ecq_capture_fd(const struct ecq_capture *c) { return ring_buffer__epoll_fd(c->rb); }
@@ -3505,7 +3698,7 @@ static int ecq__drain(struct ecq_capture *c)
  * costs each uprobe hit a wakeup of its own); after ECQ__IDLE_DRAINS empty drains in a
  * row the consumer goes idle, waits on the ring's descriptor with no timer, and the
  * BPF side wakes it with the next record. */
-int ecq_capture_step(struct ecq_capture *c)
+static int ecq__step(struct ecq_capture *c)
 {
     int n = ecq__drain(c);
     if (n > 0) {
@@ -3527,9 +3720,17 @@ int ecq_capture_step(struct ecq_capture *c)
         }
         if (c->o.pid && !c->target_gone && kill((pid_t)c->o.pid, 0) < 0 && errno == ESRCH) {
             c->target_gone = 1;
-            ecq_server_log(c->srv, "process %u exited; still capturing should it come back", c->o.pid);
+            ecq__log(c, "process %u exited; still capturing should it come back", c->o.pid);
         }
     }
+    return n;
+}
+
+int ecq_capture_step(struct ecq_capture *c)
+{
+    libbpf_print_fn_t host = ecq__libbpf_enter(c);
+    int n = ecq__step(c);
+    ecq__libbpf_leave(host);
     return n;
 }
 
@@ -3547,17 +3748,21 @@ void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st
 void ecq_capture_close(struct ecq_capture *c)
 {
     if (!c) return;
+    libbpf_print_fn_t host = ecq__libbpf_enter(c);
+    /* detached first, so that nothing is written to the ring after the last drain */
+    for (int i = 0; i < c->nlinks; i++) ecq__link_free(&c->links[i]);
     if (c->rb) {
-        for (int i = 0; i < 16 && (ecq__drain(c), c->more); i++) /* what is left, ECQ__STEP_BYTES at a time */
-            ecq_server_poll(c->srv, NULL, 0, 0);
+        while (ecq__drain(c), c->more) /* what is left, ECQ__STEP_BYTES at a time */
+            ;
         ecq__check_losses(c);
         ring_buffer__free(c->rb);
     }
-    for (int i = 0; i < c->nlinks; i++) ecq__link_free(&c->links[i]);
+    bpf_object__close(c->obj);
+    ecq__libbpf_leave(host);
     free(c->links);
     free(c->set);
+    free(c->plan);
     free(c->probed);
-    bpf_object__close(c->obj);
     free(c);
 }
 #endif /* ECAPTUREQ_NO_BPF */
@@ -3677,16 +3882,24 @@ static int ecq__server_opt(struct ecq__opts *o, int opt, const char *arg)
     return 0;
 }
 
+/* a server's room for many clients: the descriptor limit raised to its hard limit */
+static void ecq__raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 static struct ecq_server *ecq__serve(struct ecq__opts *o, const char *mode)
 {
     struct ecq_server *s;
     struct utsname un;
     if (!o->no_viewer) o->cfg.page = ecq_viewer_page(&o->cfg.page_len);
+    ecq__raise_nofile();
     int rc = ecq_server_open(&s, &o->cfg);
-    if (rc < 0) {
-        fprintf(stderr, "ecaptureq: cannot listen on %s: %s\n", o->cfg.url, strerror(-rc));
-        exit(1);
-    }
+    if (rc < 0) exit(1); /* the server's log said why, in one line */
     uname(&un);
     ecq_server_log(s, "ecaptureq %s (%s %s %s), mode %s, pid %d", ECQ_VERSION, un.sysname, un.release, un.machine,
                    mode, (int)getpid());
@@ -3698,17 +3911,11 @@ static struct ecq_server *ecq__serve(struct ecq__opts *o, const char *mode)
 static int ecq__signal_fd(void)
 {
     sigset_t set;
-    struct rlimit rl;
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigprocmask(SIG_BLOCK, &set, NULL);
-    /* room for many clients */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
@@ -4549,50 +4756,40 @@ static int ecq__cmd_watch(int argc, char **argv)
 /* ---- tls, gotls: capture, as option parsing plus calls to the capture API ---- */
 
 #ifndef ECAPTUREQ_NO_BPF
-/* gotls --list: what capture would probe in a Go executable, without BPF */
-static int ecq__go_list(const char *path)
+/* --list: the plan attach would follow for a file, without BPF. 0 if every function
+ * of the library is found, else 1. */
+static int ecq__list(const struct ecq__lib *k, const char *path)
 {
-    char version[64];
+    struct ecq_plan pl;
     size_t size;
-    int rc = 0, regabi;
     uint8_t *f = ecq__map_file(path, &size);
     if (!f) {
         fprintf(stderr, "ecaptureq: %s: %s\n", path, strerror(errno));
         return 1;
     }
-    regabi = ecq_go_version(f, size, version, sizeof version);
-    printf("%s: %s%s\n", path, regabi < 0 ? "not a Go executable" : version,
-           regabi == 0 ? " (stack ABI, not supported)" : "");
-    const struct ecq__lib *k = ecq__lib_named("go");
-    for (int i = 0; regabi == 1 && k->probes[i].func; i++) {
-        struct ecq_elf_func fn;
-        uint32_t rets[ECQ__GO_MAX_RETS];
-        size_t bad = 0;
-        int n;
-        if (ecq_elf_find_func(f, size, k->probes[i].func, &fn) < 0) {
-            printf("%s not found\n", k->probes[i].func);
-            rc = 1;
+    (void)ecq_plan_file(f, size, k->name, &pl);
+    munmap(f, size);
+    printf("%s: %s%s%s\n", path, pl.version[0] ? pl.version : k->name, pl.refused ? ": " : "",
+           pl.refused ? pl.refused : "");
+    for (int i = 0; i < pl.nfuncs; i++) {
+        const struct ecq_plan_func *fn = &pl.funcs[i];
+        if (!fn->probes) {
+            printf("%s %s\n", fn->name, fn->note);
             continue;
         }
-        printf("%s %s 0x%" PRIx64 " size %" PRIu64 " offset 0x%" PRIx64, k->probes[i].func, fn.source, fn.addr,
-               fn.size, fn.offset);
-        if (k->probes[i].ret) {
-            n = ecq_x86_find_returns(f + fn.offset, fn.size, rets, ECQ__GO_MAX_RETS, &bad);
-            if (n < 0) printf(" undecodable at +0x%zx", bad), rc = 1;
-            for (int j = 0; j < n && j < ECQ__GO_MAX_RETS; j++) printf(" ret 0x%" PRIx64, fn.addr + rets[j]);
-        }
+        printf("%s %s 0x%" PRIx64 " size %" PRIu64 " offset 0x%" PRIx64 "%s", fn->name, fn->source, fn->addr,
+               fn->size, fn->offset, fn->uretprobe ? " uretprobe" : "");
+        for (int j = 0; j < fn->nrets; j++) printf(" ret 0x%" PRIx64, fn->addr + fn->rets[j]);
         putchar('\n');
     }
-    munmap(f, size);
-    return regabi == 1 ? rc : 1;
+    return pl.refused || pl.found < pl.nfuncs;
 }
 
 /* the capture commands' own option ids; eCapture's options follow from ECQ__O_ECAP */
 enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_PERF, ECQ__O_ECAP = 0x100 };
-/* besides these, each library's row in ecq__libs gives its --option PATH */
+/* besides these, each library's row in ecq__libs gives its --option PATH (and alias) */
 static const struct option ecq__capture_base_opts[] = {
     ECQ__SERVER_LONGOPTS,
-    {"nspr", required_argument, 0, ECQ__O_LIB}, /* eCapture's name for --nss */
     {"pid", required_argument, 0, ECQ__O_PID}, {"uid", required_argument, 0, ECQ__O_UID},
     {"ringbuf-mb", required_argument, 0, ECQ__O_RING}, {"list", no_argument, 0, ECQ__O_LIST},
     {"detach-after", required_argument, 0, ECQ__O_DETACH}, {"perf-uprobes", no_argument, 0, ECQ__O_PERF}};
@@ -4621,21 +4818,55 @@ static const struct {
     {"cgroup_path", 0, 1, "there is no cgroup filter; use --pid or --uid"},
 };
 
+/* The capture commands come from the library table: tls takes every row; a row's own
+ * command (gotls, gnutls, nss and its alias nspr) takes that row alone. NULL: not one. */
+static int ecq__capture_command(const char *cmd, const struct ecq__lib **only)
+{
+    *only = NULL;
+    if (!strcmp(cmd, "tls")) return 1;
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        const struct ecq__lib *k = &ecq__libs[i];
+        if ((k->command && !strcmp(cmd, k->command)) || (k->command_alias && !strcmp(cmd, k->command_alias)))
+            return *only = k, 1;
+    }
+    return 0;
+}
+
+/* "[--libssl PATH] [--nss|--nspr PATH] ": the file options of a command */
+static void ecq__lib_options_text(const struct ecq__lib *only, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        const struct ecq__lib *k = &ecq__libs[i];
+        if (only && k != only) continue;
+        snprintf(out + strlen(out), cap - strlen(out), "[--%s%s%s PATH] ", k->option, k->option_alias ? "|--" : "",
+                 k->option_alias ? k->option_alias : "");
+    }
+}
+
+/* a row that cannot be found host-wide needs its file or a process to look in */
+static int ecq__needs_target(const struct ecq__lib *k) { return k && !(k->find & ECQ__FIND_SONAME); }
+
 /* what a capture command line asked for */
 struct ecq__capture_cli {
     struct ecq__opts o;
     struct ecq_capture_opts co;
-    struct { const char *lib, *path; } forced[16]; /* --libssl/--gnutls/--nss/--elfpath */
+    struct { const struct ecq__lib *lib; const char *path; } forced[16]; /* --libssl/--gnutls/--nss/--elfpath */
     int nforced, list;
-    const char *only; /* gotls, gnutls, nss: that one library; tls: NULL, every stack */
+    const struct ecq__lib *only; /* gotls, gnutls, nss: that one library; tls: NULL, every stack */
 };
 
-/* the command's long options: its own, then eCapture's that it refuses by name */
+/* the command's long options: its own, each library's, then eCapture's that it refuses
+ * by name */
 static void ecq__capture_longopts(struct option *lo, char *shortopts, size_t cap)
 {
     size_t nlo = 0;
     for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__capture_base_opts); i++) lo[nlo++] = ecq__capture_base_opts[i];
-    for (size_t i = 0; i < ECQ__NLIBS; i++) lo[nlo++] = (struct option){ecq__libs[i].option, required_argument, 0, ECQ__O_LIB};
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        lo[nlo++] = (struct option){ecq__libs[i].option, required_argument, 0, ECQ__O_LIB};
+        if (ecq__libs[i].option_alias)
+            lo[nlo++] = (struct option){ecq__libs[i].option_alias, required_argument, 0, ECQ__O_LIB};
+    }
     for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++) {
         int letter = ecq__ecapture_only[i].letter, arg = ecq__ecapture_only[i].arg;
         lo[nlo++] = (struct option){ecq__ecapture_only[i].name, arg ? required_argument : no_argument, 0,
@@ -4662,16 +4893,41 @@ static int ecq__capture_refuse(size_t i, const char *arg)
     return 2;
 }
 
+/* --OPTION PATH: the file of a library, checked for the command; -1 to go on, or the
+ * exit code */
+static int ecq__capture_file_opt(struct ecq__capture_cli *c, const char *mode, const char *opt, const char *path)
+{
+    const struct ecq__lib *k = ecq__lib_named(opt);
+    if (c->only && k != c->only)
+        ecq__usage_error("%s: --%s belongs to another command (ecaptureq %s --%s PATH)", mode, opt,
+                         k->command ? k->command : "tls", opt);
+    if (c->nforced == (int)ECQ__ARRAY_LEN(c->forced)) ecq__usage_error("at most 16 library paths");
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "ecaptureq: --%s %s: %s\n", opt, path, strerror(errno));
+        return 1;
+    }
+    c->forced[c->nforced].lib = k, c->forced[c->nforced++].path = path;
+    return -1;
+}
+
+static void ecq__capture_help(const char *mode, const struct ecq__capture_cli *c)
+{
+    char files[160];
+    ecq__lib_options_text(c->only, files, sizeof files);
+    printf("usage: ecaptureq %s [--ecaptureq URL] %s[--list] [-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
+           "[--detach-after SECONDS] [--perf-uprobes] [server options]\n",
+           mode, files);
+}
+
 /* parses a capture command line into c: -1 to go on, else the exit code (-h, refusals) */
 static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq__capture_cli *c)
 {
-    struct option lo[ECQ__ARRAY_LEN(ecq__capture_base_opts) + ECQ__NLIBS + ECQ__ARRAY_LEN(ecq__ecapture_only) + 1];
+    struct option lo[ECQ__ARRAY_LEN(ecq__capture_base_opts) + 2 * ECQ__NLIBS + ECQ__ARRAY_LEN(ecq__ecapture_only) + 1];
     char shortopts[64] = "hp:u:";
-    int opt, idx, gotls = !strcmp(mode, "gotls");
+    int opt, idx, rc;
     uint64_t ring_mb = ECQ_DEFAULT_RING_MB;
     ecq__capture_longopts(lo, shortopts, sizeof shortopts);
-    c->only = gotls ? "go" : !strcmp(mode, "gnutls") ? "gnutls"
-            : (!strcmp(mode, "nss") || !strcmp(mode, "nspr")) ? "nss" : NULL;
+    (void)ecq__capture_command(mode, &c->only);
     ecq_config_init(&c->o.cfg);
     ecq_capture_opts_init(&c->co);
     while ((opt = getopt_long(argc, argv, shortopts, lo, &idx)) != -1) {
@@ -4679,25 +4935,13 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++) /* eCapture's letters */
             if (ecq__ecapture_only[i].letter == opt) opt = ECQ__O_ECAP + (int)i;
         if (opt >= ECQ__O_ECAP && opt < ECQ__O_ECAP + (int)ECQ__ARRAY_LEN(ecq__ecapture_only)) {
-            int rc = ecq__capture_refuse((size_t)(opt - ECQ__O_ECAP), optarg);
-            if (rc >= 0) return rc;
+            if ((rc = ecq__capture_refuse((size_t)(opt - ECQ__O_ECAP), optarg)) >= 0) return rc;
             continue;
         }
         switch (opt) {
-        case ECQ__O_LIB: {
-            const struct ecq__lib *k = ecq__lib_named(strcmp(lo[idx].name, "nspr") ? lo[idx].name : "nss");
-            if (c->only && strcmp(k->name, c->only) != 0)
-                ecq__usage_error("%s: --%s belongs to another command (ecaptureq %s --%s PATH)", mode, lo[idx].name,
-                                 !strcmp(k->name, "go") ? "gotls" : !strcmp(k->name, "openssl") ? "tls" : k->name,
-                                 lo[idx].name);
-            if (c->nforced == (int)ECQ__ARRAY_LEN(c->forced)) ecq__usage_error("at most 16 library paths");
-            if (access(optarg, R_OK) != 0) {
-                fprintf(stderr, "ecaptureq: --%s %s: %s\n", lo[idx].name, optarg, strerror(errno));
-                return 1;
-            }
-            c->forced[c->nforced].lib = k->name, c->forced[c->nforced++].path = optarg;
+        case ECQ__O_LIB:
+            if ((rc = ecq__capture_file_opt(c, mode, lo[idx].name, optarg)) >= 0) return rc;
             break;
-        }
         case 'p':
         case ECQ__O_PID: c->co.pid = (uint32_t)ecq__num("--pid", optarg, 1, 4194304); break;
         case 'u':
@@ -4706,21 +4950,16 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         case ECQ__O_LIST: c->list = 1; break;
         case ECQ__O_DETACH: c->co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
         case ECQ__O_PERF: c->co.perf_uprobes = 1; break;
-        case 'h':
-            printf("usage: ecaptureq %s [--ecaptureq URL] %s[-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
-                   "[--detach-after SECONDS] [--perf-uprobes] [server options]\n",
-                   mode, gotls ? "--elfpath PATH... [--list] "
-                         : !c->only ? "[--libssl PATH] [--gnutls PATH] [--nss PATH] [--elfpath PATH] "
-                         : !strcmp(c->only, "gnutls") ? "[--gnutls PATH] " : "[--nspr|--nss PATH] ");
-            return 0;
+        case 'h': ecq__capture_help(mode, c); return 0;
         default: exit(2);
         }
     }
     if (optind < argc) ecq__usage_error("%s: unexpected argument '%s'", mode, argv[optind]);
     if ((ring_mb & (ring_mb - 1)) != 0) ecq__usage_error("--ringbuf-mb must be a power of two");
     c->co.ring_mb = (unsigned)ring_mb;
-    if (gotls && !c->nforced && !c->co.pid)
-        ecq__usage_error("gotls needs --elfpath PATH (a Go executable) or --pid N");
+    if (ecq__needs_target(c->only) && !c->nforced && !c->co.pid)
+        ecq__usage_error("%s needs --%s PATH or --pid N", mode, c->only->option);
+    if (c->list && !c->nforced) ecq__usage_error("--list needs a file to plan (--%s PATH)", c->only ? c->only->option : "libssl");
     return -1;
 }
 
@@ -4728,21 +4967,19 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
 static int ecq__capture_precheck(const struct ecq__capture_cli *c)
 {
     char why[256];
-    for (int i = 0; i < c->nforced; i++) { /* a file that is not Go, or too old a Go */
+    for (int i = 0; i < c->nforced; i++) { /* a file the library's plan refuses, or finds nothing in */
+        const struct ecq__lib *k = c->forced[i].lib;
+        struct ecq_plan pl;
         size_t size;
-        uint8_t *f;
-        if (strcmp(c->forced[i].lib, "go") != 0 || !(f = ecq__map_file(c->forced[i].path, &size))) continue;
-        struct ecq_elf_func fn;
-        int regabi = ecq_go_version(f, size, why, sizeof why);
-        int tls = regabi == 1 && ecq_elf_find_func(f, size, ecq__lib_named("go")->probes[0].func, &fn) == 0;
+        uint8_t *f = ecq__map_file(c->forced[i].path, &size);
+        if (!f) continue; /* said when attaching */
+        int rc = ecq_plan_file(f, size, k->name, &pl);
         munmap(f, size);
-        if (regabi != 1 || !tls) {
-            fprintf(stderr, "ecaptureq: --elfpath %s: %s\n", c->forced[i].path,
-                    regabi < 0 ? "not a Go executable (no Go build information)"
-                    : regabi == 0 ? "built by a Go before 1.17 (stack ABI), which is not supported"
-                                  : "a Go executable without crypto/tls (no crypto/tls.(*Conn).Read in it)");
-            return 1;
-        }
+        if (rc > 0) continue;
+        if (pl.refused) snprintf(why, sizeof why, "%s", pl.refused);
+        else snprintf(why, sizeof why, "a file without %s (%s not found)", k->what, k->funcs[0].func);
+        fprintf(stderr, "ecaptureq: --%s %s: %s\n", k->option, c->forced[i].path, why);
+        return 1;
     }
     if (ecq_capture_check(why, sizeof why) < 0) {
         fprintf(stderr, "ecaptureq: %s\n", why);
@@ -4762,11 +4999,11 @@ static int ecq__capture_attach_all(struct ecq_capture *cap, struct ecq_server *s
 {
     int total = 0, rc;
     for (int i = 0; i < c->nforced; i++)
-        if ((rc = ecq_capture_attach(cap, c->forced[i].lib, c->forced[i].path)) > 0) total += rc;
-    /* tls: every TLS stack; gotls, gnutls, nss: the given files, else that library as
-     * the target process or the host has it (gotls --pid N: that process's executable) */
-    if (!c->only || !c->nforced || (!strcmp(c->only, "go") && c->co.pid))
-        if ((rc = ecq_capture_attach(cap, c->only, NULL)) > 0) total += rc;
+        if ((rc = ecq_capture_attach(cap, c->forced[i].lib->name, c->forced[i].path)) > 0) total += rc;
+    /* tls: every TLS stack; a library's own command: the given files, else that library
+     * as the target process or the host has it (gotls --pid N: that process's executable) */
+    if (!c->only || !c->nforced || (ecq__needs_target(c->only) && c->co.pid))
+        if ((rc = ecq_capture_attach(cap, c->only ? c->only->name : NULL, NULL)) > 0) total += rc;
     if (total) return total;
     struct ecq_capture_stats st;
     const char *m = "the kernel refused every uprobe (permission denied): on this kernel uprobes need "
@@ -4784,15 +5021,31 @@ static int ecq__capture_attach_all(struct ecq_capture *cap, struct ecq_server *s
     return 0;
 }
 
+/* capture's counters into the server's heartbeats, when they changed */
+static void ecq__capture_report(struct ecq_server *srv, const struct ecq_capture *cap, struct ecq_capture_stats *last)
+{
+    struct ecq_capture_stats st;
+    ecq_capture_stats(cap, &st);
+    uint64_t lost = st.lost_records + st.lost_calls + st.dropped;
+    if (lost != last->lost_records + last->lost_calls + last->dropped) ecq_server_set_lost(srv, lost);
+    if (st.files != last->files || st.probes != last->probes) {
+        char status[64];
+        snprintf(status, sizeof status, "files=%d probes=%d", st.files, st.probes);
+        ecq_server_set_status(srv, status);
+    }
+    *last = st;
+}
+
 static int ecq__cmd_capture(int argc, char **argv, const char *mode)
 {
     struct ecq__capture_cli c = {0};
     struct ecq_capture *cap = NULL;
+    struct ecq_capture_stats last = {0};
     int rc = ecq__capture_args(argc, argv, mode, &c), sig = 0, failed = 1;
     char who[64];
     if (rc >= 0) return rc;
     if (c.list) {
-        for (int i = 0; i < c.nforced; i++) rc = ecq__go_list(c.forced[i].path) ? 1 : rc;
+        for (int i = 0; i < c.nforced; i++) rc = ecq__list(c.forced[i].lib, c.forced[i].path) ? 1 : rc;
         return rc < 0 ? 0 : 1;
     }
     if ((rc = ecq__capture_precheck(&c)) != 0) return rc;
@@ -4804,14 +5057,18 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
     if (c.co.pid) snprintf(who + strlen(who), sizeof who - strlen(who), " pid %u", c.co.pid);
     if (c.co.uid != ECQ_ANY_UID) snprintf(who + strlen(who), sizeof who - strlen(who), " uid %u", c.co.uid);
     ecq_server_log(srv, "capturing%s", who);
+    ecq__capture_report(srv, cap, &last);
     while (!sig) {
         /* records come without wakeups while they flow: drain on a short timer */
         int n = ecq__server_poll_us(srv, fds, 2, ecq_capture_next_us(cap));
         if (n < 0) break;
         if (n > 0) sig = ecq__signalled(&fds[0]);
         (void)ecq_capture_step(cap); /* a failed drain shows as loss in the counters */
+        ecq__capture_report(srv, cap, &last);
     }
     failed = 0;
+    /* the backlog reaches clients a step at a time, each step written before the next */
+    for (int i = 0; i < 16 && ecq_capture_step(cap) > 0; i++) ecq_server_poll(srv, NULL, 0, 0);
 done:
     ecq_server_log(srv, "stopping%s", sig ? " on signal" : "");
     ecq_capture_close(cap);
@@ -4824,18 +5081,40 @@ done:
 #define ECQ__STR_(x) #x
 #define ECQ__STR(x) ECQ__STR_(x)
 
+#ifndef ECAPTUREQ_NO_BPF
+/* the capture commands' lines of the usage, from the library table */
+static void ecq__usage_capture(FILE *f)
+{
+    char files[160];
+    ecq__lib_options_text(NULL, files, sizeof files);
+    fprintf(f, "  tls    capture TLS plaintext with eBPF and stream it (needs root): every stack\n"
+               "         %s[--list]\n"
+               "         [--pid N] [--uid N] [--ringbuf-mb MB]\n"
+               "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
+               "         [--perf-uprobes]  one perf event per probe, as on kernels before 6.6\n", files);
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        const struct ecq__lib *k = &ecq__libs[i];
+        char name[32];
+        if (!k->command) continue;
+        ecq__lib_options_text(k, files, sizeof files);
+        snprintf(name, sizeof name, "%s%s%s", k->command, k->command_alias ? ", " : "",
+                 k->command_alias ? k->command_alias : "");
+        fprintf(f, "  %-6s %s only: %s%s\n", name, k->what, files,
+                ecq__needs_target(k) ? "(repeatable) or --pid N" : "or the host's");
+    }
+    fputs("         --list: the probes each PATH would get, without capturing; -p/-u are\n"
+          "         --pid/--uid; eCapture options without a meaning here (-m pcap, -i, --hex, ...)\n"
+          "         are refused with one line that says why\n", f);
+}
+#else
+static void ecq__usage_capture(FILE *f) { fputs("  (tls, gotls, ...: this build has no capture)\n", f); }
+#endif
+
 static void ecq__usage(FILE *f)
 {
-    fputs("usage: ecaptureq COMMAND [options]\n"
-          "  tls    capture TLS plaintext with eBPF and stream it (needs root)\n"
-          "         [--libssl|--gnutls|--nss|--elfpath PATH] [--pid N] [--uid N] [--ringbuf-mb MB]\n"
-          "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
-          "         [--perf-uprobes]  one perf event per probe, as on kernels before 6.6\n"
-          "  gotls  capture Go crypto/tls plaintext: --elfpath PATH (repeatable) or --pid N; --list\n"
-          "  gnutls, nss   eCapture's forms: GnuTLS only (--gnutls PATH), NSS only (--nspr PATH)\n"
-          "         -p/-u are --pid/--uid; eCapture options without a meaning here (-m pcap, -i, --hex,\n"
-          "         ...) are refused with one line that says why\n"
-          "  gen    stream synthetic events (no root, no BPF)\n"
+    fputs("usage: ecaptureq COMMAND [options]\n", f);
+    ecq__usage_capture(f);
+    fputs("  gen    stream synthetic events (no root, no BPF)\n"
           "  watch  connect to a stream and show it (ecaptureq watch --help)\n"
           "  version\n"
           "server options (tls, gotls, gen):\n"
@@ -4875,18 +5154,18 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ECQ__ARRAY_LEN(modules); i++)
         if (!strcmp(cmd, modules[i])) {
             fprintf(stderr, "ecaptureq: '%s' is an eCapture module ecaptureq does not have; it captures TLS "
-                            "(tls, gotls, gnutls, nss)\n", cmd);
+                            "(see ecaptureq --help)\n", cmd);
             return 2;
         }
-    if (!strcmp(cmd, "tls") || !strcmp(cmd, "gotls") || !strcmp(cmd, "gnutls") || !strcmp(cmd, "nss") ||
-        !strcmp(cmd, "nspr")) {
 #ifndef ECAPTUREQ_NO_BPF
-        return ecq__cmd_capture(argc - 1, argv + 1, cmd);
+    const struct ecq__lib *only;
+    if (ecq__capture_command(cmd, &only)) return ecq__cmd_capture(argc - 1, argv + 1, cmd);
 #else
+    if (!strcmp(cmd, "tls")) {
         fputs("ecaptureq: this build has no capture (built with ECAPTUREQ_NO_BPF)\n", stderr);
         return 1;
-#endif
     }
+#endif
     fprintf(stderr, "ecaptureq: unknown command '%s' (see ecaptureq --help)\n", cmd);
     return 2;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ecaptureq.h - public API of ecaptureq: an eCaptureQ-compatible WebSocket +
  * protobuf stream server, usable on its own from any C program.
  *
@@ -60,7 +61,10 @@
  * A host with its own poll() loop takes the server's descriptors with ecq_server_fds
  * and hands back what poll() saw with ecq_server_service (tests/embed.c).
  *
- * All functions are for one thread; nothing here keeps global mutable state.
+ * All functions are for one thread. The library keeps no global mutable state but one:
+ * libbpf's message hook is process-wide, so while an ecq_capture_* call runs it is
+ * capture's (a thread-local pointer names the capture whose log gets libbpf's
+ * warnings), and the host's own hook is put back before the call returns.
  *
  * How functions report errors (one convention per kind of result):
  *   int, an operation        0 or a count on success, a negative errno on failure
@@ -436,7 +440,17 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap);
  * calls ecq_capture_step at least this often (ecq_capture_next_us is finer). */
 #define ECQ_CAPTURE_DRAIN_MS 1
 
+/* What capture reports goes to sinks: the server given to ecq_capture_open (events are
+ * broadcast, log lines join its run log), the callbacks below, or both. Either may be
+ * missing; with neither, events and log lines are dropped (counters still count). */
 struct ecq_capture_opts {
+    /* Each captured chunk, as it is turned into an Event; ev and its bytes are valid
+     * during the call only. */
+    void (*on_event)(void *user, const struct ecq_event *ev);
+    /* Each run-log line (one complete line, no trailing newline, no time stamp), among
+     * them libbpf's own warnings; errors start with "error: ". */
+    void (*on_log)(void *user, const char *line);
+    void *user;                     /* passed to both */
     uint32_t pid;                   /* only this process (tgid); 0: every process */
     uint32_t uid;                   /* only this user's processes; ECQ_ANY_UID: every user */
     unsigned ring_mb;               /* ring buffer MiB, a power of two up to 1024 */
@@ -448,6 +462,9 @@ struct ecq_capture_opts {
                                        RCU grace period each instead of one per probe */
 };
 
+/* Pulled by the host (ecq_capture_stats), e.g. into heartbeats: the command-line program
+ * sets ecq_server_set_lost to lost_records + lost_calls + dropped and
+ * ecq_server_set_status to "files=F probes=P". */
 struct ecq_capture_stats {
     uint64_t records;               /* ring-buffer records turned into events */
     uint64_t dropped;               /* records the server could not take (no memory) */
@@ -470,7 +487,8 @@ void ecq_capture_opts_init(struct ecq_capture_opts *o);
 int ecq_capture_check(char *why, size_t cap);
 
 /* Loads the embedded BPF programs and attaches the socket tracepoints; no TLS library
- * is probed yet. Log lines (and errors, as "error: ...") go to srv. Returns 0 and *out,
+ * is probed yet. srv may be NULL (events and log lines reach only opts' callbacks).
+ * Log lines (and errors, as "error: ...") go to the sinks. Returns 0 and *out,
  * or a negative errno: -EPERM/-ENOTSUP as ecq_capture_check, -ESRCH (opts->pid does
  * not exist), -EINVAL (bad ring_mb), or what loading failed with. */
 int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts);
@@ -495,8 +513,9 @@ int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
 /* The descriptor to poll for POLLIN next to the server's. */
 int ecq_capture_fd(const struct ecq_capture *c);
 
-/* Turns the records waiting in the ring buffer into events on the server; once a
- * second also reads the loss counters (reported in the run log and heartbeats).
+/* Turns the records waiting in the ring buffer into events to the sinks (at most 2 MiB
+ * of records a call); once a second also reads the loss counters (reported in the run
+ * log; ecq_capture_stats has them).
  * Returns the number of records, or a negative errno. */
 int ecq_capture_step(struct ecq_capture *c);
 
@@ -509,8 +528,42 @@ int ecq_capture_next_us(const struct ecq_capture *c);
 /* Current counters. */
 void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st);
 
-/* Drains what is left, detaches every probe and frees c (NULL is fine). The server
- * stays open. */
+/* What capture probes in one file, planned from its bytes alone (pure: no BPF, no
+ * root; attach, `--list` and the command line's checks use the same plan). */
+#define ECQ_PLAN_MAX_FUNCS 16
+#define ECQ_PLAN_MAX_RETS 64            /* RET instructions probed per Go function */
+
+struct ecq_plan_func {
+    const char *name;               /* the function */
+    int probes;                     /* probes planned; 0: not probed, note says why */
+    const char *source;             /* where it was found: ".symtab", ".dynsym", ".gopclntab" */
+    uint64_t addr, size, offset;    /* virtual address, length, file offset of its entry */
+    uint32_t enter, ret;            /* BPF handlers (cookies, enum ecq_handler in
+                                       bpf/ecaptureq.bpf.h) of its entry and return probes */
+    int uretprobe;                  /* the return is a uretprobe at offset */
+    int nrets;                      /* or uprobes on its RET instructions, at offset + rets[i] */
+    uint32_t rets[ECQ_PLAN_MAX_RETS];
+    char note[96];                  /* why not probed, when probes is 0 */
+};
+
+struct ecq_plan {
+    const char *lib;                /* "openssl", "gnutls", "nss", "go" */
+    char version[64];               /* what the library's check read ("go1.22.4"), or "" */
+    const char *refused;            /* NULL, or why the whole file is refused */
+    int nfuncs, found, probes;      /* functions looked for, found, probes planned */
+    struct ecq_plan_func funcs[ECQ_PLAN_MAX_FUNCS];
+};
+
+/* Plans lib's probes (names as ecq_capture_attach takes them) in the ELF file held in
+ * memory. Returns the number of probes planned (> 0), or -EINVAL (unknown lib),
+ * -ENOEXEC (refused: out->refused says why), -ENOENT (none of its functions found),
+ * with out filled in as far as it got. */
+int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_plan *out);
+
+/* Detaches every probe, drains what is left into the sinks and frees c (NULL is
+ * fine). The server stays open. A host with a server first calls ecq_capture_step and
+ * lets the server write (ecq_server_poll with timeout 0) until a step returns 0, so
+ * that a large backlog reaches clients a step at a time, not in one queue. */
 void ecq_capture_close(struct ecq_capture *c);
 #endif /* ECAPTUREQ_NO_BPF */
 

@@ -39,7 +39,6 @@ enum ret_mode {
     RET_INT,        /* SSL_read/SSL_write, PR_Read/PR_Write: int return value */
     RET_LONG,       /* gnutls_record_recv/send: ssize_t return value */
     RET_EX,         /* SSL_read_ex/SSL_write_ex: 1 on success, count in *exptr */
-    RET_GO,         /* Go: the int result in RAX */
 };
 
 struct call_key {
@@ -156,15 +155,10 @@ struct {
  * the loader (1, once it has classified the file, and for files it probed itself);
  * the loader deletes an entry it could not look at, so the next mapping reports it
  * again. LRU: a host that keeps starting new files forgets the oldest. */
-struct file_key {
-    __u64 dev, ino;
-    __u32 gen, pad;     /* the inode's generation: a reused inode number is a new file */
-};
-
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536);
-    __type(key, struct file_key);
+    __type(key, struct ecq_bpf_file_key);
     __type(value, __u8);
 } files SEC(".maps");
 
@@ -265,7 +259,7 @@ static __always_inline int go_enter(struct pt_regs *ctx, __u64 buf, __u8 dir, __
 static __always_inline int seen_file(struct file *f)
 {
     __u64 id = bpf_get_current_pid_tgid();
-    struct file_key k;
+    struct ecq_bpf_file_key k;
     struct ecq_bpf_file r = {};
     __u8 fresh = 0;
     if (!f || !wanted(id)) return 0;

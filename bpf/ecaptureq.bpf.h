@@ -8,13 +8,14 @@
  * consecutive records of the same call (offset 0, ECQ_CHUNK, ...). */
 #define ECQ_CHUNK 16384
 
-/* "every user" for ecq_bpf_cfg.uid */
+/* "every user" for ecq_bpf_cfg.uid (ecaptureq.h's ECQ_ANY_UID; ecaptureq.c asserts
+ * that they are equal) */
 #define ECQ_BPF_ANY_UID 0xffffffffu
 
 enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1 };
 
 /* What a probe does: its BPF cookie, which on_enter and on_return dispatch on.
- * 0 is no handler. */
+ * 0 is no handler. The numbers are a contract between the two sides: append only. */
 enum ecq_handler {
     ECQ_H_WRITE_ENTER = 1,      /* SSL_write, gnutls_record_send */
     ECQ_H_READ_ENTER,           /* SSL_read, gnutls_record_recv */
@@ -31,7 +32,7 @@ enum ecq_handler {
     ECQ_H_RET_INT,              /* uretprobe: an int count (SSL_read/write, PR_*) */
     ECQ_H_RET_LONG,             /* uretprobe: an ssize_t count (gnutls) */
     ECQ_H_RET_EX,               /* uretprobe: 1, and the count in *written / *readbytes */
-    ECQ_H_MAX
+    ECQ_H_MAX                   /* append new handlers above, never renumber (ecaptureq.c asserts it) */
 };
 
 /* Indexes of the per-CPU counters map. */
@@ -65,6 +66,15 @@ struct ecq_bpf_event {
 };
 
 #define ECQ_EVENT_HDR_SIZE ((unsigned long)&((struct ecq_bpf_event *)0)->data)
+
+/* A file as the kernel names it, the key of the files map: the device (the kernel's
+ * encoding, major << 20 | minor, as in /proc/PID/maps), the inode and the inode's
+ * generation, which tells a new file from an old one whose inode number was reused
+ * (0 where the filesystem does not tell). */
+struct ecq_bpf_file_key {
+    unsigned long long dev, ino;
+    unsigned int gen, pad;
+};
 
 /* A record of the file_rb ring: process pid mapped for execution (or executed) a file
  * the agent has not looked at yet. dev is the kernel's encoding (major << 20 | minor),

@@ -6,9 +6,11 @@
  *   URL        ecq_url_parse
  *   X86        ecq_x86_insn_len, ecq_x86_find_returns: lengths 1..15, returns on boundaries
  *   ELF        ecq_elf_find_func, ecq_go_version on arbitrary files
+ *   PLAN       ecq_plan_file for every library on arbitrary files (built with capture)
  * Run longer:  tests/bin/fuzz-frames -max_total_time=3600 tests/corpus/frames */
 #include "../ecaptureq.h"
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,6 +142,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     assert(r >= -1 && r <= 1 && strlen(v) < sizeof v);
     return 0;
 }
+#elif defined(FUZZ_PLAN)
+/* every library's plan of arbitrary bytes: whatever is planned lies inside the file,
+ * the counts add up, and a refusal says why */
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    static const char *const libs[] = {"openssl", "gnutls", "nss", "go"};
+    static struct ecq_plan pl;
+    for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
+        int rc = ecq_plan_file(d, n, libs[i], &pl), probes = 0, found = 0;
+        assert(rc > 0 || rc == -ENOENT || rc == -ENOEXEC);
+        assert((rc == -ENOEXEC) == (pl.refused != NULL) && strlen(pl.version) < sizeof pl.version);
+        for (int f = 0; f < pl.nfuncs; f++) {
+            const struct ecq_plan_func *p = &pl.funcs[f];
+            assert(p->probes >= 0 && p->nrets >= 0 && p->nrets <= ECQ_PLAN_MAX_RETS);
+            if (!p->probes) continue;
+            found++, probes += p->probes;
+            assert(p->offset <= n && p->size <= n - p->offset && p->enter != 0);
+            assert(p->probes == 1 + p->uretprobe + p->nrets && !(p->uretprobe && p->nrets));
+            for (int r = 0; r < p->nrets; r++) assert(p->rets[r] < p->size);
+        }
+        assert(found == pl.found && probes == pl.probes && (rc > 0 ? rc == probes : probes == 0));
+    }
+    return 0;
+}
 #else
-#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF"
+#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF, FUZZ_PLAN"
 #endif

@@ -81,3 +81,24 @@ kill -TERM $EC; wait $EC; rc=$?
 kill $ETLS 2>/dev/null; wait $ETLS 2>/dev/null
 check "embed_capture: SIGTERM ends the host's loop, exit 0, no sanitizer report" \
   bash -c "test $rc = 0 && ! grep -q 'Sanitizer\|runtime error' $OUT/embed-capture.out"
+
+# a host with no server at all: capture's sinks are its own callbacks
+cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_MAIN -DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"' -o "$BIN/embed_sink" \
+  tests/embed_sink.c ecaptureq.c -lbpf -lelf -lz
+check "embed_sink (capture with no server, callbacks only) builds (-Werror)" test -x "$BIN/embed_sink"
+start_ready embed-sink "$BIN/embed_sink" || return 0
+ES=$HPID
+start_ready sink-tls $PY tests/tls_server.py 127.0.0.1 0 "$OUT/cert.pem" "$OUT/key.pem" || return 0
+STLS=$HPID
+curl -sk --max-time 10 -o /dev/null https://127.0.0.1:$HPORT/no-server &
+P_SC=$!; wait $P_SC
+wait_log "$OUT/embed-sink.out" "^event $P_SC curl 3 " 5
+kill -TERM $ES; wait $ES; rc=$?
+kill $STLS 2>/dev/null; wait $STLS 2>/dev/null
+check "embed_sink: on_log gets the attach line (libssl: 5 of 5 functions probed), no server involved" \
+  grep -q "^log openssl: .*libssl.so.*: 5 of 5 functions probed" "$OUT/embed-sink.out"
+check "embed_sink: on_event gets curl's request and the response, with curl's pid and the tuple" \
+  bash -c "grep -q '^event $P_SC curl 1 127.0.0.1:[0-9]* > 127.0.0.1:$HPORT [0-9]* GET /no-server HTTP/1.1' $OUT/embed-sink.out &&
+           grep -q '^event $P_SC curl 3 127.0.0.1:$HPORT > 127.0.0.1:[0-9]* [0-9]* HTTP/1' $OUT/embed-sink.out"
+check "embed_sink: SIGTERM ends it with its counts, nothing lost, exit 0, no sanitizer report" \
+  bash -c "test $rc = 0 && grep -q '^events [1-9][0-9]* bytes [0-9]* lost 0$' $OUT/embed-sink.out && ! grep -q 'Sanitizer\|runtime error' $OUT/embed-sink.out"
