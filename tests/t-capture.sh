@@ -22,6 +22,28 @@ check "OpenSSL, GnuTLS and NSS probes attached" bash -c "grep -q 'openssl: .*lib
 if [ "$(printf '%s\n' 6.6 "$(uname -r | cut -d- -f1)" | sort -V | head -1)" = 6.6 ]; then want_links="2 link(s)"; else want_links="9 link(s)"; fi
 check "Linux $(uname -r | cut -d- -f1): libssl's 9 probes are attached in $want_links" grep -q "libssl.so.*9 probes attached in $want_links" "$OUT/tls.log"
 
+# the plan attach follows, printed by --list: made from the file's bytes, each entry at
+# the symbol's address as readelf reads it, and as many probes as attach reported
+for lib in libssl.so.3:libssl:9 libgnutls.so.30:gnutls:5 libnspr4.so:nss:9; do
+  IFS=: read -r so opt n <<<"$lib"
+  path=$(grep -o -m1 "/[^ ]*$so" "$OUT/tls.log")
+  ./ecaptureq tls --$opt "$path" --list >"$OUT/list-$opt.txt" 2>&1; rc=$?
+  readelf -W --dyn-syms "$path" >"$OUT/list-$opt.syms"
+  check "tls --$opt $so --list: exit 0, every entry at readelf's address, $n probes planned as attached" \
+    $PY - "$OUT/list-$opt.txt" "$OUT/list-$opt.syms" $rc $n <<'PYEOF'
+import sys
+plan = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
+syms = {}
+for l in open(sys.argv[2]):
+    f = l.split()
+    if len(f) >= 8 and f[6] != "UND" and f[0].endswith(":"):
+        syms[f[7].split("@")[0]] = int(f[1], 16)
+probes = sum(1 + p.count("uretprobe") + p.count("ret") for p in plan)
+ok = sys.argv[3] == "0" and plan and all(len(p) >= 7 and int(p[2], 16) == syms.get(p[0]) and p[6] == p[2] for p in plan)
+sys.exit(0 if ok and probes == int(sys.argv[4]) else 1)
+PYEOF
+done
+
 start_ready srv4 $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
 SRV4=$HPID P4=$HPORT
 start_ready srv6 $PY tests/tls_server.py ::1 0 "$CERT" "$KEY" || return 0

@@ -86,7 +86,7 @@ check "gotls on a Go 1.16 executable (stack ABI): exit 1, one line naming the re
 (cd tests/gonotls && go build -o "$BIN/gonotls" main.go)
 ./ecaptureq gotls --elfpath "$BIN/gonotls" --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/go-notls.txt"; rc=$?
 check "gotls on a Go executable without crypto/tls: exit 1, one line naming the reason" \
-  bash -c "test $rc = 1 && test \$(wc -l <$OUT/go-notls.txt) = 1 && grep -q 'without crypto/tls' $OUT/go-notls.txt"
+  bash -c "test $rc = 1 && test \$(wc -l <$OUT/go-notls.txt) = 1 && grep -q 'without Go crypto/tls' $OUT/go-notls.txt"
 
 CERT=$OUT/cert.pem KEY=$OUT/key.pem
 [ -f "$CERT" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost 2>/dev/null
