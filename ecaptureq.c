@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
@@ -2507,28 +2508,85 @@ __asm__(".section .rodata\n"
         ".previous\n");
 extern const char ecq__bpf_obj[], ecq__bpf_obj_end[];
 
-/* Maps a whole file read-only. NULL with errno set; an empty file is EINVAL.
+/* Files are parsed through a mapping, which reads only the pages a parse touches (an
+ * executable of hundreds of megabytes costs what its symbol tables cost). A mapping
+ * has one hazard: the file's owner can truncate it while it is parsed, and touching a
+ * page past the new end raises SIGBUS. For the length of each parse a SIGBUS handler
+ * is armed that, for a fault inside that mapping on this thread, jumps out of the
+ * parse (which then fails with -EFAULT); any other SIGBUS goes to the handler the
+ * host had, which is put back when the parse ends. This, and libbpf's message hook,
+ * are the process-wide state capture touches (ecaptureq.h says so). */
+static __thread sigjmp_buf *ecq__bus_jmp;
+static __thread const uint8_t *ecq__bus_lo;
+static __thread size_t ecq__bus_len;
+static __thread struct sigaction ecq__bus_host;
+
+static void ecq__on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    if (ecq__bus_jmp && (uintptr_t)si->si_addr - (uintptr_t)ecq__bus_lo < ecq__bus_len) siglongjmp(*ecq__bus_jmp, 1);
+    if (ecq__bus_host.sa_flags & SA_SIGINFO) {
+        ecq__bus_host.sa_sigaction(sig, si, uc);
+    } else if (ecq__bus_host.sa_handler != SIG_DFL && ecq__bus_host.sa_handler != SIG_IGN) {
+        ecq__bus_host.sa_handler(sig);
+    } else { /* the default action: the faulting instruction runs again and gets it */
+        signal(SIGBUS, SIG_DFL);
+    }
+}
+
+/* fn on the mapping m, its faults turned into -EFAULT (with the handler armed) */
+static int ecq__guarded(int (*fn)(void *ctx, const uint8_t *f, size_t n), void *ctx, const uint8_t *m, size_t n)
+{
+    sigjmp_buf jb;
+    int rc = -EFAULT; /* the file shrank under the parse */
+    if (sigsetjmp(jb, 1) == 0) {
+        ecq__bus_lo = m, ecq__bus_len = n, ecq__bus_jmp = &jb;
+        rc = fn(ctx, m, n);
+    }
+    ecq__bus_jmp = NULL;
+    return rc;
+}
+
+/* Maps the file open on fd (or path, when fd < 0) read-only and runs fn on its bytes.
+ * Returns fn's result; -EFAULT if the file shrank under the parse; -EINVAL for an empty
+ * or irregular file; or the errno of opening or mapping it.
  * MAP_SHARED on purpose: the kernel writes the breakpoints of uprobes (ours, another
  * agent's, a debugger's) into every private mapping of a probed file that could
  * execute, so a private mapping can show 0xCC where the file has an instruction, and
  * decoding it would put probes in the middle of instructions. A shared mapping shows
  * the file itself. */
-static uint8_t *ecq__map_file(const char *path, size_t *size)
+static int ecq__with_file(int fd, const char *path, int (*fn)(void *ctx, const uint8_t *f, size_t n), void *ctx)
 {
     struct stat st;
+    struct sigaction bus = {.sa_sigaction = ecq__on_sigbus, .sa_flags = SA_SIGINFO};
     void *m = MAP_FAILED;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), err;
-    if (fd < 0) return NULL;
-    if (fstat(fd, &st) == 0) {
-        if (st.st_size <= 0 || !S_ISREG(st.st_mode)) errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-        else m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    int own = fd < 0, rc;
+    if (own && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return -errno;
+    if (fstat(fd, &st) < 0) rc = -errno;
+    else if (st.st_size <= 0 || !S_ISREG(st.st_mode)) rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+    else rc = (m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED ? -errno : 0;
+    if (own) close(fd);
+    if (rc < 0) return rc;
+    sigemptyset(&bus.sa_mask);
+    if (sigaction(SIGBUS, &bus, &ecq__bus_host) < 0) {
+        munmap(m, (size_t)st.st_size);
+        return -errno;
     }
-    err = errno;
-    close(fd);
-    errno = err;
-    if (m == MAP_FAILED) return NULL;
-    *size = (size_t)st.st_size;
-    return m;
+    rc = ecq__guarded(fn, ctx, m, (size_t)st.st_size);
+    (void)sigaction(SIGBUS, &ecq__bus_host, NULL);
+    munmap(m, (size_t)st.st_size);
+    return rc;
+}
+
+/* a plan of one file, as an ecq__with_file callback */
+struct ecq__plan_job {
+    const char *lib;
+    struct ecq_plan *plan;
+};
+
+static int ecq__plan_fn(void *ctx, const uint8_t *f, size_t n)
+{
+    struct ecq__plan_job *j = ctx;
+    return ecq_plan_file(f, n, j->lib, j->plan);
 }
 
 #define ECQ__FILE_PROBES 512        /* probes per file and link kind, at most (Go: 5 x 65) */
@@ -2684,6 +2742,18 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
             return &ecq__libs[i];
     }
     return NULL;
+}
+
+struct ecq__identify_job {
+    const char *path;
+    const struct ecq__lib *lib;
+};
+
+static int ecq__identify_fn(void *ctx, const uint8_t *f, size_t n)
+{
+    struct ecq__identify_job *j = ctx;
+    j->lib = ecq__identify(f, n, j->path);
+    return 0;
 }
 
 /* ---- the probe plan: what to probe in one file (pure) -------------------- */
@@ -2872,36 +2942,45 @@ int ecq_capture_check(char *why, size_t cap)
 
 /* ---- finding files: the loader's cache, the processes' maps ------------------ */
 
-/* Looks name up in the dynamic loader's cache (/etc/ld.so.cache, glibc's new format),
- * then in the loader's default directories. */
+struct ecq__cache_job {
+    const char *name;
+    char *out;
+    size_t cap;
+};
+
+/* the loader cache's entry for name (glibc's new format): 1 and out, or 0 */
+static int ecq__cache_fn(void *ctx, const uint8_t *m, size_t size)
+{
+    static const char magic[] = "glibc-ld.so.cache1.1";
+    enum { HDR = 48, ENTRY = 24, X86_64_LIBC6 = 0x0300 };
+    struct ecq__cache_job *j = ctx;
+    const char *h = memmem(m, size, magic, sizeof magic - 1);
+    size_t base = h ? (size_t)(h - (const char *)m) : 0;
+    uint32_t nlibs = 0;
+    if (h && base + HDR <= size) memcpy(&nlibs, h + 20, 4);
+    for (uint32_t i = 0; h && i < nlibs && base + HDR + (size_t)(i + 1) * ENTRY <= size; i++) {
+        int32_t flags;
+        uint32_t key, val;
+        const char *e = h + HDR + (size_t)i * ENTRY;
+        memcpy(&flags, e, 4), memcpy(&key, e + 4, 4), memcpy(&val, e + 8, 4);
+        if (base + key >= size || base + val >= size || (flags & 0xff00) != X86_64_LIBC6) continue;
+        if (!memchr(h + key, 0, size - base - key) || !memchr(h + val, 0, size - base - val)) continue;
+        if (strcmp(h + key, j->name) == 0 && strlen(h + val) < j->cap) {
+            snprintf(j->out, j->cap, "%s", h + val);
+            if (access(j->out, R_OK) == 0) return 1;
+        }
+    }
+    return 0;
+}
+
+/* Looks name up in the dynamic loader's cache (/etc/ld.so.cache), then in the loader's
+ * default directories. */
 static int ecq__find_library(const char *name, char *out, size_t cap)
 {
     static const char *const dirs[] = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
                                        "/lib", "/usr/lib", "/usr/local/lib"};
-    static const char magic[] = "glibc-ld.so.cache1.1";
-    enum { HDR = 48, ENTRY = 24, X86_64_LIBC6 = 0x0300 };
-    size_t size;
-    int found = 0;
-    uint8_t *m = ecq__map_file("/etc/ld.so.cache", &size);
-    if (m) {
-        const char *h = memmem(m, size, magic, sizeof magic - 1);
-        size_t base = h ? (size_t)(h - (const char *)m) : 0;
-        uint32_t nlibs = 0;
-        if (h && base + HDR <= size) memcpy(&nlibs, h + 20, 4);
-        for (uint32_t i = 0; h && i < nlibs && base + HDR + (size_t)(i + 1) * ENTRY <= size; i++) {
-            int32_t flags;
-            uint32_t key, val;
-            const char *e = h + HDR + (size_t)i * ENTRY;
-            memcpy(&flags, e, 4), memcpy(&key, e + 4, 4), memcpy(&val, e + 8, 4);
-            if (base + key >= size || base + val >= size || (flags & 0xff00) != X86_64_LIBC6) continue;
-            if (!memchr(h + key, 0, size - base - key) || !memchr(h + val, 0, size - base - val)) continue;
-            if (strcmp(h + key, name) == 0 && strlen(h + val) < cap) {
-                snprintf(out, cap, "%s", h + val);
-                if ((found = access(out, R_OK) == 0)) break;
-            }
-        }
-        munmap(m, size);
-    }
+    struct ecq__cache_job j = {name, out, cap};
+    int found = ecq__with_file(-1, "/etc/ld.so.cache", ecq__cache_fn, &j) == 1;
     for (size_t i = 0; !found && i < ECQ__ARRAY_LEN(dirs); i++) {
         snprintf(out, cap, "%s/%s", dirs[i], name);
         found = access(out, R_OK) == 0;
@@ -3158,20 +3237,19 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
                             int sticky)
 {
     struct ecq_plan *pl = c->plan;
+    struct ecq__plan_job job = {k->name, pl};
     struct ecq_bpf_file_key id;
     char missing[512];
-    size_t size;
-    int first = c->nlinks, fd = open(path, O_RDONLY | O_CLOEXEC);
-    uint8_t *file = fd >= 0 && ecq__id_of_fd(fd, &id) == 0 ? ecq__map_file(path, &size) : NULL;
+    int first = c->nlinks, fd = open(path, O_RDONLY | O_CLOEXEC), rc = fd < 0 ? -errno : ecq__id_of_fd(fd, &id);
+    if (rc == 0 && ecq__probed_id(c, id)) return close(fd), 0;
+    int probes = rc == 0 ? ecq__with_file(fd, path, ecq__plan_fn, &job) : rc;
     if (fd >= 0) close(fd);
-    if (!file) {
-        int err = errno;
-        ecq__log(c, "error: %s: cannot read %s: %s", k->name, name, strerror(err));
-        return -err;
+    if (probes < 0 && probes != -ENOENT && probes != -ENOEXEC) {
+        ecq__log(c, "error: %s: cannot read %s: %s", k->name, name,
+                 probes == -EFAULT ? "it shrank while it was read" : strerror(-probes));
+        return probes;
     }
-    if (ecq__probed_id(c, id)) return munmap(file, size), 0;
-    int probes = ecq_plan_file(file, size, k->name, pl), rc = 0;
-    munmap(file, size);
+    rc = 0;
     if (pl->refused) {
         ecq__log(c, "error: %s: %s: %s", k->name, path, pl->refused);
         return -ENOEXEC;
@@ -3201,19 +3279,15 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
 static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *out, size_t cap)
 {
     if (k->find & ECQ__FIND_EXE) {
-        char exe[64], v[64];
-        const char *why;
-        size_t size;
-        uint8_t *f;
-        int ok;
+        char exe[64];
+        struct ecq__plan_job job = {k->name, c->plan};
         if (!c->o.pid) return -1; /* every such executable on the host: not searched */
         snprintf(exe, sizeof exe, "/proc/%u/exe", c->o.pid);
-        if (!(f = ecq__map_file(exe, &size))) return -1;
-        ok = k->check(f, size, v, sizeof v, &why) == 0;
-        munmap(f, size);
+        int rc = ecq__with_file(-1, exe, ecq__plan_fn, &job);
+        if (rc < 0 && rc != -ENOENT && rc != -ENOEXEC) return -1;
         /* a row found only this way takes the executable anyway: attaching it says
          * in one line why it is refused */
-        if (ok || !(k->find & ECQ__FIND_SONAME)) return snprintf(out, cap, "%s", exe), 0;
+        if (!c->plan->refused || !(k->find & ECQ__FIND_SONAME)) return snprintf(out, cap, "%s", exe), 0;
     }
     if (!(k->find & ECQ__FIND_SONAME)) return -1;
     if (c->o.pid) return ecq__pid_library(c->o.pid, k, out, cap);
@@ -3258,7 +3332,6 @@ static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
     struct ecq_bpf_file_key id = mp->id;
     char mf[96], name[4200];
     uint8_t state = 0;
-    size_t size;
     if (d->want && (id.dev != d->want->dev || id.ino != d->want->ino)) return 0;
     d->found = 1;
     if (ecq__scan_seen(d->set, &id)) return 0;
@@ -3275,13 +3348,12 @@ static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
         return 0;
     }
     snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
-    uint8_t *m = ecq__map_file(mf, &size);
-    const struct ecq__lib *k = m ? ecq__identify(m, size, mp->path) : NULL;
-    if (m) munmap(m, size);
-    int rc = k ? ecq__attach_file(c, k, mf, name, c->o.pid != 0) : 0;
+    struct ecq__identify_job job = {mp->path, NULL};
+    int read = ecq__with_file(fd, mf, ecq__identify_fn, &job);
+    int rc = job.lib ? ecq__attach_file(c, job.lib, mf, name, c->o.pid != 0) : 0;
     close(fd);
     if (rc > 0) d->total += rc;
-    if (m) ecq__mark_file(c, id);
+    if (read >= 0 && rc != -EFAULT) ecq__mark_file(c, id);
     else if (d->want) (void)bpf_map_delete_elem(c->files_fd, d->want); /* unreadable now: reported again */
     return d->want != NULL;
 }
@@ -4761,14 +4833,12 @@ static int ecq__cmd_watch(int argc, char **argv)
 static int ecq__list(const struct ecq__lib *k, const char *path)
 {
     struct ecq_plan pl;
-    size_t size;
-    uint8_t *f = ecq__map_file(path, &size);
-    if (!f) {
-        fprintf(stderr, "ecaptureq: %s: %s\n", path, strerror(errno));
+    struct ecq__plan_job job = {k->name, &pl};
+    int rc = ecq__with_file(-1, path, ecq__plan_fn, &job);
+    if (rc < 0 && rc != -ENOENT && rc != -ENOEXEC) {
+        fprintf(stderr, "ecaptureq: %s: %s\n", path, rc == -EFAULT ? "it shrank while it was read" : strerror(-rc));
         return 1;
     }
-    (void)ecq_plan_file(f, size, k->name, &pl);
-    munmap(f, size);
     printf("%s: %s%s%s\n", path, pl.version[0] ? pl.version : k->name, pl.refused ? ": " : "",
            pl.refused ? pl.refused : "");
     for (int i = 0; i < pl.nfuncs; i++) {
@@ -4970,12 +5040,9 @@ static int ecq__capture_precheck(const struct ecq__capture_cli *c)
     for (int i = 0; i < c->nforced; i++) { /* a file the library's plan refuses, or finds nothing in */
         const struct ecq__lib *k = c->forced[i].lib;
         struct ecq_plan pl;
-        size_t size;
-        uint8_t *f = ecq__map_file(c->forced[i].path, &size);
-        if (!f) continue; /* said when attaching */
-        int rc = ecq_plan_file(f, size, k->name, &pl);
-        munmap(f, size);
-        if (rc > 0) continue;
+        struct ecq__plan_job job = {k->name, &pl};
+        int rc = ecq__with_file(-1, c->forced[i].path, ecq__plan_fn, &job);
+        if (rc > 0 || (rc != -ENOENT && rc != -ENOEXEC)) continue; /* unreadable: said when attaching */
         if (pl.refused) snprintf(why, sizeof why, "%s", pl.refused);
         else snprintf(why, sizeof why, "a file without %s (%s not found)", k->what, k->funcs[0].func);
         fprintf(stderr, "ecaptureq: --%s %s: %s\n", k->option, c->forced[i].path, why);

@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")"
 TOP=$PWD
-AREAS="unit handshake cli python hub watch robust embed viewer capture gotls discover deploy"
+AREAS="unit handshake cli python hub watch robust embed viewer capture gotls discover hostile deploy"
 source tests/lib.sh
 trap cleanup EXIT
 
@@ -30,7 +30,7 @@ protoc --python_out="$OUT" --proto_path=. ecaptureq.proto || { bad "test tools b
 
 for area in ${*:-$AREAS}; do
   case $area in
-    capture|gotls|discover|deploy)
+    capture|gotls|discover|hostile|deploy)
       if [ "$(id -u)" != 0 ]; then section "$area"; skip "$area: capture tests need root"; continue; fi ;;
   esac
   source "tests/t-$area.sh"
