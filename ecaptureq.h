@@ -61,10 +61,13 @@
  * A host with its own poll() loop takes the server's descriptors with ecq_server_fds
  * and hands back what poll() saw with ecq_server_service (tests/embed.c).
  *
- * All functions are for one thread. The library keeps no global mutable state but one:
- * libbpf's message hook is process-wide, so while an ecq_capture_* call runs it is
+ * All functions are for one thread. The library keeps no global mutable state, with two
+ * exceptions in capture, both process-wide by nature and both the host's again when
+ * the call returns: while an ecq_capture_* call runs, libbpf's message hook is
  * capture's (a thread-local pointer names the capture whose log gets libbpf's
- * warnings), and the host's own hook is put back before the call returns.
+ * warnings); and while it parses a file another process maps, a SIGBUS handler is
+ * armed (thread-local state), so that a file truncated under the parse fails that
+ * parse instead of killing the process; any other SIGBUS goes to the host's handler.
  *
  * How functions report errors (one convention per kind of result):
  *   int, an operation        0 or a count on success, a negative errno on failure
