@@ -554,7 +554,10 @@ static __always_inline int finish(struct call *c, __u64 total, int ok)
         }
         v = &c->peer;
     }
-    if (!c->report || !total || total > 0x7fffffff) return 0;
+    if (!c->report || !total) return 0;
+    /* one call of 2 GiB or more (SSL_write_ex, gnutls, Go take a size_t) does not fit
+     * the records' 32-bit offsets: counted as lost, never dropped silently */
+    if (total > 0x7fffffff) return lost_chunk(total);
     if (c->need_sock && !v) return 0;
     ev = bpf_map_lookup_elem(&scratch, &zero);
     if (!ev) return 0;
