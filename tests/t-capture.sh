@@ -36,7 +36,7 @@ plan = [l.split() for l in open(sys.argv[1]).read().splitlines()[1:]]
 syms = {}
 for l in open(sys.argv[2]):
     f = l.split()
-    if len(f) >= 8 and f[6] != "UND" and f[0].endswith(":"):
+    if len(f) >= 8 and f[6] != "UND" and f[0][:-1].isdigit():
         syms[f[7].split("@")[0]] = int(f[1], 16)
 probes = sum(1 + p.count("uretprobe") + p.count("ret") for p in plan)
 ok = sys.argv[3] == "0" and plan and all(len(p) >= 7 and int(p[2], 16) == syms.get(p[0]) and p[6] == p[2] for p in plan)
