@@ -635,6 +635,13 @@ static const char *ecq__loopback_for(const char *host)
     return NULL;
 }
 
+/* The one test of a loopback address: 127.0.0.0/8 or ::1. */
+static int ecq__loopback_ip(int family, const void *addr)
+{
+    if (family == AF_INET) return (ntohl(((const struct in_addr *)addr)->s_addr) >> 24) == 127;
+    return family == AF_INET6 && IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)addr);
+}
+
 /* getaddrinfo, but loopback names resolve to their address without the resolver */
 static int ecq__getaddrinfo(const char *host, const char *port, const struct addrinfo *hints, struct addrinfo **ai)
 {
@@ -710,12 +717,10 @@ static int ecq__split_hostport(struct ecq_bytes hp, char *host, size_t cap)
 
 static int ecq__is_loopback_name(const char *h)
 {
-    struct in_addr a4;
-    struct in6_addr a6;
-    if (strcasecmp(h, "localhost") == 0) return 1;
-    if (inet_pton(AF_INET, h, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
-    if (inet_pton(AF_INET6, h, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
-    return 0;
+    struct in6_addr a; /* room for either family */
+    if (ecq__loopback_for(h)) return 1;
+    if (inet_pton(AF_INET, h, &a) == 1) return ecq__loopback_ip(AF_INET, &a);
+    return inet_pton(AF_INET6, h, &a) == 1 && ecq__loopback_ip(AF_INET6, &a);
 }
 
 static int ecq__origin_allowed(struct ecq_bytes origin, struct ecq_bytes hosthdr,
@@ -1938,10 +1943,9 @@ static int ecq__listen(struct ecq_server *s, int *loopback)
     rc = s->lfd < 0 || setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
                  bind(s->lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(s->lfd, SOMAXCONN) < 0
              ? -errno : 0;
-    if (ai->ai_family == AF_INET)
-        *loopback = (ntohl(((struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr) >> 24) == 127;
-    else
-        *loopback = ai->ai_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+    *loopback = ecq__loopback_ip(ai->ai_family, ai->ai_family == AF_INET6
+                                                    ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+                                                    : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr);
     freeaddrinfo(ai);
     if (rc == 0 && getsockname(s->lfd, (struct sockaddr *)&bound, &blen) == 0)
         s->url.port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port

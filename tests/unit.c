@@ -149,6 +149,13 @@ static void test_http(void)
           check("GET / HTTP/1.1\r\nhost: localhost\r\nupgrade: WebSocket\r\nconnection: keep-alive, UPGRADE\r\n"
                 "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n", &p) == 101);
     CHECK("http 405 POST", check("POST / HTTP/1.1\r\nHost: x\r\n\r\n", &p) == 405);
+    CHECK("http Host: every loopback name and address passes (one test: RFC 6761 names, 127/8, ::1)",
+          check("GET / HTTP/1.1\r\nHost: app.localhost:8\r\n\r\n", &p) == 200 &&
+          check("GET / HTTP/1.1\r\nHost: ip6-localhost\r\n\r\n", &p) == 200 &&
+          check("GET / HTTP/1.1\r\nHost: 127.9.9.9\r\n\r\n", &p) == 200 &&
+          check("GET / HTTP/1.1\r\nHost: [::1]:9\r\n\r\n", &p) == 200 &&
+          check("GET / HTTP/1.1\r\nHost: localhost.evil.example\r\n\r\n", &p) == 403 &&
+          check("GET / HTTP/1.1\r\nHost: 128.0.0.1\r\n\r\n", &p) == 403);
     CHECK("http 200 plain GET (a browser opening the page)",
           check("GET / HTTP/1.1\r\nHost: 127.0.0.1:28257\r\nAccept: text/html\r\nConnection: keep-alive\r\n\r\n", &p) == 200);
     CHECK("http plain GET: Host still checked, Origin and token not (the page holds no data)",
