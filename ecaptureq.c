@@ -3647,6 +3647,7 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
         {"sock_state", "inet_sock_set_state", NULL, NULL},
         {"exec_file", "sched_process_exec", NULL, NULL},
         {"mmap_file", "sys_enter", NULL, NULL},
+        {"proc_exit", "sched_process_exit", NULL, NULL},
     };
     for (size_t i = 0; i < ECQ__ARRAY_LEN(t); i++) {
         struct bpf_program *p = ecq__prog(c, t[i].prog);
@@ -3658,7 +3659,8 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
                            t[i].kprog ? "events will lack addresses"
                            : i == 2 ? "cached sockets expire only with their TLS object"
                            : i == 3 ? "new executables are not discovered"
-                                    : "libraries loaded later are not discovered");
+                           : i == 4 ? "libraries loaded later are not discovered"
+                                    : "calls of killed processes hold their place in the calls table");
             continue;
         }
         (void)ecq__keep_link(c, l, -1); /* on failure the link is gone: a warning-level loss */

@@ -74,19 +74,44 @@ struct call {
     __u8 report;        /* 0: learn the socket only (Go handshake and alert records) */
     __u8 emitted;       /* a Go write reported at entry: a second entry hit at the same
                          * frame is the call restarting after its stack grew */
+    __u32 uid;          /* whose share of the table the entry takes */
 };
 
 /* calls: call_key -> call. The TLS calls in progress. Written by the entry probes,
  * filled in (sk) by the socket tracepoints, read and deleted by the return probes.
  * An entry is replaced when the same thread or goroutine enters a call at the same
  * or an outer stack level (its old frame is gone) or when the thread id belongs to a
- * new thread; LRU evicts what a killed process left. Refused updates are counted. */
+ * new thread; a thread's entry goes when it exits, a process's goroutine entries when
+ * the process does (proc_exit). Not LRU: an entry is never pushed out by others (a
+ * Go server parks a Read per idle connection for hours); a call that finds no room is
+ * refused and counted. Each user may hold CALLS_PER_UID of them (call_share), so one
+ * user's parked calls leave room for everyone else's. */
+#define CALLS_MAX 65536
+#define CALLS_PER_UID (CALLS_MAX / 4)
 struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 16384);
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, CALLS_MAX);
     __type(key, struct call_key);
     __type(value, struct call);
 } calls SEC(".maps");
+
+/* call_share: uid -> entries of calls it holds */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u32);
+    __type(value, __u32);
+} call_share SEC(".maps");
+
+/* go_procs: tgid -> 1 for a process that has had goroutine entries in calls, which
+ * proc_exit then clears (threads' entries go one by one as their threads exit) */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, __u8);
+} go_procs SEC(".maps");
 
 /* conns: (tgid, TLS object) -> the socket's tuple and fd. Written at the return of a
  * call that touched a socket; deleted by the conn_free probes and by sock_state when
@@ -199,17 +224,53 @@ static __always_inline int wanted(__u64 id)
     return 1;
 }
 
+/* uid's share of calls moves by d (+1, -1); for +1, 0 if uid may take one more */
+static __always_inline int share(__u32 uid, int d)
+{
+    __u32 one = 1, *n = bpf_map_lookup_elem(&call_share, &uid);
+    if (d < 0) {
+        if (n && *n) __sync_fetch_and_add(n, -1);
+        return 0;
+    }
+    if (!n) return bpf_map_update_elem(&call_share, &uid, &one, BPF_NOEXIST) == 0 ? 0 : -1;
+    if (*n >= CALLS_PER_UID) return -1;
+    __sync_fetch_and_add(n, 1);
+    return 0;
+}
+
 /* Records a call in progress. An entry already there belongs to an outer probed call
  * (this one is nested in it and is not reported: the outer one reports the bytes)
- * only if its frame is still live: deeper on the same thread's stack. */
+ * only if its frame is still live: deeper on the same thread's stack. A new entry
+ * takes one of its user's share; a call refused (share used up, table full) counts. */
 static __always_inline void begin(struct call_key *k, struct call *n)
 {
     struct call *old = bpf_map_lookup_elem(&calls, k);
+    n->uid = (__u32)bpf_get_current_uid_gid();
     if (old && old->born == n->born) {
         int outer = k->kind == CALL_THREAD ? old->frame > n->frame : old->frame < n->frame;
         if (outer) return;
     }
-    if (bpf_map_update_elem(&calls, k, n, BPF_ANY) < 0) count(ECQ_CNT_LOST_CALLS, 1);
+    if (old && old->uid != n->uid) share(old->uid, -1);
+    if ((!old || old->uid != n->uid) && share(n->uid, 1) < 0) {
+        if (old) bpf_map_delete_elem(&calls, k);
+        count(ECQ_CNT_LOST_CALLS, 1);
+        return;
+    }
+    if (bpf_map_update_elem(&calls, k, n, BPF_ANY) < 0) {
+        if (!old || old->uid != n->uid) share(n->uid, -1);
+        count(ECQ_CNT_LOST_CALLS, 1);
+        return;
+    }
+    if (k->kind == CALL_GOROUTINE && !old) {
+        __u8 one = 1;
+        if (!bpf_map_lookup_elem(&go_procs, &k->tgid)) bpf_map_update_elem(&go_procs, &k->tgid, &one, BPF_ANY);
+    }
+}
+
+/* A call is over: its entry goes, and with it its user's share. */
+static __always_inline void end_call(struct call_key *k, __u32 uid)
+{
+    if (bpf_map_delete_elem(&calls, k) == 0) share(uid, -1);
 }
 
 static __always_inline int enter(struct pt_regs *ctx, __u64 conn, __u64 buf, __u64 exptr, __u8 dir, __u8 need_sock)
@@ -275,6 +336,32 @@ static __always_inline int seen_file(struct file *f)
         bpf_map_delete_elem(&files, &k);
         count(ECQ_CNT_LOST_FILES, 1);
     }
+    return 0;
+}
+
+/* proc_exit's walk: one goroutine entry of the exited process goes */
+static long drop_goroutine(void *map, struct call_key *k, struct call *c, __u32 *tgid)
+{
+    if (k->tgid == *tgid && k->kind == CALL_GOROUTINE) end_call(k, c->uid);
+    return 0;
+}
+
+/* TP: sched_process_exit(struct task_struct *p), in the exiting thread. Its calls
+ * entry goes (a thread killed inside a TLS call never returns from it); when the last
+ * thread of a process that had goroutine entries exits, those go too (one walk of the
+ * table, for Go processes only). */
+SEC("raw_tracepoint/sched_process_exit")
+int proc_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 tgid = id >> 32;
+    struct call_key k = {.tgid = tgid, .kind = CALL_THREAD, .id = (__u32)id};
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+    struct call *c = bpf_map_lookup_elem(&calls, &k);
+    if (c) end_call(&k, c->uid);
+    if (BPF_CORE_READ(t, signal, live.counter) != 0 || !bpf_map_lookup_elem(&go_procs, &tgid)) return 0;
+    bpf_map_delete_elem(&go_procs, &tgid);
+    bpf_for_each_map_elem(&calls, drop_goroutine, &tgid, 0);
     return 0;
 }
 
@@ -601,7 +688,7 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
     struct call *cp = bpf_map_lookup_elem(&calls, &k), c;
     if (!cp || PT_REGS_SP(ctx) != cp->frame + 8) return 0;
     c = *cp;
-    bpf_map_delete_elem(&calls, &k);
+    end_call(&k, c.uid);
     if (mode == RET_INT) {
         int rc = (int)PT_REGS_RC(ctx);
         total = rc > 0 ? (__u64)rc : 0;
@@ -659,7 +746,7 @@ static __always_inline int go_return(struct pt_regs *ctx)
     cp = bpf_map_lookup_elem(&calls, &k);
     if (!cp || cp->frame != frame) return 0;
     c = *cp;
-    bpf_map_delete_elem(&calls, &k);
+    end_call(&k, c.uid);
     /* Read and writeRecordLocked return (n int, err error); the handshakes return an
      * error, nil (RAX 0) on success */
     if (!c.report && c.dir == ECQ_DIR_READ) return finish(&c, 0, n == 0);

@@ -72,8 +72,17 @@ struct files_struct {
     struct fdtable *fdt;
 } __cr;
 
+struct ecq_atomic {
+    int counter;
+};
+
+struct signal_struct {
+    struct ecq_atomic live;     /* threads not yet exited; 0 at the last one's exit */
+} __cr;
+
 struct task_struct {
     struct files_struct *files;
+    struct signal_struct *signal;
     struct task_struct *group_leader;
     unsigned long long start_time;
     char comm[16];
