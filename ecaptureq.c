@@ -2807,15 +2807,22 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
 /* a file some process mapped that discovery still has to look at */
 struct ecq__pending {
     struct ecq_bpf_file_key id;
-    uint32_t pid;
+    uint32_t pid, uid;
     int64_t since_ms;
+};
+
+/* a process whose new files discovery may have missed: all its files are looked at */
+struct ecq__catchup {
+    uint32_t pid, uid;
 };
 
 /* ---- the capture's state, and its sinks: the host's callbacks, a server ----- */
 
-#define ECQ__PENDING_MAX 256        /* new files waiting; more are reported again later */
-#define ECQ__PENDING_PER_STEP 32    /* bounds the work one step does for new processes */
+#define ECQ__PENDING_MAX 256        /* new files waiting; more go to the catch-up */
 #define ECQ__PENDING_WAIT_MS 20     /* an mmap still under way is done by then; else dropped */
+#define ECQ__CATCHUP_MAX 1024       /* processes to look at again; more: every process */
+#define ECQ__DISCOVERY_US 2000      /* discovery's share of one step: then clients and the
+                                       ring come first again */
 
 /* a file with probes: its links are links[first .. first+n) */
 struct ecq__probed {
@@ -2856,6 +2863,12 @@ struct ecq_capture {
     int64_t next_sweep_ms;
     struct ecq__pending pending[ECQ__PENDING_MAX];
     int npending;
+    struct ecq__catchup catchup[ECQ__CATCHUP_MAX];
+    int ncatchup, rescan_all;       /* rescan_all: the catch-up overflowed */
+    uint32_t turn;                  /* the user discovery served last: users take turns */
+    int64_t until_us;               /* a catch-up's walk stops here (0: no bound) */
+    uint64_t deferred_logged;       /* st.deferred_files as last logged */
+    int missed_fd;
     int follow;                     /* discovery keeps up with new processes */
     int files_fd, counters_fd;
     int idle_fd, idle, empty_drains; /* adaptive drain: see ecq_capture_step */
@@ -3302,6 +3315,14 @@ static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *ou
 
 /* ---- discovery: every TLS stack any process maps; ecq_capture_attach ------ */
 
+/* a monotonic clock in microseconds, for discovery's budget */
+static int64_t ecq__now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* (dev, inode) pairs a startup scan has opened already: every process maps libc */
 struct ecq__scan_set {
     struct ecq_bpf_file_key *slot;
@@ -3325,7 +3346,7 @@ struct ecq__disc {
     uint32_t pid;
     const struct ecq_bpf_file_key *want;
     struct ecq__scan_set *set;
-    int total, found, gone;
+    int total, found, gone, cut;
 };
 
 /* one executable mapping of the process: classified once, probed if it holds TLS */
@@ -3337,6 +3358,7 @@ static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
     char mf[96], name[4200];
     uint8_t state = 0;
     if (d->want && (id.dev != d->want->dev || id.ino != d->want->ino)) return 0;
+    if (c->until_us && ecq__now_us() > c->until_us) return d->cut = 1; /* the rest next step */
     d->found = 1;
     if (ecq__scan_seen(d->set, &id)) return 0;
     snprintf(name, sizeof name, "%s (pid %u)", mp->path, d->pid);
@@ -3366,14 +3388,15 @@ static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
  * given): each new one is classified once, through /proc/PID/map_files (the file
  * itself, whatever root or mount namespace the process sees it in), and probed if it
  * holds TLS. Returns probes attached, -1 if want is not (yet) mapped, -2 if the
- * process is gone (or a zombie: no mappings left). */
+ * process is gone (or a zombie: no mappings left), -3 if c->until_us came first. */
 static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq_bpf_file_key *want,
                              struct ecq__scan_set *set)
 {
-    struct ecq__disc d = {c, pid, want, set, 0, 0, 0};
+    struct ecq__disc d = {c, pid, want, set, 0, 0, 0, 0};
     int lines = ecq__maps_walk(pid, ecq__discover_fn, &d);
     if (lines < 0) return want ? -2 : 0;
     if (d.gone) return -2;
+    if (d.cut) return -3;
     return want && !d.found ? (lines ? -1 : -2) : d.total;
 }
 
@@ -3396,6 +3419,50 @@ static int ecq__discover_all(struct ecq_capture *c)
     return total;
 }
 
+/* Discovery under a storm. Whoever maps new files by the thousand must not keep
+ * anyone else's new library from being looked at: the queue of new files and the
+ * catch-up serve users in turn (the next uid after the last one served), a user who
+ * holds most of a full queue gives up a place to another, a file that finds no room
+ * sends its process to the catch-up (all its files looked at again: it may map a
+ * library once and never again), and one step spends at most ECQ__DISCOVERY_US on
+ * discovery. Nothing is dropped without a count: deferred_files, lost_files. */
+
+/* a process to look at again, once */
+static void ecq__catch_up(struct ecq_capture *c, uint32_t pid, uint32_t uid)
+{
+    for (int i = 0; i < c->ncatchup; i++)
+        if (c->catchup[i].pid == pid) return;
+    if (c->ncatchup == ECQ__CATCHUP_MAX) c->rescan_all = 1;
+    else c->catchup[c->ncatchup++] = (struct ecq__catchup){pid, uid};
+}
+
+/* a file discovery will not look at now: reported again by its next mapping, and its
+ * process caught up with */
+static void ecq__defer(struct ecq_capture *c, const struct ecq_bpf_file_key *id, uint32_t pid, uint32_t uid)
+{
+    (void)bpf_map_delete_elem(c->files_fd, id);
+    ecq__catch_up(c, pid, uid);
+    c->st.deferred_files++;
+}
+
+/* A full queue: the user with the most places gives its newest one up to uid if uid
+ * has fewer. 1 if there is room now. */
+static int ecq__pending_room(struct ecq_capture *c, uint32_t uid)
+{
+    int mine = 0, top = 0, at = -1;
+    for (int i = 0; i < c->npending; i++) {
+        int n = 0;
+        for (int j = 0; j < c->npending; j++) n += c->pending[j].uid == c->pending[i].uid;
+        if (c->pending[i].uid == uid) mine = n;
+        if (n >= top) top = n, at = i; /* the last (newest) place of a top user */
+    }
+    if (at < 0 || mine + 1 >= top) return 0;
+    struct ecq__pending *p = &c->pending[at];
+    ecq__defer(c, &p->id, p->pid, p->uid);
+    *p = c->pending[--c->npending];
+    return 1;
+}
+
 /* a file_rb record: a process mapped a file nobody looked at yet */
 static int ecq__on_file(void *ctx, void *data, size_t size)
 {
@@ -3404,33 +3471,81 @@ static int ecq__on_file(void *ctx, void *data, size_t size)
     struct ecq_bpf_file_key id;
     if (size < sizeof *r) return 0;
     id = (struct ecq_bpf_file_key){r->dev, r->ino, r->gen, 0};
-    if (!c->follow || c->npending == ECQ__PENDING_MAX) {
-        if (c->follow) (void)bpf_map_delete_elem(c->files_fd, &id); /* reported again by the next mapping */
+    if (!c->follow) return 0;
+    if (c->npending == ECQ__PENDING_MAX && !ecq__pending_room(c, r->uid)) {
+        ecq__defer(c, &id, r->pid, r->uid);
         return 0;
     }
-    c->pending[c->npending++] = (struct ecq__pending){id, r->pid, ecq__now_ms()};
+    c->pending[c->npending++] = (struct ecq__pending){id, r->pid, r->uid, ecq__now_ms()};
     return 0;
 }
 
-/* Looks at new files, a bounded number per step; a mapping that is not in the
- * process's maps yet (its mmap is still under way) is tried again next step. */
+/* The index of the entry whose user comes next after c->turn (uids in a circle), -1 if
+ * none: each entry i has uid at base + i * stride. */
+static int ecq__next_turn(const struct ecq_capture *c, const void *base, size_t stride, int n)
+{
+    int best = -1;
+    uint32_t bestd = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t uid = *(const uint32_t *)((const char *)base + (size_t)i * stride);
+        uint32_t d = uid - c->turn - 1; /* distance after the last served, wrapping */
+        if (best < 0 || d < bestd) best = i, bestd = d;
+    }
+    return best;
+}
+
+/* one new file, looked at; 0 done, 1 kept for the next step (its mmap is under way) */
+static int ecq__pending_one(struct ecq_capture *c, struct ecq__pending *p, int64_t now_ms)
+{
+    int rc = ecq__discover_pid(c, p->pid, &p->id, NULL);
+    if (rc >= 0) return 0;
+    if (rc == -1 && now_ms - p->since_ms < ECQ__PENDING_WAIT_MS) return 1;
+    (void)bpf_map_delete_elem(c->files_fd, &p->id); /* gone: the next process that maps it reports it */
+    return 0;
+}
+
+/* Looks at new files and caught-up processes, users in turn, for ECQ__DISCOVERY_US at
+ * most; a mapping not in its process's maps yet (mmap under way) is tried next step. */
 static void ecq__discover_pending(struct ecq_capture *c)
 {
-    int keep = 0, done = 0;
-    int64_t now = ecq__now_ms();
-    for (int i = 0; i < c->npending; i++) {
-        struct ecq__pending *p = &c->pending[i];
-        if (done >= ECQ__PENDING_PER_STEP) {
-            c->pending[keep++] = *p;
-            continue;
-        }
-        done++;
-        int rc = ecq__discover_pid(c, p->pid, &p->id, NULL);
-        if (rc >= 0) continue;
-        if (rc == -1 && now - p->since_ms < ECQ__PENDING_WAIT_MS) c->pending[keep++] = *p;
-        else (void)bpf_map_delete_elem(c->files_fd, &p->id); /* gone: the next process that maps it reports it */
+    int64_t until = ecq__now_us() + ECQ__DISCOVERY_US, now_ms = ecq__now_ms();
+    struct ecq__pending later[ECQ__PENDING_MAX];
+    int nlater = 0;
+    while (c->npending && ecq__now_us() < until) {
+        int i = ecq__next_turn(c, &c->pending[0].uid, sizeof c->pending[0], c->npending);
+        struct ecq__pending p = c->pending[i];
+        c->pending[i] = c->pending[--c->npending];
+        c->turn = p.uid;
+        if (ecq__pending_one(c, &p, now_ms)) later[nlater++] = p;
     }
-    c->npending = keep;
+    for (int i = 0; i < nlater; i++) c->pending[c->npending++] = later[i];
+    while (c->ncatchup && ecq__now_us() < until) {
+        int i = ecq__next_turn(c, &c->catchup[0].uid, sizeof c->catchup[0], c->ncatchup);
+        struct ecq__catchup q = c->catchup[i];
+        c->catchup[i] = c->catchup[--c->ncatchup];
+        c->turn = q.uid;
+        c->until_us = until;
+        if (ecq__discover_pid(c, q.pid, NULL, NULL) == -3) ecq__catch_up(c, q.pid, q.uid); /* the rest later */
+        c->until_us = 0;
+    }
+    if (c->rescan_all && !c->ncatchup && !c->npending) {
+        c->rescan_all = 0;
+        ecq__log(c, "discovery: more processes to catch up with than it holds; looking at every process");
+        (void)ecq__discover_all(c);
+    }
+}
+
+/* processes whose new files found the BPF side's ring full, for the catch-up */
+static void ecq__take_missed(struct ecq_capture *c)
+{
+    uint32_t pid, next, uid;
+    for (int n = 0; n < ECQ__CATCHUP_MAX && bpf_map_get_next_key(c->missed_fd, NULL, &next) == 0; n++) {
+        pid = next;
+        if (bpf_map_lookup_and_delete_elem(c->missed_fd, &pid, &uid) < 0 &&
+            (bpf_map_lookup_elem(c->missed_fd, &pid, &uid) < 0 || bpf_map_delete_elem(c->missed_fd, &pid) < 0))
+            break;
+        ecq__catch_up(c, pid, uid);
+    }
 }
 
 /* adds a mapped file to the set of live ones */
@@ -3630,9 +3745,15 @@ static void ecq__check_losses(struct ecq_capture *c)
         c->st.lost_calls = sums[ECQ_CNT_LOST_CALLS];
     }
     if (sums[ECQ_CNT_LOST_FILES] > c->st.lost_files) {
-        ecq__log(c, "discovery: %" PRIu64 " new file(s) not reported (file ring full); each is reported "
-                               "again when a process next maps it", sums[ECQ_CNT_LOST_FILES] - c->st.lost_files);
+        ecq__log(c, "discovery: %" PRIu64 " new file(s) not reported (file ring full); their processes are "
+                    "looked at again", sums[ECQ_CNT_LOST_FILES] - c->st.lost_files);
         c->st.lost_files = sums[ECQ_CNT_LOST_FILES];
+    }
+    if (c->st.deferred_files > c->deferred_logged) {
+        ecq__log(c, "discovery: %" PRIu64 " new file(s) deferred (queue full); their processes are looked at "
+                    "again, users in turn (%" PRIu64 " in all)", c->st.deferred_files - c->deferred_logged,
+                 c->st.deferred_files);
+        c->deferred_logged = c->st.deferred_files;
     }
 }
 
@@ -3687,9 +3808,10 @@ static int ecq__load(struct ecq_capture *c)
     struct bpf_map *files = bpf_object__find_map_by_name(c->obj, "files");
     struct bpf_map *file_rb = bpf_object__find_map_by_name(c->obj, "file_rb");
     struct bpf_map *idle = bpf_object__find_map_by_name(c->obj, "idle");
+    struct bpf_map *missed = bpf_object__find_map_by_name(c->obj, "missed");
     size_t rsz = 0;
     void *rv = rodata ? (void *)bpf_map__initial_value(rodata, &rsz) : NULL;
-    if (!rv || rsz < sizeof bcfg || !rb || !counters || !files || !file_rb || !idle) {
+    if (!rv || rsz < sizeof bcfg || !rb || !counters || !files || !file_rb || !idle || !missed) {
         ecq__log(c, "error: the BPF object lacks its configuration or one of its maps");
         return -ENOENT;
     }
@@ -3708,6 +3830,7 @@ static int ecq__load(struct ecq_capture *c)
     c->counters_fd = bpf_map__fd(counters);
     c->files_fd = bpf_map__fd(files);
     c->idle_fd = bpf_map__fd(idle);
+    c->missed_fd = bpf_map__fd(missed);
     if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL)) ||
         (rc = ring_buffer__add(c->rb, bpf_map__fd(file_rb), ecq__on_file, c)) < 0) {
         rc = c->rb ? rc : -errno;
@@ -3786,12 +3909,13 @@ static int ecq__step(struct ecq_capture *c)
         ecq__set_idle(c, 1);
         if ((n = ecq__drain(c)) != 0) ecq__set_idle(c, 0); /* came before the flag did */
     }
-    if (c->npending) ecq__discover_pending(c);
+    if (c->npending || c->ncatchup || c->rescan_all) ecq__discover_pending(c);
     int64_t now = ecq__now_ms();
     if (now >= c->next_check_ms) {
         c->next_check_ms = now + ECQ__CHECK_MS;
         c->mono_to_real_ns = ecq__mono_to_real();
         ecq__check_losses(c);
+        if (c->follow) ecq__take_missed(c);
         if (c->follow && c->o.detach_sec && now >= c->next_sweep_ms) {
             c->next_sweep_ms = now + (int64_t)c->o.detach_sec * 1000;
             ecq__sweep(c);
@@ -3815,7 +3939,7 @@ int ecq_capture_step(struct ecq_capture *c)
 int ecq_capture_next_us(const struct ecq_capture *c)
 {
     if (c->more) return 0;
-    if (c->npending) return 1000; /* a new file's mapping may show in its maps any moment */
+    if (c->npending || c->ncatchup) return 1000; /* a new file's mapping may show in its maps any moment */
     if (!c->idle) return ECQ__BUSY_US;
     int64_t left = c->next_check_ms - ecq__now_ms();
     return left <= 0 ? 0 : left > INT_MAX / 1000 ? INT_MAX : (int)(left * 1000);

@@ -474,6 +474,8 @@ struct ecq_capture_stats {
     uint64_t lost_records, lost_bytes;  /* not written by BPF: ring full, unreadable buffer */
     uint64_t lost_calls;            /* TLS calls not followed: the in-flight table was full */
     uint64_t lost_files;            /* new files discovery heard of late (its ring was full) */
+    uint64_t deferred_files;        /* new files its queue had no room for: their processes
+                                       are looked at again (catch-up), users in turn */
     int probes, files;              /* probes attached, files probed */
     int links;                      /* kernel links holding those probes */
     int probes_denied;              /* uprobes the kernel refused (EACCES/EPERM): some

@@ -187,6 +187,16 @@ struct {
     __type(value, __u8);
 } files SEC(".maps");
 
+/* missed: pid -> uid of processes whose new file found file_rb full: the loader looks
+ * at every file they map again (its catch-up), since a process may map a library
+ * once and never again. LRU: a storm of many processes forgets the oldest. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 8192);
+    __type(key, __u32);
+    __type(value, __u32);
+} missed SEC(".maps");
+
 /* file_rb: struct ecq_bpf_file records to the loader: a file nobody looked at yet. */
 struct {
     __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -330,10 +340,12 @@ static __always_inline int seen_file(struct file *f)
     k.gen = BPF_CORE_READ(f, f_inode, i_generation);
     if (bpf_map_update_elem(&files, &k, &fresh, BPF_NOEXIST) < 0) return 0; /* known, or reported */
     r.dev = k.dev, r.ino = k.ino, r.gen = k.gen, r.pid = id >> 32;
+    r.uid = (__u32)bpf_get_current_uid_gid();
     /* rare, and the process may make its first TLS call within milliseconds: wake the
      * agent now, idle or not */
     if (bpf_ringbuf_output(&file_rb, &r, sizeof r, BPF_RB_FORCE_WAKEUP) < 0) {
         bpf_map_delete_elem(&files, &k);
+        bpf_map_update_elem(&missed, &r.pid, &r.uid, BPF_ANY);
         count(ECQ_CNT_LOST_FILES, 1);
     }
     return 0;

@@ -83,6 +83,8 @@ struct ecq_bpf_file {
     unsigned long long dev, ino;
     unsigned int gen;              /* the inode's generation: a reused inode number is a new file */
     unsigned int pid;
+    unsigned int uid;              /* the process's user: discovery serves users in turn */
+    unsigned int pad;
 };
 
 /* Set in .rodata by the loader before load. */

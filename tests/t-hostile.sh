@@ -55,5 +55,36 @@ else
 fi
 kill $GP 2>/dev/null; wait $GP 2>/dev/null
 
+# a storm of new executable mappings (800 new files a second for 30 s, every mapping
+# kept) while a root process maps a never-seen libssl copy once, in the middle of it,
+# and makes its TLS calls after it: discovery serves users in turn, so the victim is
+# probed (and captured) however long nobody's queue is
+section "hostile users: a storm of new executable files"
+cc -O2 -Wall -Wextra -o "$HD/storm" tests/storm.c
+mkdir -p "$HD/storm-files" "$OUT/victim" && chown 65534:65534 "$HD/storm-files"
+cp -L "$(ldconfig -p | grep -o '/[^ ]*libssl.so.3$' | head -1)" "$OUT/victim/libssl.so.3"
+start_ready vsrv $PY tests/tls_server.py 127.0.0.1 0 "$HD/cert.pem" "$HD/key.pem" || return 0
+VSRV=$HPID VP=$HPORT
+consume storm $HAP 90
+"${NOBODY[@]}" "$HD/storm" "$HD/storm-files" 800 30 >"$OUT/storm.out" 2>&1 &
+ST=$!
+sleep 10
+VSTART=$(($(date +%s%N) / 1000000))
+STORM_END=$((VSTART + 20000))
+client P_VIC env LD_LIBRARY_PATH="$OUT/victim" $PY -c "import ssl, time, urllib.request
+time.sleep(max(0, $STORM_END / 1000 + 1 - time.time()))
+c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+print(urllib.request.urlopen('https://127.0.0.1:$VP/after-storm', context=c).read().decode())"
+wait $ST
+settle
+kill $VSRV 2>/dev/null; wait $VSRV 2>/dev/null
+probed=$(grep -m1 "openssl: $OUT/victim/libssl.so.3 (pid $P_VIC)" "$OUT/hostile.log" | cut -d' ' -f1)
+after=$([ -n "$probed" ] && echo "$(( $(date -d "$probed" +%s%3N) - VSTART )) ms after it started" || echo never)
+check "nobody's storm ($(cat "$OUT/storm.out")): root's python, mapping a new libssl once 10 s into it, is probed ($after, with $(grep -c 'deferred (queue full)' "$OUT/hostile.log") deferral line(s)) and its request after the storm captured" \
+  bash -c "test -n '$probed' && $PY tests/check_capture.py $OUT/storm.json exchange $P_VIC python3 127.0.0.1 $VP 'GET /after-storm HTTP/1.1' 'hello /after-storm'"
+check "... and the agent still serves a new consumer after the storm" \
+  bash -c "$PY tests/consume.py ws://127.0.0.1:$HAP/ --seconds 2 | grep -q heartbeat_payload"
+rm -rf "$HD/storm-files"
+
 kill -TERM $HA; wait $HA 2>/dev/null
 rm -rf "$HD"
