@@ -3446,15 +3446,20 @@ static void ecq__defer(struct ecq_capture *c, const struct ecq_bpf_file_key *id,
 }
 
 /* A full queue: the user with the most places gives its newest one up to uid if uid
- * has fewer. 1 if there is room now. */
+ * has fewer. 1 if there is room now. (Counted in one pass: it runs per record while
+ * a storm lasts.) */
 static int ecq__pending_room(struct ecq_capture *c, uint32_t uid)
 {
+    enum { SLOTS = 2 * ECQ__PENDING_MAX };
+    struct { uint32_t uid; int n; } t[SLOTS];
     int mine = 0, top = 0, at = -1;
+    memset(t, 0, sizeof t);
     for (int i = 0; i < c->npending; i++) {
-        int n = 0;
-        for (int j = 0; j < c->npending; j++) n += c->pending[j].uid == c->pending[i].uid;
-        if (c->pending[i].uid == uid) mine = n;
-        if (n >= top) top = n, at = i; /* the last (newest) place of a top user */
+        uint32_t u = c->pending[i].uid, h = (u * 2654435761u) % SLOTS;
+        while (t[h].n && t[h].uid != u) h = (h + 1) % SLOTS;
+        t[h].uid = u;
+        if (++t[h].n >= top) top = t[h].n, at = i; /* the newest place of a top user */
+        if (u == uid) mine = t[h].n;
     }
     if (at < 0 || mine + 1 >= top) return 0;
     struct ecq__pending *p = &c->pending[at];
