@@ -4,7 +4,12 @@ section "viewer: the page in a real browser"
 if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get install -y -qq nodejs npm >/dev/null 2>&1
 fi
-if [ ! -d tests/web/node_modules/playwright-core ] && command -v npm >/dev/null 2>&1; then
+# npm ci when playwright-core is missing or is not the version the lockfile pins (a tree
+# installed before the pin changed would otherwise test with the old one)
+if command -v npm >/dev/null 2>&1 && ! (cd tests/web && node -e '
+    const v = f => JSON.parse(require("fs").readFileSync(f, "utf8"));
+    process.exit(v("node_modules/playwright-core/package.json").version ===
+                 v("package-lock.json").packages["node_modules/playwright-core"].version ? 0 : 1)' 2>/dev/null); then
   (cd tests/web && npm ci --no-audit --no-fund --loglevel=error >"$OUT/npm.log" 2>&1)
 fi
 # the page's protobuf reader, cut out of the page as it is, in Node
