@@ -2,7 +2,7 @@
 # headless Chromium by playwright-core (tests/web/viewer.mjs); screenshots in tests/out
 section "viewer: the page in a real browser"
 if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  apt-get install -y -qq nodejs npm >/dev/null 2>&1
+  { apt-get update -qq && apt-get install -y -qq nodejs npm; } >"$OUT/apt-node.log" 2>&1
 fi
 # npm ci when playwright-core is missing or is not the version the lockfile pins (a tree
 # installed before the pin changed would otherwise test with the old one)
@@ -17,7 +17,10 @@ if command -v node >/dev/null 2>&1; then
   mkdir -p "$OUT/pb" && "$BIN/unit" samples "$OUT/pb"
   printf '%s\n' 'log_type: 2' 'event_payload { timestamp: 42 uuid: "u" pid: -7 pname: "x" payload: "abc" extra_double: 2.5 extra_fixed: 9 extra_packed: [1, 2, 300] extra_sub { note: "n" } }' \
     'extra_tail: "tail" extra_fixed64: 77 extra_sint: -3' | protoc --encode=event.LogEntry --proto_path=tests tests/extended.proto >"$OUT/ext.bin"
-  tally < <(timeout 120 node tests/web/decode.mjs web/viewer.html "$OUT" 2>&1)
+  timeout 120 node tests/web/decode.mjs web/viewer.html "$OUT" >"$OUT/decode.out" 2>&1
+  tally <"$OUT/decode.out"
+  check "viewer: the page's protobuf reader checks all ran (no crash part-way, see $OUT/decode.out)" \
+    grep -q '^# decode.mjs: every check ran' "$OUT/decode.out"
 else
   bad "viewer: node is installed (as root ./test.sh installs nodejs and npm)"
 fi
