@@ -71,11 +71,14 @@ ST=$!
 sleep 10
 VSTART=$(($(date +%s%N) / 1000000))
 STORM_END=$((VSTART + 20000))
-client P_VIC env LD_LIBRARY_PATH="$OUT/victim" $PY -c "import ssl, time, urllib.request
+# (not lib.sh's client: its watchdog is 20 s, and this one waits for the storm's end)
+env LD_LIBRARY_PATH="$OUT/victim" timeout 60 $PY -c "import ssl, time, urllib.request
 time.sleep(max(0, $STORM_END / 1000 + 1 - time.time()))
 c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
-print(urllib.request.urlopen('https://127.0.0.1:$VP/after-storm', context=c).read().decode())"
+print(urllib.request.urlopen('https://127.0.0.1:$VP/after-storm', context=c).read().decode())" >"$OUT/victim.out" 2>&1 &
+P_VIC=$!
 wait $ST
+wait $P_VIC
 settle
 kill $VSRV 2>/dev/null; wait $VSRV 2>/dev/null
 probed=$(grep -m1 "openssl: $OUT/victim/libssl.so.3 (pid $P_VIC)" "$OUT/hostile.log" | cut -d' ' -f1)
