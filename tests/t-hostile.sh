@@ -71,14 +71,17 @@ ST=$!
 sleep 10
 VSTART=$(($(date +%s%N) / 1000000))
 STORM_END=$((VSTART + 20000))
-# (not lib.sh's client: its watchdog is 20 s, and this one waits for the storm's end)
-env LD_LIBRARY_PATH="$OUT/victim" timeout 60 $PY -c "import ssl, time, urllib.request
+# (not lib.sh's client: its watchdog is 20 s, and this one waits for the storm's end;
+# env execs python, so P_VIC is the pid its events carry)
+env LD_LIBRARY_PATH="$OUT/victim" $PY -c "import ssl, time, urllib.request
 time.sleep(max(0, $STORM_END / 1000 + 1 - time.time()))
 c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
 print(urllib.request.urlopen('https://127.0.0.1:$VP/after-storm', context=c).read().decode())" >"$OUT/victim.out" 2>&1 &
 P_VIC=$!
+(sleep 60; kill -9 $P_VIC 2>/dev/null) & VWD=$!
 wait $ST
 wait $P_VIC
+kill $VWD 2>/dev/null; wait $VWD 2>/dev/null
 settle
 kill $VSRV 2>/dev/null; wait $VSRV 2>/dev/null
 probed=$(grep -m1 "openssl: $OUT/victim/libssl.so.3 (pid $P_VIC)" "$OUT/hostile.log" | cut -d' ' -f1)
