@@ -50,6 +50,17 @@ if wait_log "$OUT/gopark.out" "^parked 18000" 90; then
   check "... and nobody's reads over its share of the calls table are counted lost ($(grep -o '[0-9]* calls in all' "$OUT/hostile.log" | tail -1))" \
     grep -q 'capture lost .* and [1-9][0-9]* call(s)' "$OUT/hostile.log"
   kill $HSRV 2>/dev/null; wait $HSRV 2>/dev/null
+  # its entries go with the process: the next 16,000 parked reads (under the share) all fit
+  kill $GP 2>/dev/null; wait $GP 2>/dev/null
+  sleep 1.5
+  before=$(grep -o '[0-9]* calls in all' "$OUT/hostile.log" | tail -1)
+  "${NOBODY[@]}" "$HD/gopark" 8000 >"$OUT/gopark2.out" 2>&1 &
+  GP=$!
+  PIDS+=($GP)
+  wait_log "$OUT/gopark2.out" "^parked 16000" 90
+  sleep 1.5
+  check "... once it exits, its entries are gone: 16,000 parked reads of a new process all fit, none lost ($before before, $(grep -o '[0-9]* calls in all' "$OUT/hostile.log" | tail -1) after)" \
+    bash -c "grep -q '^parked 16000' $OUT/gopark2.out && test '$before' = \"\$(grep -o '[0-9]* calls in all' $OUT/hostile.log | tail -1)\""
 else
   bad "nobody's gopark parks 18,000 reads (see $OUT/gopark.out, $OUT/gopark-build.log)"
 fi
