@@ -100,6 +100,13 @@ check "the file is read as it is on disk, not with another agent's breakpoints i
 probed=0
 for b in "${BUILDS[@]}"; do grep -q "go: $b (go1[.0-9]*): 5 of 5 functions probed" "$OUT/gotls.log" && probed=$((probed + 1)); done
 check "gotls probes all ${#BUILDS[@]} builds: 5 functions each, RETs included ($probed)" test $probed = ${#BUILDS[@]}
+# --list prints the plan attach follows: as many probes (entries and RETs) as attached
+same=0
+for b in "${BUILDS[@]}"; do
+  planned=$(./ecaptureq gotls --elfpath "$b" --list | awk 'NR > 1 && $3 ~ /^0x/ {n++; for (i = 4; i <= NF; i++) if ($i == "ret") n++} END {print n + 0}')
+  grep -q "go: $b (go1[.0-9]*): 5 of 5 functions probed, $planned probes attached" "$OUT/gotls.log" && same=$((same + 1))
+done
+check "for every build, gotls --list plans exactly the probes attach attached ($same of ${#BUILDS[@]})" test $same = ${#BUILDS[@]}
 
 for G in "${BUILDS[@]}"; do
   build=${G##*/} LOOP=3000
