@@ -96,10 +96,12 @@ struct {
     __type(value, struct call);
 } calls SEC(".maps");
 
-/* call_share: uid -> entries of calls it holds */
+/* call_share: uid -> entries of calls it holds. LRU so that a host with ever more
+ * users never runs out of keys; a count evicted and made again starts low, and its
+ * decrements stop at 0, so the worst is a share briefly larger than a quarter. */
 struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 4096);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
     __type(key, __u32);
     __type(value, __u32);
 } call_share SEC(".maps");
