@@ -64,6 +64,8 @@
 #include <unistd.h>
 
 #define ECQ__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define ECQ__STR_(x) #x
+#define ECQ__STR(x) ECQ__STR_(x)
 
 /* =========================================================================
  * Bundled primitives: SHA-1 (FIPS 180-4), base64 (RFC 4648), UTF-8
@@ -2277,6 +2279,11 @@ int ecq_x86_find_returns(const uint8_t *code, size_t len, uint32_t *offs, int ma
 
 /* ---- ELF64 (little-endian, x86-64) -------------------------------------- */
 
+/* Any user can make a process map a file, so every file is hostile input: each loop
+ * here is bounded by a 16-bit header count or an ECQ_ELF_MAX_* bound and does constant
+ * work per step. No string is scanned for its end (a table without NUL made that
+ * quadratic); a name looked for is compared over its own length and one byte more. */
+
 struct ecq__elf {
     const uint8_t *p;
     size_t n;
@@ -2323,114 +2330,174 @@ static int ecq__elf_open(struct ecq__elf *e, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* a NUL-terminated string at off in a table of len bytes, or NULL */
-static const char *ecq__elf_str(const uint8_t *tab, uint64_t len, uint64_t off)
+/* whether the string at off in a table of len bytes is name (l bytes long) or, when
+ * versioned, name@VERSION; reads at most l + 1 bytes of the table */
+static int ecq__elf_name_is(const uint8_t *tab, uint64_t len, uint64_t off, const char *name, size_t l,
+                            int versioned)
 {
-    if (!tab || off >= len || !memchr(tab + off, 0, len - off)) return NULL;
-    return (const char *)tab + off;
+    if (!tab || off >= len || len - off <= l || memcmp(tab + off, name, l) != 0) return 0;
+    return tab[off + l] == 0 || (versioned && tab[off + l] == '@');
 }
 
 static const uint8_t *ecq__elf_section(const struct ecq__elf *e, const char *name)
 {
+    size_t l = strlen(name);
     for (unsigned i = 0; i < e->shnum; i++) {
         const uint8_t *sh = ecq__elf_shdr(e, i);
-        const char *nm = ecq__elf_str(e->shstr, e->shstr_len, ecq__le(sh, 4));
-        if (nm && strcmp(nm, name) == 0) return sh;
+        if (ecq__elf_name_is(e->shstr, e->shstr_len, ecq__le(sh, 4), name, l, 0)) return sh;
     }
     return NULL;
 }
 
-/* file offset of virtual address va (inside a PT_LOAD segment's file bytes), or -1 */
-static int64_t ecq__elf_offset(const struct ecq__elf *e, uint64_t va, uint64_t len)
+/* File offset of [va, va + len) if it lies in the file part of one PT_LOAD segment,
+ * one with PF_X when exec (a probe anywhere else is not on code the kernel runs:
+ * a data segment, the zero-filled tail past p_filesz, across a segment's end), or -1 */
+static int64_t ecq__elf_offset(const struct ecq__elf *e, uint64_t va, uint64_t len, int exec)
 {
     for (unsigned i = 0; i < e->phnum; i++) {
         const uint8_t *ph = e->p + e->phoff + (uint64_t)i * 56;
         uint64_t off = ecq__le(ph + 8, 8), vaddr = ecq__le(ph + 16, 8), filesz = ecq__le(ph + 32, 8);
-        if (ecq__le(ph, 4) != 1 || va < vaddr || va - vaddr > filesz || len > filesz - (va - vaddr)) continue;
-        if (!ecq__elf_at(e, off + (va - vaddr), len)) return -1;
+        if (ecq__le(ph, 4) != 1 || (exec && !(ecq__le(ph + 4, 4) & 1))) continue; /* PT_LOAD, PF_X */
+        if (va < vaddr || va - vaddr > filesz || len > filesz - (va - vaddr)) continue;
+        if (off > e->n || va - vaddr > e->n - off || !ecq__elf_at(e, off + (va - vaddr), len)) continue;
         return (int64_t)(off + (va - vaddr));
     }
     return -1;
 }
 
-/* a function symbol in a SHT_SYMTAB or SHT_DYNSYM section */
-static int ecq__elf_symbol(const struct ecq__elf *e, uint32_t type, const char *name, uint64_t *addr, uint64_t *size)
+/* one symbol table and its string table */
+struct ecq__symtab {
+    const uint8_t *syms, *str;
+    uint64_t count, strsz;
+};
+
+/* The first section of type (SHT_SYMTAB 2, SHT_DYNSYM 11): the gABI allows one of each,
+ * and taking every one would let a file list one table 65,535 times. 0, -1 if there is
+ * none, ECQ_ELF_OVER_BOUNDS if it is too long to search. */
+static int ecq__elf_symtab(const struct ecq__elf *e, uint32_t type, struct ecq__symtab *t)
 {
-    for (unsigned i = 0; i < e->shnum; i++) {
-        const uint8_t *sh = ecq__elf_shdr(e, i), *str, *syms;
-        if (ecq__le(sh + 4, 4) != type || ecq__le(sh + 56, 8) != 24) continue;
-        const uint8_t *strsh = ecq__elf_shdr(e, (unsigned)ecq__le(sh + 40, 4));
-        uint64_t symsz = ecq__le(sh + 32, 8), strsz = strsh ? ecq__le(strsh + 32, 8) : 0;
-        syms = ecq__elf_at(e, ecq__le(sh + 24, 8), symsz);
-        str = strsh ? ecq__elf_at(e, ecq__le(strsh + 24, 8), strsz) : NULL;
-        if (!syms || !str) continue;
-        for (uint64_t k = 0; k + 24 <= symsz; k += 24) {
-            const uint8_t *s = syms + k;
-            const char *nm = ecq__elf_str(str, strsz, ecq__le(s, 4));
-            if ((s[4] & 0xF) != 2 || !ecq__le(s + 6, 2) || !nm) continue; /* STT_FUNC, defined */
-            /* a versioned name in .symtab: SSL_read@@OPENSSL_3.0.0 */
-            size_t l = strlen(name);
-            if (strncmp(nm, name, l) != 0 || (nm[l] && nm[l] != '@')) continue;
-            *addr = ecq__le(s + 8, 8), *size = ecq__le(s + 16, 8);
-            return 0;
-        }
+    const uint8_t *sh = NULL, *strsh;
+    memset(t, 0, sizeof *t);
+    for (unsigned i = 0; i < e->shnum && !sh; i++) {
+        const uint8_t *h = ecq__elf_shdr(e, i);
+        if (ecq__le(h + 4, 4) == type) sh = h;
+    }
+    if (!sh || ecq__le(sh + 56, 8) != 24 || !(strsh = ecq__elf_shdr(e, (unsigned)ecq__le(sh + 40, 4)))) return -1;
+    uint64_t symsz = ecq__le(sh + 32, 8);
+    t->strsz = ecq__le(strsh + 32, 8);
+    t->syms = ecq__elf_at(e, ecq__le(sh + 24, 8), symsz);
+    t->str = ecq__elf_at(e, ecq__le(strsh + 24, 8), t->strsz);
+    if (!t->syms || !t->str) return -1;
+    t->count = symsz / 24;
+    return t->count > ECQ_ELF_MAX_SYMBOLS ? ECQ_ELF_OVER_BOUNDS : 0;
+}
+
+/* a defined function symbol called name: 0 with its address and size, or -1 */
+static int ecq__elf_symbol(const struct ecq__symtab *t, const char *name, uint64_t *addr, uint64_t *size)
+{
+    size_t l = strlen(name);
+    for (uint64_t k = 0; k < t->count; k++) {
+        const uint8_t *s = t->syms + k * 24;
+        if ((s[4] & 0xF) != 2 || !ecq__le(s + 6, 2)) continue; /* STT_FUNC, defined */
+        /* a versioned name in .symtab: SSL_read@@OPENSSL_3.0.0 */
+        if (!ecq__elf_name_is(t->str, t->strsz, ecq__le(s, 4), name, l, 1)) continue;
+        *addr = ecq__le(s + 8, 8), *size = ecq__le(s + 16, 8);
+        return 0;
     }
     return -1;
 }
 
 /* ---- Go: pclntab (function table) and build information ------------------ */
 
-/* Finds a function in Go's pclntab, the symbol table that stripped Go executables
- * keep. Layouts: 0xfffffff0 (Go 1.18, 1.19), 0xfffffff1 (1.20 and later): 32-bit
- * entry offsets from textStart; 0xfffffffa (1.16, 1.17): pointer-sized entries. The
- * function's end is the next function's entry. */
-static int ecq__go_pclntab_find(const struct ecq__elf *e, const char *name, uint64_t *addr, uint64_t *size)
+/* Go's pclntab, the symbol table that stripped Go executables keep. Layouts:
+ * 0xfffffff0 (Go 1.18, 1.19), 0xfffffff1 (1.20 and later): 32-bit entry offsets from
+ * textStart; 0xfffffffa (1.16, 1.17): pointer-sized entries. The functab has nfunc + 1
+ * entries {entry, funcoff}: a function ends where the next begins. */
+struct ecq__pclntab {
+    const uint8_t *t, *ftab;
+    uint64_t len, nfunc, text, nameoff, pcln;
+    int ent, v118;              /* bytes per functab entry; Go 1.18 or later */
+};
+
+/* 0, -1 if the file has no usable pclntab, ECQ_ELF_OVER_BOUNDS if it is too long */
+static int ecq__go_pclntab(const struct ecq__elf *e, struct ecq__pclntab *g)
 {
     const uint8_t *sh = ecq__elf_section(e, ".gopclntab"), *t;
-    uint64_t tlen;
+    memset(g, 0, sizeof *g);
     if (!sh) return -1;
-    tlen = ecq__le(sh + 32, 8);
-    if (!(t = ecq__elf_at(e, ecq__le(sh + 24, 8), tlen)) || tlen < 72 || t[4] || t[5] || t[7] != 8) return -1;
+    g->len = ecq__le(sh + 32, 8);
+    if (!(t = ecq__elf_at(e, ecq__le(sh + 24, 8), g->len)) || g->len < 72 || t[4] || t[5] || t[7] != 8) return -1;
     uint32_t magic = (uint32_t)ecq__le(t, 4);
-    int v118 = magic == 0xfffffff0 || magic == 0xfffffff1;
-    if (!v118 && magic != 0xfffffffa) return -1;
-    uint64_t nfunc = ecq__le(t + 8, 8), text = 0, hdr = v118 ? 32 : 24;
-    if (v118) {
-        text = ecq__le(t + 24, 8);
-        if (!text) { /* position-independent: the field is filled in at run time */
-            const uint8_t *ts = ecq__elf_section(e, ".text");
-            text = ts ? ecq__le(ts + 16, 8) : 0;
-        }
+    g->v118 = magic == 0xfffffff0 || magic == 0xfffffff1;
+    if (!g->v118 && magic != 0xfffffffa) return -1;
+    uint64_t hdr = g->v118 ? 32 : 24;
+    g->t = t, g->nfunc = ecq__le(t + 8, 8), g->ent = g->v118 ? 8 : 16;
+    if (g->v118 && !(g->text = ecq__le(t + 24, 8))) { /* position-independent: filled in at run time */
+        const uint8_t *ts = ecq__elf_section(e, ".text");
+        g->text = ts ? ecq__le(ts + 16, 8) : 0;
     }
-    uint64_t nameoff = ecq__le(t + hdr, 8), pcln = ecq__le(t + hdr + 32, 8);
-    uint64_t ent = v118 ? 8 : 16; /* functab entry: {entry, funcoff} */
-    if (nameoff >= tlen || pcln >= tlen || nfunc >= (tlen - pcln) / ent) return -1; /* nfunc+1 entries */
-    const uint8_t *ftab = t + pcln;
-    for (uint64_t i = 0; i < nfunc; i++) {
-        uint64_t foff = pcln + ecq__le(ftab + i * ent + ent / 2, (int)ent / 2);
-        if (foff > tlen - 12) continue;
-        uint64_t nm = ecq__le(t + foff + (v118 ? 4 : 8), 4);
-        const char *fname = ecq__elf_str(t + nameoff, tlen - nameoff, nm);
-        if (!fname || strcmp(fname, name) != 0) continue;
-        uint64_t a = ecq__le(ftab + i * ent, (int)ent / 2), b = ecq__le(ftab + (i + 1) * ent, (int)ent / 2);
+    g->nameoff = ecq__le(t + hdr, 8), g->pcln = ecq__le(t + hdr + 32, 8);
+    if (g->nameoff >= g->len || g->pcln >= g->len || g->nfunc >= (g->len - g->pcln) / (uint64_t)g->ent)
+        return -1; /* nfunc + 1 entries must fit */
+    g->ftab = t + g->pcln;
+    return g->nfunc > ECQ_ELF_MAX_GO_FUNCS ? ECQ_ELF_OVER_BOUNDS : 0;
+}
+
+static int ecq__go_find(const struct ecq__pclntab *g, const char *name, uint64_t *addr, uint64_t *size)
+{
+    size_t l = strlen(name);
+    int half = g->ent / 2;
+    for (uint64_t i = 0; i < g->nfunc; i++) {
+        const uint8_t *f = g->ftab + i * (uint64_t)g->ent;
+        uint64_t foff = ecq__le(f + half, half);
+        if (foff > g->len - 12 || g->pcln > g->len - 12 - foff) continue;
+        foff += g->pcln;
+        uint64_t nm = ecq__le(g->t + foff + (g->v118 ? 4 : 8), 4);
+        if (!ecq__elf_name_is(g->t + g->nameoff, g->len - g->nameoff, nm, name, l, 0)) continue;
+        uint64_t a = ecq__le(f, half), b = ecq__le(f + g->ent, half);
         if (b <= a) return -1;
-        *addr = text + a, *size = b - a;
+        *addr = g->text + a, *size = b - a;
         return 0;
     }
     return -1;
 }
 
+/* one reason out of a lookup that returns no function */
+static int ecq__elf_refuse(struct ecq_elf_func *out, int rc, const char *why)
+{
+    out->why = why;
+    return rc;
+}
+
 int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct ecq_elf_func *out)
 {
+    static const char *const sources[] = {".symtab", ".dynsym", ".gopclntab"};
     struct ecq__elf e;
+    struct ecq__symtab sym[2];
+    struct ecq__pclntab go;
+    int rc[3], i;
     int64_t off;
     memset(out, 0, sizeof *out);
-    if (ecq__elf_open(&e, elf, len) < 0) return -1;
-    if (ecq__elf_symbol(&e, 2, name, &out->addr, &out->size) == 0) out->source = ".symtab";
-    else if (ecq__elf_symbol(&e, 11, name, &out->addr, &out->size) == 0) out->source = ".dynsym";
-    else if (ecq__go_pclntab_find(&e, name, &out->addr, &out->size) == 0) out->source = ".gopclntab";
-    else return -1;
-    if ((off = ecq__elf_offset(&e, out->addr, out->size)) < 0) return -1;
+    if (ecq__elf_open(&e, elf, len) < 0) return ecq__elf_refuse(out, ECQ_ELF_NOT_FOUND, "not an x86-64 ELF64 file");
+    /* the bounds first, so a file is over them whatever name is looked for */
+    rc[0] = ecq__elf_symtab(&e, 2, &sym[0]), rc[1] = ecq__elf_symtab(&e, 11, &sym[1]);
+    rc[2] = ecq__go_pclntab(&e, &go);
+    if (rc[0] == ECQ_ELF_OVER_BOUNDS || rc[1] == ECQ_ELF_OVER_BOUNDS)
+        return ecq__elf_refuse(out, ECQ_ELF_OVER_BOUNDS,
+                               "a symbol table of over " ECQ__STR(ECQ_ELF_MAX_SYMBOLS) " entries");
+    if (rc[2] == ECQ_ELF_OVER_BOUNDS)
+        return ecq__elf_refuse(out, ECQ_ELF_OVER_BOUNDS,
+                               "a Go function table of over " ECQ__STR(ECQ_ELF_MAX_GO_FUNCS) " entries");
+    for (i = 0; i < 3; i++)
+        if (rc[i] == 0 && (i < 2 ? ecq__elf_symbol(&sym[i], name, &out->addr, &out->size)
+                                 : ecq__go_find(&go, name, &out->addr, &out->size)) == 0)
+            break;
+    if (i == 3) return ecq__elf_refuse(out, ECQ_ELF_NOT_FOUND, "no such function");
+    out->source = sources[i];
+    if (out->size > ECQ_ELF_MAX_FUNC_SIZE)
+        return ecq__elf_refuse(out, ECQ_ELF_OVER_BOUNDS, "a function of over " ECQ__STR(ECQ_ELF_MAX_FUNC_SIZE) " bytes");
+    if ((off = ecq__elf_offset(&e, out->addr, out->size ? out->size : 1, 1)) < 0)
+        return ecq__elf_refuse(out, ECQ_ELF_NOT_CODE, "not in the file part of an executable segment");
     out->offset = (uint64_t)off;
     return 0;
 }
@@ -2438,10 +2505,10 @@ int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct e
 /* reads a Go string header {ptr, len} at virtual address va */
 static int ecq__go_string(const struct ecq__elf *e, uint64_t va, char *out, size_t cap)
 {
-    int64_t h = ecq__elf_offset(e, va, 16), s;
+    int64_t h = ecq__elf_offset(e, va, 16, 0), s;
     if (h < 0) return -1;
     uint64_t ptr = ecq__le(e->p + h, 8), n = ecq__le(e->p + h + 8, 8);
-    if (n == 0 || n >= cap || (s = ecq__elf_offset(e, ptr, n)) < 0) return -1;
+    if (n == 0 || n >= cap || (s = ecq__elf_offset(e, ptr, n, 0)) < 0) return -1;
     memcpy(out, e->p + s, n);
     out[n] = 0;
     return 0;
@@ -2770,7 +2837,9 @@ static int ecq__plan_func(const uint8_t *file, size_t size, const struct ecq__li
     size_t bad = 0;
     memset(f, 0, sizeof *f);
     f->name = p->func, f->enter = p->enter, f->ret = p->ret;
-    if (ecq_elf_find_func(file, size, p->func, &fn) < 0) return snprintf(f->note, sizeof f->note, "not found"), -ENOENT;
+    int rc = ecq_elf_find_func(file, size, p->func, &fn);
+    if (rc == ECQ_ELF_OVER_BOUNDS) return snprintf(f->note, sizeof f->note, "%s", fn.why), -E2BIG;
+    if (rc < 0) return snprintf(f->note, sizeof f->note, "%s", fn.why), -ENOENT;
     f->source = fn.source, f->addr = fn.addr, f->size = fn.size, f->offset = fn.offset;
     f->probes = 1;
     if (!p->ret) return 0;
@@ -2798,7 +2867,13 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
     for (int i = 0; k->funcs[i].func; i++) {
         if (out->nfuncs == ECQ_PLAN_MAX_FUNCS) return -E2BIG; /* a row longer than the plan holds */
         struct ecq_plan_func *f = &out->funcs[out->nfuncs++];
-        if (ecq__plan_func(elf, len, k, &k->funcs[i], f) < 0) continue;
+        int rc = ecq__plan_func(elf, len, k, &k->funcs[i], f);
+        if (rc == -E2BIG) { /* the whole file is over the bounds: nothing of it is probed */
+            out->refused = f->note; /* e.g. "a symbol table of over 1048576 entries" */
+            out->found = out->probes = 0;
+            return -ENOEXEC;
+        }
+        if (rc < 0) continue;
         out->found++, out->probes += f->probes;
     }
     return out->probes ? out->probes : -ENOENT;
@@ -5279,9 +5354,6 @@ done:
     return failed;
 }
 #endif /* ECAPTUREQ_NO_BPF */
-
-#define ECQ__STR_(x) #x
-#define ECQ__STR(x) ECQ__STR_(x)
 
 #ifndef ECAPTUREQ_NO_BPF
 /* the capture commands' lines of the usage, from the library table */

@@ -72,8 +72,9 @@
  * How functions report errors (one convention per kind of result):
  *   int, an operation        0 or a count on success, a negative errno on failure
  *                            (ecq_server_*, ecq_capture_*)
- *   int, a check or parser   0 / 1 or 0 / -1 as documented at the function (ecq_url_parse,
- *                            ecq_pb_decode_entry, ecq_utf8_valid, ecq_elf_find_func);
+ *   int, a check or parser   0 / 1, 0 / -1 or 0 / a negative named constant, as documented
+ *                            at the function (ecq_url_parse, ecq_pb_decode_entry,
+ *                            ecq_utf8_valid, ecq_elf_find_func);
  *                            a reason, where there is one, comes back as a static string
  *   int, an HTTP check       the HTTP status to answer (ecq_http_check_upgrade)
  *   size_t                   a length; 0 means "did not fit" (ecq_pb_encode_entry)
@@ -417,12 +418,31 @@ struct ecq_elf_func {
     uint64_t addr, size;            /* virtual address and length in bytes */
     uint64_t offset;                /* file offset of the first byte (what a uprobe takes) */
     const char *source;             /* ".symtab", ".dynsym" or ".gopclntab" */
+    const char *why;                /* when not found: why, a static string */
 };
+
+/* What ecq_elf_find_func returns when it returns no function. */
+#define ECQ_ELF_NOT_FOUND (-1)      /* not a little-endian x86-64 ELF64 file, or no such function */
+#define ECQ_ELF_OVER_BOUNDS (-2)    /* the file is over the bounds below: skip the whole file */
+#define ECQ_ELF_NOT_CODE (-3)       /* the name is there but not at executable code: no probe */
+
+/* The bounds of one lookup: whatever a file holds, ecq_elf_find_func reads at most
+ * every section header (e_shnum is 16 bits), every program header, the first SHT_SYMTAB
+ * and the first SHT_DYNSYM (the gABI allows one of each) and Go's function table, with
+ * at most strlen(name) + 1 bytes compared per entry and no scan for a string's end.
+ * Tables longer than these put the whole file over the bounds, whatever the name. */
+#define ECQ_ELF_MAX_SYMBOLS 1048576     /* entries in a symbol table (node's .symtab: 109,000) */
+#define ECQ_ELF_MAX_GO_FUNCS 1048576    /* functions in Go's pclntab (a 127 MB Go program: 138,000) */
+#define ECQ_ELF_MAX_FUNC_SIZE 1048576   /* bytes of the function found: a caller decodes them */
 
 /* Finds function name in a little-endian x86-64 ELF64 file held in memory: in .symtab,
  * then .dynsym, then Go's pclntab (stripped Go executables; the layouts of Go 1.16/1.17,
- * 1.18/1.19 and 1.20 onwards, tested up to 1.27).
- * Returns 0, or -1 if the file is not such an ELF or has no such function. */
+ * 1.18/1.19 and 1.20 onwards, tested up to 1.27). A function is returned only if all its
+ * bytes (its first byte when its size is 0) lie in the file part of one executable
+ * PT_LOAD segment; out->offset is computed from that segment.
+ * Returns 0, or ECQ_ELF_NOT_FOUND, ECQ_ELF_OVER_BOUNDS or ECQ_ELF_NOT_CODE with out->why
+ * saying why in a few words ("not in an executable segment", "a symbol table of over
+ * 1048576 entries"): a caller names the file and the function around it. */
 int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct ecq_elf_func *out);
 
 /* The Go version that built an ELF executable ("go1.19.8") into out. Returns 1 for Go
@@ -554,7 +574,9 @@ struct ecq_plan_func {
 struct ecq_plan {
     const char *lib;                /* "openssl", "gnutls", "nss", "go" */
     char version[64];               /* what the library's check read ("go1.22.4"), or "" */
-    const char *refused;            /* NULL, or why the whole file is refused */
+    const char *refused;            /* NULL, or why the whole file is refused (a version
+                                       check, or a file over ECQ_ELF_MAX_*): a static string
+                                       or one in this plan */
     int nfuncs, found, probes;      /* functions looked for, found, probes planned */
     struct ecq_plan_func funcs[ECQ_PLAN_MAX_FUNCS];
 };

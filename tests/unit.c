@@ -1,15 +1,21 @@
 /* unit.c - pure-function tests of ecaptureq.c (built with ECAPTUREQ_NO_BPF/NO_MAIN):
  * SHA-1, base64, accept key, UTF-8, URL, handshake checks, frame reader, protobuf,
- * x86-64 instruction lengths.
+ * x86-64 instruction lengths, ELF lookups on crafted files.
  *   unit               run every test, one "ok"/"not ok" line each
  *   unit samples DIR   write sample LogEntry encodings for protoc --decode
- *   unit decode FILE   decode one LogEntry with our decoder, print its fields */
+ *   unit decode FILE   decode one LogEntry with our decoder, print its fields
+ *   unit elfbench FILE...  time every lookup capture makes in each file, one line each */
 #include "../ecaptureq.h"
 #include <elf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static int failures;
 
@@ -576,6 +582,132 @@ static void test_x86(void)
           ecq_x86_find_returns(fn, sizeof fn, rets, 4, NULL) == 1 && rets[0] == 11);
 }
 
+/* A small library like a fake libssl.so.3: an executable PT_LOAD at 0x1000 (0x1000 bytes
+ * in the file, 0x2000 in memory), a read-only one at 0x3000, .strtab at 0x4000, .symtab
+ * at 0x5000 with one function per name (names[i] at addrs[i], sizes[i] bytes), section
+ * headers at 0x6000. symtab_size, when not 0, overrides the table's sh_size. */
+#define MINI_SIZE (0x6000 + 3 * sizeof(Elf64_Shdr))
+static void mini_elf(uint8_t *f, const char *const *names, const uint64_t *addrs, const uint64_t *sizes, int n,
+                     uint64_t symtab_size)
+{
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)f;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(f + sizeof *eh);
+    Elf64_Sym *sym = (Elf64_Sym *)(f + 0x5000);
+    Elf64_Shdr *sh = (Elf64_Shdr *)(f + 0x6000);
+    size_t str = 1;
+    memset(f, 0, MINI_SIZE);
+    memcpy(eh->e_ident, ELFMAG "\2\1\1", 7);
+    eh->e_type = ET_DYN, eh->e_machine = EM_X86_64, eh->e_version = 1;
+    eh->e_phoff = sizeof *eh, eh->e_phentsize = sizeof *ph, eh->e_phnum = 2;
+    eh->e_shoff = 0x6000, eh->e_shentsize = sizeof *sh, eh->e_shnum = 3, eh->e_shstrndx = 1;
+    ph[0] = (Elf64_Phdr){PT_LOAD, PF_R | PF_X, 0x1000, 0x1000, 0x1000, 0x1000, 0x2000, 0x1000};
+    ph[1] = (Elf64_Phdr){PT_LOAD, PF_R, 0x3000, 0x3000, 0x3000, 0x1000, 0x1000, 0x1000};
+    memset(f + 0x1000, 0xC3, 0x1000);
+    for (int i = 0; i < n; i++) {
+        sym[i + 1] = (Elf64_Sym){(uint32_t)str, ELF64_ST_INFO(STB_GLOBAL, STT_FUNC), 0, 1, addrs[i], sizes[i]};
+        memcpy(f + 0x4000 + str, names[i], strlen(names[i]) + 1);
+        str += strlen(names[i]) + 1;
+    }
+    sh[1] = (Elf64_Shdr){0, SHT_STRTAB, 0, 0, 0x4000, str, 0, 0, 1, 0};
+    sh[2] = (Elf64_Shdr){0, SHT_SYMTAB, 0, 0, 0x5000, symtab_size ? symtab_size : (n + 1) * sizeof *sym, 1, 1, 8,
+                         sizeof *sym};
+}
+
+/* what ecq_elf_find_func says of name: "0 @0x1100" or "-3 not in ..." */
+static const char *lookup(const uint8_t *f, size_t n, const char *name)
+{
+    static char out[160];
+    struct ecq_elf_func fn;
+    int rc = ecq_elf_find_func(f, n, name, &fn);
+    if (rc == 0) snprintf(out, sizeof out, "0 @0x%llx %s", (unsigned long long)fn.offset, fn.source);
+    else snprintf(out, sizeof out, "%d %s", rc, fn.why ? fn.why : "(no reason)");
+    return out;
+}
+
+/* issue 20, item 5: a probe goes only on code; item 2: bounds */
+static void test_elf(void)
+{
+    static const char *const names[] = {"SSL_free", "SSL_write", "SSL_read_ex", "SSL_write_ex", "SSL_peek",
+                                        "SSL_shutdown", "SSL_connect@@OPENSSL_3.0.0", "SSL_big", "SSL_accept"};
+    static const uint64_t addrs[] = {0x1100, 0x3000, 0x2000, 0x1ff8, 0x1fff, 0x2000, 0x1200, 0x1000, 0x1300};
+    static const uint64_t sizes[] = {32, 64, 16, 16, 0, 0, 40, ECQ_ELF_MAX_FUNC_SIZE + 1, 8};
+    static const struct { const char *name, *want; } t[] = {
+        {"SSL_free", "0 @0x1100 .symtab"},
+        {"SSL_write", "-3 not in the file part of an executable segment"},       /* read-only segment */
+        {"SSL_read_ex", "-3 not in the file part of an executable segment"},     /* past p_filesz */
+        {"SSL_write_ex", "-3 not in the file part of an executable segment"},    /* across the end */
+        {"SSL_peek", "0 @0x1fff .symtab"},                                       /* size 0: its first byte */
+        {"SSL_shutdown", "-3 not in the file part of an executable segment"},    /* size 0, past the end */
+        {"SSL_connect", "0 @0x1200 .symtab"},                                    /* versioned */
+        {"SSL_connec", "-1 no such function"},
+        {"SSL_big", "-2 a function of over 1048576 bytes"},
+        {"SSL_accept", "-1 no such function"},          /* the table ends before its NUL */
+    };
+    size_t big = 0x5000 + (ECQ_ELF_MAX_SYMBOLS + 1) * sizeof(Elf64_Sym);
+    uint8_t *f = calloc(1, big);
+    char name[200];
+    mini_elf(f, names, addrs, sizes, 9, 0);
+    ((Elf64_Shdr *)(f + 0x6000))[1].sh_size--; /* SSL_accept's NUL outside .strtab */
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const char *got = lookup(f, MINI_SIZE, t[i].name);
+        snprintf(name, sizeof name, "ELF: %s -> %s%s%s", t[i].name, t[i].want, strcmp(got, t[i].want) ? ", got " : "",
+                 strcmp(got, t[i].want) ? got : "");
+        CHECK(name, strcmp(got, t[i].want) == 0);
+    }
+    CHECK("ELF: a file cut inside its symbol table (its section headers gone) has no such function",
+          strcmp(lookup(f, 0x5000 + 24, "SSL_free"), "-1 no such function") == 0);
+    /* the section headers moved out of the way of a table of MAX + 1 entries */
+    mini_elf(f, names, addrs, sizes, 1, (ECQ_ELF_MAX_SYMBOLS + 1) * sizeof(Elf64_Sym));
+    memmove(f + big - 3 * sizeof(Elf64_Shdr), f + 0x6000, 3 * sizeof(Elf64_Shdr));
+    ((Elf64_Ehdr *)f)->e_shoff = big - 3 * sizeof(Elf64_Shdr);
+    CHECK("ELF: a symbol table of MAX_SYMBOLS + 1 entries puts the file over the bounds, whatever the name",
+          !strcmp(lookup(f, big, "SSL_free"), "-2 a symbol table of over 1048576 entries") &&
+          !strcmp(lookup(f, big, "nothing"), "-2 a symbol table of over 1048576 entries"));
+    free(f);
+}
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* unit elfbench FILE...: "FILE NAME RC SECONDS SOURCE-OR-REASON" for every function
+ * capture looks for, and "FILE (go version) RC SECONDS VERSION" */
+static int elfbench(int argc, char **argv)
+{
+    static const char *const names[] = {
+        "SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free", "gnutls_record_send",
+        "gnutls_record_recv", "gnutls_deinit", "PR_Write", "PR_Send", "PR_Read", "PR_Recv", "PR_Close",
+        "crypto/tls.(*Conn).Read", "crypto/tls.(*Conn).writeRecordLocked", "crypto/tls.(*Conn).serverHandshake",
+        "crypto/tls.(*Conn).clientHandshake", "crypto/tls.(*Conn).Close"};
+    for (int a = 0; a < argc; a++) {
+        struct stat st;
+        int fd = open(argv[a], O_RDONLY);
+        const uint8_t *f = fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0
+                               ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+        if (fd >= 0) close(fd);
+        if (f == MAP_FAILED) return perror(argv[a]), 1;
+        size_t n = (size_t)st.st_size;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            struct ecq_elf_func fn;
+            uint32_t rets[64];
+            size_t bad;
+            double t = seconds();
+            int rc = ecq_elf_find_func(f, n, names[i], &fn);
+            if (rc == 0 && names[i][0] == 'c') (void)ecq_x86_find_returns(f + fn.offset, fn.size, rets, 64, &bad);
+            printf("%s\t%s\t%d\t%.6f\t%s\n", argv[a], names[i], rc, seconds() - t, rc ? fn.why : fn.source);
+        }
+        char v[64];
+        double t = seconds();
+        int rc = ecq_go_version(f, n, v, sizeof v);
+        printf("%s\t(go version)\t%d\t%.6f\t%s\n", argv[a], rc, seconds() - t, rc >= 0 ? v : "-");
+        munmap((void *)f, n);
+    }
+    return 0;
+}
+
 /* unit insns FILE: the address of every instruction in FILE's .text as our decoder
  * sees it, one per line in hex, to compare with objdump's disassembly */
 static int insns(const char *path)
@@ -612,8 +744,10 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "decode")) return decode(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "insns")) return insns(argv[2]);
+    if (argc >= 2 && !strcmp(argv[1], "elfbench")) return elfbench(argc - 2, argv + 2);
     test_sha1();
     test_x86();
+    test_elf();
     test_base64();
     test_accept();
     test_utf8();
