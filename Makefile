@@ -102,8 +102,9 @@ bench: ecaptureq
 valgrind: ecaptureq
 	./tests/valgrind.sh
 
-# libFuzzer targets for the parsers and the probe planner: make fuzz FUZZ_SECONDS=3600.
-# The planner is capture's: its fuzzer links libbpf (and embeds the BPF object, never
+# libFuzzer targets for the parsers and the probe planner: make fuzz FUZZ_SECONDS=3600;
+# an input that takes over 10 s fails (each parser bounds its work per input). The
+# planner is capture's: its fuzzer links libbpf (and embeds the BPF object, never
 # loaded); it starts from the ELF corpus.
 FUZZ_SECONDS ?= 15
 FUZZERS := handshake frames protobuf url x86 elf plan
@@ -117,7 +118,7 @@ fuzz: $(BPF_OBJ)
 	    $$build -DECAPTUREQ_NO_MAIN -o tests/bin/fuzz-$$f tests/fuzz.c ecaptureq.c $$libs || exit 1; \
 	  rm -rf tests/out/fuzz-$$f && mkdir -p tests/out/fuzz-$$f; \
 	  case $$f in elf|plan) head -c 4096 tests/bin/fuzz-$$f >tests/out/fuzz-$$f/self ;; esac; \
-	  tests/bin/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=tests/out/fuzz-$$f- \
+	  tests/bin/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -artifact_prefix=tests/out/fuzz-$$f- \
 	    tests/out/fuzz-$$f $$seeds >tests/out/fuzz-$$f.log 2>&1; rc=$$?; \
 	  runs=$$(grep -o 'number_of_executed_units: [0-9]*' tests/out/fuzz-$$f.log | grep -o '[0-9]*$$'); \
 	  if [ $$rc = 0 ]; then echo "ok - fuzz $$f: $$runs runs in $(FUZZ_SECONDS) s, no crash, leak or UB"; \

@@ -5,7 +5,9 @@
  *   PROTOBUF   ecq_pb_decode_entry, then re-encode and decode again: same fields
  *   URL        ecq_url_parse
  *   X86        ecq_x86_insn_len, ecq_x86_find_returns: lengths 1..15, returns on boundaries
- *   ELF        ecq_elf_find_func, ecq_go_version on arbitrary files
+ *   ELF        ecq_elf_find_func, ecq_go_version on arbitrary files: a function found is
+ *              in executable code, "over the bounds" holds for every name alike, and
+ *              the found function decodes; -timeout catches a lookup that does not end
  *   PLAN       ecq_plan_file for every library on arbitrary files (built with capture)
  * Run longer:  tests/bin/fuzz-frames -max_total_time=3600 tests/corpus/frames */
 #include "../ecaptureq.h"
@@ -131,13 +133,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     return 0;
 }
 #elif defined(FUZZ_ELF)
+#include <elf.h>
+/* whether [off, off + len) is in the file part of an executable PT_LOAD that maps it at
+ * addr: the check ecq_elf_find_func promises, written again from <elf.h> */
+static int in_code(const uint8_t *d, size_t n, uint64_t addr, uint64_t off, uint64_t len)
+{
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph;
+    memcpy(&eh, d, sizeof eh); /* ecq_elf_find_func found something: the header is there */
+    for (int i = 0; i < eh.e_phnum; i++) {
+        if (eh.e_phoff > n || n - eh.e_phoff < (i + 1) * sizeof ph) return 0;
+        memcpy(&ph, d + eh.e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X) && addr >= ph.p_vaddr && off >= ph.p_offset &&
+            addr - ph.p_vaddr == off - ph.p_offset && off - ph.p_offset <= ph.p_filesz &&
+            len <= ph.p_filesz - (off - ph.p_offset))
+            return 1;
+    }
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
     static const char *const names[] = {"crypto/tls.(*Conn).Read", "SSL_read", "main"};
     struct ecq_elf_func fn;
+    uint32_t rets[16];
+    size_t bad;
     char v[64];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (ecq_elf_find_func(d, n, names[i], &fn) == 0) assert(fn.offset <= n && fn.size <= n - fn.offset);
+    int over = -1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int rc = ecq_elf_find_func(d, n, names[i], &fn);
+        assert(rc == 0 || rc == ECQ_ELF_NOT_FOUND || rc == ECQ_ELF_OVER_BOUNDS || rc == ECQ_ELF_NOT_CODE);
+        assert((rc == 0) == (fn.why == NULL));
+        if (over != -1 && fn.size <= ECQ_ELF_MAX_FUNC_SIZE) assert(over == (rc == ECQ_ELF_OVER_BOUNDS));
+        if (fn.size <= ECQ_ELF_MAX_FUNC_SIZE) over = rc == ECQ_ELF_OVER_BOUNDS; /* by table: for every name */
+        if (rc != 0) continue;
+        assert(fn.offset <= n && fn.size <= n - fn.offset && fn.size <= ECQ_ELF_MAX_FUNC_SIZE);
+        assert(in_code(d, n, fn.addr, fn.offset, fn.size ? fn.size : 1));
+        (void)ecq_x86_find_returns(d + fn.offset, fn.size, rets, 16, &bad); /* what capture decodes next */
+    }
     int r = ecq_go_version(d, n, v, sizeof v);
     assert(r >= -1 && r <= 1 && strlen(v) < sizeof v);
     return 0;
