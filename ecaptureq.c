@@ -2871,6 +2871,7 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
         if (rc == -E2BIG) { /* the whole file is over the bounds: nothing of it is probed */
             out->refused = f->note; /* e.g. "a symbol table of over 1048576 entries" */
             out->found = out->probes = 0;
+            for (int j = 0; j < out->nfuncs; j++) out->funcs[j].probes = 0;
             return -ENOEXEC;
         }
         if (rc < 0) continue;
