@@ -1694,8 +1694,6 @@ static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const 
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
     struct ecq__msg *m = ecq__msg_raw(s, -1, resp, (size_t)n);
-    free(c->head);
-    c->head = NULL;
     if (!m) {
         ecq__client_kill(s, c, "out of memory");
         return;
@@ -1754,13 +1752,19 @@ static void ecq__client_frames(struct ecq_server *s, struct ecq__client *c, cons
     }
 }
 
+/* Adds n bytes read in the handshake to the head. Once the head is complete, what
+ * follows it (frames sent right behind the request, in the same write or not) goes to
+ * the frame reader: the bytes of this read past the head buffer's room as well as those
+ * already in it, so that a head near ECQ__HEAD_MAX loses nothing behind it. */
 static void ecq__client_handshake(struct ecq_server *s, struct ecq__client *c, const uint8_t *in, size_t n)
 {
     size_t room = ECQ__HEAD_MAX - c->head_len, take = n < room ? n : room, head;
+    size_t from = c->head_len > 3 ? c->head_len - 3 : 0; /* no end before: only new bytes can make one */
     char accept[29];
     memcpy(c->head + c->head_len, in, take);
     c->head_len += take;
-    head = ecq_http_head_length(c->head, c->head_len);
+    head = ecq_http_head_length(c->head + from, c->head_len - from);
+    if (head) head += from;
     if (!head) {
         if (c->head_len == ECQ__HEAD_MAX) ecq__client_reject(s, c, 431);
         return;
@@ -1776,11 +1780,11 @@ static void ecq__client_handshake(struct ecq_server *s, struct ecq__client *c, c
         ecq__client_reject(s, c, code);
         return;
     }
-    size_t extra = c->head_len - head; /* frames sent right behind the request */
-    uint8_t early[ECQ__HEAD_MAX];
-    memcpy(early, c->head + head, extra);
     ecq__client_open(s, c, accept);
-    ecq__client_frames(s, c, early, extra);
+    ecq__client_frames(s, c, (const uint8_t *)c->head + head, c->head_len - head);
+    ecq__client_frames(s, c, in + take, n - take);
+    free(c->head);
+    c->head = NULL;
 }
 
 static void ecq__client_readable(struct ecq_server *s, struct ecq__client *c)

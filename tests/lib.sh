@@ -16,6 +16,16 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 section() { echo; echo "# $*"; }
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 
+# unpriv CMD...: CMD as user and group 65534 (nobody) when we are root, as an attack
+# from any local user would run; as we are otherwise
+unpriv() {
+  if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+  else
+    "$@"
+  fi
+}
+
 # counts a tool's "ok - ..." / "not ok - ..." lines
 tally() {
   local line

@@ -27,7 +27,7 @@ check "curl: foreign Origin -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-
 check "curl: rebinding Host -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H "Host: evil.example:$PORT" http://127.0.0.1:$PORT/)" = 403
 
 section "RFC 6455 over raw sockets"
-tally < <($PY tests/wsraw.py 127.0.0.1 $PORT 2>&1)
+tally < <(unpriv $PY tests/wsraw.py 127.0.0.1 $PORT 2>&1)
 check "the server logged each refusal and kept running" bash -c "grep -q 'refused with 431' $OUT/curl.log && kill -0 $GEN_PID"
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
 start_gen noviewer --no-viewer || return 0

@@ -33,7 +33,7 @@ hub_suite release
 cc $SAN -Wall -Wextra -DECAPTUREQ_NO_BPF -o "$BIN/ecaptureq-asan" ecaptureq.c
 ECQ=$BIN/ecaptureq-asan
 start_gen asan-raw --rate 50
-tally < <($PY tests/wsraw.py 127.0.0.1 $PORT 2>&1 | sed 's/^\(not \)\{0,1\}ok - /&asan: /')
+tally < <(unpriv $PY tests/wsraw.py 127.0.0.1 $PORT 2>&1 | sed 's/^\(not \)\{0,1\}ok - /&asan: /')
 kill -TERM $GEN_PID; wait $GEN_PID; rc=$?
 check "asan: server exits 0 after the raw abuse" test $rc = 0
 hub_suite asan

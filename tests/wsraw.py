@@ -124,6 +124,67 @@ def opened():
     return s, Frames(s, rest)
 
 
+def padded(total):
+    """GOOD grown by an X-Pad field to exactly total bytes (the limit is 8192)"""
+    pad = total - len(GOOD) - len("X-Pad: \r\n")
+    assert pad >= 0
+    return GOOD[:-2] + b"X-Pad: " + b"a" * pad + b"\r\n\r\n"
+
+
+def long_head(total, cuts=()):
+    """A head of total bytes with two pings and a close behind it, sent in one write, or
+    cut at the given offsets into writes the server reads one by one. Every byte after
+    the head must reach the frame reader: both pongs, in order, then the close echoed.
+    Returns None if so, else what went wrong."""
+    p1, p2 = bytes(range(3, 128)), b"second ping %d" % total
+    data = padded(total) + mask_frame(0x89, p1) + mask_frame(0x89, p2) + mask_frame(0x88, struct.pack(">H", 1000))
+    s = conn()
+    s.settimeout(1)  # the answers come at once, or never (a stream out of step)
+    try:
+        at = 0
+        for cut in list(cuts) + [len(data)]:
+            s.sendall(data[at:cut])
+            at = cut
+            time.sleep(0.02)  # each piece its own read on the server
+        head, rest = read_head(s)
+        if not head.startswith("HTTP/1.1 101"):
+            return "no 101: %r" % head[:60]
+        f = Frames(s, rest)
+        got = [f.until(10), f.until(10), f.until(8)]
+        if got != [p1, p2, struct.pack(">H", 1000)]:
+            return "after the head: %r" % ([g[:20] if g else g for g in got],)
+        return None
+    except (socket.timeout, OSError) as e:
+        return "%s" % e
+    finally:
+        s.close()
+
+
+def long_heads():
+    """Issue 20, item 6: bytes after a long request head are kept, whatever the head's
+    length up to the limit and however the bytes are split across reads."""
+    def failures(cases, most=3):  # a few are enough to show it, and each costs a timeout
+        bad = []
+        for case in cases:
+            why = long_head(*case)
+            if why:
+                bad.append((case, why))
+                if len(bad) == most:
+                    break
+        return bad
+
+    lengths = [len(GOOD) + 9, 4096, 8163] + list(range(8192 - 130, 8193))
+    bad = failures([(n,) for n in lengths])
+    report("frames in the same write as a head of %d..8192 bytes (%d lengths): pong, pong, close each" %
+           (len(GOOD) + 9, len(lengths)), not bad, "failed: %r" % bad)
+    splits = [(8163, (8000,)), (8163, (8163,)), (8163, (8170,)), (8192, (8191,)), (8192, (8192,)),
+              (8192, (8193, 8194)), (8192, (8198,)), (8192, (100, 8192 + 60)), (8100, (8150, 8199, 8240))]
+    bad = failures(splits)
+    report("... and split across reads at %d different places" % len(splits), not bad, "failed: %r" % bad)
+    code, head, _ = status_of(padded(8193) + mask_frame(0x89, b"x"))
+    report("a head of 8193 bytes is still 431", code == 431, head)
+
+
 def close_code_after(frames_bytes, name):
     s, f = opened()
     s.sendall(frames_bytes)
@@ -166,6 +227,8 @@ def main():
     bad("431 for a head over 8 KiB", GOOD.replace(b"\r\n\r\n", b"\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"), 431)
     code, head, body = status_of(b"GET / HTTP/1.1\r\nX: " + b"b" * 20000)
     report("431 before the head even ends", code == 431, head)
+
+    long_heads()
 
     # frames
     def expect_close(name, data, want):
