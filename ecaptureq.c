@@ -1064,6 +1064,8 @@ struct ecq__client {
     size_t qmem;                    /* memory the queued messages hold (their mem) */
     int blocked;                    /* the socket said EAGAIN: wait for POLLOUT */
     int64_t hb_count, hb_due_ms;
+    int hb_owed;                    /* a heartbeat is due: made when it can be written */
+    struct ecq__msg *hb_msg;        /* a heartbeat queued, not yet written whole */
     int64_t deadline_ms;            /* handshake timeout or close grace; 0 none */
     const char *why;                /* reason for the disconnect log line */
     int opened;                     /* completed the handshake */
@@ -1233,6 +1235,7 @@ static void ecq__client_drop_queue(struct ecq_server *s, struct ecq__client *c, 
     uint32_t keep = (keep_partial && c->qoff) || c->hello_queued ? 1 : 0;
     while (c->qlen > keep) {
         uint32_t last = (c->qhead + c->qlen - 1) % c->qcap;
+        if (c->q[last] == c->hb_msg) c->hb_msg = NULL;
         c->qbytes -= c->q[last]->len;
         c->qmem -= c->q[last]->mem;
         ecq__msg_unref(s, c->q[last]);
@@ -1241,10 +1244,18 @@ static void ecq__client_drop_queue(struct ecq_server *s, struct ecq__client *c, 
     if (!c->qlen) c->qoff = 0, c->qbytes = 0, c->qmem = 0;
 }
 
-/* Writes as much of the queue as the socket takes. 0, or -1 if the client died. */
+static void ecq__heartbeat_jump(struct ecq_server *s, struct ecq__client *c);
+
+/* Writes as much of the queue as the socket takes, a heartbeat that is owed first. 0,
+ * or -1 if the client died. */
 static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
 {
-    while (c->qlen) {
+    for (;;) {
+        if (c->hb_owed && !c->hb_msg && !c->hello_queued && c->state == ECQ__OPEN) {
+            ecq__heartbeat_jump(s, c);
+            if (c->state == ECQ__DEAD) return -1;
+        }
+        if (!c->qlen) break;
         struct iovec iov[ECQ__IOV_MAX];
         int n = 0;
         for (uint32_t i = 0; i < c->qlen && n < ECQ__IOV_MAX; i++, n++) {
@@ -1273,6 +1284,7 @@ static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
             w -= (ssize_t)left;
             c->qoff = 0;
             c->hello_queued = 0; /* the head, written whole: the 101 went first */
+            if (m == c->hb_msg) c->hb_msg = NULL;
             c->qmem -= m->mem;
             ecq__msg_unref(s, m);
             c->qhead = (c->qhead + 1) % c->qcap;
@@ -1287,22 +1299,43 @@ static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
     return 0;
 }
 
-static int ecq__client_push(struct ecq__client *c, struct ecq__msg *m)
+/* room for one more queued frame: 0, or -1 out of memory */
+static int ecq__client_room(struct ecq__client *c)
 {
-    if (c->qlen == c->qcap) {
-        uint32_t cap = c->qcap ? c->qcap * 2 : 16;
-        struct ecq__msg **q = malloc(cap * sizeof *q);
-        if (!q) return -1;
-        for (uint32_t i = 0; i < c->qlen; i++) q[i] = c->q[(c->qhead + i) % c->qcap];
-        free(c->q);
-        c->q = q, c->qcap = cap, c->qhead = 0;
-    }
+    if (c->qlen < c->qcap) return 0;
+    uint32_t cap = c->qcap ? c->qcap * 2 : 16;
+    struct ecq__msg **q = malloc(cap * sizeof *q);
+    if (!q) return -1;
+    for (uint32_t i = 0; i < c->qlen; i++) q[i] = c->q[(c->qhead + i) % c->qcap];
+    free(c->q);
+    c->q = q, c->qcap = cap, c->qhead = 0;
+    return 0;
+}
+
+/* Queues m last, or first (jump): ahead of everything not yet begun, behind the frame
+ * being written if one is (a frame once begun must end before another starts). */
+static int ecq__client_queue(struct ecq__client *c, struct ecq__msg *m, int jump)
+{
+    if (ecq__client_room(c) < 0) return -1;
     m->refs++;
-    c->q[(c->qhead + c->qlen++) % c->qcap] = m;
+    if (!jump) {
+        c->q[(c->qhead + c->qlen) % c->qcap] = m;
+    } else {
+        c->qhead = (c->qhead + c->qcap - 1) % c->qcap;
+        if (c->qlen && c->qoff) { /* the partly written frame stays first */
+            c->q[c->qhead] = c->q[(c->qhead + 1) % c->qcap];
+            c->q[(c->qhead + 1) % c->qcap] = m;
+        } else {
+            c->q[c->qhead] = m;
+        }
+    }
+    c->qlen++;
     c->qbytes += m->len;
     c->qmem += m->mem;
     return 0;
 }
+
+static int ecq__client_push(struct ecq__client *c, struct ecq__msg *m) { return ecq__client_queue(c, m, 0); }
 
 static void ecq__client_close(struct ecq_server *s, struct ecq__client *c, unsigned code, const char *why);
 
@@ -1527,20 +1560,56 @@ int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev)
     return 0;
 }
 
-static void ecq__send_heartbeat(struct ecq_server *s, struct ecq__client *c)
+/* c's next heartbeat, its counts as of now; backlog: bytes of older messages that
+ * will still be queued for c behind it (said only when there are any) */
+static struct ecq__msg *ecq__heartbeat_msg(struct ecq_server *s, struct ecq__client *c, size_t backlog)
 {
-    char text[240];
-    int n = snprintf(text, sizeof text, "heartbeat:%" PRId64 " events=%" PRIu64 " lost=%" PRIu64 " clients=%d%s%s",
-                     c->hb_count, s->st.events, s->st.lost, s->st.clients, s->status[0] ? " " : "", s->status);
+    char text[240], behind[48] = "";
+    if (backlog) snprintf(behind, sizeof behind, " backlog=%zu", backlog);
+    int n = snprintf(text, sizeof text, "heartbeat:%" PRId64 " events=%" PRIu64 " lost=%" PRIu64 " clients=%d%s%s%s",
+                     c->hb_count, s->st.events, s->st.lost, s->st.clients, s->status[0] ? " " : "", s->status, behind);
     struct ecq_entry e = {.log_type = ECQ_LOG_HEARTBEAT, .payload_case = ECQ_PAYLOAD_HEARTBEAT};
     e.heartbeat.timestamp = (int64_t)time(NULL);
-    e.heartbeat.count = c->hb_count++;
-    e.heartbeat.message = (struct ecq_bytes){text, (size_t)n};
+    e.heartbeat.count = c->hb_count;
+    e.heartbeat.message = (struct ecq_bytes){text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1};
     struct ecq__msg *m = ecq__msg_entry(s, &e);
+    if (m) c->hb_count++;
+    return m;
+}
+
+/* Heartbeat 0, on connect: queued in order, behind the 101 and the replay. */
+static void ecq__send_first_heartbeat(struct ecq_server *s, struct ecq__client *c)
+{
+    struct ecq__msg *m = ecq__heartbeat_msg(s, c, 0);
+    c->hb_due_ms = ecq__now_ms() + (int64_t)s->cfg.heartbeat_sec * 1000;
     if (!m) return;
     ecq__client_send(s, c, m);
+    if (c->qlen && c->q[(c->qhead + c->qlen - 1) % c->qcap] == m) c->hb_msg = m;
     ecq__msg_unref(s, m);
-    c->hb_due_ms = ecq__now_ms() + (int64_t)s->cfg.heartbeat_sec * 1000;
+}
+
+/* Every later heartbeat is made as the socket takes it (ecq__client_flush), not when it
+ * falls due, and goes ahead of what is queued: a consumer minutes behind the stream
+ * still reads counts that are true when they reach its socket, and backlog= says how
+ * much older traffic follows. One at a time (never two queued, so never out of order),
+ * and outside the client's output bound, which it can pass by one heartbeat at most. */
+static void ecq__heartbeat_jump(struct ecq_server *s, struct ecq__client *c)
+{
+    size_t begun = c->qlen && c->qoff ? c->q[c->qhead]->len - c->qoff : 0;
+    struct ecq__msg *m = ecq__heartbeat_msg(s, c, c->qbytes - begun);
+    c->hb_owed = 0;
+    if (!m) return;
+    if (ecq__client_queue(c, m, 1) < 0) ecq__client_kill(s, c, "out of memory");
+    else c->hb_msg = m;
+    ecq__msg_unref(s, m);
+}
+
+/* A heartbeat fell due: owed, and written now unless the socket is full (then on POLLOUT). */
+static void ecq__heartbeat_due(struct ecq_server *s, struct ecq__client *c, int64_t now)
+{
+    c->hb_owed = 1;
+    c->hb_due_ms = now + (int64_t)s->cfg.heartbeat_sec * 1000;
+    if (!c->blocked) (void)ecq__client_flush(s, c); /* a client that died is reaped */
 }
 
 size_t ecq_server_backlog(const struct ecq_server *s)
@@ -1709,7 +1778,7 @@ static void ecq__client_open(struct ecq_server *s, struct ecq__client *c, const 
     ecq__msg_unref(s, m);
     c->hello_queued = c->qlen == 1;
     for (int i = 0; i < s->nreplay; i++) ecq__client_send(s, c, s->replay[i]);
-    ecq__send_heartbeat(s, c);
+    ecq__send_first_heartbeat(s, c);
     if (ecq__conn_line_ok(s)) ecq_server_log(s, "client %s connected (%d open)", c->addr, s->st.clients);
 }
 
@@ -2038,7 +2107,7 @@ void ecq_server_service(struct ecq_server *s, const struct pollfd *fds, int n)
             if (c->state == ECQ__HANDSHAKE) ecq__client_reject(s, c, 408);
             else ecq__client_kill(s, c, c->state == ECQ__LINGER ? NULL : "close timed out");
         }
-        if (c->state == ECQ__OPEN && now >= c->hb_due_ms) ecq__send_heartbeat(s, c);
+        if (c->state == ECQ__OPEN && now >= c->hb_due_ms) ecq__heartbeat_due(s, c, now);
     }
     ecq__reap(s);
 }

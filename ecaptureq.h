@@ -296,7 +296,9 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r);
 /* Zero or negative numbers take the ECQ_DEFAULT_* values. */
 struct ecq_config {
     const char *url;                /* default ECQ_DEFAULT_URL */
-    int heartbeat_sec;
+    int heartbeat_sec;              /* a heartbeat per client this often; each one after
+                                     * the first is made when its socket takes it and goes
+                                     * ahead of the client's backlog ("backlog=BYTES") */
     size_t client_buffer;           /* per-client bound on the memory its queue holds */
     size_t max_message;             /* largest client message */
     int max_clients;                /* open WebSocket clients; one more gets 503 */

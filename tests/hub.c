@@ -1,7 +1,7 @@
 /* hub.c - the hub's queueing, bounds and close logic, in one process: clients are
  * socketpair()s handed to the server with ecq_server_adopt, so there are no ports and
- * no sleeps; every step is an ecq_server_poll with timeout 0. Built with ASan+UBSan
- * by test.sh; one "ok"/"not ok" line per check. */
+ * no sleeps but one (for a heartbeat to fall due); every step is an ecq_server_poll
+ * with timeout 0. Built with ASan+UBSan by test.sh; one "ok"/"not ok" line per check. */
 #include "../ecaptureq.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +35,11 @@ struct peer {
     int in_order;
     int close_code, pongs, eof;
     char pong[126];
+    struct {                        /* the first heartbeats: count, text, events read before */
+        long count;
+        int events;
+        char text[256];
+    } beat[8];
 };
 
 static struct peer *peer_new(struct ecq_server *s, int rcvbuf)
@@ -96,7 +101,12 @@ static void peer_read(struct peer *p)
                     if (e.event.pid != p->last_pid + 1) p->in_order = 0;
                     p->last_pid = e.event.pid;
                 } else if (e.payload_case == ECQ_PAYLOAD_RUN_LOG) p->logs++;
-                else if (e.payload_case == ECQ_PAYLOAD_HEARTBEAT) p->beats++;
+                else if (e.payload_case == ECQ_PAYLOAD_HEARTBEAT && p->beats < 8) {
+                    int len = (int)(e.heartbeat.message.len < 255 ? e.heartbeat.message.len : 255);
+                    p->beat[p->beats].count = (long)e.heartbeat.count;
+                    p->beat[p->beats].events = p->events;
+                    snprintf(p->beat[p->beats++].text, 256, "%.*s", len, e.heartbeat.message.ptr);
+                } else if (e.payload_case == ECQ_PAYLOAD_HEARTBEAT) p->beats++;
             } else if (r == ECQ_WS_CLOSE) {
                 p->close_code = p->rd.ctl_len >= 2 ? p->rd.ctl[0] << 8 | p->rd.ctl[1] : 0;
             } else if (r == ECQ_WS_PONG) {
@@ -130,6 +140,49 @@ static struct ecq_event event(long i, const char *payload, size_t n)
     struct ecq_event ev = {.timestamp = 1, .pid = i, .payload = {payload, n}, .length = (uint32_t)n};
     ev.uuid = (struct ecq_bytes){"u", 1};
     return ev;
+}
+
+/* Issue 20, item 7: a consumer far behind the stream reads a heartbeat whose counts
+ * are true when it reaches its socket, not when it fell due, and that says how much
+ * older traffic follows. A second server (heartbeat every second) queues 30 MB for a
+ * client that reads nothing; a heartbeat falls due; then the capture side reports
+ * 88,394 lost, and only then does the client read. */
+static void lagging_consumer(void)
+{
+    struct ecq_config cfg;
+    struct ecq_server *s;
+    static char big[60000];
+    memset(big, 'y', sizeof big);
+    ecq_config_init(&cfg);
+    cfg.url = "ws://127.0.0.1:0/";
+    cfg.client_buffer = 64 << 20;
+    cfg.heartbeat_sec = 1;
+    if (ecq_server_open(&s, &cfg) < 0) abort();
+    struct peer *p = peer_new(s, 65536);
+    pump(s, &p, 1);
+    int before = p->events;
+    for (long i = 1; i <= 500; i++) {
+        struct ecq_event ev = event(before + i, big, sizeof big);
+        ecq_server_event(s, &ev);
+        if (ecq_server_poll(s, NULL, 0, 0) < 0) abort(); /* p reads nothing */
+    }
+    struct timespec due = {1, 100 * 1000000};
+    nanosleep(&due, NULL);
+    for (int i = 0; i < 5; i++) ecq_server_poll(s, NULL, 0, 0); /* heartbeat 1 falls due */
+    ecq_server_set_lost(s, 88394);
+    pump(s, &p, 1);
+    for (int i = 0; i < 5000 && p->events < before + 500 && !p->bad; i++) pump(s, &p, 1);
+    const char *t = p->beats >= 2 ? p->beat[1].text : "";
+    const char *bl = strstr(t, " backlog=");
+    CHECK("a consumer 30 MB behind: heartbeat 0 on connect, then heartbeat 1", p->beats >= 2 &&
+          p->beat[0].count == 0 && p->beat[1].count == 1 && p->events == before + 500 && p->in_order && !p->bad);
+    CHECK("... heartbeat 1 reads lost=88394, set after it fell due, before the client read", strstr(t, " lost=88394") != NULL);
+    CHECK("... it came ahead of the backlog (at most 10 of 500 queued events before it)",
+          p->beats >= 2 && p->beat[1].events - before <= 10);
+    CHECK("... and says how many bytes of older traffic follow it (over 20 MB)", bl && strtoull(bl + 9, NULL, 10) > 20000000);
+    if (p->beats >= 2) printf("# heartbeat 1 after %d of 500 queued events: %s\n", p->beat[1].events - before, t);
+    peer_free(p);
+    ecq_server_close(s, 0);
 }
 
 int main(void)
@@ -232,6 +285,8 @@ int main(void)
     ecq_server_stats(s, &st);
     CHECK("an unfinished handshake does not count as an open client", st.clients == open_before && !b->upgraded);
     peer_free(b);
+
+    lagging_consumer();
 
     /* shutting down: the remaining client gets close 1001 */
     ecq_server_close(s, 200);
