@@ -4658,55 +4658,79 @@ io:
     return -1;
 }
 
-/* a JSON string: valid UTF-8 always, whatever the bytes (a byte that is not part of a
- * valid sequence becomes U+FFFD), controls escaped */
-/* a C1 control (U+0080..U+009F) at p: terminals take U+009B as CSI */
-static int ecq__is_c1(const char *p, size_t n)
+/* A character that shows as something other than itself, or as nothing, so that a
+ * string holding it can pass for another: C1 controls (U+009B is CSI to terminals),
+ * bidirectional controls (the embeddings and overrides U+202A..202E, the isolates
+ * U+2066..2069, the marks U+200E, 200F, 061C), and invisible format characters
+ * (zero-width space and joiners, word joiner and invisible operators, BOM, soft hyphen,
+ * Hangul fillers, Mongolian vowel separator, interlinear annotation, musical format
+ * controls, tag characters, line and paragraph separators). Returns its code point if
+ * p (n bytes) starts with one, else 0. */
+static uint32_t ecq__hidden_char(const char *p, size_t n)
 {
-    return n >= 2 && (unsigned char)p[0] == 0xC2 && (unsigned char)p[1] < 0xA0;
+    static const uint32_t hidden[][2] = {
+        {0x80, 0x9F},     {0xAD, 0xAD},     {0x61C, 0x61C},   {0x115F, 0x1160}, {0x180E, 0x180E},
+        {0x200B, 0x200F}, {0x2028, 0x202E}, {0x2060, 0x206F}, {0x3164, 0x3164}, {0xFEFF, 0xFEFF},
+        {0xFFA0, 0xFFA0}, {0xFFF9, 0xFFFB}, {0x1D173, 0x1D17A}, {0xE0000, 0xE007F}};
+    const unsigned char *u = (const unsigned char *)p;
+    size_t k = ecq__utf8_char(p, n);
+    uint32_t cp = k == 2 ? (u[0] & 0x1Fu) << 6 | (u[1] & 0x3Fu)
+                : k == 3 ? (u[0] & 0x0Fu) << 12 | (u[1] & 0x3Fu) << 6 | (u[2] & 0x3Fu)
+                : k == 4 ? (u[0] & 0x07u) << 18 | (u[1] & 0x3Fu) << 12 | (u[2] & 0x3Fu) << 6 | (u[3] & 0x3Fu)
+                         : 0;
+    for (size_t i = 0; cp && i < ECQ__ARRAY_LEN(hidden); i++)
+        if (cp >= hidden[i][0] && cp <= hidden[i][1]) return cp;
+    return 0;
 }
 
-static void ecq__json_str_mode(FILE *f, struct ecq_bytes b, int term)
+/* a hidden character (above) made visible as \uXXXX, or \UXXXXXXXX past the BMP */
+static int ecq__hidden_text(char *out, size_t cap, uint32_t cp)
+{
+    return snprintf(out, cap, cp > 0xFFFF ? "\\U%08x" : "\\u%04x", cp);
+}
+
+/* a JSON string: valid UTF-8 always, whatever the bytes (a byte that is not part of a
+ * valid sequence becomes U+FFFD); controls, C1 controls and the other hidden
+ * characters escaped (as a UTF-16 pair past the BMP) */
+static void ecq__json_str(FILE *f, struct ecq_bytes b)
 {
     fputc('"', f);
     for (size_t i = 0; i < b.len;) {
         unsigned char c = (unsigned char)b.ptr[i];
-        size_t k;
+        size_t k = c < 0x80 ? 1 : ecq__utf8_char(b.ptr + i, b.len - i);
+        uint32_t h = c < 0x80 ? 0 : ecq__hidden_char(b.ptr + i, b.len - i);
         if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
         else if (c == '\n') fputs("\\n", f);
         else if (c == '\r') fputs("\\r", f);
         else if (c == '\t') fputs("\\t", f);
         else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
         else if (c < 0x80) fputc(c, f);
-        else if (term && ecq__is_c1(b.ptr + i, b.len - i)) {
-            fprintf(f, "\\u%04x", (unsigned char)b.ptr[i + 1]); /* C1 control: escaped for a terminal */
-            i += 2;
-            continue;
-        } else if ((k = ecq__utf8_char(b.ptr + i, b.len - i))) {
-            fwrite(b.ptr + i, 1, k, f);
-            i += k;
-            continue;
-        } else fputs("\\ufffd", f);
-        i++;
+        else if (h > 0xFFFF) fprintf(f, "\\u%04x\\u%04x", 0xD800 + ((h - 0x10000) >> 10), 0xDC00 + ((h - 0x10000) & 0x3FF));
+        else if (h) fprintf(f, "\\u%04x", h);
+        else if (k) fwrite(b.ptr + i, 1, k, f);
+        else fputs("\\ufffd", f), k = 1;
+        i += k;
     }
     fputc('"', f);
 }
 
-static void ecq__json_str(FILE *f, struct ecq_bytes b) { ecq__json_str_mode(f, b, 0); }
-
-/* Text for a terminal: printable ASCII and valid UTF-8 pass; C0 controls, ESC, DEL,
- * C1 controls (U+0080..U+009F, such as CSI) and bytes that are not UTF-8 are shown as
- * \xNN, so that a process name or a server's string cannot drive the terminal. Writes
- * at most cap-1 bytes and a NUL into out ("..." marks a cut); returns out. */
+/* Text for a terminal: printable ASCII and valid UTF-8 pass; C0 controls, ESC, DEL
+ * and bytes that are not UTF-8 are shown as \xNN, C1 controls (such as CSI), bidi
+ * controls and invisible characters as \uXXXX, so that a process name or a server's
+ * string can neither drive the terminal nor pass for another name. Writes at most
+ * cap-1 bytes and a NUL into out ("..." marks a cut); returns out. */
 static const char *ecq__safe(char *out, size_t cap, const char *p, size_t n)
 {
     size_t o = 0, i = 0;
-    while (i < n && o + 8 < cap) {
+    while (i < n && o + 12 < cap) {
         unsigned char c = (unsigned char)p[i];
         size_t k = ecq__utf8_char(p + i, n - i);
+        uint32_t h = c >= 0x80 ? ecq__hidden_char(p + i, n - i) : 0;
         if (c >= 0x20 && c < 0x7f) {
             out[o++] = (char)c, i++;
-        } else if (c >= 0x80 && k && o + k + 4 < cap && !ecq__is_c1(p + i, n - i)) {
+        } else if (h) {
+            o += (size_t)ecq__hidden_text(out + o, cap - o, h), i += k;
+        } else if (c >= 0x80 && k && o + k + 4 < cap) {
             memcpy(out + o, p + i, k), o += k, i += k;
         } else {
             o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c), i++;
@@ -4740,9 +4764,26 @@ static int ecq__printable(struct ecq_bytes b)
         unsigned char c = (unsigned char)b.ptr[i];
         if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return 0;
         if (c == 0x7f) return 0;
-        if (ecq__is_c1(b.ptr + i, b.len - i)) return 0;
+        if (c == 0xC2 && i + 1 < b.len && (unsigned char)b.ptr[i + 1] < 0xA0) return 0; /* C1 */
     }
     return 1;
+}
+
+/* a printable payload as it is, but for CR, and bidi controls and invisible
+ * characters shown as \uXXXX */
+static void ecq__put_text(FILE *f, struct ecq_bytes b)
+{
+    char esc[16];
+    for (size_t i = 0; i < b.len;) {
+        uint32_t h = (unsigned char)b.ptr[i] >= 0x80 ? ecq__hidden_char(b.ptr + i, b.len - i) : 0;
+        if (h) {
+            fwrite(esc, 1, (size_t)ecq__hidden_text(esc, sizeof esc, h), f);
+            i += ecq__utf8_char(b.ptr + i, b.len - i);
+            continue;
+        }
+        if (b.ptr[i] != '\r') fputc(b.ptr[i], f);
+        i++;
+    }
 }
 
 static void ecq__hexdump(FILE *f, const uint8_t *p, size_t n)
@@ -4859,7 +4900,7 @@ static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_e
     if (w->compact) {
         fprintf(f, "%s%s%s %" PRId64 " %s %s%s:%u -> %s:%u%s %s%s%s %u ", k.dim, when, k.reset, v->pid, pname, k.cyan,
                 sip, v->src_port, dip, v->dst_port, k.reset, k.yellow, ecq__type_name(v->type), k.reset, v->length);
-        ecq__json_str_mode(f, (struct ecq_bytes){v->payload.ptr, show < 80 ? show : 80}, 1);
+        ecq__json_str(f, (struct ecq_bytes){v->payload.ptr, show < 80 ? show : 80});
         fputc('\n', f);
         return;
     }
@@ -4867,8 +4908,7 @@ static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_e
             uuid, k.reset, v->pid, k.bold, pname, k.reset, k.cyan, sip, v->src_port, dip, v->dst_port, k.reset, k.yellow,
             ecq__type_name(v->type), k.reset, v->length);
     if (!w->hex && ecq__printable(shown)) {
-        for (size_t i = 0; i < show; i++)
-            if (shown.ptr[i] != '\r') fputc(shown.ptr[i], f);
+        ecq__put_text(f, shown);
         if (show && shown.ptr[show - 1] != '\n') fputc('\n', f);
     } else {
         ecq__hexdump(f, (const uint8_t *)shown.ptr, show);

@@ -4,6 +4,10 @@ usage: evil_server.py MODE   prints "ready PORT", serves one client, exits
   inject   a proper 101, then entries whose strings carry terminal escapes (ESC, C1
            CSI, BEL), timestamps before 1970 (-1 ns, INT64_MIN), long strings of invalid
            UTF-8, then a close whose reason carries an escape
+  spoof    a proper 101, then entries whose strings carry what shows as something else
+           or as nothing: bidi overrides and isolates (U+202A..202E, 2066..2069), marks,
+           zero-width and other invisible characters, tag characters, C1 controls
+           (U+0080..009F), in names, addresses, the run log, a heartbeat and a payload
   noupgrade | noconnection | extension | protocol
            a 101 without Upgrade: websocket / without Connection: Upgrade / with an
            extension / with a subprotocol nobody asked for"""
@@ -72,6 +76,23 @@ if mode == "inject":
     entry = bytes([0x08, 2, 0x12]) + bytes([0x80 | (len(raw) & 0x7f), len(raw) >> 7]) + raw
     c.sendall(frame(2, entry))
     c.sendall(frame(8, struct.pack(">H", 1000) + (ESC + "[2Jbye").encode()))
+    try:
+        c.settimeout(3)
+        c.recv(100)
+    except OSError:
+        pass
+if mode == "spoof":
+    RLO, LRI, PDI, ZWSP, TAG_A = "\u202e", "\u2066", "\u2069", "\u200b", "\U000e0041"
+    send(pb.LogEntry(log_type=pb.LOG_TYPE_PROCESS_LOG, run_log="log " + "".join(map(chr, range(0x202a, 0x202f))) + "end\n"))
+    send(pb.LogEntry(log_type=pb.LOG_TYPE_HEARTBEAT, heartbeat_payload=pb.Heartbeat(
+        count=1, message="beat " + "".join(map(chr, range(0x2066, 0x206a))) + " \u0080\u0085\u009f")))
+    ev = pb.Event(timestamp=1, uuid=LRI + "uuid" + PDI, src_ip="10.0.0.1" + ZWSP, src_port=1, dst_ip="10.0.0.2\u200f",
+                  dst_port=2, pid=7, pname="sshd" + RLO + "exe.txt" + TAG_A, type=1, length=0,
+                  payload=("GET /" + RLO + "gpj.exe HTTP/1.1\r\nX: \ufeff\u2067\u061c\r\n\r\n").encode())
+    send(pb.LogEntry(log_type=pb.LOG_TYPE_EVENT, event_payload=ev))
+    ev = pb.Event(timestamp=1, uuid="c1", pname="c1\u0080\u009b\u0085", payload=b"bin")
+    send(pb.LogEntry(log_type=pb.LOG_TYPE_EVENT, event_payload=ev))
+    c.sendall(frame(8, struct.pack(">H", 1000)))
     try:
         c.settimeout(3)
         c.recv(100)

@@ -88,13 +88,13 @@ for m in text compact json; do
   case $m in text) f=--no-color ;; compact) f=--compact ;; json) f=--json ;; esac
   TZ=UTC timeout 10 ./ecaptureq watch ws://127.0.0.1:$HPORT/ $f --verbose >"$OUT/evil-$m.out" 2>"$OUT/evil-$m.err"
 done
-check "watch text and compact modes: no ESC, BEL or C1 control from the server reaches the terminal (shown as \\xNN)" \
+check "watch text and compact modes: no ESC, BEL or C1 control from the server reaches the terminal (shown as \\xNN, \\uXXXX)" \
   $PY - "$OUT/evil-text.out" "$OUT/evil-text.err" "$OUT/evil-compact.out" "$OUT/evil-compact.err" <<'PYEOF'
 import sys
 blobs = [open(p, "rb").read() for p in sys.argv[1:]]
 out = b"".join(blobs)
 ok = all(b not in out for b in (b"\x1b", b"\x07", b"\xc2\x9b"))
-ok = ok and b"\\x1b[5mevil" in blobs[0] and b"\\x1b]0;pwned" in blobs[0] and b"\\xc2\\x9b31mbeat" in blobs[0]
+ok = ok and b"\\x1b[5mevil" in blobs[0] and b"\\x1b]0;pwned" in blobs[0] and b"\\u009b31mbeat" in blobs[0]
 ok = ok and b"\\x1b[5mevil" in blobs[2] and b"CSI \\u009b2J" in blobs[2]
 sys.exit(0 if ok else 1)
 PYEOF
@@ -107,6 +107,40 @@ d = [json.loads(l) for l in lines]
 long = [x for x in d if x.get("kind") == "event" and len(x.get("pname", "")) > 4000]
 sys.exit(0 if long and "\ufffd" in long[0]["pname"] and "é" in long[0]["pname"] else 1)
 PYEOF
+# names that pass for others: bidi overrides, invisible characters, C1 controls (issue 20)
+for m in text compact json; do
+  start_ready "spoof-$m" $PY tests/evil_server.py spoof || continue
+  case $m in text) f=--no-color ;; compact) f=--compact ;; json) f=--json ;; esac
+  unpriv ./ecaptureq watch ws://127.0.0.1:$HPORT/ $f --verbose >"$OUT/spoof-$m.out" 2>"$OUT/spoof-$m.err"
+done
+check "watch text and compact modes: bidi controls, invisible and C1 characters are shown as \\uXXXX, never raw" \
+  $PY - "$OUT/spoof-text.out" "$OUT/spoof-compact.out" <<'PYEOF'
+import sys
+hidden = [chr(c) for c in list(range(0x80, 0xa0)) + list(range(0x202a, 0x202f)) + list(range(0x2066, 0x206a))]
+hidden += ["\u200b", "\u200f", "\ufeff", "\u061c", "\U000e0041"]
+text, compact = (open(p, "rb").read().decode("utf-8") for p in sys.argv[1:])
+ok = not any(h in text or h in compact for h in hidden)
+for want in ("sshd\\u202eexe.txt\\U000e0041", "\\u2066uuid\\u2069", "10.0.0.1\\u200b:1 -> 10.0.0.2\\u200f:2",
+             "log \\u202a\\u202b\\u202c\\u202d\\u202eend", "beat \\u2066\\u2067\\u2068\\u2069 \\u0080\\u0085\\u009f",
+             "GET /\\u202egpj.exe HTTP/1.1\nX: \\ufeff\\u2067\\u061c", "c1\\u0080\\u009b\\u0085"):
+    ok = ok and want in text
+ok = ok and "sshd\\u202eexe.txt\\U000e0041" in compact and '"GET /\\u202egpj.exe' in compact
+sys.exit(0 if ok else 1)
+PYEOF
+check "watch --json: C1 controls (and bidi, invisible characters) escaped as \\u0080 etc., the strings intact" \
+  $PY - "$OUT/spoof-json.out" <<'PYEOF'
+import json, sys
+raw = open(sys.argv[1], "rb").read()
+ok = not any(bytes([0xc2, b]) in raw for b in range(0x80, 0xa0)) and b"\xe2\x80\xae" not in raw and b"\xf3\xa0" not in raw
+d = [json.loads(l) for l in raw.decode("utf-8").splitlines()]
+ev = [x for x in d if x["kind"] == "event"]
+hb = [x for x in d if x["kind"] == "heartbeat"]
+ok = ok and b'"pname":"c1\\u0080\\u009b\\u0085"' in raw and b"\\u202e" in raw and b"\\udb40\\udc41" in raw
+ok = ok and len(ev) == 2 and ev[0]["pname"] == "sshd\u202eexe.txt\U000e0041" and ev[1]["pname"] == "c1\u0080\u009b\u0085"
+ok = ok and hb and hb[0]["message"] == "beat \u2066\u2067\u2068\u2069 \u0080\u0085\u009f"
+sys.exit(0 if ok else 1)
+PYEOF
+
 for m in noupgrade noconnection extension protocol; do
   start_ready "evil-$m" $PY tests/evil_server.py $m || continue
   timeout 10 ./ecaptureq watch ws://127.0.0.1:$HPORT/ >/dev/null 2>"$OUT/evil-$m.err"; rc=$?
