@@ -1688,13 +1688,16 @@ static void ecq__client_answer(struct ecq_server *s, struct ecq__client *c, stru
     (void)ecq__client_flush(s, c); /* a client that died is reaped; nothing else to do */
 }
 
-/* Answers a refused request with a complete HTTP response, then closes. */
+/* Answers a refused request with a complete HTTP response, then closes. The body is
+ * plain text that a browser must neither sniff as markup nor run anything from. */
 static void ecq__client_reject(struct ecq_server *s, struct ecq__client *c, int code)
 {
-    char resp[512], body[128], why[64];
+    char resp[640], body[128], why[64];
     int bl = snprintf(body, sizeof body, "%d %s\n", code, ecq__status_text(code));
     int n = snprintf(resp, sizeof resp,
-                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n%s%s%s\r\n%s",
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+                     "X-Content-Type-Options: nosniff\r\nContent-Security-Policy: default-src 'none'; "
+                     "frame-ancestors 'none'\r\nCache-Control: no-store\r\nConnection: close\r\n%s%s%s\r\n%s",
                      code, ecq__status_text(code), bl, code == 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
                      code == 405 ? "Allow: GET\r\n" : "", code == 401 ? "WWW-Authenticate: Bearer\r\n" : "", body);
     snprintf(why, sizeof why, "refused with %d %s", code, ecq__status_text(code));

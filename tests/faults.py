@@ -22,17 +22,27 @@ def report(name, cond, why=""):
     print(("ok - %s" % name) if cond else ("not ok - %s: %s" % (name, why)), flush=True)
 
 
+HEADS = []  # the head of every answer status() read
+
+
+def hardened(head):
+    """an error answer a browser can neither sniff into markup nor run anything from"""
+    h = head.lower()
+    return b"\r\nx-content-type-options: nosniff\r\n" in h and b"\r\ncontent-security-policy: default-src 'none'" in h
+
+
 def status(sock):
     data = b""
     sock.settimeout(5)
     try:
-        while b"\r\n" not in data:
+        while b"\r\n\r\n" not in data:
             c = sock.recv(4096)
             if not c:
                 break
             data += c
     except socket.timeout:
         pass
+    HEADS.append(data.partition(b"\r\n\r\n")[0] + b"\r\n")
     parts = data.split(b" ", 2)
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
@@ -176,12 +186,14 @@ elif mode == "slow":
             rest += x
     except socket.timeout:
         rest = None
-    report("slowloris: an unfinished head gets 408 and is closed (%.1f s)" % (time.time() - t0), code == 408 and rest is not None)
+    report("slowloris: an unfinished head gets 408 (nosniff, CSP) and is closed (%.1f s)" % (time.time() - t0),
+           code == 408 and hardened(HEADS[-1]) and rest is not None, repr(HEADS[-1]))
 elif mode == "full":
     n = int(sys.argv[3])
     held = [handshake() for _ in range(n)]
     s, code = handshake()
-    report("--max-clients %d: the next connection gets 503" % n, all(c == 101 for _, c in held) and code == 503, "got %d" % code)
+    report("--max-clients %d: the next connection gets 503 (nosniff, CSP)" % n,
+           all(c == 101 for _, c in held) and code == 503 and hardened(HEADS[-1]), "got %d: %r" % (code, HEADS[-1]))
     for h, _ in held:
         h.close()
     time.sleep(0.3)
@@ -197,8 +209,9 @@ elif mode == "token":
         c.sendall(data)
         codes[name] = status(c)
         c.close()
-    report("--token: none 401, wrong 401, Bearer 101, ?token= 101, wrong query 401",
-           codes == {"none": 401, "wrong": 401, "bearer": 101, "query": 101, "wrong query": 401}, repr(codes))
+    report("--token: none 401, wrong 401, Bearer 101, ?token= 101, wrong query 401 (each 401 with nosniff, CSP)",
+           codes == {"none": 401, "wrong": 401, "bearer": 101, "query": 101, "wrong query": 401} and
+           all(hardened(h) for h in HEADS if h.startswith(b"HTTP/1.1 401")), repr(codes))
 elif mode == "hello":
     # the server streams 8 KB events into a 4 KiB client bound: every client is over it at
     # once; each must still get the whole 101 first, then a close 1008

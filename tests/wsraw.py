@@ -211,6 +211,9 @@ def main():
     def bad(name, req, want, extra=None):
         code, head, body = status_of(req)
         ok = code == want and "Content-Length:" in head and body.startswith(str(want).encode())
+        # every refusal: plain text a browser must not sniff as markup nor run anything from
+        ok = ok and "\r\nX-Content-Type-Options: nosniff\r\n" in head + "\r\n"
+        ok = ok and "\r\nContent-Security-Policy: default-src 'none'" in head
         if extra:
             ok = ok and extra in head
         report(name, ok, "got %d: %r %r" % (code, head, body))
@@ -224,6 +227,8 @@ def main():
     bad("400 without Connection: upgrade", GOOD.replace(b"Connection: Upgrade", b"Connection: close"), 400)
     bad("400 for HTTP/1.0", GOOD.replace(b"HTTP/1.1", b"HTTP/1.0", 1), 400)
     bad("400 for garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400)
+    bad("403 for a foreign Origin", GOOD.replace(b"\r\n\r\n", b"\r\nOrigin: https://evil.example\r\n\r\n"), 403)
+    bad("403 for a rebinding Host", GOOD.replace(b"Host: 127.0.0.1", b"Host: evil.example"), 403)
     bad("431 for a head over 8 KiB", GOOD.replace(b"\r\n\r\n", b"\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"), 431)
     code, head, body = status_of(b"GET / HTTP/1.1\r\nX: " + b"b" * 20000)
     report("431 before the head even ends", code == 431, head)
