@@ -242,6 +242,55 @@ static size_t ecq__utf8_char(const char *p, size_t n)
     return k <= n && ecq_utf8_valid(p, k) ? k : 0;
 }
 
+/* A character that shows as something other than itself, or as nothing, so that a
+ * string holding it can pass for another: C1 controls (U+009B is CSI to terminals),
+ * bidirectional controls (the embeddings and overrides U+202A..202E, the isolates
+ * U+2066..2069, the marks U+200E, 200F, 061C), and invisible format characters
+ * (zero-width space and joiners, word joiner and invisible operators, BOM, soft hyphen,
+ * Hangul fillers, Mongolian vowel separator, interlinear annotation, musical format
+ * controls, tag characters, line and paragraph separators). Returns its code point if
+ * p (n bytes) starts with one, else 0. */
+static uint32_t ecq__hidden_char(const char *p, size_t n)
+{
+    static const uint32_t hidden[][2] = {
+        {0x80, 0x9F},     {0xAD, 0xAD},     {0x61C, 0x61C},   {0x115F, 0x1160}, {0x180E, 0x180E},
+        {0x200B, 0x200F}, {0x2028, 0x202E}, {0x2060, 0x206F}, {0x3164, 0x3164}, {0xFEFF, 0xFEFF},
+        {0xFFA0, 0xFFA0}, {0xFFF9, 0xFFFB}, {0x1D173, 0x1D17A}, {0xE0000, 0xE007F}};
+    const unsigned char *u = (const unsigned char *)p;
+    size_t k = ecq__utf8_char(p, n);
+    uint32_t cp = k == 2 ? (u[0] & 0x1Fu) << 6 | (u[1] & 0x3Fu)
+                : k == 3 ? (u[0] & 0x0Fu) << 12 | (u[1] & 0x3Fu) << 6 | (u[2] & 0x3Fu)
+                : k == 4 ? (u[0] & 0x07u) << 18 | (u[1] & 0x3Fu) << 12 | (u[2] & 0x3Fu) << 6 | (u[3] & 0x3Fu)
+                         : 0;
+    for (size_t i = 0; cp && i < ECQ__ARRAY_LEN(hidden); i++)
+        if (cp >= hidden[i][0] && cp <= hidden[i][1]) return cp;
+    return 0;
+}
+
+/* The one JSON string escaper, a character at a time: the escaped form of the
+ * character at p into out (at most 12 bytes), its length returned and its bytes in *k.
+ * Always valid UTF-8 and safe to show: a byte that starts no valid sequence becomes
+ * U+FFFD; quote and backslash, controls, C1 controls and the other hidden characters
+ * (bidi overrides, zero-width...) are escaped, as a UTF-16 pair past the BMP. */
+static size_t ecq__json_char(const char *p, size_t n, char out[16], size_t *k)
+{
+    unsigned char c = (unsigned char)*p;
+    size_t len = c < 0x80 ? 1 : ecq__utf8_char(p, n);
+    uint32_t h = c < 0x80 ? 0 : ecq__hidden_char(p, n);
+    *k = len ? len : 1;
+    if (c == '"' || c == '\\') return out[0] = '\\', out[1] = (char)c, 2;
+    if (c == '\n') return memcpy(out, "\\n", 2), 2;
+    if (c == '\r') return memcpy(out, "\\r", 2), 2;
+    if (c == '\t') return memcpy(out, "\\t", 2), 2;
+    if (c < 0x20 || c == 0x7f) return (size_t)snprintf(out, 16, "\\u%04x", c);
+    if (c < 0x80) return out[0] = (char)c, 1;
+    if (h > 0xFFFF)
+        return (size_t)snprintf(out, 16, "\\u%04x\\u%04x", 0xD800 + ((h - 0x10000) >> 10), 0xDC00 + ((h - 0x10000) & 0x3FF));
+    if (h) return (size_t)snprintf(out, 16, "\\u%04x", h);
+    if (len) return memcpy(out, p, len), len;
+    return memcpy(out, "\\ufffd", 6), 6;
+}
+
 /* v in decimal at o; returns the digits written */
 static inline size_t ecq__dec(char *o, uint64_t v)
 {
@@ -1481,13 +1530,10 @@ static void ecq__broadcast(struct ecq_server *s, struct ecq__msg *m)
 /* JSON string body of text (quotes not included): returns the length written, at most cap-1 */
 static size_t ecq__json_escape(char *out, size_t cap, const char *text)
 {
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)text; *p && o + 7 < cap; p++) {
-        if (*p == '"' || *p == '\\') out[o++] = '\\', out[o++] = (char)*p;
-        else if (*p == '\n') out[o++] = '\\', out[o++] = 'n';
-        else if (*p < 0x20 || *p == 0x7F) o += (size_t)snprintf(out + o, cap - o, "\\u%04x", *p);
-        else out[o++] = (char)*p;
-    }
+    size_t o = 0, n = strlen(text);
+    char esc[16];
+    for (size_t i = 0, k, e; i < n && (e = ecq__json_char(text + i, n - i, esc, &k)) < cap - o; i += k)
+        memcpy(out + o, esc, e), o += e;
     out[o] = 0;
     return o;
 }
@@ -4661,59 +4707,18 @@ io:
     return -1;
 }
 
-/* A character that shows as something other than itself, or as nothing, so that a
- * string holding it can pass for another: C1 controls (U+009B is CSI to terminals),
- * bidirectional controls (the embeddings and overrides U+202A..202E, the isolates
- * U+2066..2069, the marks U+200E, 200F, 061C), and invisible format characters
- * (zero-width space and joiners, word joiner and invisible operators, BOM, soft hyphen,
- * Hangul fillers, Mongolian vowel separator, interlinear annotation, musical format
- * controls, tag characters, line and paragraph separators). Returns its code point if
- * p (n bytes) starts with one, else 0. */
-static uint32_t ecq__hidden_char(const char *p, size_t n)
-{
-    static const uint32_t hidden[][2] = {
-        {0x80, 0x9F},     {0xAD, 0xAD},     {0x61C, 0x61C},   {0x115F, 0x1160}, {0x180E, 0x180E},
-        {0x200B, 0x200F}, {0x2028, 0x202E}, {0x2060, 0x206F}, {0x3164, 0x3164}, {0xFEFF, 0xFEFF},
-        {0xFFA0, 0xFFA0}, {0xFFF9, 0xFFFB}, {0x1D173, 0x1D17A}, {0xE0000, 0xE007F}};
-    const unsigned char *u = (const unsigned char *)p;
-    size_t k = ecq__utf8_char(p, n);
-    uint32_t cp = k == 2 ? (u[0] & 0x1Fu) << 6 | (u[1] & 0x3Fu)
-                : k == 3 ? (u[0] & 0x0Fu) << 12 | (u[1] & 0x3Fu) << 6 | (u[2] & 0x3Fu)
-                : k == 4 ? (u[0] & 0x07u) << 18 | (u[1] & 0x3Fu) << 12 | (u[2] & 0x3Fu) << 6 | (u[3] & 0x3Fu)
-                         : 0;
-    for (size_t i = 0; cp && i < ECQ__ARRAY_LEN(hidden); i++)
-        if (cp >= hidden[i][0] && cp <= hidden[i][1]) return cp;
-    return 0;
-}
-
 /* a hidden character (above) made visible as \uXXXX, or \UXXXXXXXX past the BMP */
 static int ecq__hidden_text(char *out, size_t cap, uint32_t cp)
 {
     return snprintf(out, cap, cp > 0xFFFF ? "\\U%08x" : "\\u%04x", cp);
 }
 
-/* a JSON string: valid UTF-8 always, whatever the bytes (a byte that is not part of a
- * valid sequence becomes U+FFFD); controls, C1 controls and the other hidden
- * characters escaped (as a UTF-16 pair past the BMP) */
+/* a JSON string of any bytes (ecq__json_char's rules), quotes included */
 static void ecq__json_str(FILE *f, struct ecq_bytes b)
 {
+    char esc[16];
     fputc('"', f);
-    for (size_t i = 0; i < b.len;) {
-        unsigned char c = (unsigned char)b.ptr[i];
-        size_t k = c < 0x80 ? 1 : ecq__utf8_char(b.ptr + i, b.len - i);
-        uint32_t h = c < 0x80 ? 0 : ecq__hidden_char(b.ptr + i, b.len - i);
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c == '\n') fputs("\\n", f);
-        else if (c == '\r') fputs("\\r", f);
-        else if (c == '\t') fputs("\\t", f);
-        else if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
-        else if (c < 0x80) fputc(c, f);
-        else if (h > 0xFFFF) fprintf(f, "\\u%04x\\u%04x", 0xD800 + ((h - 0x10000) >> 10), 0xDC00 + ((h - 0x10000) & 0x3FF));
-        else if (h) fprintf(f, "\\u%04x", h);
-        else if (k) fwrite(b.ptr + i, 1, k, f);
-        else fputs("\\ufffd", f), k = 1;
-        i += k;
-    }
+    for (size_t i = 0, k; i < b.len; i += k) fwrite(esc, 1, ecq__json_char(b.ptr + i, b.len - i, esc, &k), f);
     fputc('"', f);
 }
 
