@@ -4648,15 +4648,10 @@ static int ecq__watch_check_101(const char *head, size_t hl, const char *want, c
         return -1;
     }
     /* the accept value must be the one for our key */
-    const char *acc = NULL;
-    for (const char *p = head; p && p < head + hl; p = memchr(p, '\n', (size_t)(head + hl - p)), p = p ? p + 1 : p)
-        if (strncasecmp(p, "Sec-WebSocket-Accept:", 21) == 0) {
-            acc = p + 21;
-            break;
-        }
-    while (acc && *acc == ' ') acc++;
-    if (!acc || strncmp(acc, want, 28) != 0 || acc[28] != '\r') {
-        snprintf(why, whycap, "Sec-WebSocket-Accept %s (expected %s for our key)", acc ? "does not match" : "missing", want);
+    struct ecq_bytes acc = ecq__head_field(head, hl, "Sec-WebSocket-Accept");
+    if (acc.len != 28 || memcmp(acc.ptr, want, 28) != 0) {
+        snprintf(why, whycap, "Sec-WebSocket-Accept %s (expected %s for our key)", acc.ptr ? "does not match" : "missing",
+                 want);
         return -1;
     }
     return 0;
