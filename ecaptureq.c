@@ -836,17 +836,13 @@ static int ecq__query_token(struct ecq_bytes q, char *out, size_t cap, size_t *o
     return 0;
 }
 
-int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_policy *p,
-                           char accept[29])
+/* The request line, METHOD SP TARGET SP HTTP/1.1: 0 (with *eol at its end and the
+ * target's query), or the status to answer. */
+static int ecq__request_line(const char *cur, size_t len, const char *want_path, const char **eol_out,
+                             struct ecq_bytes *query)
 {
-    const char *cur = head, *end = head + len, *eol, *sp1, *sp2;
-    struct ecq_bytes host = {0}, upgrade = {0}, conn = {0}, key = {0}, version = {0}, origin = {0}, auth = {0},
-                     path, query = {0};
-    int nhost = 0, nupgrade = 0, nkey = 0, nversion = 0, norigin = 0, nauth = 0, plain;
-    const char *want_path = p && p->path ? p->path : "/";
-    uint8_t raw[18];
-
-    /* request line: METHOD SP TARGET SP HTTP/1.1 */
+    const char *eol, *sp1, *sp2;
+    struct ecq_bytes path;
     eol = memchr(cur, '\n', len);
     if (!eol || eol == cur || eol[-1] != '\r') return 400;
     sp1 = memchr(cur, ' ', (size_t)(eol - cur));
@@ -864,10 +860,24 @@ int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_p
         if ((unsigned char)path.ptr[i] < 0x21 || (unsigned char)path.ptr[i] > 0x7E) return 400;
     const char *qm = memchr(path.ptr, '?', path.len);
     if (qm) {
-        query.ptr = qm + 1, query.len = path.len - (size_t)(qm + 1 - path.ptr);
+        query->ptr = qm + 1, query->len = path.len - (size_t)(qm + 1 - path.ptr);
         path.len = (size_t)(qm - path.ptr);
     }
     if (path.len != strlen(want_path) || memcmp(path.ptr, want_path, path.len) != 0) return 404;
+    *eol_out = eol;
+    return 0;
+}
+
+int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_policy *p,
+                           char accept[29])
+{
+    const char *cur, *end = head + len, *eol;
+    struct ecq_bytes host = {0}, upgrade = {0}, conn = {0}, key = {0}, version = {0}, origin = {0}, auth = {0},
+                     query = {0};
+    int nhost = 0, nupgrade = 0, nkey = 0, nversion = 0, norigin = 0, nauth = 0, plain;
+    uint8_t raw[18];
+    int rc = ecq__request_line(head, len, p && p->path ? p->path : "/", &eol, &query);
+    if (rc) return rc;
 
     /* header fields */
     for (cur = eol + 1; cur < end; cur = eol + 1) {
@@ -4950,6 +4960,38 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
 }
 
 /* Reads one connection to its end. 0: normal close (or signal), 1: lost. */
+/* The frames in n bytes of the server's: messages shown, pings answered. -1 when all
+ * were taken; else the session's end, 0 (a clean close) or 1 (the stream lost), with
+ * why filled. */
+static int ecq__watch_frames(struct ecq__watch *w, int fd, struct ecq_ws_reader *rd, const uint8_t *in, size_t n,
+                             int closing, char *why, size_t whycap)
+{
+    for (size_t off = 0, used; off < n; off += used) {
+        int r = ecq_ws_read(rd, in + off, n - off, &used);
+        if (r == ECQ_WS_MESSAGE) {
+            ecq__watch_entry(w, rd->data, rd->data_len);
+            fflush(stdout);
+        } else if (r == ECQ_WS_PING) {
+            ecq__watch_send(fd, 10, rd->ctl, rd->ctl_len);
+        } else if (r == ECQ_WS_CLOSE) {
+            unsigned code = rd->ctl_len >= 2 ? (unsigned)rd->ctl[0] << 8 | rd->ctl[1] : 1005;
+            if (!closing) ecq__watch_send(fd, 8, rd->ctl, rd->ctl_len >= 2 ? 2 : 0);
+            snprintf(why, whycap, "server closed the connection (%u%s%.*s)", code, rd->ctl_len > 2 ? " " : "",
+                     rd->ctl_len > 2 ? (int)rd->ctl_len - 2 : 0, (const char *)rd->ctl + 2);
+            return closing || code == 1000 || code == 1001 ? 0 : 1; /* a clean close; errors lose the stream */
+        } else if (r < 0) {
+            uint8_t cc[2] = {(uint8_t)(-r >> 8), (uint8_t)-r};
+            ecq__watch_send(fd, 8, cc, 2);
+            if (r == -1009)
+                snprintf(why, whycap, "a message over --max-message %" PRIu64 " bytes (closed with 1009)", w->max_message);
+            else
+                snprintf(why, whycap, "protocol error from the server (closed with %d)", -r);
+            return 1;
+        }
+    }
+    return -1;
+}
+
 static int ecq__watch_session(struct ecq__watch *w, int fd, struct pollfd *sp, const uint8_t *early, size_t nearly,
                               int *stop, char *why, size_t whycap)
 {
@@ -4961,33 +5003,8 @@ static int ecq__watch_session(struct ecq__watch *w, int fd, struct pollfd *sp, c
     const uint8_t *in = early;
     ssize_t n = (ssize_t)nearly;
     for (;;) {
-        size_t off = 0, used;
-        while (off < (size_t)n) {
-            int r = ecq_ws_read(&rd, in + off, (size_t)n - off, &used);
-            off += used;
-            if (r == ECQ_WS_MESSAGE) {
-                ecq__watch_entry(w, rd.data, rd.data_len);
-                fflush(stdout);
-            } else if (r == ECQ_WS_PING) {
-                ecq__watch_send(fd, 10, rd.ctl, rd.ctl_len);
-            } else if (r == ECQ_WS_CLOSE) {
-                unsigned code = rd.ctl_len >= 2 ? (unsigned)rd.ctl[0] << 8 | rd.ctl[1] : 1005;
-                if (!closing) ecq__watch_send(fd, 8, rd.ctl, rd.ctl_len >= 2 ? 2 : 0);
-                snprintf(why, whycap, "server closed the connection (%u%s%.*s)", code, rd.ctl_len > 2 ? " " : "",
-                         rd.ctl_len > 2 ? (int)rd.ctl_len - 2 : 0, (const char *)rd.ctl + 2);
-                rc = closing || code == 1000 || code == 1001 ? 0 : 1; /* a clean close; errors lose the stream */
-                goto out;
-            } else if (r < 0) {
-                uint8_t cc[2] = {(uint8_t)(-r >> 8), (uint8_t)-r};
-                ecq__watch_send(fd, 8, cc, 2);
-                if (r == -1009)
-                    snprintf(why, whycap, "a message over --max-message %" PRIu64 " bytes (closed with 1009)",
-                             w->max_message);
-                else
-                    snprintf(why, whycap, "protocol error from the server (closed with %d)", -r);
-                goto out;
-            }
-        }
+        if ((rc = ecq__watch_frames(w, fd, &rd, in, (size_t)n, closing, why, whycap)) >= 0) goto out;
+        rc = 1;
         n = 0; /* consumed */
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, *sp};
         int64_t now = ecq__now_ms();
