@@ -2927,12 +2927,14 @@ static int ecq__soname_match(const struct ecq__lib *k, const char *path)
 }
 
 /* What a file is: a TLS library by its name, an executable its row's check accepts
- * (Go), or any ELF file that defines a row's first two functions itself. NULL: none. */
-static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const char *path)
+ * (Go), or any ELF file that defines a row's first two functions itself. NULL: none;
+ * *over then says why if the file is over the ELF bounds (it is skipped). */
+static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const char *path, const char **over)
 {
     struct ecq_elf_func fn;
     char v[64];
     const char *why;
+    *over = NULL;
     for (size_t i = 0; i < ECQ__NLIBS; i++)
         if ((ecq__libs[i].find & ECQ__FIND_SONAME) && ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
     for (size_t i = 0; i < ECQ__NLIBS; i++)
@@ -2940,9 +2942,10 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
             return &ecq__libs[i];
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__probe *p = ecq__libs[i].funcs;
-        if ((ecq__libs[i].find & ECQ__FIND_SYMBOLS) && p[0].func && p[1].func &&
-            ecq_elf_find_func(f, size, p[0].func, &fn) == 0 && ecq_elf_find_func(f, size, p[1].func, &fn) == 0)
-            return &ecq__libs[i];
+        if (!(ecq__libs[i].find & ECQ__FIND_SYMBOLS) || !p[0].func || !p[1].func) continue;
+        int rc = ecq_elf_find_func(f, size, p[0].func, &fn);
+        if (rc == ECQ_ELF_OVER_BOUNDS) return *over = fn.why, NULL; /* whatever the name: the file is skipped */
+        if (rc == 0 && ecq_elf_find_func(f, size, p[1].func, &fn) == 0) return &ecq__libs[i];
     }
     return NULL;
 }
@@ -2950,12 +2953,13 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
 struct ecq__identify_job {
     const char *path;
     const struct ecq__lib *lib;
+    const char *over;               /* over the ELF bounds: why */
 };
 
 static int ecq__identify_fn(void *ctx, const uint8_t *f, size_t n)
 {
     struct ecq__identify_job *j = ctx;
-    j->lib = ecq__identify(f, n, j->path);
+    j->lib = ecq__identify(f, n, j->path, &j->over);
     return 0;
 }
 
@@ -3582,8 +3586,9 @@ static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
         return 0;
     }
     snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
-    struct ecq__identify_job job = {mp->path, NULL};
+    struct ecq__identify_job job = {mp->path, NULL, NULL};
     int read = ecq__with_file(fd, mf, ecq__identify_fn, &job);
+    if (job.over) ecq__log(c, "discovery: %s: skipped: %s", name, job.over);
     int rc = job.lib ? ecq__attach_file(c, job.lib, mf, name, c->o.pid != 0) : 0;
     close(fd);
     if (rc > 0) d->total += rc;

@@ -22,6 +22,23 @@ check "... and still serves a consumer (its replay and a heartbeat)" \
   bash -c "$PY tests/consume.py ws://127.0.0.1:$HAP/ --seconds 2 | grep -q heartbeat_payload"
 rm -rf "$HD/files"
 
+# files made to stall or mislead the ELF parser (tests/hostile_elf.py), mapped for
+# execution by nobody: one over the bounds is skipped with one line, probes go only
+# on code, and the agent keeps serving
+/usr/bin/python3 tests/hostile_elf.py "$HD/elf" >/dev/null && chown -R 65534:65534 "$HD/elf"
+"${NOBODY[@]}" /usr/bin/python3 -c "import mmap, sys, time
+maps = [mmap.mmap(open(f, 'rb').fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC) for f in sys.argv[1:]]
+time.sleep(3)" "$HD"/elf/* &
+HM=$!
+sleep 1
+check "nobody mapping the hostile ELF files: the agent answers a new consumer meanwhile" \
+  bash -c "$PY tests/consume.py ws://127.0.0.1:$HAP/ --seconds 1 | grep -q heartbeat_payload"
+wait $HM
+check "... a file over the bounds is skipped with one line naming the bound" \
+  bash -c "test \$(grep -c 'symbols-over.so (pid $HM): skipped: a symbol table of over 1048576 entries' $OUT/hostile.log) = 1"
+check "... a fake libssl.so.3 gets probes only on code: SSL_free alone, the rest refused as not code" \
+  grep -q "fake-libssl.so.3 (pid $HM): 1 of 5 functions probed.*SSL_write (not in the file part of an executable segment)" "$OUT/hostile.log"
+
 # a single TLS call of 2 GiB and more does not fit the records: counted, never silent
 timeout 120 "${NOBODY[@]}" "$HD/big_write" "$HD/cert.pem" "$HD/key.pem" >"$OUT/big_write.out" 2>&1
 wait_log "$OUT/hostile.log" 'capture lost 1 record(s), 2147483653 bytes' 5
