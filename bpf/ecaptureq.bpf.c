@@ -244,7 +244,10 @@ static __always_inline int share(__u32 uid, int d)
         if (n && *n) __sync_fetch_and_add(n, -1);
         return 0;
     }
-    if (!n) return bpf_map_update_elem(&call_share, &uid, &one, BPF_NOEXIST) == 0 ? 0 : -1;
+    if (!n) { /* the user's first entry; another CPU may be making it at this moment */
+        if (bpf_map_update_elem(&call_share, &uid, &one, BPF_NOEXIST) == 0) return 0;
+        if (!(n = bpf_map_lookup_elem(&call_share, &uid))) return -1;
+    }
     if (*n >= CALLS_PER_UID) return -1;
     __sync_fetch_and_add(n, 1);
     return 0;
