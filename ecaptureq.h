@@ -36,7 +36,8 @@
  *       return 0;
  *   }
  *
- * With capture (no ECAPTUREQ_NO_BPF, link -lbpf -lelf -lz, define ECQ_BPF_OBJ), the
+ * With capture (no ECAPTUREQ_NO_BPF, link -lbpf -lelf -lz, and -pthread on a glibc before
+ * 2.34, define ECQ_BPF_OBJ), the
  * same loop also drains TLS plaintext into the server:
  *
  *   #include <poll.h>
