@@ -139,5 +139,11 @@ check "nobody's burst ($(cat "$OUT/burst.out")): root's python mapping a new lib
   test -n "$probed"
 rm -rf "$HD/burst-files"
 
-kill -TERM $HA; wait $HA 2>/dev/null
+# after all this (dozens of probed copies, their links), SIGTERM: a clean exit (the
+# time is a figure, for make bench's section 7 to hold to account, not a bound)
+links=$(grep -o 'in [0-9]* link(s)' "$OUT/hostile.log" | awk '{s += $2} END {print s + 0}')
+t0=$(date +%s%N)
+kill -TERM $HA; wait $HA; rc=$?
+check "SIGTERM after the attacks ($links links made): exit 0 in $(( ($(date +%s%N) - t0) / 1000000 )) ms, 'stopping' said" \
+  bash -c "test $rc = 0 && grep -q 'stopping on signal' $OUT/hostile.log"
 rm -rf "$HD"
