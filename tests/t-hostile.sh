@@ -27,7 +27,8 @@ rm -rf "$HD/files"
 # on code, and the agent keeps serving
 /usr/bin/python3 tests/hostile_elf.py "$HD/elf" >/dev/null && chown -R 65534:65534 "$HD/elf"
 "${NOBODY[@]}" /usr/bin/python3 -c "import mmap, sys, time
-maps = [mmap.mmap(open(f, 'rb').fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC) for f in sys.argv[1:]]
+files = [open(f, 'rb') for f in sys.argv[1:]]
+maps = [mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC) for f in files]
 time.sleep(3)" "$HD"/elf/* &
 HM=$!
 sleep 1
