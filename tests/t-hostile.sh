@@ -25,11 +25,12 @@ rm -rf "$HD/files"
 # files made to stall or mislead the ELF parser (tests/hostile_elf.py), mapped for
 # execution by nobody: one over the bounds is skipped with one line, probes go only
 # on code, and the agent keeps serving
-/usr/bin/python3 tests/hostile_elf.py "$HD/elf" >/dev/null && chown -R 65534:65534 "$HD/elf"
+/usr/bin/python3 tests/hostile_elf.py "$HD/elf" >/dev/null && mkdir "$HD/elf/fake" &&
+  cp "$HD/elf/fake-libssl.so.3" "$HD/elf/fake/libssl.so.3" && chown -R 65534:65534 "$HD/elf"
 "${NOBODY[@]}" /usr/bin/python3 -c "import mmap, sys, time
 files = [open(f, 'rb') for f in sys.argv[1:]]
 maps = [mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC) for f in files]
-time.sleep(3)" "$HD"/elf/* &
+time.sleep(3)" "$HD"/elf/*.* "$HD/elf/fake/libssl.so.3" &
 HM=$!
 sleep 1
 check "nobody mapping the hostile ELF files: the agent answers a new consumer meanwhile" \
@@ -38,7 +39,9 @@ wait $HM
 check "... a file over the bounds is skipped with one line naming the bound" \
   bash -c "test \$(grep -c 'symbols-over.so (pid $HM): skipped: a symbol table of over 1048576 entries' $OUT/hostile.log) = 1"
 check "... a fake libssl.so.3 gets probes only on code: SSL_free alone, the rest refused as not code" \
-  grep -q "fake-libssl.so.3 (pid $HM): 1 of 5 functions probed.*SSL_write (not in the file part of an executable segment)" "$OUT/hostile.log"
+  grep -q "fake/libssl.so.3 (pid $HM): 1 of 5 functions probed.*SSL_write (not in the file part of an executable segment)" "$OUT/hostile.log"
+check "... and under another name it is not taken for OpenSSL at all (its SSL_write is not code)" \
+  bash -c "! grep -q 'openssl: .*fake-libssl.so.3' $OUT/hostile.log"
 
 # a single TLS call of 2 GiB and more does not fit the records: counted, never silent
 timeout 120 "${NOBODY[@]}" "$HD/big_write" "$HD/cert.pem" "$HD/key.pem" >"$OUT/big_write.out" 2>&1
