@@ -27,9 +27,6 @@ kill $GEN_PID; wait $GEN_PID 2>/dev/null
 
 hub_suite release
 
-
-hub_suite release
-
 cc $SAN -Wall -Wextra -DECAPTUREQ_NO_BPF -o "$BIN/ecaptureq-asan" ecaptureq.c
 ECQ=$BIN/ecaptureq-asan
 start_gen asan-raw --rate 50
