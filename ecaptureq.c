@@ -1170,12 +1170,15 @@ struct ecq_server {
     uint8_t rx[65536];
 };
 
-static int64_t ecq__now_ms(void)
+/* the monotonic clock in microseconds (discovery's budget) and milliseconds */
+static int64_t ecq__now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+static int64_t ecq__now_ms(void) { return ecq__now_us() / 1000; }
 
 /* the one place defaults are applied: every unset (zero or negative) setting */
 static void ecq__config_defaults(struct ecq_config *c)
@@ -3527,14 +3530,6 @@ static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *ou
 }
 
 /* ---- discovery: every TLS stack any process maps; ecq_capture_attach ------ */
-
-/* a monotonic clock in microseconds, for discovery's budget */
-static int64_t ecq__now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* (dev, inode) pairs a startup scan has opened already: every process maps libc */
 struct ecq__scan_set {
