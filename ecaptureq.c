@@ -3021,15 +3021,33 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
 }
 
 /* a file some process mapped that discovery still has to look at */
+/* (dev, inode) pairs a scan has opened already: every process maps libc */
+struct ecq__scan_set {
+    struct ecq_bpf_file_key *slot;
+    size_t cap;
+};
+
 struct ecq__pending {
     struct ecq_bpf_file_key id;
     uint32_t pid, uid;
     int64_t since_ms;
 };
 
-/* a process whose new files discovery may have missed: all its files are looked at */
+/* a process whose new files discovery may have missed: all its files are looked at,
+ * from the mapping at address from on (where an earlier step stopped), and once more
+ * if again (it missed more meanwhile) */
 struct ecq__catchup {
     uint32_t pid, uid;
+    uint64_t from;
+    int again;
+};
+
+/* where a walk of a process's maps that a step cut short goes on: its maps text kept
+ * open (read on, it costs the kernel nothing for the mappings given already) */
+struct ecq__maps_cursor {
+    FILE *f;                        /* NULL: open anew, skip mappings below from */
+    uint32_t pid;
+    uint64_t from;
 };
 
 /* ---- the capture's state, and its sinks: the host's callbacks, a server ----- */
@@ -3039,6 +3057,8 @@ struct ecq__catchup {
 #define ECQ__CATCHUP_MAX 1024       /* processes to look at again; more: every process */
 #define ECQ__DISCOVERY_US 2000      /* discovery's share of one step: then clients and the
                                        ring come first again */
+#define ECQ__STARTUP_SCAN_US 500000 /* the first scan of every process may hold up the start
+                                       this long; the rest goes on a step at a time */
 
 /* a file with probes: its links are links[first .. first+n) */
 struct ecq__probed {
@@ -3081,8 +3101,13 @@ struct ecq_capture {
     int npending;
     struct ecq__catchup catchup[ECQ__CATCHUP_MAX];
     int ncatchup, rescan_all;       /* rescan_all: the catch-up overflowed */
+    uint32_t *scan;                 /* a scan of every process, a step at a time: the pids */
+    int nscan, scan_at;             /* /proc listed, and the one it is at */
+    struct ecq__maps_cursor scan_cur, catch_cur; /* the scan's, the catch-up's */
+    struct ecq__scan_set scan_set;  /* the files it has looked at */
     uint32_t turn;                  /* the user discovery served last: users take turns */
     int64_t until_us;               /* a catch-up's walk stops here (0: no bound) */
+    int64_t next_discovery_us;      /* discovery's next turn: it takes half the time at most */
     uint64_t deferred_logged;       /* st.deferred_files as last logged */
     int missed_fd;
     int follow;                     /* discovery keeps up with new processes */
@@ -3231,13 +3256,20 @@ struct ecq__mapping {
 /* Walks /proc/PID/maps: fn gets each mapping of an executable file, and stops the walk
  * by returning nonzero. Returns the number of lines read (0: a zombie, no mappings
  * left), or -1 if the process is gone. */
-static int ecq__maps_walk(uint32_t pid, int (*fn)(void *ctx, const struct ecq__mapping *m), void *ctx)
+static FILE *ecq__maps_open(uint32_t pid)
 {
-    char path[64], line[4096], perms[8];
-    int lines = 0, at;
-    FILE *f;
+    char path[64];
     snprintf(path, sizeof path, "/proc/%u/maps", pid);
-    if (!(f = fopen(path, "re"))) return -1;
+    return fopen(path, "re");
+}
+
+/* Calls fn for each executable mapping of a file in the maps text f has still to
+ * give, until fn returns nonzero. Returns the lines read. (f may be read on later:
+ * the kernel goes on from the last mapping given, with no work for those before.) */
+static int ecq__maps_read(FILE *f, int (*fn)(void *ctx, const struct ecq__mapping *m), void *ctx)
+{
+    char line[4096], perms[8];
+    int lines = 0, at;
     while (fgets(line, sizeof line, f)) {
         struct ecq__mapping m;
         unsigned long long off, ino;
@@ -3252,6 +3284,14 @@ static int ecq__maps_walk(uint32_t pid, int (*fn)(void *ctx, const struct ecq__m
         m.path = line + at;
         if (fn(ctx, &m)) break;
     }
+    return lines;
+}
+
+static int ecq__maps_walk(uint32_t pid, int (*fn)(void *ctx, const struct ecq__mapping *m), void *ctx)
+{
+    FILE *f = ecq__maps_open(pid);
+    if (!f) return -1;
+    int lines = ecq__maps_read(f, fn, ctx);
     fclose(f);
     return lines;
 }
@@ -3531,12 +3571,6 @@ static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *ou
 
 /* ---- discovery: every TLS stack any process maps; ecq_capture_attach ------ */
 
-/* (dev, inode) pairs a startup scan has opened already: every process maps libc */
-struct ecq__scan_set {
-    struct ecq_bpf_file_key *slot;
-    size_t cap;
-};
-
 static int ecq__scan_seen(struct ecq__scan_set *set, const struct ecq_bpf_file_key *id)
 {
     if (!set || !set->cap) return 0;
@@ -3554,19 +3588,18 @@ struct ecq__disc {
     uint32_t pid;
     const struct ecq_bpf_file_key *want;
     struct ecq__scan_set *set;
+    uint64_t from;                  /* mappings below this address: looked at already */
     int total, found, gone, cut;
 };
 
 /* one executable mapping of the process: classified once, probed if it holds TLS */
-static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
+static int ecq__discover_one(struct ecq__disc *d, const struct ecq__mapping *mp)
 {
-    struct ecq__disc *d = ctx;
     struct ecq_capture *c = d->c;
     struct ecq_bpf_file_key id = mp->id;
     char mf[96], name[4200];
     uint8_t state = 0;
     if (d->want && (id.dev != d->want->dev || id.ino != d->want->ino)) return 0;
-    if (c->until_us && ecq__now_us() > c->until_us) return d->cut = 1; /* the rest next step */
     d->found = 1;
     if (ecq__scan_seen(d->set, &id)) return 0;
     snprintf(name, sizeof name, "%s (pid %u)", mp->path, d->pid);
@@ -3593,39 +3626,83 @@ static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
     return d->want != NULL;
 }
 
-/* Looks at the files process pid maps for execution (only the one named by want, if
- * given): each new one is classified once, through /proc/PID/map_files (the file
- * itself, whatever root or mount namespace the process sees it in), and probed if it
- * holds TLS. Returns probes attached, -1 if want is not (yet) mapped, -2 if the
- * process is gone (or a zombie: no mappings left), -3 if c->until_us came first. */
-static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq_bpf_file_key *want,
-                             struct ecq__scan_set *set)
+/* ... and the walk cut short once c->until_us is past: the rest next step, after this
+ * mapping (so each step goes one further at least) */
+static int ecq__discover_fn(void *ctx, const struct ecq__mapping *mp)
 {
-    struct ecq__disc d = {c, pid, want, set, 0, 0, 0, 0};
-    int lines = ecq__maps_walk(pid, ecq__discover_fn, &d);
+    struct ecq__disc *d = ctx;
+    if (mp->lo < d->from) return 0; /* looked at by an earlier step */
+    int stop = ecq__discover_one(d, mp);
+    if (!stop && d->c->until_us && ecq__now_us() > d->c->until_us) d->from = mp->hi, stop = d->cut = 1;
+    return stop;
+}
+
+/* Looks at the files process pid maps for execution (only the one named by want, if
+ * given; where cur says, if given): each new one is classified once, through
+ * /proc/PID/map_files (the file itself, whatever root or mount namespace the process
+ * sees it in), and probed if it holds TLS. Returns probes attached, -1 if want is not
+ * (yet) mapped, -2 if the process is gone (or a zombie: no mappings left), -3 if
+ * c->until_us came first (cur: where to go on). */
+static int ecq__discover_pid(struct ecq_capture *c, uint32_t pid, const struct ecq_bpf_file_key *want,
+                             struct ecq__scan_set *set, struct ecq__maps_cursor *cur)
+{
+    struct ecq__maps_cursor none = {NULL, pid, 0};
+    if (!cur) cur = &none;
+    if (cur->f && cur->pid != pid) fclose(cur->f), cur->f = NULL; /* another's: from is kept */
+    struct ecq__disc d = {c, pid, want, set, cur->from, 0, 0, 0, 0};
+    FILE *f = cur->f ? cur->f : ecq__maps_open(pid);
+    int lines = f ? ecq__maps_read(f, ecq__discover_fn, &d) : -1;
+    cur->f = NULL, cur->pid = pid, cur->from = 0;
+    if (d.cut && cur != &none) cur->f = f, cur->from = d.from; /* read on next step */
+    else if (f) fclose(f);
     if (lines < 0) return want ? -2 : 0;
     if (d.gone) return -2;
     if (d.cut) return -3;
     return want && !d.found ? (lines ? -1 : -2) : d.total;
 }
 
-/* Every process on the host, now. */
-static int ecq__discover_all(struct ecq_capture *c)
+/* The scan of every process: at start, and when the catch-up overflowed. /proc is
+ * listed at once (cheap); the processes are looked at a step at a time, so a user who
+ * maps thousands of files holds up neither the start nor the loop. */
+static void ecq__scan_start(struct ecq_capture *c)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
-    struct ecq__scan_set set = {calloc(1 << 14, sizeof(struct ecq_bpf_file_key)), 1 << 14};
-    int total = 0, rc;
-    if (!set.slot) set.cap = 0;
-    if (d) {
-        while ((e = readdir(d)))
-            if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
-                (rc = ecq__discover_pid(c, (uint32_t)atoi(e->d_name), NULL, &set)) > 0)
-                total += rc;
-        closedir(d);
+    int cap = c->nscan;
+    c->nscan = c->scan_at = 0;
+    if (c->scan_cur.f) fclose(c->scan_cur.f);
+    c->scan_cur = (struct ecq__maps_cursor){0};
+    if (!c->scan_set.slot && (c->scan_set.slot = calloc(1 << 14, sizeof(struct ecq_bpf_file_key))))
+        c->scan_set.cap = 1 << 14;
+    if (!d) return;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        if (c->nscan == cap) {
+            uint32_t *n = realloc(c->scan, (size_t)(cap = cap ? cap * 2 : 1024) * sizeof *n);
+            if (!n) break; /* the others' new files are still reported as they are mapped */
+            c->scan = n;
+        }
+        c->scan[c->nscan++] = (uint32_t)atoi(e->d_name);
     }
-    free(set.slot);
-    return total;
+    closedir(d);
+}
+
+/* the scan, until until_us; 1 when it is done */
+static int ecq__scan_run(struct ecq_capture *c, int64_t until_us)
+{
+    c->until_us = until_us;
+    while (c->scan_at < c->nscan) {
+        if (ecq__discover_pid(c, c->scan[c->scan_at], NULL, &c->scan_set, &c->scan_cur) == -3) break;
+        c->scan_at++;
+        if (ecq__now_us() > until_us) break;
+    }
+    c->until_us = 0;
+    if (c->scan_at < c->nscan) return 0;
+    free(c->scan), free(c->scan_set.slot);
+    c->scan = NULL, c->scan_set = (struct ecq__scan_set){0};
+    c->nscan = c->scan_at = 0;
+    ecq__log(c, "discovery: %d file(s) probed; following new processes", c->st.files);
+    return 1;
 }
 
 /* Discovery under a storm. Whoever maps new files by the thousand must not keep
@@ -3640,9 +3717,9 @@ static int ecq__discover_all(struct ecq_capture *c)
 static void ecq__catch_up(struct ecq_capture *c, uint32_t pid, uint32_t uid)
 {
     for (int i = 0; i < c->ncatchup; i++)
-        if (c->catchup[i].pid == pid) return;
+        if (c->catchup[i].pid == pid) return (void)(c->catchup[i].again = 1); /* once more when done */
     if (c->ncatchup == ECQ__CATCHUP_MAX) c->rescan_all = 1;
-    else c->catchup[c->ncatchup++] = (struct ecq__catchup){pid, uid};
+    else c->catchup[c->ncatchup++] = (struct ecq__catchup){pid, uid, 0, 0};
 }
 
 /* a file discovery will not look at now: reported again by its next mapping, and its
@@ -3708,10 +3785,20 @@ static int ecq__next_turn(const struct ecq_capture *c, const void *base, size_t 
     return best;
 }
 
-/* one new file, looked at; 0 done, 1 kept for the next step (its mmap is under way) */
-static int ecq__pending_one(struct ecq_capture *c, struct ecq__pending *p, int64_t now_ms)
+/* One new file, looked at; 0 done, 1 kept for the next step (its mmap is under way).
+ * Finding it reads its process's maps, which a user can grow to 65,530 mappings: a
+ * search that is not done by until (or within ECQ__LOOKUP_US) hands the process to the
+ * catch-up, which reads them a step at a time, and so do its next new files meanwhile. */
+#define ECQ__LOOKUP_US 1000
+static int ecq__pending_one(struct ecq_capture *c, struct ecq__pending *p, int64_t now_ms, int64_t until)
 {
-    int rc = ecq__discover_pid(c, p->pid, &p->id, NULL);
+    for (int i = 0; i < c->ncatchup; i++)
+        if (c->catchup[i].pid == p->pid) return ecq__defer(c, &p->id, p->pid, p->uid), 0;
+    int64_t least = ecq__now_us() + ECQ__LOOKUP_US;
+    c->until_us = until > least ? until : least;
+    int rc = ecq__discover_pid(c, p->pid, &p->id, NULL, NULL);
+    c->until_us = 0;
+    if (rc == -3) return ecq__defer(c, &p->id, p->pid, p->uid), 0;
     if (rc >= 0) return 0;
     if (rc == -1 && now_ms - p->since_ms < ECQ__PENDING_WAIT_MS) return 1;
     (void)bpf_map_delete_elem(c->files_fd, &p->id); /* gone: the next process that maps it reports it */
@@ -3719,18 +3806,22 @@ static int ecq__pending_one(struct ecq_capture *c, struct ecq__pending *p, int64
 }
 
 /* Looks at new files and caught-up processes, users in turn, for ECQ__DISCOVERY_US at
- * most; a mapping not in its process's maps yet (mmap under way) is tried next step. */
+ * most (half of it for a scan of every process, if one is under way, so no storm keeps
+ * it from ending); a mapping not in its process's maps yet (mmap under way) is tried
+ * next step. */
 static void ecq__discover_pending(struct ecq_capture *c)
 {
-    int64_t until = ecq__now_us() + ECQ__DISCOVERY_US, now_ms = ecq__now_ms();
+    int64_t until, now_ms = ecq__now_ms();
     struct ecq__pending later[ECQ__PENDING_MAX];
     int nlater = 0;
+    if (c->nscan) (void)ecq__scan_run(c, ecq__now_us() + ECQ__DISCOVERY_US / 2);
+    until = ecq__now_us() + (c->nscan ? ECQ__DISCOVERY_US / 2 : ECQ__DISCOVERY_US);
     while (c->npending && ecq__now_us() < until) {
         int i = ecq__next_turn(c, &c->pending[0].uid, sizeof c->pending[0], c->npending);
         struct ecq__pending p = c->pending[i];
         c->pending[i] = c->pending[--c->npending];
         c->turn = p.uid;
-        if (ecq__pending_one(c, &p, now_ms)) later[nlater++] = p;
+        if (ecq__pending_one(c, &p, now_ms, until)) later[nlater++] = p;
     }
     for (int i = 0; i < nlater; i++) c->pending[c->npending++] = later[i];
     while (c->ncatchup && ecq__now_us() < until) {
@@ -3739,13 +3830,19 @@ static void ecq__discover_pending(struct ecq_capture *c)
         c->catchup[i] = c->catchup[--c->ncatchup];
         c->turn = q.uid;
         c->until_us = until;
-        if (ecq__discover_pid(c, q.pid, NULL, NULL) == -3) ecq__catch_up(c, q.pid, q.uid); /* the rest later */
+        struct ecq__maps_cursor *cur = &c->catch_cur;
+        if (cur->f && (cur->pid != q.pid || cur->from != q.from)) fclose(cur->f), cur->f = NULL;
+        cur->from = q.from;
+        if (ecq__discover_pid(c, q.pid, NULL, NULL, cur) == -3) /* the rest later */
+            q.from = cur->from, c->catchup[c->ncatchup++] = q;
+        else if (q.again) /* it missed more while it was looked at: once more */
+            q.from = 0, q.again = 0, c->catchup[c->ncatchup++] = q;
         c->until_us = 0;
     }
-    if (c->rescan_all && !c->ncatchup && !c->npending) {
+    if (c->rescan_all && !c->ncatchup && !c->npending && !c->nscan) {
         c->rescan_all = 0;
         ecq__log(c, "discovery: more processes to catch up with than it holds; looking at every process");
-        (void)ecq__discover_all(c);
+        ecq__scan_start(c);
     }
 }
 
@@ -3831,7 +3928,7 @@ static int ecq__attach(struct ecq_capture *c, const char *lib, const char *path)
         return ecq__attach_file(c, k, path, path, 1);
     }
     if (c->o.pid) { /* that process: everything it maps now and later, whatever its root */
-        total = ecq__discover_pid(c, c->o.pid, NULL, NULL);
+        total = ecq__discover_pid(c, c->o.pid, NULL, NULL, NULL);
         c->follow = 1; /* only its own new files are reported (the BPF side filters by pid) */
         return total > 0 ? total : -ENOENT;
     }
@@ -3844,12 +3941,17 @@ static int ecq__attach(struct ecq_capture *c, const char *lib, const char *path)
         }
         if ((rc = ecq__attach_file(c, &ecq__libs[i], found, found, 1)) > 0) total += rc;
     }
-    /* then every file every process maps now, and from now on every new one */
-    total += ecq__discover_all(c);
+    /* then every file every process maps now (what ECQ__STARTUP_SCAN_US leaves goes on
+     * in ecq_capture_step), and from now on every new one */
+    int before = c->st.probes;
     c->follow = 1;
     c->next_sweep_ms = ecq__now_ms() + (int64_t)c->o.detach_sec * 1000;
-    ecq__log(c, "discovery: %d file(s) probed; following new processes", c->st.files);
-    return total ? total : -ENOENT;
+    ecq__scan_start(c);
+    if (!ecq__scan_run(c, ecq__now_us() + ECQ__STARTUP_SCAN_US))
+        ecq__log(c, "discovery: %d file(s) probed so far; %d of %d processes left, looked at while capturing",
+                 c->st.files, c->nscan - c->scan_at, c->nscan);
+    total += c->st.probes - before;
+    return total ? total : c->nscan ? 0 : -ENOENT;
 }
 
 int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path)
@@ -3964,8 +4066,8 @@ static void ecq__check_losses(struct ecq_capture *c)
         c->st.lost_files = sums[ECQ_CNT_LOST_FILES];
     }
     if (c->st.deferred_files > c->deferred_logged) {
-        ecq__log(c, "discovery: %" PRIu64 " new file(s) deferred (queue full); their processes are looked at "
-                    "again, users in turn (%" PRIu64 " in all)", c->st.deferred_files - c->deferred_logged,
+        ecq__log(c, "discovery: %" PRIu64 " new file(s) deferred (queue full, or a process too big to look "
+                    "one up in); their processes are looked at again, users in turn (%" PRIu64 " in all)", c->st.deferred_files - c->deferred_logged,
                  c->st.deferred_files);
         c->deferred_logged = c->st.deferred_files;
     }
@@ -4123,7 +4225,10 @@ static int ecq__step(struct ecq_capture *c)
         ecq__set_idle(c, 1);
         if ((n = ecq__drain(c)) != 0) ecq__set_idle(c, 0); /* came before the flag did */
     }
-    if (c->npending || c->ncatchup || c->rescan_all) ecq__discover_pending(c);
+    if ((c->npending || c->ncatchup || c->rescan_all || c->nscan) && ecq__now_us() >= c->next_discovery_us) {
+        ecq__discover_pending(c); /* not on every wakeup a client's traffic makes: */
+        c->next_discovery_us = ecq__now_us() + ECQ__DISCOVERY_US; /* as long again for the rest */
+    }
     int64_t now = ecq__now_ms();
     if (now >= c->next_check_ms) {
         c->next_check_ms = now + ECQ__CHECK_MS;
@@ -4153,13 +4258,20 @@ int ecq_capture_step(struct ecq_capture *c)
 int ecq_capture_next_us(const struct ecq_capture *c)
 {
     if (c->more) return 0;
-    if (c->npending || c->ncatchup) return 1000; /* a new file's mapping may show in its maps any moment */
+    if (c->npending || c->ncatchup || c->nscan || c->rescan_all) { /* discovery's next turn */
+        int64_t wait = c->next_discovery_us - ecq__now_us();
+        return wait < 0 ? 0 : wait < ECQ__BUSY_US || c->idle ? (int)wait : ECQ__BUSY_US;
+    }
     if (!c->idle) return ECQ__BUSY_US;
     int64_t left = c->next_check_ms - ecq__now_ms();
     return left <= 0 ? 0 : left > INT_MAX / 1000 ? INT_MAX : (int)(left * 1000);
 }
 
-void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st) { *st = c->st; }
+void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st)
+{
+    *st = c->st;
+    st->scan_left = c->nscan - c->scan_at;
+}
 
 /* every ECQ__UNLINK_THREADS-th link from first on, detached */
 struct ecq__unlink_job {
@@ -4215,6 +4327,10 @@ void ecq_capture_close(struct ecq_capture *c)
     free(c->set);
     free(c->plan);
     free(c->probed);
+    free(c->scan);
+    free(c->scan_set.slot);
+    if (c->scan_cur.f) fclose(c->scan_cur.f);
+    if (c->catch_cur.f) fclose(c->catch_cur.f);
     free(c);
 }
 #endif /* ECAPTUREQ_NO_BPF */
@@ -5452,11 +5568,11 @@ static int ecq__capture_attach_all(struct ecq_capture *cap, struct ecq_server *s
      * as the target process or the host has it (gotls --pid N: that process's executable) */
     if (!c->only || !c->nforced || (ecq__needs_target(c->only) && c->co.pid))
         if ((rc = ecq_capture_attach(cap, c->only ? c->only->name : NULL, NULL)) > 0) total += rc;
-    if (total) return total;
     struct ecq_capture_stats st;
+    ecq_capture_stats(cap, &st);
+    if (total || st.scan_left) return 1; /* the scan of every process may find some yet */
     const char *m = "the kernel refused every uprobe (permission denied): on this kernel uprobes need "
                     "CAP_SYS_ADMIN (root), not only CAP_BPF and CAP_PERFMON";
-    ecq_capture_stats(cap, &st);
     if (st.probes_denied) {
         ecq_server_log(srv, "error: %s", m);
         fprintf(stderr, "ecaptureq: %s\n", m);

@@ -503,6 +503,8 @@ struct ecq_capture_stats {
     int links;                      /* kernel links holding those probes */
     int probes_denied;              /* uprobes the kernel refused (EACCES/EPERM): some
                                      * kernels allow them only with CAP_SYS_ADMIN */
+    int scan_left;                  /* processes the scan of every process (at start, or
+                                       after a catch-up overflowed) has still to look at */
 };
 
 struct ecq_capture;
@@ -530,10 +532,13 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
  * it maps later. Without, the host's own TLS libraries, every file any process maps
  * now, and from then on every new file any process maps or executes (handled in
  * ecq_capture_step); discovered files no process maps any more are detached after
- * opts.detach_sec. A file is probed if it is a TLS library by name, a Go executable,
+ * opts.detach_sec. The scan of every process holds this call up half a second at
+ * most; the rest goes on in ecq_capture_step, a few milliseconds a step (stats'
+ * scan_left), and "discovery: N file(s) probed; following new processes" is logged
+ * when it is done. A file is probed if it is a TLS library by name, a Go executable,
  * or any ELF that defines SSL_write and SSL_read itself.
  * Each file probed is logged with what was found in it. Returns the number of probes
- * attached (> 0), or -EINVAL (unknown lib), -ENOENT (not found, or none of its
+ * attached (> 0; 0 in discovery if none yet, the scan going on), or -EINVAL (unknown lib), -ENOENT (not found, or none of its
  * functions found), -ENOEXEC (not a Go >= 1.17 executable, or code that does not
  * decode), or another negative errno. */
 int ecq_capture_attach(struct ecq_capture *c, const char *lib, const char *path);

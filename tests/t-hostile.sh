@@ -93,11 +93,24 @@ kill $GP 2>/dev/null; wait $GP 2>/dev/null
 # probed (and captured) however long nobody's queue is
 section "hostile users: a storm of new executable files"
 cc -O2 -Wall -Wextra -o "$HD/storm" tests/storm.c
-mkdir -p "$HD/storm-files" "$OUT/victim" && chown 65534:65534 "$HD/storm-files"
+mkdir -p "$HD/storm-files" "$OUT/victim" "$OUT/victim0" && chown 65534:65534 "$HD/storm-files"
 cp -L "$(ldconfig -p | grep -o '/[^ ]*libssl.so.3$' | head -1)" "$OUT/victim/libssl.so.3"
+cp "$OUT/victim/libssl.so.3" "$OUT/victim0/libssl.so.3"
 start_ready vsrv $PY tests/tls_server.py 127.0.0.1 0 "$HD/cert.pem" "$HD/key.pem" || return 0
 VSRV=$HPID VP=$HPORT
+# a root process that has a copy of its own mapped before the storm, and makes its
+# request once told: a second agent, started 18 s into the storm, must find it through
+# its scan of every process (before, that scan held the start up 23.6 s; now half a
+# second at most, the rest while capturing)
+env LD_LIBRARY_PATH="$OUT/victim0" $PY -c "import os, ssl, time, urllib.request
+for _ in range(900):
+    if os.path.exists('$OUT/late.go'): break
+    time.sleep(0.1)
+c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+print(urllib.request.urlopen('https://127.0.0.1:$VP/late-start', context=c).read().decode())" >"$OUT/late-victim.out" 2>&1 &
+P_V0=$!
 consume storm $HAP 90
+SCONS=$CONS
 "${NOBODY[@]}" "$HD/storm" "$HD/storm-files" 800 30 >"$OUT/storm.out" 2>&1 &
 ST=$!
 sleep 10
@@ -111,17 +124,30 @@ c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.
 print(urllib.request.urlopen('https://127.0.0.1:$VP/after-storm', context=c).read().decode())" >"$OUT/victim.out" 2>&1 &
 P_VIC=$!
 (sleep 60; kill -9 $P_VIC 2>/dev/null) & VWD=$!
+sleep 8
+t0=$(date +%s%N)
+LATE_MS=
+start_agent late tls && LATE_MS=$((($(date +%s%N) - t0) / 1000000)) LA=$AGENT_PID && consume late $AGENT_PORT 90
+LCONS=$CONS
 wait $ST
 wait $P_VIC
 kill $VWD 2>/dev/null; wait $VWD 2>/dev/null
-settle
+touch "$OUT/late.go"; wait $P_V0
+CONS=$SCONS settle
+[ -n "$LATE_MS" ] && CONS=$LCONS settle
 kill $VSRV 2>/dev/null; wait $VSRV 2>/dev/null
 probed=$(grep -m1 "openssl: $OUT/victim/libssl.so.3 (pid $P_VIC)" "$OUT/hostile.log" | cut -d' ' -f1)
 after=$([ -n "$probed" ] && echo "$(( $(date -d "$probed" +%s%3N) - VSTART )) ms after it started" || echo never)
-check "nobody's storm ($(cat "$OUT/storm.out")): root's python, mapping a new libssl once 10 s into it, is probed ($after, with $(grep -c 'deferred (queue full)' "$OUT/hostile.log") deferral line(s)) and its request after the storm captured" \
+check "nobody's storm ($(cat "$OUT/storm.out")): root's python, mapping a new libssl once 10 s into it, is probed ($after, with $(grep -c 'deferred (queue full' "$OUT/hostile.log") deferral line(s)) and its request after the storm captured" \
   bash -c "test -n '$probed' && $PY tests/check_capture.py $OUT/storm.json exchange $P_VIC python3 127.0.0.1 $VP 'GET /after-storm HTTP/1.1' 'hello /after-storm'"
 check "... and the agent still serves a new consumer after the storm" \
   bash -c "$PY tests/consume.py ws://127.0.0.1:$HAP/ --seconds 2 | grep -q heartbeat_payload"
+if [ -n "$LATE_MS" ]; then
+  probed=$(grep -m1 "openssl: $OUT/victim0/libssl.so.3 (pid $P_V0)" "$OUT/late.log" | cut -d' ' -f1)
+  check "an agent started 18 s into the storm: 'capturing' in $LATE_MS ms ($(grep -o 'discovery: [0-9]* file(s) probed so far.*' "$OUT/late.log" || echo 'its scan done before'); the scan $(grep -q 'following new processes' "$OUT/late.log" && echo done || echo 'NOT done')), and the root process mapping its copy since before is probed$([ -n "$probed" ] && echo " $(( $(date -d "$probed" +%s%3N) - t0 / 1000000 )) ms after the start") and its request captured" \
+    bash -c "test -n '$probed' && grep -q 'following new processes' $OUT/late.log && $PY tests/check_capture.py $OUT/late.json exchange $P_V0 python3 127.0.0.1 $VP 'GET /late-start HTTP/1.1' 'hello /late-start'"
+  kill $LA 2>/dev/null; wait $LA 2>/dev/null
+fi
 rm -rf "$HD/storm-files"
 
 # a burst (8,000 new files a second for 5 s) overflows discovery's queue: a process
