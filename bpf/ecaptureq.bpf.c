@@ -107,10 +107,14 @@ struct {
 } call_share SEC(".maps");
 
 /* go_procs: tgid -> 1 for a process that has had goroutine entries in calls, which
- * proc_exit then clears (threads' entries go one by one as their threads exit) */
+ * proc_exit then clears (threads' entries go one by one as their threads exit). Not
+ * LRU: a process pushed out would leave its goroutine entries behind for good; a
+ * goroutine's call is made only once its process is here (else refused, counted), and
+ * an entry lives as long as its process. */
 struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 16384);
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __uint(max_entries, CALLS_MAX);
     __type(key, __u32);
     __type(value, __u8);
 } go_procs SEC(".maps");
@@ -265,6 +269,14 @@ static __always_inline void begin(struct call_key *k, struct call *n)
         int outer = k->kind == CALL_THREAD ? old->frame > n->frame : old->frame < n->frame;
         if (outer) return;
     }
+    if (k->kind == CALL_GOROUTINE && !bpf_map_lookup_elem(&go_procs, &k->tgid)) {
+        __u8 one = 1; /* the process's exit clears what its goroutines leave */
+        if (bpf_map_update_elem(&go_procs, &k->tgid, &one, BPF_NOEXIST) < 0 &&
+            !bpf_map_lookup_elem(&go_procs, &k->tgid)) {
+            count(ECQ_CNT_LOST_CALLS, 1);
+            return;
+        }
+    }
     if (old && old->uid != n->uid) share(old->uid, -1);
     if ((!old || old->uid != n->uid) && share(n->uid, 1) < 0) {
         if (old) bpf_map_delete_elem(&calls, k);
@@ -275,10 +287,6 @@ static __always_inline void begin(struct call_key *k, struct call *n)
         if (!old || old->uid != n->uid) share(n->uid, -1);
         count(ECQ_CNT_LOST_CALLS, 1);
         return;
-    }
-    if (k->kind == CALL_GOROUTINE && !old) {
-        __u8 one = 1;
-        if (!bpf_map_lookup_elem(&go_procs, &k->tgid)) bpf_map_update_elem(&go_procs, &k->tgid, &one, BPF_ANY);
     }
 }
 
