@@ -863,6 +863,11 @@ static int ecq__request_line(const char *cur, size_t len, const char *want_path,
         query->ptr = qm + 1, query->len = path.len - (size_t)(qm + 1 - path.ptr);
         path.len = (size_t)(qm - path.ptr);
     }
+    /* "?token=T" alone is what a client sends for ws://host:port?token=T (tungstenite
+     * writes the URL's path-and-query as it stands): an empty path with a query, which
+     * RFC 3986 §3.3 and §6.2.3 make the root path. Only the query form; an empty
+     * target is refused above, and every other target must match the path exactly. */
+    if (qm == path.ptr) path.ptr = "/", path.len = 1;
     if (path.len != strlen(want_path) || memcmp(path.ptr, want_path, path.len) != 0) return 404;
     *eol_out = eol;
     return 0;

@@ -240,7 +240,9 @@ struct ecq_http_policy {
  * status to answer: 101 (then accept[29] holds Sec-WebSocket-Accept), 400, 401, 403,
  * 404, 405 or 426; or 200 for a plain GET of the path (no Upgrade, Sec-WebSocket-Key or
  * -Version field) that passes the Host check: a browser opening the URL, which a
- * server with a page answers with it (struct ecq_config.page) and one without with 400. */
+ * server with a page answers with it (struct ecq_config.page) and one without with 400.
+ * A target that is only a query ("?token=T", sent for ws://host:port?token=T) is the
+ * root path "/" with that query (RFC 3986 §3.3). */
 int ecq_http_check_upgrade(const char *head, size_t len, const struct ecq_http_policy *p,
                            char accept[29]);
 

@@ -6,8 +6,9 @@
   faults.py slow    PORT           a head that never completes gets 408 and is closed
   faults.py full    PORT N         the N+1st connection gets 503
   faults.py token   PORT TOKEN     401 without the token; 101 with Bearer or ?token=
+  faults.py gui     PORT [TOKEN]   the GUI's URL forms (ws://h:p, ws://h:p?token=T, ws://h:p/?token=T)
 Prints "ok - ..." / "not ok - ..." lines."""
-import os, random, socket, struct, sys, time
+import os, random, socket, struct, sys, time, urllib.parse
 
 mode, port = sys.argv[1], int(sys.argv[2])
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -212,6 +213,34 @@ elif mode == "token":
     report("--token: none 401, wrong 401, Bearer 101, ?token= 101, wrong query 401 (each 401 with nosniff, CSP)",
            codes == {"none": 401, "wrong": 401, "bearer": 101, "query": 101, "wrong query": 401} and
            all(hardened(h) for h in HEADS if h.startswith(b"HTTP/1.1 401")), repr(codes))
+elif mode == "gui":
+    # the URL forms the eCaptureQ GUI writes, sent as tungstenite sends them: the URL's
+    # path-and-query as written ("/" when both are empty), so ws://h:p?token=T asks for
+    # "?token=T" with no path at all
+    tok = sys.argv[3] if len(sys.argv) > 3 else ""
+    base = "ws://127.0.0.1:%d" % port
+
+    def tungstenite_target(url):
+        u = urllib.parse.urlsplit(url)
+        return (u.path + ("?" + u.query if u.query else "")) or "/"
+
+    want = {base: 401 if tok else 101, base + "/": 401 if tok else 101}
+    if tok:
+        for q in ("?token=" + tok, "/?token=" + tok):
+            want[base + q] = 101
+        for q in ("?token=x" + tok, "/?token=x" + tok, "?other=1"):
+            want[base + q] = 401
+    else:
+        want[base + "?x=1"] = 101
+    got = {}
+    for url in want:
+        c = connect()
+        c.sendall(req(target=tungstenite_target(url)))
+        got[url] = (tungstenite_target(url), status(c))
+        c.close()
+    for url, code in want.items():
+        report("GUI URL %s (request-target %s) -> %d" % (url, got[url][0], code), got[url][1] == code,
+               "got %d" % got[url][1])
 elif mode == "hello":
     # the server streams 8 KB events into a 4 KiB client bound: every client is over it at
     # once; each must still get the whole 101 first, then a close 1008

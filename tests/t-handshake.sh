@@ -28,6 +28,7 @@ check "curl: rebinding Host -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-
 
 section "RFC 6455 over raw sockets"
 tally < <(unpriv $PY tests/wsraw.py 127.0.0.1 $PORT 2>&1)
+tally < <(unpriv $PY tests/faults.py gui $PORT 2>&1)
 check "the server logged each refusal and kept running" bash -c "grep -q 'refused with 431' $OUT/curl.log && kill -0 $GEN_PID"
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
 start_gen noviewer --no-viewer || return 0

@@ -14,6 +14,7 @@ echo s3cret-token >"$OUT/token"
 start_gen limits --handshake-timeout 500 --token-file "$OUT/token"
 tally < <(unpriv $PY tests/faults.py slow $PORT 2>&1)
 tally < <(unpriv $PY tests/faults.py token $PORT s3cret-token 2>&1)
+tally < <(unpriv $PY tests/faults.py gui $PORT s3cret-token 2>&1)
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
 check "the token never appears in the run log" bash -c "! grep -q s3cret $OUT/limits.log"
 start_gen full --max-clients 3

@@ -173,6 +173,17 @@ static void test_http(void)
           check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: h2c\r\n\r\n", &p) == 400 &&
           check("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade:\r\n\r\n", &p) == 400);
     CHECK("http 404 path", check("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 404);
+    CHECK("http a target that is only a query is the root path with it (RFC 3986 §3.3)",
+          check("GET ?a=b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 200 &&
+          check("GET ? HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 200 &&
+          check("GET ?a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &(struct ecq_http_policy){.path = "/ws"}) == 404 &&
+          check("GET ?a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &(struct ecq_http_policy){.path = "/"}) == 200);
+    CHECK("http every other target still matches the path exactly",
+          check("GET * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 404 &&
+          check("GET //?a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 404 &&
+          check("GET #x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 404 &&
+          check("GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 404 &&
+          check("GET  HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &p) == 400);
     CHECK("http 400 HTTP/1.0", check("GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", &p) == 400);
     CHECK("http 400 garbage line", check("hello\r\n\r\n", &p) == 400);
     CHECK("http 400 no key", check("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -214,6 +225,11 @@ static void test_http(void)
     CHECK("http token query",
           check("GET /?token=s3%63ret HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p3) == 101);
+    CHECK("http token in a query-only target (ws://host:port?token=T): right 101, wrong 401",
+          check("GET ?token=s3cret HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p3) == 101 &&
+          check("GET ?token=s3cre HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", &p3) == 401);
 }
 
 /* a masked client frame */

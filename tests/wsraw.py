@@ -224,6 +224,11 @@ def main():
             ok = ok and extra in head
         report(name, ok, "got %d: %r %r" % (code, head, body))
 
+    code, head, _ = status_of(GOOD.replace(b"GET / ", b"GET ?a=b ", 1))
+    report("101 for a target that is only a query (ws://host:port?a=b): the root path", code == 101, head)
+    code, head, _ = status_of(b"GET ?a=b HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % PORT)
+    report("200 for a plain GET of a query-only target", code == 200, head)
+    bad("404 for a target of only a fragment", GOOD.replace(b"GET / ", b"GET #a ", 1), 404)
     bad("405 for POST", GOOD.replace(b"GET", b"POST", 1), 405, "Allow: GET")
     bad("404 for another path", GOOD.replace(b"GET / ", b"GET /other ", 1), 404)
     bad("426 for version 8", GOOD.replace(b"Version: 13", b"Version: 8"), 426, "Sec-WebSocket-Version: 13")
