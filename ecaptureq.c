@@ -1545,6 +1545,23 @@ static void ecq__broadcast(struct ecq_server *s, struct ecq__msg *m)
     for (int i = 0; i < s->ncl; i++) ecq__client_send(s, s->cl[i], m);
 }
 
+/* sec (and frac_ns of it, 0 to 999999999) as an RFC 3339 UTC time with digits (0 to 9)
+ * of the fraction, cut not rounded: "2026-12-05T14:15:59.775169123Z". Returns its
+ * length, or 0 for a time RFC 3339 cannot write (a year outside 0000-9999). */
+static size_t ecq__utc_stamp(char *out, size_t cap, int64_t sec, long frac_ns, int digits)
+{
+    struct tm tm;
+    time_t t = (time_t)sec;
+    long div = 1;
+    if (sec < -62167219200 || sec > 253402300799 || !gmtime_r(&t, &tm)) return 0; /* 0000-01-01 .. 9999-12-31 */
+    for (int i = digits; i < 9; i++) div *= 10;
+    int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
+    if (n > 0 && (size_t)n < cap && digits) n += snprintf(out + n, cap - (size_t)n, ".%0*ld", digits, frac_ns / div);
+    if (n > 0 && (size_t)n < cap) n += snprintf(out + n, cap - (size_t)n, "Z");
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 /* JSON string body of text (quotes not included): returns the length written, at most cap-1 */
 static size_t ecq__json_escape(char *out, size_t cap, const char *text)
 {
@@ -1561,16 +1578,13 @@ static size_t ecq__json_escape(char *out, size_t cap, const char *text)
  * The level is the message's own "error: " or "warning: " prefix, else info. */
 static void ecq__vlog(struct ecq_server *s, const char *fmt, va_list ap)
 {
-    char line[1024], text[2400], fixed[2400], esc[2200], stamp[64];
+    char line[1024], text[2400], fixed[2400], esc[2200], stamp[64] = "";
     const char *msg = line, *level = "info";
     struct timespec ts;
-    struct tm tm;
     int n;
     vsnprintf(line, sizeof line, fmt, ap);
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    ecq__utc_stamp(stamp, sizeof stamp, ts.tv_sec, ts.tv_nsec, 3);
     if (s->cfg.log_json) {
         if (!strncmp(line, "error: ", 7)) level = "error", msg = line + 7;
         else if (!strncmp(line, "warning: ", 9)) level = "warn", msg = line + 9;
@@ -4983,6 +4997,18 @@ static void ecq__watch_time(char *out, size_t cap, int64_t ns)
     if (n < cap) snprintf(out + n, cap - n, ".%06ld", (long)(frac / 1000));
 }
 
+/* ,"time":"2026-12-05T14:15:59.775169123Z" beside a timestamp: the same instant as a
+ * string, exact where a JSON reader keeps numbers as doubles (jq 1.6, JavaScript);
+ * null for a time RFC 3339 cannot write. ns: nanoseconds, else seconds. */
+static void ecq__json_time(FILE *f, int64_t t, int ns)
+{
+    char s[64];
+    int64_t sec = ns ? t / 1000000000 : t, frac = ns ? t % 1000000000 : 0;
+    if (frac < 0) frac += 1000000000, sec--; /* before 1970: the second before, plus a fraction */
+    if (ecq__utc_stamp(s, sizeof s, sec, (long)frac, ns ? 9 : 0)) fprintf(f, ",\"time\":\"%s\"", s);
+    else fputs(",\"time\":null", f);
+}
+
 /* the terminal's colours, or none */
 struct ecq__colors {
     const char *cyan, *yellow, *dim, *bold, *reset;
@@ -5013,8 +5039,9 @@ static void ecq__watch_log(const struct ecq__watch *w, const struct ecq_entry *e
 static void ecq__watch_beat(const struct ecq__watch *w, const struct ecq_entry *e, FILE *f)
 {
     if (w->json) {
-        fprintf(f, "{\"kind\":\"heartbeat\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"count\":%" PRId64 ",\"message\":",
-                e->log_type, e->heartbeat.timestamp, e->heartbeat.count);
+        fprintf(f, "{\"kind\":\"heartbeat\",\"log_type\":%d,\"timestamp\":%" PRId64, e->log_type, e->heartbeat.timestamp);
+        ecq__json_time(f, e->heartbeat.timestamp, 0);
+        fprintf(f, ",\"count\":%" PRId64 ",\"message\":", e->heartbeat.count);
         ecq__json_str(f, e->heartbeat.message);
         fputs("}\n", f);
     } else if (w->verbose) {
@@ -5043,7 +5070,9 @@ static void ecq__watch_event_json(const struct ecq_entry *e, FILE *f)
         return;
     }
     ecq_base64_encode(v->payload.ptr, v->payload.len, b64);
-    fprintf(f, "{\"kind\":\"event\",\"log_type\":%d,\"timestamp\":%" PRId64 ",\"uuid\":", e->log_type, v->timestamp);
+    fprintf(f, "{\"kind\":\"event\",\"log_type\":%d,\"timestamp\":%" PRId64, e->log_type, v->timestamp);
+    ecq__json_time(f, v->timestamp, 1);
+    fputs(",\"uuid\":", f);
     ecq__json_str(f, v->uuid);
     fputs(",\"src_ip\":", f);
     ecq__json_str(f, v->src_ip);

@@ -2,7 +2,7 @@
 """A hostile WebSocket server for `ecaptureq watch` (raw sockets, one connection).
 usage: evil_server.py MODE   prints "ready PORT", serves one client, exits
   inject   a proper 101, then entries whose strings carry terminal escapes (ESC, C1
-           CSI, BEL), timestamps before 1970 (-1 ns, INT64_MIN), long strings of invalid
+           CSI, BEL), timestamps before 1970 (-1 ns, INT64_MIN) and past year 9999, long strings of invalid
            UTF-8, then a close whose reason carries an escape
   spoof    a proper 101, then entries whose strings carry what shows as something else
            or as nothing: bidi overrides and isolates (U+202A..202E, 2066..2069), marks,
@@ -64,6 +64,7 @@ if mode == "inject":
     ESC, CSI = "\x1b", "\u009b"
     send(pb.LogEntry(log_type=pb.LOG_TYPE_PROCESS_LOG, run_log=ESC + "]0;pwned" + "\x07" + ESC + "[2J run log\n"))
     send(pb.LogEntry(log_type=pb.LOG_TYPE_HEARTBEAT, heartbeat_payload=pb.Heartbeat(timestamp=1, count=1, message=CSI + "31mbeat")))
+    send(pb.LogEntry(log_type=pb.LOG_TYPE_HEARTBEAT, heartbeat_payload=pb.Heartbeat(timestamp=2 ** 63 - 1, count=2)))
     ev = pb.Event(timestamp=-1, uuid=ESC + "[31muuid", src_ip=CSI + "1m10.0.0.1", src_port=1, dst_ip="10.0.0.2" + ESC,
                   dst_port=2, pid=7, pname=ESC + "[5mevil", type=1, length=18, payload=b"GET / HTTP/1.1\r\n\r\n")
     send(pb.LogEntry(log_type=pb.LOG_TYPE_EVENT, event_payload=ev))

@@ -8,7 +8,16 @@ wait $GEN_PID; wait $W; rc=$?
 check "watch --json gives the same field values as the protoc Python decoder (500 events)" \
   $PY tests/compare_watch.py "$OUT/watch.json" "$OUT/watch-py.json" 500
 check "watch exits 0 after the server's clean close, with a summary" bash -c "test $rc = 0 && grep -q '500 events' $OUT/watch.err"
-command -v jq >/dev/null && check "watch --json lines parse with jq" bash -c "jq -e -s 'map(select(.kind==\"event\")) | length == 500' $OUT/watch.json >/dev/null"
+check "watch --json lines parse with jq" bash -c "jq -e -s 'map(select(.kind==\"event\")) | length == 500' $OUT/watch.json >/dev/null"
+# jq (1.6, Debian 12) holds numbers as doubles: the nanosecond number loses its last
+# digits, the "time" string beside it carries them all (issue 25)
+check "watch --json: jq reads \"time\" exactly, the UTC form of every event's and heartbeat's integer timestamp" bash -c "
+  grep '\"kind\":\"event\"' $OUT/watch.json | grep -o '\"timestamp\":[0-9]*' | cut -d: -f2 | while read -r t; do
+    printf '%s.%09dZ\\n' \"\$(date -u -d @\$((t / 1000000000)) +%Y-%m-%dT%H:%M:%S)\" \$((t % 1000000000)); done >$OUT/time.want
+  grep '\"kind\":\"heartbeat\"' $OUT/watch.json | grep -o '\"timestamp\":[0-9]*' | cut -d: -f2 | while read -r t; do
+    date -u -d @\$t +%Y-%m-%dT%H:%M:%SZ; done >>$OUT/time.want
+  { jq -r 'select(.kind==\"event\") | .time' $OUT/watch.json; jq -r 'select(.kind==\"heartbeat\") | .time' $OUT/watch.json; } >$OUT/time.got
+  test \$(grep -c . $OUT/time.want) -gt 500 && cmp -s $OUT/time.want $OUT/time.got"
 start_gen watch2 --events 40 --size 100 --wait-clients 6 --rate 2000
 ./ecaptureq watch ws://127.0.0.1:$PORT/ --json --pid 1000 >"$OUT/w-pid.json" 2>/dev/null &
 ./ecaptureq watch ws://127.0.0.1:$PORT/ --json --type response >"$OUT/w-type.json" 2>/dev/null &
@@ -100,6 +109,9 @@ sys.exit(0 if ok else 1)
 PYEOF
 check "watch prints times before 1970 right: -1 ns is 1969-12-31 23:59:59.999999, INT64_MIN 1677-09-21 00:12:43.145224" \
   bash -c "grep -q '1969-12-31 23:59:59.999999' $OUT/evil-text.out && grep -q '1677-09-21 00:12:43.145224' $OUT/evil-text.out"
+check "watch --json \"time\" before 1970 and at the edges: -1 ns, INT64_MIN ns, heartbeat second 1, null past year 9999" \
+  bash -c "jq -r 'select(.kind==\"event\" or .kind==\"heartbeat\") | .time' $OUT/evil-json.out | tr '\\n' ' ' |
+  grep -qx '1970-01-01T00:00:01Z null 1969-12-31T23:59:59.999999999Z 1677-09-21T00:12:43.145224192Z 1970-01-01T00:00:00.000000001Z '"
 check "watch --json is valid UTF-8 JSON even for 5,000-byte strings that are not UTF-8" $PY - "$OUT/evil-json.out" <<'PYEOF'
 import json, sys
 lines = open(sys.argv[1], "rb").read().decode("utf-8").splitlines()   # strict: raises on invalid UTF-8
