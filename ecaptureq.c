@@ -62,6 +62,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/bpf.h>
 
 #define ECQ__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define ECQ__STR_(x) #x
@@ -2699,6 +2700,61 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
 }
 
 
+/* =========================================================================
+ * The kernel capture needs: its BPF features, oldest first
+ * ========================================================================= */
+
+/* Every helper is probed in the program type that calls it (uprobes are kprobe-type
+ * programs). Versions: the kernel's own history (iovisor/bcc docs/kernel-versions.md
+ * lists each helper's commit); task storage reached tracing programs in 5.13
+ * (a10787e6d58c, "bpf: Enable task local storage for tracing programs"; before, BPF
+ * LSM only). Not listed, because an older kernel's answer is a fallback, not a failure:
+ * uprobe_multi links (6.6; else one perf-event uprobe per probe), the
+ * sock_send_length/sock_recv_length tracepoints (6.3; else kprobes on tcp_sendmsg and
+ * tcp_recvmsg). Kernel BTF (5.4, /sys/kernel/btf/vmlinux) is checked before these. */
+static const struct ecq_kernel_feature ecq__kernel_features[] = {
+    {"the BPF ring buffer", 5, 8, "carries events to the agent", BPF_MAP_TYPE_RINGBUF, 0, 0},
+    {"bpf_get_current_task_btf", 5, 11, "reads the calling thread", 0, BPF_PROG_TYPE_KPROBE,
+     BPF_FUNC_get_current_task_btf},
+    {"task storage in tracing programs", 5, 13, "remembers each thread's last socket", 0, BPF_PROG_TYPE_KPROBE,
+     BPF_FUNC_task_storage_get},
+    {"bpf_for_each_map_elem", 5, 13, "forgets an exited Go program's calls", 0, BPF_PROG_TYPE_RAW_TRACEPOINT,
+     BPF_FUNC_for_each_map_elem},
+    {"bpf_get_attach_cookie", 5, 15, "tells each probe's function apart", 0, BPF_PROG_TYPE_KPROBE,
+     BPF_FUNC_get_attach_cookie},
+    {"bpf_task_pt_regs", 5, 15, "reads a socket call's descriptor", 0, BPF_PROG_TYPE_KPROBE, BPF_FUNC_task_pt_regs},
+    {"bpf_loop", 5, 17, "copies each payload in chunks", 0, BPF_PROG_TYPE_KPROBE, BPF_FUNC_loop},
+};
+
+const struct ecq_kernel_feature *ecq_kernel_feature(int i)
+{
+    return i >= 0 && (size_t)i < ECQ__ARRAY_LEN(ecq__kernel_features) ? &ecq__kernel_features[i] : NULL;
+}
+
+/* the feature that sets the minimum kernel */
+static const struct ecq_kernel_feature *ecq__kernel_newest(void)
+{
+    const struct ecq_kernel_feature *m = ecq__kernel_features;
+    for (size_t i = 1; i < ECQ__ARRAY_LEN(ecq__kernel_features); i++)
+        if (ecq__kernel_features[i].major * 1000 + ecq__kernel_features[i].minor > m->major * 1000 + m->minor)
+            m = &ecq__kernel_features[i];
+    return m;
+}
+
+size_t ecq_kernel_lacks(char *out, size_t cap, const struct ecq_kernel_feature *f, const char *release)
+{
+    const struct ecq_kernel_feature *m = ecq__kernel_newest();
+    int major = 0, minor = 0, n;
+    int known = release && sscanf(release, "%d.%d", &major, &minor) == 2;
+    int newer = known && major * 1000 + minor >= f->major * 1000 + f->minor;
+    n = snprintf(out, cap, "%s%s lacks %s (Linux %d.%d+; %s): ", known ? "kernel " : "this kernel",
+                 known ? release : "", f->name, f->major, f->minor, f->use);
+    if (n < 0 || (size_t)n >= cap) return cap ? strlen(out) : 0;
+    if (newer) n += snprintf(out + n, cap - (size_t)n, "its build leaves it out, and capture needs it");
+    else n += snprintf(out + n, cap - (size_t)n, "capture needs Linux %d.%d or later", m->major, m->minor);
+    return (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 #ifndef ECAPTUREQ_NO_BPF
 /* =========================================================================
  * TLS capture with libbpf: probes on TLS libraries and Go, records into a server
@@ -3197,6 +3253,34 @@ static void ecq__libbpf_leave(libbpf_print_fn_t host)
     ecq__libbpf_to = NULL;
 }
 
+/* The kernel's answer for each row of ecq__kernel_features, asked as libbpf asks it
+ * (a map made, a program calling the helper loaded). A plain map comes first: libbpf's
+ * probes cannot tell a missing feature from a bpf() the kernel refuses (seccomp,
+ * SELinux, AppArmor), so a refusal is named as such. 0, or -ENOTSUP, or that errno. */
+static int ecq__kernel_check(char *why, size_t cap)
+{
+    struct utsname u;
+    const struct ecq_kernel_feature *f;
+    int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "ecq_probe", 4, 4, 1, NULL);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(why, cap, "the kernel refuses bpf(): %s (a seccomp profile, SELinux or AppArmor; README: Deploy)",
+                 strerror(e));
+        return -e;
+    }
+    close(fd);
+    for (int i = 0; (f = ecq_kernel_feature(i)); i++) {
+        int r = f->map_type ? libbpf_probe_bpf_map_type((enum bpf_map_type)f->map_type, NULL)
+                            : libbpf_probe_bpf_helper((enum bpf_prog_type)f->prog_type, (enum bpf_func_id)f->helper, NULL);
+        if (r == 1) continue;
+        ecq_kernel_lacks(why, cap, f, uname(&u) == 0 ? u.release : NULL);
+        return -ENOTSUP;
+    }
+    snprintf(why, cap, "kernel %s has the %zu BPF features capture needs (Linux %d.%d+)", uname(&u) == 0 ? u.release : "?",
+             ECQ__ARRAY_LEN(ecq__kernel_features), ecq__kernel_newest()->major, ecq__kernel_newest()->minor);
+    return 0;
+}
+
 int ecq_capture_check(char *why, size_t cap)
 {
     struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -3214,7 +3298,7 @@ int ecq_capture_check(char *why, size_t cap)
         snprintf(why, cap, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): capture needs CONFIG_DEBUG_INFO_BTF=y");
         return -ENOTSUP;
     }
-    return 0;
+    return ecq__kernel_check(why, cap);
 }
 
 /* ---- finding files: the loader's cache, the processes' maps ------------------ */
@@ -4178,7 +4262,7 @@ static int ecq__load(struct ecq_capture *c)
 int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts)
 {
     struct ecq_capture *c;
-    char why[160];
+    char why[256];
     int rc;
     *out = NULL;
     if (!opts->ring_mb || (opts->ring_mb & (opts->ring_mb - 1)) || opts->ring_mb > 1024) return -EINVAL;
@@ -4196,6 +4280,7 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
         ecq__log(c, "error: process %u: no such process", opts->pid);
         rc = -ESRCH;
     } else {
+        ecq__log(c, "%s", why); /* the kernel and its features */
         libbpf_print_fn_t host = ecq__libbpf_enter(c);
         rc = ecq__load(c);
         ecq__libbpf_leave(host);

@@ -455,6 +455,30 @@ int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct e
  * file carries no Go build information. */
 int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap);
 
+/* ---------------------------------------------------------------------------
+ * The kernel capture needs (the check itself is ecq_capture_check; these are pure)
+ * ------------------------------------------------------------------------- */
+
+/* One BPF feature capture cannot do without, the first Linux release that has it, and
+ * how the loader asks the kernel for it: a map type (map_type != 0) or a helper in a
+ * program type (numbers of linux/bpf.h). */
+struct ecq_kernel_feature {
+    const char *name;               /* "bpf_loop" */
+    int major, minor;               /* the first release with it: 5, 17 */
+    const char *use;                /* what capture does with it */
+    int map_type, prog_type, helper;
+};
+
+/* The i-th feature (from 0), oldest first; NULL past the last. The newest one is the
+ * minimum kernel. */
+const struct ecq_kernel_feature *ecq_kernel_feature(int i);
+
+/* The one line for a kernel (release as uname -r gives it; NULL if unknown) that lacks
+ * f: "kernel 5.15.0-91-generic lacks bpf_loop (Linux 5.17+; copies each payload in
+ * chunks): capture needs Linux 5.17 or later". For a release at or past f's, the line
+ * says its build leaves f out. Returns the length written (cut to cap - 1). */
+size_t ecq_kernel_lacks(char *out, size_t cap, const struct ecq_kernel_feature *f, const char *release);
+
 #ifndef ECAPTUREQ_NO_BPF
 /* ---------------------------------------------------------------------------
  * TLS capture (libbpf): uprobes on OpenSSL, GnuTLS, NSS and Go's crypto/tls; every
@@ -514,8 +538,12 @@ struct ecq_capture;
 /* Fills o with the defaults above. */
 void ecq_capture_opts_init(struct ecq_capture_opts *o);
 
-/* Whether this process may capture: 0, or -EPERM (capabilities) / -ENOTSUP (no kernel
- * BTF) with a one-line reason in why. Needs no server. */
+/* Whether this process may capture: 0, or a negative errno with a one-line reason in
+ * why: -EPERM (capabilities), -ENOTSUP (no kernel
+ * BTF, or a feature of ecq_kernel_feature missing: ecq_kernel_lacks's line), or the
+ * errno of a bpf() call the kernel refused (seccomp, SELinux, AppArmor); on 0, why
+ * names the kernel and says it has them all. Loads no program beyond the kernel's
+ * feature probes; needs no server. */
 int ecq_capture_check(char *why, size_t cap);
 
 /* Loads the embedded BPF programs and attaches the socket tracepoints; no TLS library

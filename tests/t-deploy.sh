@@ -1,5 +1,6 @@
-# Deployment: the static binary in an empty tree (a FROM scratch image's view), the
-# Dockerfile, and the DaemonSet manifest's fields and capability set (as root).
+# Deployment: the static binary in an empty tree (a FROM scratch image's view), bpf()
+# refused by seccomp, the Dockerfile, and the DaemonSet
+# manifest's fields and capability set (as root).
 section "deploy: static binary in an empty tree, Dockerfile, DaemonSet"
 make -s static >"$OUT/static-build.log" 2>&1
 SIZE=$(stat -c %s ecaptureq-static 2>/dev/null || echo 0)
@@ -39,6 +40,8 @@ start_ready deploy-tls $PY tests/tls_server.py 127.0.0.1 0 "$OUT/cert.pem" "$OUT
     settle
     check "the static binary capturing from the empty tree: a curl on the host, request and response" \
       $PY tests/check_capture.py "$OUT/chroot-tls.json" exchange $P_CC curl 127.0.0.1 $DP "GET /from-host HTTP/1.1" "hello /from-host"
+    check "... its kernel check asked this kernel for every BPF feature capture needs, and found them" \
+      grep -q "kernel $(uname -r) has the [0-9]* BPF features capture needs (Linux 5.17+)" "$OUT/chroot-tls.log"
   else
     bad "tls in the empty tree did not start capturing (see $OUT/chroot-tls.log)"; cat "$OUT/chroot-tls.log"
   fi
@@ -78,6 +81,12 @@ PYEOF
 )
 check "deploy/daemonset.yaml parses and carries hostPID, the node address, a Secret's token, a TCP readiness probe, limits, capabilities" \
   grep -qx "manifest: ok" "$OUT/manifest.txt"
+# a seccomp profile that refuses bpf() (as a container runtime's may): named as a refusal,
+# not as a missing kernel feature
+cc -O2 -Wall -Wextra -Werror -o "$BIN/nobpf" tests/nobpf.c
+"$BIN/nobpf" ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/nobpf.err"; rc=$?
+check "bpf() refused by seccomp (EPERM): exit 1 and one line, 'the kernel refuses bpf(): Operation not permitted …'" \
+  bash -c "test $rc = 1 && test \$(wc -l <$OUT/nobpf.err) = 1 && grep -q '^ecaptureq: the kernel refuses bpf(): Operation not permitted (a seccomp profile, SELinux or AppArmor' $OUT/nobpf.err"
 # the manifest's capabilities, and no more, are enough to capture
 if [ -n "$CAPS" ] && start_ready deploy-tls2 $PY tests/tls_server.py 127.0.0.1 0 "$OUT/cert.pem" "$OUT/key.pem"; then
   DTLS2=$HPID DP2=$HPORT
@@ -89,6 +98,8 @@ if [ -n "$CAPS" ] && start_ready deploy-tls2 $PY tests/tls_server.py 127.0.0.1 0
     settle
     check "the agent with exactly the manifest's capabilities ($CAPS) captures a curl" \
       bash -c "grep -q 'CapEff:.*' /proc/$CA/status && $PY tests/check_capture.py $OUT/caps.json exchange $P_CA curl 127.0.0.1 $DP2 'GET /caps HTTP/1.1' 'hello /caps'"
+    check "... and with only those, its kernel check could ask the kernel for every feature" \
+      grep -q "kernel $(uname -r) has the [0-9]* BPF features capture needs (Linux 5.17+)" "$OUT/caps.log"
   else
     bad "the agent with the manifest's capabilities ($CAPS) did not start capturing (see $OUT/caps.log)"; cat "$OUT/caps.log"
   fi

@@ -755,6 +755,49 @@ static int insns(const char *path)
     return 1;
 }
 
+/* the kernel features and the line for a kernel without one (the probing itself runs
+ * against the real kernel in ./test.sh deploy) */
+static void test_kernel(void)
+{
+    const struct ecq_kernel_feature *f, *loop = NULL;
+    char line[400], want[400];
+    int n = 0, ascending = 1, probes = 1, prev = 0;
+    for (; (f = ecq_kernel_feature(n)); n++) {
+        ascending &= f->major * 1000 + f->minor >= prev;
+        prev = f->major * 1000 + f->minor;
+        probes &= f->map_type ? !f->prog_type && !f->helper : f->prog_type && f->helper;
+        if (!strcmp(f->name, "bpf_loop")) loop = f;
+    }
+    CHECK("kernel: features oldest first, each a map type or a helper in a program type, bpf_loop (5.17) the newest",
+          n >= 7 && ascending && probes && loop && loop->major == 5 && loop->minor == 17 && prev == 5017 &&
+          !ecq_kernel_feature(-1) && !ecq_kernel_feature(n));
+    ecq_kernel_lacks(line, sizeof line, loop, "5.15.0-91-generic");
+    CHECK("kernel 5.15 (Ubuntu 22.04 GA) without bpf_loop: the feature, its kernel, the minimum",
+          !strcmp(line, "kernel 5.15.0-91-generic lacks bpf_loop (Linux 5.17+; copies each payload in chunks): "
+                        "capture needs Linux 5.17 or later"));
+    ecq_kernel_lacks(line, sizeof line, loop, "6.1.0-13-amd64");
+    CHECK("a kernel past the feature's release that still lacks it: its build leaves it out",
+          !strcmp(line, "kernel 6.1.0-13-amd64 lacks bpf_loop (Linux 5.17+; copies each payload in chunks): "
+                        "its build leaves it out, and capture needs it"));
+    ecq_kernel_lacks(line, sizeof line, loop, NULL);
+    CHECK("an unknown release: 'this kernel'", !strncmp(line, "this kernel lacks bpf_loop (Linux 5.17+;", 40) &&
+                                                   strstr(line, "capture needs Linux 5.17 or later"));
+    ecq_kernel_lacks(line, sizeof line, loop, "garbage");
+    CHECK("a release that is not a version: 'this kernel'", !strncmp(line, "this kernel lacks", 17));
+    int every = 1;
+    for (int i = 0; (f = ecq_kernel_feature(i)); i++) { /* the release just before each feature's */
+        char rel[32];
+        snprintf(rel, sizeof rel, "%d.%d.0", f->minor ? f->major : f->major - 1, f->minor ? f->minor - 1 : 19);
+        ecq_kernel_lacks(line, sizeof line, f, rel);
+        snprintf(want, sizeof want, "kernel %s lacks %s (Linux %d.%d+; %s): capture needs Linux 5.17 or later", rel,
+                 f->name, f->major, f->minor, f->use);
+        every &= !strcmp(line, want);
+    }
+    CHECK("every feature, on the release before its own: named with its kernel, and the minimum 5.17", every);
+    size_t len = ecq_kernel_lacks(line, 21, loop, "5.10.0-26-amd64");
+    CHECK("the line is cut to the buffer, NUL-terminated", len == 20 && !strcmp(line, "kernel 5.10.0-26-amd"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
@@ -772,5 +815,6 @@ int main(int argc, char **argv)
     test_frames();
     test_pb();
     test_pb_each_field();
+    test_kernel();
     return failures != 0;
 }
