@@ -2768,6 +2768,8 @@ size_t ecq_kernel_lacks(char *out, size_t cap, const struct ecq_kernel_feature *
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include "bpf/ecaptureq.bpf.h"
 
@@ -3253,6 +3255,26 @@ static void ecq__libbpf_leave(libbpf_print_fn_t host)
     ecq__libbpf_to = NULL;
 }
 
+/* /sys and /proc as capture reads them: a tree without them (an empty chroot, a
+ * container without the host's /sys) is told apart from a kernel without BTF. libbpf
+ * finds the uprobe and kprobe event types in /sys/bus/event_source; tracefs is not
+ * used (raw tracepoints and perf-event probes need none). 0, or -ENOENT/-ENOTSUP. */
+static int ecq__mounts_check(char *why, size_t cap)
+{
+    struct statfs sf;
+    if (statfs("/proc/self", &sf) != 0 || sf.f_type != PROC_SUPER_MAGIC) {
+        snprintf(why, cap, "cannot read /proc/self/maps: is /proc mounted? (capture finds libraries in /proc/PID/maps)");
+        return -ENOENT;
+    }
+    if (access("/sys/kernel/btf/vmlinux", R_OK) == 0) return 0;
+    if (statfs("/sys/kernel", &sf) != 0 || sf.f_type != SYSFS_MAGIC) {
+        snprintf(why, cap, "cannot read /sys/kernel/btf/vmlinux: is /sys mounted?");
+        return -ENOENT;
+    }
+    snprintf(why, cap, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux, Linux 5.4+): capture needs CONFIG_DEBUG_INFO_BTF=y");
+    return -ENOTSUP;
+}
+
 /* The kernel's answer for each row of ecq__kernel_features, asked as libbpf asks it
  * (a map made, a program calling the helper loaded). A plain map comes first: libbpf's
  * probes cannot tell a missing feature from a bpf() the kernel refuses (seccomp,
@@ -3294,11 +3316,8 @@ int ecq_capture_check(char *why, size_t cap)
         return -EPERM;
     }
 #undef ECQ__HAS
-    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
-        snprintf(why, cap, "this kernel exposes no BTF (/sys/kernel/btf/vmlinux): capture needs CONFIG_DEBUG_INFO_BTF=y");
-        return -ENOTSUP;
-    }
-    return ecq__kernel_check(why, cap);
+    int rc = ecq__mounts_check(why, cap);
+    return rc ? rc : ecq__kernel_check(why, cap);
 }
 
 /* ---- finding files: the loader's cache, the processes' maps ------------------ */

@@ -539,7 +539,7 @@ struct ecq_capture;
 void ecq_capture_opts_init(struct ecq_capture_opts *o);
 
 /* Whether this process may capture: 0, or a negative errno with a one-line reason in
- * why: -EPERM (capabilities), -ENOTSUP (no kernel
+ * why: -EPERM (capabilities), -ENOENT (/sys or /proc not mounted), -ENOTSUP (no kernel
  * BTF, or a feature of ecq_kernel_feature missing: ecq_kernel_lacks's line), or the
  * errno of a bpf() call the kernel refused (seccomp, SELinux, AppArmor); on 0, why
  * names the kernel and says it has them all. Loads no program beyond the kernel's

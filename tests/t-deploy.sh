@@ -1,5 +1,5 @@
-# Deployment: the static binary in an empty tree (a FROM scratch image's view), bpf()
-# refused by seccomp, the Dockerfile, and the DaemonSet
+# Deployment: the static binary in an empty tree (a FROM scratch image's view; without
+# /sys, without /proc), bpf() refused by seccomp, the Dockerfile, and the DaemonSet
 # manifest's fields and capability set (as root).
 section "deploy: static binary in an empty tree, Dockerfile, DaemonSet"
 make -s static >"$OUT/static-build.log" 2>&1
@@ -48,6 +48,18 @@ start_ready deploy-tls $PY tests/tls_server.py 127.0.0.1 0 "$OUT/cert.pem" "$OUT
   kill -TERM $CT 2>/dev/null; wait $CT 2>/dev/null
 }
 umount -R "$ROOT/sys" 2>/dev/null; umount "$ROOT/proc" 2>/dev/null
+# the same tree without /sys, then without /proc: the missing mount is named, not
+# taken for a kernel without BTF (issue 25)
+mount --bind /proc "$ROOT/proc"
+chroot "$ROOT" /ecaptureq tls --ecaptureq ws://localhost:0/ >/dev/null 2>"$OUT/nosys.err"; rc=$?
+umount "$ROOT/proc"
+check "in a tree without /sys: exit 1 and one line, 'cannot read /sys/kernel/btf/vmlinux: is /sys mounted?'" \
+  bash -c "test $rc = 1 && test \$(wc -l <$OUT/nosys.err) = 1 && grep -qx 'ecaptureq: cannot read /sys/kernel/btf/vmlinux: is /sys mounted?' $OUT/nosys.err"
+mount --rbind /sys "$ROOT/sys" && mount --make-rslave "$ROOT/sys"
+chroot "$ROOT" /ecaptureq tls --ecaptureq ws://localhost:0/ >/dev/null 2>"$OUT/noproc.err"; rc=$?
+umount -R "$ROOT/sys"
+check "in a tree without /proc: exit 1 and one line, 'cannot read /proc/self/maps: is /proc mounted? …'" \
+  bash -c "test $rc = 1 && test \$(wc -l <$OUT/noproc.err) = 1 && grep -q '^ecaptureq: cannot read /proc/self/maps: is /proc mounted?' $OUT/noproc.err"
 check "the empty tree's mounts are gone again" bash -c "! grep -q '$ROOT' /proc/mounts"
 
 check "Dockerfile: FROM scratch, the static binary, its entry point" \
