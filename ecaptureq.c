@@ -11,7 +11,8 @@
  *     5. the hub: server, clients, shared frames, heartbeats, replay
  *     6. payload classification (Event.type)
  *     7. executable analysis: ELF and Go symbol tables, x86-64 instruction lengths
- *     8. TLS capture with libbpf: the library table, attach, ring buffer -> events
+ *     8. TLS capture with libbpf: the kernel it needs (a table of BPF features, kept
+ *        in the server-only build too), the library table, attach, ring buffer -> events
  *     9. the command line: gen, watch, tls/gotls, main
  *   The public API is declared and documented in ecaptureq.h; everything else is
  *   static and prefixed ecq__.
