@@ -9,7 +9,7 @@
  *     3. the endpoint URL
  *     4. WebSocket: handshake checks and the frame reader
  *     5. the hub: server, clients, shared frames, heartbeats, replay
- *     6. payload classification (Event.type)
+ *     6. payload classification (Event.type); events as pcapng (synthetic TCP)
  *     7. executable analysis: ELF and Go symbol tables, x86-64 instruction lengths
  *     8. TLS capture with libbpf: the kernel it needs (a table of BPF features, kept
  *        in the server-only build too), the library table, attach, ring buffer -> events
@@ -2286,6 +2286,414 @@ uint32_t ecq_classify(const void *data, size_t n)
         if (flen <= 16777215 && 9 + flen <= n) return ECQ_TYPE_HTTP2_RESPONSE;
     }
     return ECQ_TYPE_UNKNOWN;
+}
+
+/* =========================================================================
+ * pcapng: events as synthetic TCP segments, for Wireshark
+ *
+ * pcapng (draft-ietf-opsawg-pcapng): a Section Header Block, Interface Description
+ * Blocks, then Enhanced Packet Blocks; block fields in the host's byte order (the
+ * SHB's byte-order magic tells the reader), packet bytes in network order, blocks and
+ * options padded to 32 bits. Interface 0 carries the events as raw IPv4/IPv6 packets
+ * (LINKTYPE_RAW); interface 1 the run log and heartbeats as exported text PDUs
+ * (LINKTYPE_WIRESHARK_UPPER_PDU, dissector "data-text-lines"), so that no log line
+ * passes for traffic. Both stamp nanoseconds (if_tsresol 9).
+ * ========================================================================= */
+
+#define ECQ__PCAP_CONNS 4096        /* connections followed; the least recently seen goes */
+#define ECQ__PCAP_BUCKETS 8192      /* hash buckets over the uuids (a power of two) */
+#define ECQ__PCAP_SEG 65000         /* payload bytes per segment: under IPv4's 65535 total */
+#define ECQ__PCAP_KEY 200           /* uuid bytes kept; past them uuids differ by their hash */
+#define ECQ__PCAP_WSCALE 14         /* window scale in the SYNs: the receive window is 1 GiB,
+                                       so data no one acknowledges never fills it */
+#define ECQ__LINKTYPE_RAW 101
+#define ECQ__LINKTYPE_UPPER_PDU 252
+
+/* a connection: side 0 is the client (it sends the SYN), side 1 the server */
+struct ecq__pconn {
+    uint64_t hash;                  /* of the whole uuid */
+    uint64_t fd_hash;               /* of its pid_tid_comm_fd; 0: the uuid names no fd */
+    uint64_t last;                  /* the writer's tick at its last packet */
+    int next;                       /* the next in its bucket, or -1 */
+    uint8_t v6, made_up;
+    uint8_t addr[2][16];
+    uint16_t port[2];
+    uint32_t seq[2];                /* the next sequence number each side sends */
+    uint16_t keylen;
+    char key[ECQ__PCAP_KEY];
+};
+
+struct ecq_pcapng {
+    FILE *f;
+    int err;                        /* the first write error, a negative errno */
+    uint64_t tick;
+    int nconns;
+    int bucket[ECQ__PCAP_BUCKETS];
+    struct ecq__pconn conns[ECQ__PCAP_CONNS];
+};
+
+static uint64_t ecq__fnv(const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+static void ecq__pcap_put(struct ecq_pcapng *p, const void *d, size_t n)
+{
+    if (!p->err && n && fwrite(d, 1, n, p->f) != n) p->err = errno ? -errno : -EIO;
+}
+
+static void ecq__pcap_pad(struct ecq_pcapng *p, size_t n)
+{
+    static const uint8_t zero[4];
+    ecq__pcap_put(p, zero, (4 - n % 4) % 4);
+}
+
+/* the bytes an option of n value bytes takes */
+static size_t ecq__pcap_optlen(size_t n) { return 4 + n + (4 - n % 4) % 4; }
+
+static void ecq__pcap_opt(struct ecq_pcapng *p, uint16_t code, const void *v, size_t n)
+{
+    uint16_t h[2] = {code, (uint16_t)n};
+    ecq__pcap_put(p, h, 4);
+    ecq__pcap_put(p, v, n);
+    ecq__pcap_pad(p, n);
+}
+
+/* an Interface Description Block: a name and nanosecond time stamps */
+static void ecq__pcap_idb(struct ecq_pcapng *p, uint16_t linktype, const char *name)
+{
+    size_t nl = strlen(name);
+    uint32_t total = (uint32_t)(16 + ecq__pcap_optlen(nl) + ecq__pcap_optlen(1) + 4 + 4);
+    uint32_t h[4] = {1, total, linktype, 262144}; /* linktype, reserved 0; snaplen */
+    uint8_t nine = 9, end[4] = {0};
+    ecq__pcap_put(p, h, 16);
+    ecq__pcap_opt(p, 2, name, nl);  /* if_name */
+    ecq__pcap_opt(p, 9, &nine, 1);  /* if_tsresol: 10^-9 s */
+    ecq__pcap_put(p, end, 4);       /* opt_endofopt */
+    ecq__pcap_put(p, &total, 4);
+}
+
+/* an Enhanced Packet Block: the packet is head then body; a comment if cl */
+static void ecq__pcap_epb(struct ecq_pcapng *p, uint32_t ifc, int64_t ns, const void *head, size_t hl,
+                          const void *body, size_t bl, const char *comment, size_t cl)
+{
+    size_t len = hl + bl;
+    uint32_t total = (uint32_t)(28 + len + (4 - len % 4) % 4 + (cl ? ecq__pcap_optlen(cl) + 4 : 0) + 4);
+    uint64_t t = ns > 0 ? (uint64_t)ns : 0;
+    uint32_t h[7] = {6, total, ifc, (uint32_t)(t >> 32), (uint32_t)t, (uint32_t)len, (uint32_t)len};
+    uint8_t end[4] = {0};
+    ecq__pcap_put(p, h, sizeof h);
+    ecq__pcap_put(p, head, hl);
+    ecq__pcap_put(p, body, bl);
+    ecq__pcap_pad(p, len);
+    if (cl) {
+        ecq__pcap_opt(p, 1, comment, cl); /* opt_comment */
+        ecq__pcap_put(p, end, 4);
+    }
+    ecq__pcap_put(p, &total, 4);
+}
+
+int ecq_pcapng_open(struct ecq_pcapng **out, FILE *f)
+{
+    struct ecq_pcapng *p = calloc(1, sizeof *p);
+    static const char app[] = "ecaptureq " ECQ_VERSION;
+    if (!p) return -ENOMEM;
+    p->f = f;
+    memset(p->bucket, 0xff, sizeof p->bucket); /* -1: empty */
+    uint32_t total = (uint32_t)(24 + ecq__pcap_optlen(sizeof app - 1) + 4 + 4);
+    uint32_t h[3] = {0x0A0D0D0A, total, 0x1A2B3C4D};
+    uint16_t version[2] = {1, 0};
+    int64_t section_len = -1; /* not given: the file is written as it goes */
+    uint8_t end[4] = {0};
+    ecq__pcap_put(p, h, sizeof h);
+    ecq__pcap_put(p, version, sizeof version);
+    ecq__pcap_put(p, &section_len, 8);
+    ecq__pcap_opt(p, 4, app, sizeof app - 1); /* shb_userappl */
+    ecq__pcap_put(p, end, 4);
+    ecq__pcap_put(p, &total, 4);
+    ecq__pcap_idb(p, ECQ__LINKTYPE_RAW, "ecaptureq: TLS plaintext as synthetic TCP");
+    ecq__pcap_idb(p, ECQ__LINKTYPE_UPPER_PDU, "ecaptureq: run log and heartbeats");
+    if (p->err) {
+        int err = p->err;
+        free(p);
+        return err;
+    }
+    *out = p;
+    return 0;
+}
+
+int ecq_pcapng_log(struct ecq_pcapng *p, int64_t ts_ns, const char *text, size_t len)
+{
+    /* exported-PDU tags: the dissector's name (NUL-padded to 32 bits), then the end */
+    static const uint8_t tags[] = {0, 12, 0, 16, 'd', 'a', 't', 'a', '-', 't', 'e', 'x', 't', '-',
+                                   'l', 'i', 'n', 'e', 's', 0, 0, 0, 0, 0};
+    if (!ts_ns) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        ts_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    }
+    if (len > ECQ__PCAP_SEG) len = ECQ__PCAP_SEG;
+    ecq__pcap_epb(p, 1, ts_ns, tags, sizeof tags, text, len, NULL, 0);
+    return p->err;
+}
+
+int ecq_pcapng_flush(struct ecq_pcapng *p)
+{
+    if (!p->err && fflush(p->f) != 0) p->err = errno ? -errno : -EIO;
+    return p->err;
+}
+
+int ecq_pcapng_close(struct ecq_pcapng *p)
+{
+    if (!p) return 0;
+    int err = ecq_pcapng_flush(p);
+    free(p);
+    return err;
+}
+
+/* the Internet checksum's running sum of n bytes as big-endian 16-bit words */
+static uint64_t ecq__csum_add(uint64_t s, const uint8_t *b, size_t n)
+{
+    for (; n > 1; b += 2, n -= 2) s += (uint32_t)b[0] << 8 | b[1];
+    if (n) s += (uint32_t)b[0] << 8;
+    return s;
+}
+
+static uint16_t ecq__csum_fold(uint64_t s)
+{
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return (uint16_t)~s;
+}
+
+static void ecq__be16(uint8_t *o, uint32_t v) { o[0] = (uint8_t)(v >> 8), o[1] = (uint8_t)v; }
+static void ecq__be32(uint8_t *o, uint32_t v) { ecq__be16(o, v >> 16), ecq__be16(o + 2, v); }
+
+#define ECQ__TCP_FIN 0x01
+#define ECQ__TCP_SYN 0x02
+#define ECQ__TCP_PSH 0x08
+#define ECQ__TCP_ACK 0x10
+
+/* One segment from side `from` of c: its IP and TCP headers into h (up to 64 bytes),
+ * checksums over them and the n payload bytes. Returns the headers' length. */
+static size_t ecq__pcap_headers(const struct ecq__pconn *c, int from, uint8_t flags, const void *data, size_t n,
+                                uint8_t *h)
+{
+    size_t ip = c->v6 ? 40 : 20, th = flags & ECQ__TCP_SYN ? 24 : 20, alen = c->v6 ? 16 : 4;
+    uint8_t *t = h + ip;
+    uint32_t tcplen = (uint32_t)(th + n);
+    memset(h, 0, ip + th);
+    if (c->v6) {
+        h[0] = 0x60;
+        ecq__be16(h + 4, tcplen);
+        h[6] = 6, h[7] = 64; /* next header TCP, hop limit */
+        memcpy(h + 8, c->addr[from], 16), memcpy(h + 24, c->addr[!from], 16);
+    } else {
+        h[0] = 0x45;
+        ecq__be16(h + 2, (uint32_t)ip + tcplen);
+        h[6] = 0x40, h[8] = 64, h[9] = 6; /* don't fragment, TTL, TCP */
+        memcpy(h + 12, c->addr[from], 4), memcpy(h + 16, c->addr[!from], 4);
+        ecq__be16(h + 10, ecq__csum_fold(ecq__csum_add(0, h, 20)));
+    }
+    ecq__be16(t, c->port[from]), ecq__be16(t + 2, c->port[!from]);
+    ecq__be32(t + 4, c->seq[from]);
+    if (flags & ECQ__TCP_ACK) ecq__be32(t + 8, c->seq[!from]);
+    t[12] = (uint8_t)(th / 4) << 4, t[13] = flags;
+    ecq__be16(t + 14, 65535);
+    if (th == 24) t[20] = 1, t[21] = 3, t[22] = 3, t[23] = ECQ__PCAP_WSCALE; /* NOP, window scale */
+    /* the pseudo-header: both addresses, the protocol and the TCP length */
+    uint64_t s = ecq__csum_add(0, c->addr[from], alen) + ecq__csum_add(0, c->addr[!from], alen) + 6 + tcplen;
+    s = ecq__csum_add(ecq__csum_add(s, t, th), data, n);
+    ecq__be16(t + 16, ecq__csum_fold(s));
+    return ip + th;
+}
+
+/* one segment, its packet block and the sequence number it uses up */
+static void ecq__pcap_segment(struct ecq_pcapng *p, struct ecq__pconn *c, int from, uint8_t flags, int64_t ts,
+                              const void *data, size_t n, const char *comment, size_t cl)
+{
+    uint8_t h[64];
+    size_t hl = ecq__pcap_headers(c, from, flags, data, n, h);
+    ecq__pcap_epb(p, 0, ts, h, hl, data, n, comment, cl);
+    c->seq[from] += (uint32_t)n + (flags & (ECQ__TCP_SYN | ECQ__TCP_FIN) ? 1 : 0);
+}
+
+/* ---- connections: found by uuid, opened with a handshake, closed with FINs ---- */
+
+static int *ecq__pcap_link_to(struct ecq_pcapng *p, int i)
+{
+    int *at = &p->bucket[p->conns[i].hash & (ECQ__PCAP_BUCKETS - 1)];
+    while (*at != i) at = &p->conns[*at].next;
+    return at;
+}
+
+/* connection i is forgotten: the last one takes its slot */
+static void ecq__pcap_forget(struct ecq_pcapng *p, int i)
+{
+    int last = --p->nconns;
+    *ecq__pcap_link_to(p, i) = p->conns[i].next;
+    if (i == last) return;
+    *ecq__pcap_link_to(p, last) = i;
+    p->conns[i] = p->conns[last];
+}
+
+static struct ecq__pconn *ecq__pcap_find(struct ecq_pcapng *p, struct ecq_bytes uuid, uint64_t h)
+{
+    size_t kl = uuid.len < ECQ__PCAP_KEY ? uuid.len : ECQ__PCAP_KEY;
+    for (int i = p->bucket[h & (ECQ__PCAP_BUCKETS - 1)]; i >= 0; i = p->conns[i].next) {
+        struct ecq__pconn *c = &p->conns[i];
+        if (c->hash == h && c->keylen == kl && !memcmp(c->key, uuid.ptr, kl)) return c;
+    }
+    return NULL;
+}
+
+/* the hash of pid_tid_comm_fd when the uuid is pid_tid_comm_fd_N (N: the socket's
+ * number; a new N on the same fd means the old socket was closed), else 0 */
+static uint64_t ecq__pcap_fd_hash(struct ecq_bytes u)
+{
+    size_t i = u.len, end = 0;
+    for (int part = 0; part < 2; part++) { /* _N, then _fd: digits after an underscore */
+        size_t digits = 0;
+        while (i && u.ptr[i - 1] >= '0' && u.ptr[i - 1] <= '9') i--, digits++;
+        if (!digits || !i || u.ptr[i - 1] != '_') return 0;
+        if (!part) end = --i;
+    }
+    return ecq__fnv(u.ptr, end);
+}
+
+/* an address's text into out[16]: 4 (IPv4), 6 (IPv6) or 0 (none) */
+static int ecq__pcap_addr(struct ecq_bytes b, uint8_t out[16])
+{
+    char s[64];
+    memset(out, 0, 16);
+    if (!b.len || b.len >= sizeof s) return 0;
+    memcpy(s, b.ptr, b.len);
+    s[b.len] = 0;
+    if (inet_pton(AF_INET, s, out) == 1) return 4;
+    return inet_pton(AF_INET6, s, out) == 1 ? 6 : 0;
+}
+
+/* c's ends from the event's tuple: the client is the sender of a request, the receiver
+ * of a response, else the end with the higher (ephemeral) port. No tuple: a pair made
+ * up from the uuid's hash h, client 198.18.x.x, server 198.19.x.x port 80. */
+static void ecq__pcap_tuple(struct ecq__pconn *c, const struct ecq_event *ev, uint64_t h)
+{
+    uint8_t a[2][16];
+    int fs = ecq__pcap_addr(ev->src_ip, a[0]), fd = ecq__pcap_addr(ev->dst_ip, a[1]);
+    uint32_t sp = ev->src_port, dp = ev->dst_port;
+    if (fs && fs == fd && sp && dp && sp < 65536 && dp < 65536) {
+        int src_is_client = ev->type == ECQ_TYPE_HTTP1_REQUEST || ev->type == ECQ_TYPE_HTTP2_REQUEST ? 1
+                          : ev->type == ECQ_TYPE_HTTP1_RESPONSE                                      ? 0
+                                                                                                     : sp >= dp;
+        int s = !src_is_client;
+        c->v6 = fs == 6;
+        memcpy(c->addr[s], a[0], 16), memcpy(c->addr[!s], a[1], 16);
+        c->port[s] = (uint16_t)sp, c->port[!s] = (uint16_t)dp;
+        return;
+    }
+    c->made_up = 1;
+    memcpy(c->addr[0], (uint8_t[4]){198, 18, (uint8_t)(h >> 8), (uint8_t)h}, 4);
+    memcpy(c->addr[1], (uint8_t[4]){198, 19, (uint8_t)(h >> 16), (uint8_t)(h >> 24)}, 4);
+    c->port[0] = (uint16_t)(49152 + (h >> 32) % 16384), c->port[1] = 80;
+}
+
+/* the side an event comes from: its sender's end; with a made-up pair, a response
+ * comes from the server and everything else from the client */
+static int ecq__pcap_from(const struct ecq__pconn *c, const struct ecq_event *ev)
+{
+    uint8_t a[16];
+    if (c->made_up) return ev->type == ECQ_TYPE_HTTP1_RESPONSE || ev->type == ECQ_TYPE_HTTP2_RESPONSE;
+    int f = ecq__pcap_addr(ev->src_ip, a);
+    return !(f == (c->v6 ? 6 : 4) && !memcmp(a, c->addr[0], 16) && ev->src_port == c->port[0]);
+}
+
+/* bytes from a peer as comment text: printable ASCII as it is, else \xNN; cut at cap */
+static size_t ecq__pcap_text(char *o, size_t cap, struct ecq_bytes b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b.len && n + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)b.ptr[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\') o[n++] = (char)ch;
+        else n += (size_t)snprintf(o + n, cap - n, "\\x%02x", ch);
+    }
+    o[n] = 0;
+    return n;
+}
+
+/* a packet's comment: what it is, the process, the uuid, and whether the pair is made up */
+static size_t ecq__pcap_comment(char *out, size_t cap, const char *what, const struct ecq_event *ev, int made_up)
+{
+    char name[80], uuid[600];
+    ecq__pcap_text(name, sizeof name, ev->pname);
+    ecq__pcap_text(uuid, sizeof uuid, ev->uuid);
+    int n = snprintf(out, cap, "%spid %" PRId64 " %s uuid %s%s", what, ev->pid, name, uuid,
+                     made_up ? "; tuple unknown: made-up addresses, direction guessed from the payload" : "");
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+/* client FIN, server FIN, client ACK; then connection i is forgotten */
+static void ecq__pcap_close_conn(struct ecq_pcapng *p, int i, int64_t ts)
+{
+    static const char why[] = "ecaptureq: synthetic close (a new connection took this one's fd)";
+    struct ecq__pconn *c = &p->conns[i];
+    ecq__pcap_segment(p, c, 0, ECQ__TCP_FIN | ECQ__TCP_ACK, ts, NULL, 0, why, sizeof why - 1);
+    ecq__pcap_segment(p, c, 1, ECQ__TCP_FIN | ECQ__TCP_ACK, ts, NULL, 0, why, sizeof why - 1);
+    ecq__pcap_segment(p, c, 0, ECQ__TCP_ACK, ts, NULL, 0, why, sizeof why - 1);
+    ecq__pcap_forget(p, i);
+}
+
+/* a connection seen for the first time: the one it replaces on its fd closed, room
+ * made, its ends found, and the three-way handshake written */
+static struct ecq__pconn *ecq__pcap_open_conn(struct ecq_pcapng *p, const struct ecq_event *ev, uint64_t h)
+{
+    uint64_t fh = ecq__pcap_fd_hash(ev->uuid);
+    for (int i = 0; fh && i < p->nconns; i++)
+        if (p->conns[i].fd_hash == fh) {
+            ecq__pcap_close_conn(p, i, ev->timestamp);
+            break;
+        }
+    if (p->nconns == ECQ__PCAP_CONNS) { /* full: the least recently seen is forgotten */
+        int old = 0;
+        for (int i = 1; i < p->nconns; i++) old = p->conns[i].last < p->conns[old].last ? i : old;
+        ecq__pcap_forget(p, old);
+    }
+    int i = p->nconns++;
+    struct ecq__pconn *c = &p->conns[i];
+    char comment[800];
+    memset(c, 0, sizeof *c);
+    c->hash = h, c->fd_hash = fh;
+    c->keylen = (uint16_t)(ev->uuid.len < ECQ__PCAP_KEY ? ev->uuid.len : ECQ__PCAP_KEY);
+    memcpy(c->key, ev->uuid.ptr, c->keylen);
+    c->next = p->bucket[h & (ECQ__PCAP_BUCKETS - 1)];
+    p->bucket[h & (ECQ__PCAP_BUCKETS - 1)] = i;
+    ecq__pcap_tuple(c, ev, h);
+    c->seq[0] = (uint32_t)h, c->seq[1] = (uint32_t)(h >> 32); /* initial sequence numbers */
+    size_t cl = ecq__pcap_comment(comment, sizeof comment, "ecaptureq: synthetic handshake (connection first seen); ",
+                                  ev, c->made_up);
+    ecq__pcap_segment(p, c, 0, ECQ__TCP_SYN, ev->timestamp, NULL, 0, comment, cl);
+    ecq__pcap_segment(p, c, 1, ECQ__TCP_SYN | ECQ__TCP_ACK, ev->timestamp, NULL, 0, comment, cl);
+    ecq__pcap_segment(p, c, 0, ECQ__TCP_ACK, ev->timestamp, NULL, 0, comment, cl);
+    return c;
+}
+
+int ecq_pcapng_event(struct ecq_pcapng *p, const struct ecq_event *ev)
+{
+    char comment[800];
+    if (p->err) return p->err;
+    uint64_t h = ecq__fnv(ev->uuid.ptr, ev->uuid.len);
+    struct ecq__pconn *c = ecq__pcap_find(p, ev->uuid, h);
+    if (!c) c = ecq__pcap_open_conn(p, ev, h);
+    c->last = ++p->tick;
+    int from = ecq__pcap_from(c, ev);
+    size_t cl = ecq__pcap_comment(comment, sizeof comment, "", ev, c->made_up);
+    const char *d = ev->payload.ptr;
+    for (size_t n = ev->payload.len, k; n; d += k, n -= k) {
+        k = n < ECQ__PCAP_SEG ? n : ECQ__PCAP_SEG;
+        ecq__pcap_segment(p, c, from, ECQ__TCP_PSH | ECQ__TCP_ACK, ev->timestamp, d, k, comment, cl);
+    }
+    return p->err;
 }
 
 /* =========================================================================
@@ -4819,6 +5227,10 @@ struct ecq__watch {
     int idle_sec;                   /* no byte for this long: ping; none after 10 s: lost */
     struct pollfd *sp;              /* the signal fd: SIGINT/SIGTERM end every wait at once */
     int *stop;
+    const char *pcap_path;          /* --pcapng FILE ("-": stdout, and nothing else there) */
+    struct ecq_pcapng *pcap;
+    FILE *pcap_file;
+    int pcap_failed;
     /* counters for the summary */
     uint64_t msgs, events, logs, beats, other, bad, bytes;
 };
@@ -5223,6 +5635,29 @@ static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_e
     fputc('\n', f);
 }
 
+/* an entry into --pcapng's file: events (those the filters pass) as packets, the run
+ * log and heartbeats as text lines; a failed write stops watch */
+static void ecq__watch_pcap(struct ecq__watch *w, const struct ecq_entry *e)
+{
+    char beat[300];
+    int rc = 0;
+    if (e->payload_case == ECQ_PAYLOAD_EVENT && ecq__watch_wanted(w, &e->event)) {
+        rc = ecq_pcapng_event(w->pcap, &e->event);
+    } else if (e->payload_case == ECQ_PAYLOAD_RUN_LOG) {
+        rc = ecq_pcapng_log(w->pcap, 0, e->run_log.ptr, e->run_log.len);
+    } else if (e->payload_case == ECQ_PAYLOAD_HEARTBEAT) {
+        int n = snprintf(beat, sizeof beat, "heartbeat %" PRId64 ": %.*s", e->heartbeat.count,
+                         (int)(e->heartbeat.message.len < 256 ? e->heartbeat.message.len : 256), e->heartbeat.message.ptr);
+        int64_t ts = e->heartbeat.timestamp > 0 && e->heartbeat.timestamp < INT64_MAX / 1000000000
+                         ? e->heartbeat.timestamp * 1000000000 : 0;
+        rc = ecq_pcapng_log(w->pcap, ts, beat, n > 0 ? (size_t)n : 0);
+    }
+    if (rc < 0 && !w->pcap_failed) {
+        fprintf(stderr, "ecaptureq watch: --pcapng %s: %s\n", w->pcap_path, strerror(-rc));
+        w->pcap_failed = *w->stop = 1;
+    }
+}
+
 /* one message from the server: counted, decoded and shown as watch's mode says */
 static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t len)
 {
@@ -5234,6 +5669,12 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
     if (ecq_pb_decode_entry(msg, len, &e, &off, &why) < 0) {
         w->bad++;
         fprintf(stderr, "watch: message %" PRIu64 " (%zu bytes) does not decode: %s at offset %zu\n", w->msgs, len, why, off);
+        return;
+    }
+    if (w->pcap) ecq__watch_pcap(w, &e);
+    if (w->pcap && !strcmp(w->pcap_path, "-")) { /* stdout is the file */
+        w->logs += e.payload_case == ECQ_PAYLOAD_RUN_LOG, w->beats += e.payload_case == ECQ_PAYLOAD_HEARTBEAT;
+        w->events += e.payload_case == ECQ_PAYLOAD_EVENT;
         return;
     }
     switch (e.payload_case) {
@@ -5262,7 +5703,8 @@ static int ecq__watch_frames(struct ecq__watch *w, int fd, struct ecq_ws_reader 
         int r = ecq_ws_read(rd, in + off, n - off, &used);
         if (r == ECQ_WS_MESSAGE) {
             ecq__watch_entry(w, rd->data, rd->data_len);
-            fflush(stdout);
+            if (w->pcap_failed) return snprintf(why, whycap, "the --pcapng file failed"), 1;
+            if (!w->pcap) fflush(stdout);
         } else if (r == ECQ_WS_PING) {
             ecq__watch_send(fd, 10, rd->ctl, rd->ctl_len);
         } else if (r == ECQ_WS_CLOSE) {
@@ -5281,6 +5723,7 @@ static int ecq__watch_frames(struct ecq__watch *w, int fd, struct ecq_ws_reader 
             return 1;
         }
     }
+    if (w->pcap) (void)ecq_pcapng_flush(w->pcap); /* per batch: a live reader sees it now; errors: next write */
     return -1;
 }
 
@@ -5354,7 +5797,7 @@ out:
 static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const char **url, int *reconnect)
 {
     enum { O_JSON = 1, O_COMPACT, O_HEX, O_MAXP, O_NOCOLOR, O_PID, O_PNAME, O_PORT, O_TYPE, O_RECONNECT, O_TOKEN, O_VERBOSE,
-           O_TOKENFILE, O_MAXMSG, O_IDLE };
+           O_TOKENFILE, O_MAXMSG, O_IDLE, O_PCAPNG };
     static const struct option lo[] = {
         {"json", no_argument, 0, O_JSON}, {"compact", no_argument, 0, O_COMPACT}, {"hex", no_argument, 0, O_HEX},
         {"max-payload", required_argument, 0, O_MAXP}, {"no-color", no_argument, 0, O_NOCOLOR},
@@ -5363,7 +5806,7 @@ static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const ch
         {"reconnect", no_argument, 0, O_RECONNECT}, {"token", required_argument, 0, O_TOKEN},
         {"verbose", no_argument, 0, O_VERBOSE}, {"token-file", required_argument, 0, O_TOKENFILE},
         {"max-message", required_argument, 0, O_MAXMSG}, {"idle-timeout", required_argument, 0, O_IDLE},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"pcapng", required_argument, 0, O_PCAPNG}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static const char *const types[] = {"unknown", "request", "h2-request", "response", "h2-response"};
     static char token_buf[4098];
     const char *env = getenv("ECAPTUREQ_TOKEN"); /* not on the command line: /proc/PID/cmdline is public */
@@ -5390,21 +5833,49 @@ static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const ch
         case O_TOKENFILE: w->token = ecq__token_file(optarg, token_buf, sizeof token_buf); break;
         case O_MAXMSG: w->max_message = ecq__num("--max-message", optarg, 125, 1ull << 31); break;
         case O_IDLE: w->idle_sec = (int)ecq__num("--idle-timeout", optarg, 0, 86400); break;
+        case O_PCAPNG: w->pcap_path = optarg; break;
         case 'v': case O_VERBOSE: w->verbose = 1; break;
         case 'h':
             puts("usage: ecaptureq watch [URL] [--json|--compact] [--hex] [--max-payload N] [--no-color] [--verbose]\n"
                  "                       [--pid N] [--pname NAME] [--port N] [--type request|response|h2-request|"
                  "h2-response|unknown|0-4]\n                       [--reconnect] [--token T | --token-file PATH]"
                  " [--max-message BYTES (16 MiB)]\n                       [--idle-timeout SECONDS (35; 0 off)]"
-                 "  (or the token in $ECAPTUREQ_TOKEN)");
+                 "  (or the token in $ECAPTUREQ_TOKEN)\n                       [--pcapng FILE|-]  events as synthetic TCP"
+                 " for Wireshark (-: stdout, e.g. | wireshark -k -i -)");
             return 0;
         default: exit(2);
         }
     }
     if (optind < argc) *url = argv[optind++];
     if (optind < argc) ecq__usage_error("watch: unexpected argument '%s'", argv[optind]);
+    if (w->pcap_path && !strcmp(w->pcap_path, "-") && (w->json || w->compact || w->hex || w->verbose))
+        ecq__usage_error("watch: --pcapng - writes the file to stdout; --json, --compact, --hex and --verbose "
+                         "have nowhere to go");
+    if (w->pcap_path && !strcmp(w->pcap_path, "-") && isatty(1))
+        ecq__usage_error("watch: --pcapng -: stdout is a terminal; pipe it (| wireshark -k -i -) or give a file");
     w->color = !nocolor && !w->json && isatty(1);
     return -1;
+}
+
+/* --pcapng FILE opened and its header written: 0, or 1 after one line saying why */
+static int ecq__watch_pcap_open(struct ecq__watch *w)
+{
+    int rc;
+    w->pcap_file = strcmp(w->pcap_path, "-") ? fopen(w->pcap_path, "wbe") : stdout;
+    if (!w->pcap_file) rc = -errno;
+    else if ((rc = ecq_pcapng_open(&w->pcap, w->pcap_file)) == 0) rc = ecq_pcapng_flush(w->pcap);
+    if (rc == 0) return 0;
+    fprintf(stderr, "ecaptureq watch: --pcapng %s: %s\n", w->pcap_path, strerror(-rc));
+    return 1;
+}
+
+/* the file's end: 0, or 1 after one line saying why it is incomplete */
+static int ecq__watch_pcap_close(struct ecq__watch *w)
+{
+    int rc = ecq_pcapng_close(w->pcap);
+    if (w->pcap_file && w->pcap_file != stdout && fclose(w->pcap_file) != 0 && !rc) rc = -errno;
+    if (rc < 0 && !w->pcap_failed) fprintf(stderr, "ecaptureq watch: --pcapng %s: %s\n", w->pcap_path, strerror(-rc));
+    return rc < 0 || w->pcap_failed;
 }
 
 static int ecq__cmd_watch(int argc, char **argv)
@@ -5419,6 +5890,7 @@ static int ecq__cmd_watch(int argc, char **argv)
     if (ecq_url_parse(url, &u, &why) < 0)
         ecq__usage_error("bad URL '%s': %s; example: ecaptureq watch ws://127.0.0.1:28257/", url, why);
     if (u.port == 0) ecq__usage_error("bad URL '%s': watch needs the server's port (1-65535)", url);
+    if (w.pcap_path && ecq__watch_pcap_open(&w)) return 1;
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     int64_t start = ecq__now_ms(), backoff = 500;
     w.sp = &sp, w.stop = &stop;
@@ -5458,6 +5930,7 @@ static int ecq__cmd_watch(int argc, char **argv)
                     " undecodable), %" PRIu64 " bytes in %.1f s, %.1f events/s\n", w.msgs, w.events, w.logs, w.beats,
             w.bad, w.bytes, secs, secs > 0 ? (double)w.events / secs : 0.0);
     close(sp.fd);
+    if (w.pcap_path && ecq__watch_pcap_close(&w)) return 1;
     return stop ? 0 : rc;
 }
 

@@ -88,6 +88,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <poll.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -204,6 +205,44 @@ int ecq_pb_decode_entry(const uint8_t *buf, size_t len, struct ecq_entry *out,
 /* Event.type for a chunk of plaintext: an HTTP/2 client preface, an HTTP/1.x status
  * line, an HTTP/1.x request line, a complete HTTP/2 frame header, else unknown. */
 uint32_t ecq_classify(const void *data, size_t len);
+
+/* ---------------------------------------------------------------------------
+ * pcapng: events as synthetic TCP for Wireshark
+ * ------------------------------------------------------------------------- */
+
+/* A pcapng writer. Each event becomes TCP segments of its connection (told apart by
+ * uuid) on its real addresses and ports, IPv4 or IPv6: a synthetic three-way handshake
+ * when a connection is first seen, sequence and acknowledgement numbers per direction
+ * so that Wireshark reassembles the stream, payloads cut into segments under 64 KiB,
+ * correct IP and TCP checksums, nanosecond time stamps, and the process (pid, name,
+ * uuid) in each packet's comment. A connection whose tuple is unknown gets a stable
+ * made-up pair in 198.18.0.0/15 (the comment says so). When a new connection comes on
+ * the fd of one it follows (uuid pid_tid_comm_fd_N), that one is closed with FINs.
+ * Interface 0 holds the traffic (LINKTYPE_RAW); interface 1 the run log and heartbeats
+ * as text lines, never as traffic. At most 4096 connections are followed (the least
+ * recently seen is forgotten). */
+struct ecq_pcapng;
+
+/* Writes the section header and both interface descriptions to f, which stays the
+ * caller's (it is neither flushed nor closed but by the calls below). Returns 0 and
+ * *out, -ENOMEM, or the write's negative errno. */
+int ecq_pcapng_open(struct ecq_pcapng **out, FILE *f);
+
+/* Writes one event's packets. Returns 0, or the negative errno of the first write
+ * that failed (every later call returns it too, writing nothing). */
+int ecq_pcapng_event(struct ecq_pcapng *p, const struct ecq_event *ev);
+
+/* Writes a run-log line or a heartbeat's text (len bytes, any bytes) on interface 1
+ * at ts_ns (ns since the Unix epoch; 0: now). Returns as ecq_pcapng_event. */
+int ecq_pcapng_log(struct ecq_pcapng *p, int64_t ts_ns, const char *text, size_t len);
+
+/* fflush of the file: a live reader (wireshark -k -i -) sees what was written.
+ * Returns as ecq_pcapng_event. */
+int ecq_pcapng_flush(struct ecq_pcapng *p);
+
+/* Flushes and frees the writer (f stays open); NULL is allowed. Returns as
+ * ecq_pcapng_event. */
+int ecq_pcapng_close(struct ecq_pcapng *p);
 
 /* ---------------------------------------------------------------------------
  * Endpoint URL
