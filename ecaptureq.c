@@ -2301,19 +2301,31 @@ uint32_t ecq_classify(const void *data, size_t n)
  * ========================================================================= */
 
 #define ECQ__PCAP_CONNS 4096        /* connections followed; the least recently seen goes */
-#define ECQ__PCAP_BUCKETS 8192      /* hash buckets over the uuids (a power of two) */
+#define ECQ__PCAP_BUCKETS 8192      /* hash buckets over the connections' keys (a power of two) */
 #define ECQ__PCAP_SEG 65000         /* payload bytes per segment: under IPv4's 65535 total */
-#define ECQ__PCAP_KEY 200           /* uuid bytes kept; past them uuids differ by their hash */
+#define ECQ__PCAP_KEY 200           /* key bytes kept; past them keys differ by their hash */
 #define ECQ__PCAP_WSCALE 14         /* window scale in the SYNs: the receive window is 1 GiB,
                                        so data no one acknowledges never fills it */
 #define ECQ__LINKTYPE_RAW 101
 #define ECQ__LINKTYPE_UPPER_PDU 252
 
-/* a connection: side 0 is the client (it sends the SYN), side 1 the server */
-struct ecq__pconn {
-    uint64_t hash;                  /* of the whole uuid */
+/* One end's view of a connection: the events of one uuid. When both ends are captured
+ * (a client and a server on this host) each byte comes twice, once written and once
+ * read: per direction a view's offset says which of its bytes were already written. */
+struct ecq__pview {
+    uint64_t hash;                  /* of the uuid */
     uint64_t fd_hash;               /* of its pid_tid_comm_fd; 0: the uuid names no fd */
+    uint64_t off[2];                /* bytes this view saw from side 0, from side 1 */
+};
+
+/* A connection, known by its tuple (both orders alike) or, when the tuple is unknown,
+ * by the uuid. Side 0 is the client (it sends the SYN), side 1 the server. */
+struct ecq__pconn {
+    uint64_t hash;                  /* of the key */
     uint64_t last;                  /* the writer's tick at its last packet */
+    uint64_t sent[2];               /* bytes written from each side: the views' highest offset */
+    struct ecq__pview view[2];
+    int nviews;
     int next;                       /* the next in its bucket, or -1 */
     uint8_t v6, made_up;
     uint8_t addr[2][16];
@@ -2520,7 +2532,7 @@ static void ecq__pcap_segment(struct ecq_pcapng *p, struct ecq__pconn *c, int fr
     c->seq[from] += (uint32_t)n + (flags & (ECQ__TCP_SYN | ECQ__TCP_FIN) ? 1 : 0);
 }
 
-/* ---- connections: found by uuid, opened with a handshake, closed with FINs ---- */
+/* ---- connections: found by tuple, opened with a handshake, closed with FINs ---- */
 
 static int *ecq__pcap_link_to(struct ecq_pcapng *p, int i)
 {
@@ -2539,12 +2551,11 @@ static void ecq__pcap_forget(struct ecq_pcapng *p, int i)
     p->conns[i] = p->conns[last];
 }
 
-static struct ecq__pconn *ecq__pcap_find(struct ecq_pcapng *p, struct ecq_bytes uuid, uint64_t h)
+static struct ecq__pconn *ecq__pcap_find(struct ecq_pcapng *p, const uint8_t *key, size_t kl, uint64_t h)
 {
-    size_t kl = uuid.len < ECQ__PCAP_KEY ? uuid.len : ECQ__PCAP_KEY;
     for (int i = p->bucket[h & (ECQ__PCAP_BUCKETS - 1)]; i >= 0; i = p->conns[i].next) {
         struct ecq__pconn *c = &p->conns[i];
-        if (c->hash == h && c->keylen == kl && !memcmp(c->key, uuid.ptr, kl)) return c;
+        if (c->hash == h && c->keylen == kl && !memcmp(c->key, key, kl)) return c;
     }
     return NULL;
 }
@@ -2575,20 +2586,50 @@ static int ecq__pcap_addr(struct ecq_bytes b, uint8_t out[16])
     return inet_pton(AF_INET6, s, out) == 1 ? 6 : 0;
 }
 
+/* 4 or 6 if the event has a whole tuple (its ends' addresses and ports in a), else 0 */
+static int ecq__pcap_ends(const struct ecq_event *ev, uint8_t a[2][18])
+{
+    int fs = ecq__pcap_addr(ev->src_ip, a[0]), fd = ecq__pcap_addr(ev->dst_ip, a[1]);
+    if (!fs || fs != fd || !ev->src_port || !ev->dst_port || ev->src_port > 65535 || ev->dst_port > 65535) return 0;
+    ecq__be16(a[0] + 16, ev->src_port), ecq__be16(a[1] + 16, ev->dst_port);
+    return fs;
+}
+
+/* An event's connection key into key[ECQ__PCAP_KEY]: the family and both ends in a
+ * fixed order, so that the views of the two ends meet; without a tuple 'u' and the
+ * uuid. Returns its length; *h its hash (for a uuid, of the whole uuid). */
+static size_t ecq__pcap_key(const struct ecq_event *ev, uint8_t *key, uint64_t *h)
+{
+    uint8_t a[2][18];
+    int fam = ecq__pcap_ends(ev, a);
+    if (fam) {
+        int lo = memcmp(a[0], a[1], 18) > 0;
+        key[0] = (uint8_t)fam;
+        memcpy(key + 1, a[lo], 18), memcpy(key + 19, a[!lo], 18);
+        *h = ecq__fnv(key, 37);
+        return 37;
+    }
+    size_t n = ev->uuid.len < ECQ__PCAP_KEY - 1 ? ev->uuid.len : ECQ__PCAP_KEY - 1;
+    key[0] = 'u';
+    memcpy(key + 1, ev->uuid.ptr, n);
+    *h = ecq__fnv(ev->uuid.ptr, ev->uuid.len);
+    return n + 1;
+}
+
 /* c's ends from the event's tuple: the client is the sender of a request, the receiver
  * of a response, else the end with the higher (ephemeral) port. No tuple: a pair made
  * up from the uuid's hash h, client 198.18.x.x, server 198.19.x.x port 80. */
 static void ecq__pcap_tuple(struct ecq__pconn *c, const struct ecq_event *ev, uint64_t h)
 {
-    uint8_t a[2][16];
-    int fs = ecq__pcap_addr(ev->src_ip, a[0]), fd = ecq__pcap_addr(ev->dst_ip, a[1]);
-    uint32_t sp = ev->src_port, dp = ev->dst_port;
-    if (fs && fs == fd && sp && dp && sp < 65536 && dp < 65536) {
+    uint8_t a[2][18];
+    int fam = ecq__pcap_ends(ev, a);
+    if (fam) {
+        uint32_t sp = ev->src_port, dp = ev->dst_port;
         int src_is_client = ev->type == ECQ_TYPE_HTTP1_REQUEST || ev->type == ECQ_TYPE_HTTP2_REQUEST ? 1
                           : ev->type == ECQ_TYPE_HTTP1_RESPONSE                                      ? 0
                                                                                                      : sp >= dp;
         int s = !src_is_client;
-        c->v6 = fs == 6;
+        c->v6 = fam == 6;
         memcpy(c->addr[s], a[0], 16), memcpy(c->addr[!s], a[1], 16);
         c->port[s] = (uint16_t)sp, c->port[!s] = (uint16_t)dp;
         return;
@@ -2636,7 +2677,7 @@ static size_t ecq__pcap_comment(char *out, size_t cap, const char *what, const s
 /* client FIN, server FIN, client ACK; then connection i is forgotten */
 static void ecq__pcap_close_conn(struct ecq_pcapng *p, int i, int64_t ts)
 {
-    static const char why[] = "ecaptureq: synthetic close (a new connection took this one's fd)";
+    static const char why[] = "ecaptureq: synthetic close (the connection's fd went to a new one, or its tuple did)";
     struct ecq__pconn *c = &p->conns[i];
     ecq__pcap_segment(p, c, 0, ECQ__TCP_FIN | ECQ__TCP_ACK, ts, NULL, 0, why, sizeof why - 1);
     ecq__pcap_segment(p, c, 1, ECQ__TCP_FIN | ECQ__TCP_ACK, ts, NULL, 0, why, sizeof why - 1);
@@ -2644,16 +2685,23 @@ static void ecq__pcap_close_conn(struct ecq_pcapng *p, int i, int64_t ts)
     ecq__pcap_forget(p, i);
 }
 
-/* a connection seen for the first time: the one it replaces on its fd closed, room
- * made, its ends found, and the three-way handshake written */
-static struct ecq__pconn *ecq__pcap_open_conn(struct ecq_pcapng *p, const struct ecq_event *ev, uint64_t h)
+/* a uuid on an fd some connection's view had (pid_tid_comm_fd, another N): that
+ * connection is over */
+static void ecq__pcap_fd_reused(struct ecq_pcapng *p, uint64_t fh, int64_t ts)
 {
-    uint64_t fh = ecq__pcap_fd_hash(ev->uuid);
     for (int i = 0; fh && i < p->nconns; i++)
-        if (p->conns[i].fd_hash == fh) {
-            ecq__pcap_close_conn(p, i, ev->timestamp);
-            break;
-        }
+        for (int v = 0; v < p->conns[i].nviews; v++)
+            if (p->conns[i].view[v].fd_hash == fh) {
+                ecq__pcap_close_conn(p, i, ts);
+                return;
+            }
+}
+
+/* a connection seen for the first time: room made, its ends found, and the three-way
+ * handshake written */
+static struct ecq__pconn *ecq__pcap_open_conn(struct ecq_pcapng *p, const struct ecq_event *ev, const uint8_t *key,
+                                              size_t kl, uint64_t h)
+{
     if (p->nconns == ECQ__PCAP_CONNS) { /* full: the least recently seen is forgotten */
         int old = 0;
         for (int i = 1; i < p->nconns; i++) old = p->conns[i].last < p->conns[old].last ? i : old;
@@ -2663,12 +2711,12 @@ static struct ecq__pconn *ecq__pcap_open_conn(struct ecq_pcapng *p, const struct
     struct ecq__pconn *c = &p->conns[i];
     char comment[800];
     memset(c, 0, sizeof *c);
-    c->hash = h, c->fd_hash = fh;
-    c->keylen = (uint16_t)(ev->uuid.len < ECQ__PCAP_KEY ? ev->uuid.len : ECQ__PCAP_KEY);
-    memcpy(c->key, ev->uuid.ptr, c->keylen);
+    c->hash = h;
+    c->keylen = (uint16_t)kl;
+    memcpy(c->key, key, kl);
     c->next = p->bucket[h & (ECQ__PCAP_BUCKETS - 1)];
     p->bucket[h & (ECQ__PCAP_BUCKETS - 1)] = i;
-    ecq__pcap_tuple(c, ev, h);
+    ecq__pcap_tuple(c, ev, ecq__fnv(ev->uuid.ptr, ev->uuid.len));
     c->seq[0] = (uint32_t)h, c->seq[1] = (uint32_t)(h >> 32); /* initial sequence numbers */
     size_t cl = ecq__pcap_comment(comment, sizeof comment, "ecaptureq: synthetic handshake (connection first seen); ",
                                   ev, c->made_up);
@@ -2678,19 +2726,44 @@ static struct ecq__pconn *ecq__pcap_open_conn(struct ecq_pcapng *p, const struct
     return c;
 }
 
+/* The event's connection, and in *view its uuid's view of it. A uuid new to its tuple
+ * joins the connection as its other end; a third one, or one on a reused fd, means a
+ * new connection. */
+static struct ecq__pconn *ecq__pcap_conn(struct ecq_pcapng *p, const struct ecq_event *ev, struct ecq__pview **view)
+{
+    uint8_t key[ECQ__PCAP_KEY];
+    uint64_t h, uh = ecq__fnv(ev->uuid.ptr, ev->uuid.len);
+    size_t kl = ecq__pcap_key(ev, key, &h);
+    struct ecq__pconn *c = ecq__pcap_find(p, key, kl, h);
+    for (int v = 0; c && v < c->nviews; v++)
+        if (c->view[v].hash == uh) return *view = &c->view[v], c;
+    uint64_t fh = ecq__pcap_fd_hash(ev->uuid);
+    ecq__pcap_fd_reused(p, fh, ev->timestamp);
+    c = ecq__pcap_find(p, key, kl, h); /* closing moves connections */
+    if (c && c->nviews == 2) ecq__pcap_close_conn(p, (int)(c - p->conns), ev->timestamp), c = NULL;
+    if (!c) c = ecq__pcap_open_conn(p, ev, key, kl, h);
+    *view = &c->view[c->nviews++];
+    (*view)->hash = uh, (*view)->fd_hash = fh;
+    return c;
+}
+
 int ecq_pcapng_event(struct ecq_pcapng *p, const struct ecq_event *ev)
 {
     char comment[800];
+    struct ecq__pview *v;
     if (p->err) return p->err;
-    uint64_t h = ecq__fnv(ev->uuid.ptr, ev->uuid.len);
-    struct ecq__pconn *c = ecq__pcap_find(p, ev->uuid, h);
-    if (!c) c = ecq__pcap_open_conn(p, ev, h);
-    c->last = ++p->tick;
+    struct ecq__pconn *c = ecq__pcap_conn(p, ev, &v);
     int from = ecq__pcap_from(c, ev);
+    uint64_t at = v->off[from], n = ev->payload.len;
+    c->last = ++p->tick;
+    v->off[from] += n;
+    if (at + n <= c->sent[from]) return p->err; /* the other end's view wrote these bytes */
+    size_t skip = (size_t)(c->sent[from] > at ? c->sent[from] - at : 0);
+    c->sent[from] = at + n;
     size_t cl = ecq__pcap_comment(comment, sizeof comment, "", ev, c->made_up);
-    const char *d = ev->payload.ptr;
-    for (size_t n = ev->payload.len, k; n; d += k, n -= k) {
-        k = n < ECQ__PCAP_SEG ? n : ECQ__PCAP_SEG;
+    const char *d = ev->payload.ptr + skip;
+    for (size_t left = (size_t)n - skip, k; left; d += k, left -= k) {
+        k = left < ECQ__PCAP_SEG ? left : ECQ__PCAP_SEG;
         ecq__pcap_segment(p, c, from, ECQ__TCP_PSH | ECQ__TCP_ACK, ev->timestamp, d, k, comment, cl);
     }
     return p->err;
@@ -5214,6 +5287,46 @@ static int ecq__cmd_gen(int argc, char **argv)
     return 0;
 }
 
+/* ---- pcapng files: watch --pcapng, tls -w --------------------------------- */
+
+/* a pcapng file the command line writes; path "-" is stdout */
+struct ecq__pcap_out {
+    const char *path;               /* NULL: none */
+    FILE *f;
+    struct ecq_pcapng *w;
+    int failed;                     /* a write failed (said once) */
+};
+
+/* what a writer call returned: 0 and on, or said once (failed set) */
+static int ecq__pcap_out_check(struct ecq__pcap_out *o, int rc, const char *who)
+{
+    if (rc < 0 && !o->failed) {
+        fprintf(stderr, "ecaptureq %s: %s: %s\n", who, strcmp(o->path, "-") ? o->path : "stdout", strerror(-rc));
+        o->failed = 1;
+    }
+    return o->failed ? -1 : 0;
+}
+
+/* the file opened and its header written: 0, or 1 after one line saying why */
+static int ecq__pcap_out_open(struct ecq__pcap_out *o, const char *who)
+{
+    int rc;
+    o->f = strcmp(o->path, "-") ? fopen(o->path, "wbe") : stdout;
+    if (!o->f) rc = -errno;
+    else if ((rc = ecq_pcapng_open(&o->w, o->f)) == 0) rc = ecq_pcapng_flush(o->w);
+    return ecq__pcap_out_check(o, rc, who) < 0;
+}
+
+/* the file's end: 0, or 1 when it is incomplete (said) */
+static int ecq__pcap_out_close(struct ecq__pcap_out *o, const char *who)
+{
+    int rc = ecq_pcapng_close(o->w);
+    o->w = NULL;
+    if (o->f && o->f != stdout && fclose(o->f) != 0 && !rc) rc = -errno;
+    o->f = NULL;
+    return ecq__pcap_out_check(o, rc, who) < 0;
+}
+
 /* ---- watch: the client side of RFC 6455, and a stream debugger ---------- */
 
 struct ecq__watch {
@@ -5227,10 +5340,7 @@ struct ecq__watch {
     int idle_sec;                   /* no byte for this long: ping; none after 10 s: lost */
     struct pollfd *sp;              /* the signal fd: SIGINT/SIGTERM end every wait at once */
     int *stop;
-    const char *pcap_path;          /* --pcapng FILE ("-": stdout, and nothing else there) */
-    struct ecq_pcapng *pcap;
-    FILE *pcap_file;
-    int pcap_failed;
+    struct ecq__pcap_out pcap;      /* --pcapng FILE ("-": stdout, and nothing else there) */
     /* counters for the summary */
     uint64_t msgs, events, logs, beats, other, bad, bytes;
 };
@@ -5642,20 +5752,17 @@ static void ecq__watch_pcap(struct ecq__watch *w, const struct ecq_entry *e)
     char beat[300];
     int rc = 0;
     if (e->payload_case == ECQ_PAYLOAD_EVENT && ecq__watch_wanted(w, &e->event)) {
-        rc = ecq_pcapng_event(w->pcap, &e->event);
+        rc = ecq_pcapng_event(w->pcap.w, &e->event);
     } else if (e->payload_case == ECQ_PAYLOAD_RUN_LOG) {
-        rc = ecq_pcapng_log(w->pcap, 0, e->run_log.ptr, e->run_log.len);
+        rc = ecq_pcapng_log(w->pcap.w, 0, e->run_log.ptr, e->run_log.len);
     } else if (e->payload_case == ECQ_PAYLOAD_HEARTBEAT) {
         int n = snprintf(beat, sizeof beat, "heartbeat %" PRId64 ": %.*s", e->heartbeat.count,
                          (int)(e->heartbeat.message.len < 256 ? e->heartbeat.message.len : 256), e->heartbeat.message.ptr);
         int64_t ts = e->heartbeat.timestamp > 0 && e->heartbeat.timestamp < INT64_MAX / 1000000000
                          ? e->heartbeat.timestamp * 1000000000 : 0;
-        rc = ecq_pcapng_log(w->pcap, ts, beat, n > 0 ? (size_t)n : 0);
+        rc = ecq_pcapng_log(w->pcap.w, ts, beat, n > 0 ? (size_t)n : 0);
     }
-    if (rc < 0 && !w->pcap_failed) {
-        fprintf(stderr, "ecaptureq watch: --pcapng %s: %s\n", w->pcap_path, strerror(-rc));
-        w->pcap_failed = *w->stop = 1;
-    }
+    if (ecq__pcap_out_check(&w->pcap, rc, "watch --pcapng") < 0) *w->stop = 1;
 }
 
 /* one message from the server: counted, decoded and shown as watch's mode says */
@@ -5671,8 +5778,8 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
         fprintf(stderr, "watch: message %" PRIu64 " (%zu bytes) does not decode: %s at offset %zu\n", w->msgs, len, why, off);
         return;
     }
-    if (w->pcap) ecq__watch_pcap(w, &e);
-    if (w->pcap && !strcmp(w->pcap_path, "-")) { /* stdout is the file */
+    if (w->pcap.w) ecq__watch_pcap(w, &e);
+    if (w->pcap.w && !strcmp(w->pcap.path, "-")) { /* stdout is the file */
         w->logs += e.payload_case == ECQ_PAYLOAD_RUN_LOG, w->beats += e.payload_case == ECQ_PAYLOAD_HEARTBEAT;
         w->events += e.payload_case == ECQ_PAYLOAD_EVENT;
         return;
@@ -5703,8 +5810,8 @@ static int ecq__watch_frames(struct ecq__watch *w, int fd, struct ecq_ws_reader 
         int r = ecq_ws_read(rd, in + off, n - off, &used);
         if (r == ECQ_WS_MESSAGE) {
             ecq__watch_entry(w, rd->data, rd->data_len);
-            if (w->pcap_failed) return snprintf(why, whycap, "the --pcapng file failed"), 1;
-            if (!w->pcap) fflush(stdout);
+            if (w->pcap.failed) return snprintf(why, whycap, "the --pcapng file failed"), 1;
+            if (!w->pcap.w) fflush(stdout);
         } else if (r == ECQ_WS_PING) {
             ecq__watch_send(fd, 10, rd->ctl, rd->ctl_len);
         } else if (r == ECQ_WS_CLOSE) {
@@ -5723,7 +5830,7 @@ static int ecq__watch_frames(struct ecq__watch *w, int fd, struct ecq_ws_reader 
             return 1;
         }
     }
-    if (w->pcap) (void)ecq_pcapng_flush(w->pcap); /* per batch: a live reader sees it now; errors: next write */
+    if (w->pcap.w) (void)ecq_pcapng_flush(w->pcap.w); /* per batch: a live reader sees it now; errors: next write */
     return -1;
 }
 
@@ -5833,7 +5940,7 @@ static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const ch
         case O_TOKENFILE: w->token = ecq__token_file(optarg, token_buf, sizeof token_buf); break;
         case O_MAXMSG: w->max_message = ecq__num("--max-message", optarg, 125, 1ull << 31); break;
         case O_IDLE: w->idle_sec = (int)ecq__num("--idle-timeout", optarg, 0, 86400); break;
-        case O_PCAPNG: w->pcap_path = optarg; break;
+        case O_PCAPNG: w->pcap.path = optarg; break;
         case 'v': case O_VERBOSE: w->verbose = 1; break;
         case 'h':
             puts("usage: ecaptureq watch [URL] [--json|--compact] [--hex] [--max-payload N] [--no-color] [--verbose]\n"
@@ -5848,34 +5955,13 @@ static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const ch
     }
     if (optind < argc) *url = argv[optind++];
     if (optind < argc) ecq__usage_error("watch: unexpected argument '%s'", argv[optind]);
-    if (w->pcap_path && !strcmp(w->pcap_path, "-") && (w->json || w->compact || w->hex || w->verbose))
+    if (w->pcap.path && !strcmp(w->pcap.path, "-") && (w->json || w->compact || w->hex || w->verbose))
         ecq__usage_error("watch: --pcapng - writes the file to stdout; --json, --compact, --hex and --verbose "
                          "have nowhere to go");
-    if (w->pcap_path && !strcmp(w->pcap_path, "-") && isatty(1))
+    if (w->pcap.path && !strcmp(w->pcap.path, "-") && isatty(1))
         ecq__usage_error("watch: --pcapng -: stdout is a terminal; pipe it (| wireshark -k -i -) or give a file");
     w->color = !nocolor && !w->json && isatty(1);
     return -1;
-}
-
-/* --pcapng FILE opened and its header written: 0, or 1 after one line saying why */
-static int ecq__watch_pcap_open(struct ecq__watch *w)
-{
-    int rc;
-    w->pcap_file = strcmp(w->pcap_path, "-") ? fopen(w->pcap_path, "wbe") : stdout;
-    if (!w->pcap_file) rc = -errno;
-    else if ((rc = ecq_pcapng_open(&w->pcap, w->pcap_file)) == 0) rc = ecq_pcapng_flush(w->pcap);
-    if (rc == 0) return 0;
-    fprintf(stderr, "ecaptureq watch: --pcapng %s: %s\n", w->pcap_path, strerror(-rc));
-    return 1;
-}
-
-/* the file's end: 0, or 1 after one line saying why it is incomplete */
-static int ecq__watch_pcap_close(struct ecq__watch *w)
-{
-    int rc = ecq_pcapng_close(w->pcap);
-    if (w->pcap_file && w->pcap_file != stdout && fclose(w->pcap_file) != 0 && !rc) rc = -errno;
-    if (rc < 0 && !w->pcap_failed) fprintf(stderr, "ecaptureq watch: --pcapng %s: %s\n", w->pcap_path, strerror(-rc));
-    return rc < 0 || w->pcap_failed;
 }
 
 static int ecq__cmd_watch(int argc, char **argv)
@@ -5890,7 +5976,7 @@ static int ecq__cmd_watch(int argc, char **argv)
     if (ecq_url_parse(url, &u, &why) < 0)
         ecq__usage_error("bad URL '%s': %s; example: ecaptureq watch ws://127.0.0.1:28257/", url, why);
     if (u.port == 0) ecq__usage_error("bad URL '%s': watch needs the server's port (1-65535)", url);
-    if (w.pcap_path && ecq__watch_pcap_open(&w)) return 1;
+    if (w.pcap.path && ecq__pcap_out_open(&w.pcap, "watch --pcapng")) return 1;
     struct pollfd sp = {.fd = ecq__signal_fd(), .events = POLLIN};
     int64_t start = ecq__now_ms(), backoff = 500;
     w.sp = &sp, w.stop = &stop;
@@ -5930,7 +6016,7 @@ static int ecq__cmd_watch(int argc, char **argv)
                     " undecodable), %" PRIu64 " bytes in %.1f s, %.1f events/s\n", w.msgs, w.events, w.logs, w.beats,
             w.bad, w.bytes, secs, secs > 0 ? (double)w.events / secs : 0.0);
     close(sp.fd);
-    if (w.pcap_path && ecq__watch_pcap_close(&w)) return 1;
+    if (w.pcap.path && ecq__pcap_out_close(&w.pcap, "watch --pcapng")) return 1;
     return stop ? 0 : rc;
 }
 
@@ -5965,13 +6051,15 @@ static int ecq__list(const struct ecq__lib *k, const char *path)
 }
 
 /* the capture commands' own option ids; eCapture's options follow from ECQ__O_ECAP */
-enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_PERF, ECQ__O_ECAP = 0x100 };
+enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_PERF, ECQ__O_PCAP,
+       ECQ__O_ECAP = 0x100 };
 /* besides these, each library's row in ecq__libs gives its --option PATH (and alias) */
 static const struct option ecq__capture_base_opts[] = {
     ECQ__SERVER_LONGOPTS,
     {"pid", required_argument, 0, ECQ__O_PID}, {"uid", required_argument, 0, ECQ__O_UID},
     {"ringbuf-mb", required_argument, 0, ECQ__O_RING}, {"list", no_argument, 0, ECQ__O_LIST},
-    {"detach-after", required_argument, 0, ECQ__O_DETACH}, {"perf-uprobes", no_argument, 0, ECQ__O_PERF}};
+    {"detach-after", required_argument, 0, ECQ__O_DETACH}, {"perf-uprobes", no_argument, 0, ECQ__O_PERF},
+    {"pcapfile", required_argument, 0, ECQ__O_PCAP}};
 
 /* eCapture's options that ecaptureq does not have: each gets one line saying so */
 static const struct {
@@ -5979,10 +6067,11 @@ static const struct {
     int letter, arg;
     const char *why;
 } ecq__ecapture_only[] = {
-    {"model", 'm', 1, "ecaptureq streams plaintext events (eCapture's -m text); it writes no pcap or keylog"},
+    {"model", 'm', 1, "ecaptureq streams plaintext events (-m text) and writes them as pcapng with -w FILE "
+                      "(-m pcap); it writes no keylog"},
     {"keylogfile", 'k', 1, "ecaptureq writes no keylog (eCapture's -m keylog)"},
-    {"pcapfile", 'w', 1, "ecaptureq writes no pcap (eCapture's -m pcap)"},
-    {"ifname", 'i', 1, "ecaptureq writes no pcap, so it takes no interface"},
+    {"ifname", 'i', 1, "ecaptureq's pcapng (-w) holds the plaintext on synthetic TCP packets, not an interface's "
+                       "traffic, so it takes no interface"},
     {"hex", 0, 0, "payloads are streamed as bytes; consumers choose how to show them (watch --hex)"},
     {"debug", 'd', 0, "ecaptureq has no debug log; its run log goes to stderr and to every consumer"},
     {"btf", 'b', 1, "libbpf finds the kernel's BTF itself"},
@@ -6033,6 +6122,8 @@ struct ecq__capture_cli {
     struct { const struct ecq__lib *lib; const char *path; } forced[16]; /* --libssl/--gnutls/--nss/--elfpath */
     int nforced, list;
     const struct ecq__lib *only; /* gotls, gnutls, nss: that one library; tls: NULL, every stack */
+    struct ecq__pcap_out pcap;   /* -w FILE: a sink beside the server */
+    int model_pcap;              /* -m pcap: needs -w */
 };
 
 /* the command's long options: its own, each library's, then eCapture's that it refuses
@@ -6094,7 +6185,7 @@ static void ecq__capture_help(const char *mode, const struct ecq__capture_cli *c
     char files[160];
     ecq__lib_options_text(c->only, files, sizeof files);
     printf("usage: ecaptureq %s [--ecaptureq URL] %s[--list] [-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
-           "[--detach-after SECONDS] [--perf-uprobes] [server options]\n",
+           "[--detach-after SECONDS] [--perf-uprobes] [-w|--pcapfile FILE|-] [server options]\n",
            mode, files);
 }
 
@@ -6102,7 +6193,7 @@ static void ecq__capture_help(const char *mode, const struct ecq__capture_cli *c
 static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq__capture_cli *c)
 {
     struct option lo[ECQ__ARRAY_LEN(ecq__capture_base_opts) + 2 * ECQ__NLIBS + ECQ__ARRAY_LEN(ecq__ecapture_only) + 1];
-    char shortopts[64] = "hp:u:";
+    char shortopts[64] = "hp:u:w:";
     int opt, idx, rc;
     uint64_t ring_mb = ECQ_DEFAULT_RING_MB;
     ecq__capture_longopts(lo, shortopts, sizeof shortopts);
@@ -6113,6 +6204,10 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         if (ecq__server_opt(&c->o, opt, optarg)) continue;
         for (size_t i = 0; i < ECQ__ARRAY_LEN(ecq__ecapture_only); i++) /* eCapture's letters */
             if (ecq__ecapture_only[i].letter == opt) opt = ECQ__O_ECAP + (int)i;
+        if (opt == ECQ__O_ECAP && (!strcmp(optarg, "pcap") || !strcmp(optarg, "pcapng"))) {
+            c->model_pcap = 1; /* eCapture's -m pcap -w FILE */
+            continue;
+        }
         if (opt >= ECQ__O_ECAP && opt < ECQ__O_ECAP + (int)ECQ__ARRAY_LEN(ecq__ecapture_only)) {
             if ((rc = ecq__capture_refuse((size_t)(opt - ECQ__O_ECAP), optarg)) >= 0) return rc;
             continue;
@@ -6129,6 +6224,8 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         case ECQ__O_LIST: c->list = 1; break;
         case ECQ__O_DETACH: c->co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
         case ECQ__O_PERF: c->co.perf_uprobes = 1; break;
+        case 'w':
+        case ECQ__O_PCAP: c->pcap.path = optarg; break;
         case 'h': ecq__capture_help(mode, c); return 0;
         default: exit(2);
         }
@@ -6139,6 +6236,9 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
     if (ecq__needs_target(c->only) && !c->nforced && !c->co.pid)
         ecq__usage_error("%s needs --%s PATH or --pid N", mode, c->only->option);
     if (c->list && !c->nforced) ecq__usage_error("--list needs a file to plan (--%s PATH)", c->only ? c->only->option : "libssl");
+    if (c->model_pcap && !c->pcap.path) ecq__usage_error("%s: -m pcap needs -w FILE (the pcapng to write)", mode);
+    if (c->pcap.path && !strcmp(c->pcap.path, "-") && isatty(1))
+        ecq__usage_error("%s: -w -: stdout is a terminal; pipe it (| wireshark -k -i -) or give a file", mode);
     return -1;
 }
 
@@ -6212,6 +6312,19 @@ static void ecq__capture_report(struct ecq_server *srv, const struct ecq_capture
     *last = st;
 }
 
+/* -w FILE: capture's sink for events and run-log lines */
+static void ecq__capture_pcap_event(void *user, const struct ecq_event *ev)
+{
+    struct ecq__pcap_out *o = user;
+    if (!o->failed) (void)ecq__pcap_out_check(o, ecq_pcapng_event(o->w, ev), "-w");
+}
+
+static void ecq__capture_pcap_log(void *user, const char *line)
+{
+    struct ecq__pcap_out *o = user;
+    if (!o->failed) (void)ecq__pcap_out_check(o, ecq_pcapng_log(o->w, 0, line, strlen(line)), "-w");
+}
+
 static int ecq__cmd_capture(int argc, char **argv, const char *mode)
 {
     struct ecq__capture_cli c = {0};
@@ -6225,6 +6338,10 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
         return rc < 0 ? 0 : 1;
     }
     if ((rc = ecq__capture_precheck(&c)) != 0) return rc;
+    if (c.pcap.path) {
+        if (ecq__pcap_out_open(&c.pcap, "-w")) return 1;
+        c.co.on_event = ecq__capture_pcap_event, c.co.on_log = ecq__capture_pcap_log, c.co.user = &c.pcap;
+    }
     struct pollfd fds[2] = {{.fd = ecq__signal_fd(), .events = POLLIN}, {.fd = -1, .events = POLLIN}};
     struct ecq_server *srv = ecq__serve(&c.o, mode);
     if (ecq_capture_open(&cap, srv, &c.co) < 0 || !ecq__capture_attach_all(cap, srv, &c)) goto done;
@@ -6240,6 +6357,7 @@ static int ecq__cmd_capture(int argc, char **argv, const char *mode)
         if (n < 0) break;
         if (n > 0) sig = ecq__signalled(&fds[0]);
         (void)ecq_capture_step(cap); /* a failed drain shows as loss in the counters */
+        if (c.pcap.w && !c.pcap.failed) (void)ecq__pcap_out_check(&c.pcap, ecq_pcapng_flush(c.pcap.w), "-w");
         ecq__capture_report(srv, cap, &last);
     }
     failed = 0;
@@ -6250,6 +6368,7 @@ done:
     ecq_capture_close(cap);
     ecq_server_close(srv, 1000);
     close(fds[0].fd);
+    if (c.pcap.path && ecq__pcap_out_close(&c.pcap, "-w")) failed = 1;
     return failed;
 }
 #endif /* ECAPTUREQ_NO_BPF */
@@ -6264,7 +6383,8 @@ static void ecq__usage_capture(FILE *f)
                "         %s[--list]\n"
                "         [--pid N] [--uid N] [--ringbuf-mb MB]\n"
                "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
-               "         [--perf-uprobes]  one perf event per probe, as on kernels before 6.6\n", files);
+               "         [--perf-uprobes]  one perf event per probe, as on kernels before 6.6\n"
+               "         [-w|--pcapfile FILE|-]  also write the events as pcapng (synthetic TCP; -: stdout)\n", files);
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__lib *k = &ecq__libs[i];
         char name[32];

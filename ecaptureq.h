@@ -210,14 +210,16 @@ uint32_t ecq_classify(const void *data, size_t len);
  * pcapng: events as synthetic TCP for Wireshark
  * ------------------------------------------------------------------------- */
 
-/* A pcapng writer. Each event becomes TCP segments of its connection (told apart by
- * uuid) on its real addresses and ports, IPv4 or IPv6: a synthetic three-way handshake
- * when a connection is first seen, sequence and acknowledgement numbers per direction
- * so that Wireshark reassembles the stream, payloads cut into segments under 64 KiB,
- * correct IP and TCP checksums, nanosecond time stamps, and the process (pid, name,
- * uuid) in each packet's comment. A connection whose tuple is unknown gets a stable
- * made-up pair in 198.18.0.0/15 (the comment says so). When a new connection comes on
- * the fd of one it follows (uuid pid_tid_comm_fd_N), that one is closed with FINs.
+/* A pcapng writer. Each event becomes TCP segments of its connection on its real
+ * addresses and ports, IPv4 or IPv6: a synthetic three-way handshake when a connection
+ * is first seen, sequence and acknowledgement numbers per direction so that Wireshark
+ * reassembles the stream, payloads cut into segments under 64 KiB, correct IP and TCP
+ * checksums, nanosecond time stamps, and the process (pid, name, uuid) in each packet's
+ * comment. A connection is its tuple: when both ends are captured (two uuids, one
+ * writing what the other reads) its bytes are written once. A connection whose tuple
+ * is unknown is its uuid, on a stable made-up pair in 198.18.0.0/15 (the comment says
+ * so). When a new connection comes on the fd of one it follows (uuid
+ * pid_tid_comm_fd_N, another N), that one is closed with FINs.
  * Interface 0 holds the traffic (LINKTYPE_RAW); interface 1 the run log and heartbeats
  * as text lines, never as traffic. At most 4096 connections are followed (the least
  * recently seen is forgotten). */

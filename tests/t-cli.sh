@@ -42,7 +42,7 @@ check "--token-file with a token longer than 4096 bytes: exit 2, one line (not c
   bash -c "test $rc = 2 && test \$(wc -l <$OUT/e10) = 1 && grep -q 'longer than 4096' $OUT/e10"
 
 # eCapture's command-line forms: its options that mean nothing here get one line naming them
-for a in "tls -m pcap" "tls -m keylog" "tls --model=pcapng" "tls -i eth0" "tls --hex" "tls -w out.pcap" "tls -k keys.log" \
+for a in "tls -m keylog" "tls -i eth0" "tls --hex" "tls -k keys.log" \
          "tls --mapsize 1024" "tls -l /tmp/x.log" "tls --eventaddr tcp://127.0.0.1:1" "tls -t 100" "tls -b 1" "tls -d" \
          "tls --ssl_version 3.0" "tls --cgroup_path /sys/fs/cgroup" "tls --listen localhost:28256" "gotls -m keylog" "gnutls --hex"; do
   opt=$(echo "$a" | awk '{print $2}'); opt=${opt%%=*}
@@ -52,6 +52,15 @@ for a in "tls -m pcap" "tls -m keylog" "tls --model=pcapng" "tls -i eth0" "tls -
 done
 ./ecaptureq tls -m text --ringbuf-mb 3 >/dev/null 2>"$OUT/e11"; rc=$?
 check "tls -m text is what ecaptureq does: accepted (the next option is the one refused)" bash -c "test $rc = 2 && grep -q 'power of two' $OUT/e11"
+./ecaptureq tls -m pcap -w "$OUT/never.pcapng" --ringbuf-mb 3 >/dev/null 2>"$OUT/e14"; rc=$?
+check "tls -m pcap -w FILE is eCapture's pcapng form: accepted (the next option is the one refused)" \
+  bash -c "test $rc = 2 && grep -q 'power of two' $OUT/e14 && test ! -e $OUT/never.pcapng"
+./ecaptureq tls --model=pcapng >/dev/null 2>"$OUT/e15"; rc=$?
+check "tls -m pcapng without -w: exit 2, one line asking for -w FILE" \
+  bash -c "test $rc = 2 && test \$(wc -l <$OUT/e15) = 1 && grep -q 'needs -w FILE' $OUT/e15"
+./ecaptureq watch --pcapng - --json ws://127.0.0.1:9/ >/dev/null 2>"$OUT/e16"; rc=$?
+check "watch --pcapng - --json: exit 2, one line (stdout is the file)" \
+  bash -c "test $rc = 2 && test \$(wc -l <$OUT/e16) = 1 && grep -q 'pcapng -' $OUT/e16"
 ./ecaptureq bash >/dev/null 2>"$OUT/e12"; rc=$?
 check "eCapture's bash module: exit 2, one line saying ecaptureq captures TLS" bash -c "test $rc = 2 && test \$(wc -l <$OUT/e12) = 1 && grep -q 'TLS' $OUT/e12"
 ./ecaptureq gnutls --libssl /x >/dev/null 2>"$OUT/e13"; rc=$?
