@@ -3,10 +3,11 @@
 "ok - ..." / "not ok - ..." line per check (lib.sh's tally counts them). usage:
   check_pcapng.py gen PCAP JSON            watch --pcapng of gen's events; JSON: watch --json of the same run
   check_pcapng.py madeup PCAP              watch --pcapng of ws_server.py (events without a tuple)
-  check_pcapng.py exchange PCAP PORT PID NAME PATH BODY FAMILY   an HTTP/1 exchange captured by the agent
+  check_pcapng.py exchange PCAP PORT PIDS PATH BODY FAMILY   an HTTP/1 exchange captured by the agent; PIDS: the
+                                            client's and the server's (a comment names the end seen first)
   check_pcapng.py body PCAP PORT BYTES SEED    tls_client.py's POST body, reassembled byte-exact
   check_pcapng.py h2 PCAP PORT PATH        HTTP/2 headers (curl --http2 against nginx)
-  check_pcapng.py reuse PCAP PORT PNAME PATH1 PATH2   two connections on one fd of PNAME: two streams, the first closed
+  check_pcapng.py reuse PCAP PORT PATH1 PATH2   two connections on one server fd: two streams, the first closed
   check_pcapng.py clean PCAP               checksums, no expert warnings of TCP analysis, the run log on interface 1"""
 import base64, json, random, re, subprocess, sys
 
@@ -101,19 +102,20 @@ def madeup(pcap):
         "one stream per uuid; the 1 MiB payload byte-exact behind the first in its stream")
 
 
-def exchange(pcap, port, pid, name, path, body, family):
+def exchange(pcap, port, pids, path, body, family):
     ip = "ipv6" if family == "6" else "ip"
-    req = rows(pcap, "http.request.uri == \"%s\"" % path, "tcp.stream", "frame.comment", ip + ".src",
-               extra=["-d", "tcp.port==%s,http" % port])
-    say(len(req) == 1 and req[0][2] and ("pid %s %s uuid " % (pid, name)) in req[0][1],
-        "HTTP/1 request GET %s: one, over IPv%s, its comment names pid %s (%s)" % (path, family, pid, name))
+    d = ["-d", "tcp.port==%s,http" % port]
+    req = rows(pcap, "http.request.uri == \"%s\"" % path, "tcp.stream", "frame.comment", ip + ".src", extra=d)
+    named = req and any(("pid %s " % p) in req[0][1] and " uuid " in req[0][1] for p in pids.split(","))
+    say(len(req) == 1 and req[0][2] and named,
+        "HTTP/1 request GET %s: one, over IPv%s, its comment names the process (pid, name, uuid)" % (path, family))
     if not req:
         return
-    resp = rows(pcap, "tcp.stream == %s && http.response.code == 200" % req[0][0], "http.file_data",
-                extra=["-d", "tcp.port==%s,http" % port])
-    say(len(resp) == 1 and body in bytes.fromhex(resp[0][0].replace(":", "")).decode(errors="replace")
-        if resp and re.fullmatch(r"[0-9a-f:]+", resp[0][0]) else len(resp) == 1 and body in resp[0][0],
-        "its response in the same stream: 200, body '%s'" % body)
+    resp = rows(pcap, "tcp.stream == %s && http.response.code == 200" % req[0][0], "http.file_data", extra=d)
+    text = resp[0][0] if resp else ""
+    if re.fullmatch(r"[0-9a-f:]+", text):
+        text = bytes.fromhex(text.replace(":", "")).decode(errors="replace")
+    say(len(resp) == 1 and body in text, "its response in the same stream: 200, body '%s'" % body)
 
 
 def body(pcap, port, n, seed):
@@ -134,23 +136,22 @@ def h2(pcap, port, path):
         "HTTP/2: http2.header has :method GET, :path %s and :status 200" % path)
 
 
-def reuse(pcap, port, pname, p1, p2):
-    r = rows(pcap, "http.response.code == 200", "tcp.stream", "frame.comment", extra=["-d", "tcp.port==%s,http" % port])
-    req = {x[0]: rows(pcap, "tcp.stream == %s && http.request" % x[0], "http.request.uri",
-                      extra=["-d", "tcp.port==%s,http" % port]) for x in r}
-    s1 = [s for s, q in req.items() if q and q[0][0] == p1]
-    s2 = [s for s, q in req.items() if q and q[0][0] == p2]
-    uu = {x[0]: re.search(r"uuid (\S+)", x[1]).group(1) for x in r if re.search(r"uuid (\S+)", x[1])}
-    fds = [uu.get(s[0], "").rsplit("_", 2) for s in (s1, s2) if s]
-    same_fd = len(fds) == 2 and fds[0][0] == fds[1][0] and fds[0][1] == fds[1][1] and fds[0][2] != fds[1][2]
-    say(s1 and s2 and s1 != s2 and same_fd and pname in uu.get(s1[0], ""),
-        "two connections on one %s fd (uuids %s, %s): two TCP streams" % (pname, uu.get(s1[0] if s1 else "", "?"),
-                                                                         uu.get(s2[0] if s2 else "", "?")))
-    fin = rows(pcap, "tcp.stream == %s && tcp.flags.fin == 1" % (s1[0] if s1 else "-1"), "frame.comment")
-    say(len(fin) == 2 and "synthetic close" in fin[0][0], "the first is closed with FINs when its fd is reused")
+def reuse(pcap, port, p1, p2):
+    st = {}
+    for uri, stream in rows(pcap, "http.request", "http.request.uri", "tcp.stream", extra=["-d", "tcp.port==%s,http" % port]):
+        st.setdefault(uri, set()).add(stream)
+    s1, s2 = st.get(p1, set()), st.get(p2, set())
+    say(len(s1) == 1 and len(s2) == 1 and s1 != s2, "two connections, one after the other: GET %s and GET %s in two "
+        "TCP streams %s %s" % (p1, p2, sorted(s1), sorted(s2)))
+    fin = rows(pcap, "tcp.stream == %s && tcp.flags.fin == 1" % (min(s1) if s1 else "-1"), "frame.comment")
+    say(len(fin) == 2 and all("synthetic close" in f[0] for f in fin),
+        "the first is closed with FINs when the server's fd goes to the second")
 
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"gen": gen, "madeup": madeup, "exchange": exchange, "body": body, "h2": h2, "reuse": reuse,
-     "clean": clean}[cmd](*args)
+    try:
+        {"gen": gen, "madeup": madeup, "exchange": exchange, "body": body, "h2": h2, "reuse": reuse,
+         "clean": clean}[cmd](*args)
+    except Exception as e:  # a check that cannot run is a failed check, never a silent one
+        say(False, "check_pcapng.py %s: %s: %s" % (cmd, type(e).__name__, e))

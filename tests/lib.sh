@@ -143,3 +143,34 @@ start_agent() {
     return 1
   fi
 }
+
+# start_nginx DIR PAGE [LISTEN_WORDS...]: nginx with one worker (its connections one after
+# another share one fd) serving DIR/html over TLS ($CERT, $KEY) on 127.0.0.1, any free
+# port, the listen line's extra words added (http2); sets NGX and NGP once PAGE answers
+start_nginx() {
+  local dir=$1 page=$2 i
+  shift 2
+  NGP=$(free_port)
+  mkdir -p "$dir/logs" "$dir/html"
+  cat >"$dir/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NGP ssl $*;
+    ssl_certificate $CERT;
+    ssl_certificate_key $KEY;
+    root $dir/html;
+  }
+}
+NGINX
+  nginx -c "$dir/nginx.conf" -p "$dir" &
+  NGX=$!
+  PIDS+=("$NGX")
+  for ((i = 0; i < 100; i++)); do curl -sk -o /dev/null "https://127.0.0.1:$NGP/$page" && break; sleep 0.1; done
+}

@@ -201,3 +201,44 @@ start_agent perf tls --perf-uprobes && {
   check "--perf-uprobes: SIGTERM detaches every probe and exits 0" test $rc = 0
 }
 kill $SRV6 2>/dev/null; wait $SRV6 2>/dev/null
+
+section "pcapng: tls -w FILE and watch --pcapng - | tshark -i -, read by Debian's tshark"
+start_ready psrv4 $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" && PS4=$HPID PP4=$HPORT &&
+start_ready psrv6 $PY tests/tls_server.py ::1 0 "$CERT" "$KEY" && PS6=$HPID PP6=$HPORT &&
+start_agent pcap tls -w "$OUT/agent.pcapng" && {
+  PA=$AGENT_PID
+  # nginx speaking HTTP/2 (ALPN h2), one worker: its sequential connections share one fd
+  mkdir -p "$OUT/ngx2/html"
+  for f in ready h2page reuse1 reuse2; do echo "page $f" >"$OUT/ngx2/html/$f"; done
+  start_nginx "$OUT/ngx2" ready http2
+  NGX2=$NGX
+  # the same stream live: watch writes the file to stdout, tshark reads it as it comes
+  ./ecaptureq watch --pcapng - ws://127.0.0.1:$AGENT_PORT/ 2>"$OUT/pwatch.err" | tee "$OUT/watch.pcapng" |
+    tshark -l -i - -d tcp.port==$PP4,http -d tcp.port==$NGP,http -T fields -e frame.interface_id -e http.request.uri \
+      >"$OUT/plive.txt" 2>"$OUT/plive.err" &
+  PW=$!
+  wait_log "$OUT/plive.txt" "^1" 20 # the agent's run log: watch is connected
+  client P_C4 curl -sk --max-time 10 -o /dev/null https://127.0.0.1:$PP4/pcap-curl4
+  client P_C6 curl -sk --max-time 10 -o /dev/null "https://[::1]:$PP6/pcap-curl6"
+  client P_BIG $PY tests/tls_client.py post 127.0.0.1 $PP4 1048576 11 >"$OUT/pbig.out"
+  client P_H2 curl -sk --http2 --max-time 10 -o "$OUT/h2.out" https://127.0.0.1:$NGP/h2page
+  client P_R1 curl -sk --http1.1 --max-time 10 -o /dev/null https://127.0.0.1:$NGP/reuse1
+  client P_R2 curl -sk --http1.1 --max-time 10 -o /dev/null https://127.0.0.1:$NGP/reuse2
+  wait_log "$OUT/plive.txt" "/pcap-curl4" 20
+  check "watch --pcapng - | tshark -i -: the curl request dissected live, while the agent still runs" \
+    bash -c "grep -q /pcap-curl4 $OUT/plive.txt && kill -0 $PA"
+  wait_log "$OUT/plive.txt" "/reuse2" 20 # the last request is through the agent: in its file too
+  kill -TERM $PA; wait $PA; rc=$?
+  wait $PW
+  check "tls -w: SIGTERM, exit 0, the file complete" bash -c "test $rc = 0 && capinfos -T $OUT/agent.pcapng >/dev/null"
+  check "the server answered curl --http2 and the 1 MiB POST" bash -c "grep -q 'page h2page' $OUT/h2.out && grep -q 'got 1048576' $OUT/pbig.out"
+  C="$PY tests/check_pcapng.py"
+  tally < <($C exchange "$OUT/agent.pcapng" $PP4 $P_C4,$PS4 /pcap-curl4 "hello /pcap-curl4" 4)
+  tally < <($C exchange "$OUT/agent.pcapng" $PP6 $P_C6,$PS6 /pcap-curl6 "hello /pcap-curl6" 6)
+  tally < <($C body "$OUT/agent.pcapng" $PP4 1048576 11)
+  tally < <($C h2 "$OUT/agent.pcapng" $NGP /h2page)
+  tally < <($C reuse "$OUT/agent.pcapng" $NGP /reuse1 /reuse2)
+  tally < <($C clean "$OUT/agent.pcapng")
+  tally < <($C exchange "$OUT/watch.pcapng" $PP4 $P_C4,$PS4 /pcap-curl4 "hello /pcap-curl4" 4 | sed 's/^\(not \)\{0,1\}ok - /&watch --pcapng: /')
+  kill $NGX2 $PS4 $PS6 2>/dev/null; wait $NGX2 $PS4 $PS6 2>/dev/null
+}

@@ -121,29 +121,9 @@ else
 fi
 
 # nginx: every connection its own uuid, even on a reused fd
-NGP=$(free_port)
-mkdir -p "$OUT/nginx/logs" "$OUT/nginx/html"
+mkdir -p "$OUT/nginx/html"
 for i in 1 2 3 4 5 6 7 8; do echo "page $i" >"$OUT/nginx/html/p$i"; done
-cat >"$OUT/nginx/nginx.conf" <<NGINX
-daemon off;
-worker_processes 1;
-user root;
-pid $OUT/nginx/nginx.pid;
-error_log $OUT/nginx/logs/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$NGP ssl;
-    ssl_certificate $CERT;
-    ssl_certificate_key $KEY;
-    root $OUT/nginx/html;
-  }
-}
-NGINX
-nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" &
-NGX=$!; PIDS+=($NGX)
-for ((i = 0; i < 100; i++)); do curl -sk -o /dev/null https://127.0.0.1:$NGP/p1 && break; sleep 0.1; done
+start_nginx "$OUT/nginx" p1
 consume nginx $DAP 60
 for i in 1 2 3; do curl -sk -o /dev/null https://127.0.0.1:$NGP/p$i; done
 PAR=()

@@ -181,3 +181,29 @@ start_ready evil-mute $PY tests/evil_server.py mute && {
     bash -c "test $rc = 1 && grep -q 'no answer to a ping' $OUT/evil-mute.err"
   kill $HPID 2>/dev/null; wait $HPID 2>/dev/null
 }
+
+section "watch --pcapng: the stream as synthetic TCP, read by Debian's tshark"
+start_gen pcap --events 40 --size 100000 --wait-clients 2
+./ecaptureq watch ws://127.0.0.1:$PORT/ --pcapng "$OUT/gen.pcapng" >"$OUT/w-pcap.txt" 2>"$OUT/w-pcap.err" & W=$!
+./ecaptureq watch ws://127.0.0.1:$PORT/ --json >"$OUT/w-pcap.json" 2>/dev/null
+wait $GEN_PID; wait $W; rc=$?
+check "watch --pcapng FILE: exit 0, and the events still shown on stdout" bash -c "test $rc = 0 && grep -q 'POST /items/0' $OUT/w-pcap.txt"
+tally < <($PY tests/check_pcapng.py gen "$OUT/gen.pcapng" "$OUT/w-pcap.json")
+tally < <($PY tests/check_pcapng.py clean "$OUT/gen.pcapng")
+start_ready wss3 $PY tests/ws_server.py 0 "$OUT/pong3.txt" && {
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ --pcapng "$OUT/3p.pcapng" >/dev/null 2>&1
+  tally < <($PY tests/check_pcapng.py madeup "$OUT/3p.pcapng")
+}
+# live: the file on stdout, a batch at a time, into tshark -i - while the stream is open
+start_gen live --events 6 --size 300 --wait-clients 1 --stay
+./ecaptureq watch --pcapng - ws://127.0.0.1:$PORT/ 2>"$OUT/w-live.err" |
+  tshark -l -i - -d tcp.port==443,http -T fields -e frame.interface_id -e http.request.uri >"$OUT/w-live.txt" 2>"$OUT/tshark-live.err" &
+TS=$!
+wait_log "$OUT/w-live.txt" "/items/4" 20
+check "watch --pcapng - | tshark -i -: requests dissected live, while the stream is still open" \
+  bash -c "grep -q '/items/0' $OUT/w-live.txt && grep -q '/items/4' $OUT/w-live.txt && kill -0 $GEN_PID"
+kill -TERM $GEN_PID; wait $GEN_PID 2>/dev/null; wait $TS
+check "the live run log went to tshark on interface 1" grep -q '^1' "$OUT/w-live.txt"
+./ecaptureq watch --pcapng /nonexistent/dir/x.pcapng ws://127.0.0.1:9/ >/dev/null 2>"$OUT/w-pcap-bad.err"; rc=$?
+check "watch --pcapng into a directory that does not exist: exit 1, one line" \
+  bash -c "test $rc = 1 && test \$(wc -l <$OUT/w-pcap-bad.err) = 1 && grep -q 'No such file' $OUT/w-pcap-bad.err"
