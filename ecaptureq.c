@@ -2115,7 +2115,7 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
 {
     struct ecq_server *s;
     const char *why;
-    int loopback = 0, rc;
+    int loopback = 0, rc = 0;
     *out = NULL;
     if (!(s = calloc(1, sizeof *s))) return -ENOMEM;
     s->cfg = *cfg;
@@ -2125,15 +2125,16 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     if (ecq_url_parse(s->cfg.url, &s->url, &why) < 0) {
         ecq_server_log(s, "error: bad URL '%s': %s", s->cfg.url, why);
         rc = -EINVAL;
-    } else if ((rc = ecq__listen(s, &loopback)) < 0) {
+    } else if (!s->cfg.no_listen && (rc = ecq__listen(s, &loopback)) < 0) {
         ecq_server_log(s, "error: cannot listen on %s: %s", s->cfg.url, strerror(-rc));
     }
     if (rc < 0) { /* the one way out: what was opened is closed (the log's descriptor too) */
         ecq_server_close(s, 0);
         return rc;
     }
-    snprintf(s->url_text, sizeof s->url_text, s->url.ipv6_literal ? "ws://[%s]:%u%s" : "ws://%s:%u%s", s->url.host,
-             s->url.port, s->url.path);
+    if (!s->cfg.no_listen)
+        snprintf(s->url_text, sizeof s->url_text, s->url.ipv6_literal ? "ws://[%s]:%u%s" : "ws://%s:%u%s", s->url.host,
+                 s->url.port, s->url.path);
     s->pol.path = s->url.path;
     s->pol.token = s->cfg.token && *s->cfg.token ? s->cfg.token : NULL;
     s->pol.origins = s->cfg.origins;
@@ -2141,7 +2142,7 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     s->pol.check_host = loopback;
     s->pol.bind_host = s->url.host;
     *out = s;
-    if (!loopback && !s->pol.token)
+    if (!loopback && !s->pol.token && !s->cfg.no_listen)
         ecq_server_log(s, "warning: listening on non-loopback %s without --token: anyone who can reach it "
                           "reads the decrypted traffic", s->url_text);
     return 0;
@@ -5076,7 +5077,8 @@ static struct ecq_server *ecq__serve(struct ecq__opts *o, const char *mode)
     uname(&un);
     ecq_server_log(s, "ecaptureq %s (%s %s %s), mode %s, pid %d", ECQ_VERSION, un.sysname, un.release, un.machine,
                    mode, (int)getpid());
-    ecq_server_log(s, "listening on %s%s", ecq_server_url(s), o->cfg.token ? " (token required)" : "");
+    if (o->cfg.no_listen) ecq_server_log(s, "no WebSocket endpoint (--no-server): events go to the -w file only");
+    else ecq_server_log(s, "listening on %s%s", ecq_server_url(s), o->cfg.token ? " (token required)" : "");
     return s;
 }
 
@@ -6052,14 +6054,14 @@ static int ecq__list(const struct ecq__lib *k, const char *path)
 
 /* the capture commands' own option ids; eCapture's options follow from ECQ__O_ECAP */
 enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_PERF, ECQ__O_PCAP,
-       ECQ__O_ECAP = 0x100 };
+       ECQ__O_NOSERVER, ECQ__O_ECAP = 0x100 };
 /* besides these, each library's row in ecq__libs gives its --option PATH (and alias) */
 static const struct option ecq__capture_base_opts[] = {
     ECQ__SERVER_LONGOPTS,
     {"pid", required_argument, 0, ECQ__O_PID}, {"uid", required_argument, 0, ECQ__O_UID},
     {"ringbuf-mb", required_argument, 0, ECQ__O_RING}, {"list", no_argument, 0, ECQ__O_LIST},
     {"detach-after", required_argument, 0, ECQ__O_DETACH}, {"perf-uprobes", no_argument, 0, ECQ__O_PERF},
-    {"pcapfile", required_argument, 0, ECQ__O_PCAP}};
+    {"pcapfile", required_argument, 0, ECQ__O_PCAP}, {"no-server", no_argument, 0, ECQ__O_NOSERVER}};
 
 /* eCapture's options that ecaptureq does not have: each gets one line saying so */
 static const struct {
@@ -6185,7 +6187,7 @@ static void ecq__capture_help(const char *mode, const struct ecq__capture_cli *c
     char files[160];
     ecq__lib_options_text(c->only, files, sizeof files);
     printf("usage: ecaptureq %s [--ecaptureq URL] %s[--list] [-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
-           "[--detach-after SECONDS] [--perf-uprobes] [-w|--pcapfile FILE|-] [server options]\n",
+           "[--detach-after SECONDS] [--perf-uprobes] [-w|--pcapfile FILE|-] [--no-server] [server options]\n",
            mode, files);
 }
 
@@ -6226,6 +6228,7 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         case ECQ__O_PERF: c->co.perf_uprobes = 1; break;
         case 'w':
         case ECQ__O_PCAP: c->pcap.path = optarg; break;
+        case ECQ__O_NOSERVER: c->o.cfg.no_listen = 1; break;
         case 'h': ecq__capture_help(mode, c); return 0;
         default: exit(2);
         }
@@ -6237,6 +6240,8 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         ecq__usage_error("%s needs --%s PATH or --pid N", mode, c->only->option);
     if (c->list && !c->nforced) ecq__usage_error("--list needs a file to plan (--%s PATH)", c->only ? c->only->option : "libssl");
     if (c->model_pcap && !c->pcap.path) ecq__usage_error("%s: -m pcap needs -w FILE (the pcapng to write)", mode);
+    if (c->o.cfg.no_listen && !c->pcap.path)
+        ecq__usage_error("%s: --no-server needs -w FILE (nothing else would get the events)", mode);
     if (c->pcap.path && !strcmp(c->pcap.path, "-") && isatty(1))
         ecq__usage_error("%s: -w -: stdout is a terminal; pipe it (| wireshark -k -i -) or give a file", mode);
     return -1;
@@ -6384,7 +6389,8 @@ static void ecq__usage_capture(FILE *f)
                "         [--pid N] [--uid N] [--ringbuf-mb MB]\n"
                "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
                "         [--perf-uprobes]  one perf event per probe, as on kernels before 6.6\n"
-               "         [-w|--pcapfile FILE|-]  also write the events as pcapng (synthetic TCP; -: stdout)\n", files);
+               "         [-w|--pcapfile FILE|-]  also write the events as pcapng (synthetic TCP; -: stdout)\n"
+               "         [--no-server]  with -w: no WebSocket endpoint, the file only\n", files);
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__lib *k = &ecq__libs[i];
         char name[32];

@@ -366,6 +366,9 @@ struct ecq_config {
      * when the server requires one, else "none". Used, not copied. */
     const char *page;
     size_t page_len;
+    /* 1: no listening socket (url is not used): the server keeps the run log and serves
+     * only sockets handed to ecq_server_adopt; ecq_server_url() is "". 0 (default): listen. */
+    int no_listen;
 };
 
 /* The viewer page, when this file was built with -DECQ_VIEWER='"web/viewer.html"' (the

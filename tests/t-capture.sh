@@ -240,5 +240,18 @@ start_agent pcap tls -w "$OUT/agent.pcapng" && {
   tally < <($C reuse "$OUT/agent.pcapng" $NGP /reuse1 /reuse2)
   tally < <($C clean "$OUT/agent.pcapng")
   tally < <($C exchange "$OUT/watch.pcapng" $PP4 $P_C4,$PS4 /pcap-curl4 "hello /pcap-curl4" 4 | sed 's/^\(not \)\{0,1\}ok - /&watch --pcapng: /')
+  # the file alone: no WebSocket endpoint at all
+  ./ecaptureq tls -w "$OUT/noserver.pcapng" --no-server 2>"$OUT/noserver.log" & NS=$!
+  PIDS+=($NS)
+  if wait_log "$OUT/noserver.log" capturing 20; then
+    client P_NS curl -sk --max-time 10 -o /dev/null "https://[::1]:$PP6/no-server"
+    check "tls -w FILE --no-server: no listening socket, says so" \
+      bash -c "grep -q 'no WebSocket endpoint' $OUT/noserver.log && ! grep -q 'listening on' $OUT/noserver.log && ! ss -ltnpH | grep -q 'pid=$NS,'"
+    kill -TERM $NS; wait $NS; rc=$?
+    check "tls --no-server: SIGTERM, exit 0" test $rc = 0
+    tally < <($C exchange "$OUT/noserver.pcapng" $PP6 $P_NS,$PS6 /no-server "hello /no-server" 6 | sed 's/^\(not \)\{0,1\}ok - /&--no-server: /')
+  else
+    bad "tls -w FILE --no-server starts (see $OUT/noserver.log)"
+  fi
   kill $NGX2 $PS4 $PS6 2>/dev/null; wait $NGX2 $PS4 $PS6 2>/dev/null
 }

@@ -58,6 +58,9 @@ check "tls -m pcap -w FILE is eCapture's pcapng form: accepted (the next option 
 ./ecaptureq tls --model=pcapng >/dev/null 2>"$OUT/e15"; rc=$?
 check "tls -m pcapng without -w: exit 2, one line asking for -w FILE" \
   bash -c "test $rc = 2 && test \$(wc -l <$OUT/e15) = 1 && grep -q 'needs -w FILE' $OUT/e15"
+./ecaptureq tls --no-server >/dev/null 2>"$OUT/e17"; rc=$?
+check "tls --no-server without -w FILE: exit 2, one line" \
+  bash -c "test $rc = 2 && test \$(wc -l <$OUT/e17) = 1 && grep -q 'needs -w FILE' $OUT/e17"
 ./ecaptureq watch --pcapng - --json ws://127.0.0.1:9/ >/dev/null 2>"$OUT/e16"; rc=$?
 check "watch --pcapng - --json: exit 2, one line (stdout is the file)" \
   bash -c "test $rc = 2 && test \$(wc -l <$OUT/e16) = 1 && grep -q 'pcapng -' $OUT/e16"
