@@ -107,7 +107,7 @@ valgrind: ecaptureq
 # planner is capture's: its fuzzer links libbpf (and embeds the BPF object, never
 # loaded); it starts from the ELF corpus.
 FUZZ_SECONDS ?= 15
-FUZZERS := handshake frames protobuf url x86 elf plan
+FUZZERS := handshake frames protobuf url x86 elf plan pcapng
 fuzz: $(BPF_OBJ)
 	$(Q)mkdir -p tests/bin; for f in $(FUZZERS); do \
 	  case $$f in \

@@ -2612,7 +2612,7 @@ static size_t ecq__pcap_key(const struct ecq_event *ev, uint8_t *key, uint64_t *
     }
     size_t n = ev->uuid.len < ECQ__PCAP_KEY - 1 ? ev->uuid.len : ECQ__PCAP_KEY - 1;
     key[0] = 'u';
-    memcpy(key + 1, ev->uuid.ptr, n);
+    if (n) memcpy(key + 1, ev->uuid.ptr, n); /* an unset uuid may have no pointer */
     *h = ecq__fnv(ev->uuid.ptr, ev->uuid.len);
     return n + 1;
 }

@@ -9,6 +9,8 @@
  *              in executable code, "over the bounds" holds for every name alike, and
  *              the found function decodes; -timeout catches a lookup that does not end
  *   PLAN       ecq_plan_file for every library on arbitrary files (built with capture)
+ *   PCAPNG     ecq_pcapng_event/_log on arbitrary events (tuples, uuids, fd reuse, sizes):
+ *              every block well formed, every packet's IP and TCP checksums right
  * Run longer:  tests/bin/fuzz-frames -max_total_time=3600 tests/corpus/frames */
 #include "../ecaptureq.h"
 #include <assert.h>
@@ -199,6 +201,85 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     }
     return 0;
 }
+#elif defined(FUZZ_PCAPNG)
+#include <stdio.h>
+/* the Internet checksum over n bytes, added to s */
+static uint32_t sum16(uint32_t s, const uint8_t *b, size_t n)
+{
+    for (; n > 1; b += 2, n -= 2) s += (uint32_t)b[0] << 8 | b[1];
+    if (n) s += (uint32_t)b[0] << 8;
+    return s;
+}
+static int folds_to_ffff(uint32_t s)
+{
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return s == 0xffff;
+}
+/* one packet of interface 0: a whole IPv4/IPv6 header and TCP segment, both checksums right */
+static void check_packet(const uint8_t *p, size_t n)
+{
+    int v6 = p[0] >> 4 == 6;
+    size_t ip = v6 ? 40 : 20, alen = v6 ? 16 : 4;
+    assert(n >= ip + 20 && (p[0] >> 4 == 4 || v6));
+    assert(n - ip - 20 < 65536 - 40);
+    if (!v6) assert(folds_to_ffff(sum16(0, p, 20)) && (size_t)(p[2] << 8 | p[3]) == n);
+    else assert((size_t)(p[4] << 8 | p[5]) == n - 40);
+    uint32_t s = sum16(0, p + (v6 ? 8 : 12), 2 * alen) + 6 + (uint32_t)(n - ip);
+    assert(folds_to_ffff(sum16(s, p + ip, n - ip)));
+}
+/* Records in the input: a flags byte (bit 0: a log line), two ports, a type, then
+ * uuid, src, dst (a length byte each) and a payload (two length bytes). Every event
+ * and line goes to one writer; the file it wrote is walked block by block. */
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    char *buf = NULL;
+    size_t len = 0, off = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct ecq_pcapng *w;
+    assert(f && ecq_pcapng_open(&w, f) == 0);
+    while (off + 6 <= n) {
+        struct ecq_event ev = {.timestamp = 1700000000000000000 + (int64_t)off, .pid = (int64_t)off, .pname = {"fz", 2}};
+        uint8_t flags = d[off];
+        ev.src_port = (uint32_t)d[off + 1] << 8 | d[off + 2], ev.dst_port = (uint32_t)d[off + 3] << 8 | d[off + 4];
+        ev.type = d[off + 5] % 6;
+        off += 6;
+        struct ecq_bytes *fld[3] = {&ev.uuid, &ev.src_ip, &ev.dst_ip};
+        for (int i = 0; i < 3 && off < n; i++) {
+            size_t l = d[off++];
+            if (l > n - off) l = n - off;
+            *fld[i] = (struct ecq_bytes){(const char *)d + off, l};
+            off += l;
+        }
+        size_t pl = off + 2 <= n ? ((size_t)d[off] << 8 | d[off + 1]) * 7 : 0; /* up to 448 KiB: several segments */
+        off += off + 2 <= n ? 2 : 0;
+        static uint8_t big[65536 * 7];
+        for (size_t i = 0; i < pl; i++) big[i] = (uint8_t)(i * 131 + off);
+        ev.payload = (struct ecq_bytes){(const char *)big, pl}, ev.length = (uint32_t)pl;
+        if (flags & 1) assert(ecq_pcapng_log(w, ev.timestamp, ev.uuid.ptr, ev.uuid.len) == 0);
+        else assert(ecq_pcapng_event(w, &ev) == 0);
+    }
+    assert(ecq_pcapng_close(w) == 0 && fclose(f) == 0);
+    const uint8_t *p = (const uint8_t *)buf;
+    int blocks = 0;
+    for (size_t at = 0; at < len; blocks++) { /* every block: its length twice, 32-bit aligned */
+        uint32_t type, total, tail;
+        assert(len - at >= 12);
+        memcpy(&type, p + at, 4), memcpy(&total, p + at + 4, 4);
+        assert(total % 4 == 0 && total >= 12 && total <= len - at);
+        memcpy(&tail, p + at + total - 4, 4);
+        assert(tail == total);
+        if (type == 6) {
+            uint32_t ifc, cap;
+            memcpy(&ifc, p + at + 8, 4), memcpy(&cap, p + at + 20, 4);
+            assert(ifc <= 1 && 28 + cap + 4 <= total);
+            if (ifc == 0) check_packet(p + at + 28, cap);
+        }
+        at += total;
+    }
+    assert(blocks >= 3); /* the section header and both interfaces */
+    free(buf);
+    return 0;
+}
 #else
-#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF, FUZZ_PLAN"
+#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF, FUZZ_PLAN, FUZZ_PCAPNG"
 #endif
