@@ -5813,7 +5813,7 @@ static int ecq__watch_frames(struct ecq__watch *w, int fd, struct ecq_ws_reader 
         if (r == ECQ_WS_MESSAGE) {
             ecq__watch_entry(w, rd->data, rd->data_len);
             if (w->pcap.failed) return snprintf(why, whycap, "the --pcapng file failed"), 1;
-            if (!w->pcap.w) fflush(stdout);
+            if (!w->pcap.w || strcmp(w->pcap.path, "-")) fflush(stdout); /* the file on stdout: per batch, below */
         } else if (r == ECQ_WS_PING) {
             ecq__watch_send(fd, 10, rd->ctl, rd->ctl_len);
         } else if (r == ECQ_WS_CLOSE) {

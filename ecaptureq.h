@@ -234,8 +234,9 @@ int ecq_pcapng_open(struct ecq_pcapng **out, FILE *f);
  * that failed (every later call returns it too, writing nothing). */
 int ecq_pcapng_event(struct ecq_pcapng *p, const struct ecq_event *ev);
 
-/* Writes a run-log line or a heartbeat's text (len bytes, any bytes) on interface 1
- * at ts_ns (ns since the Unix epoch; 0: now). Returns as ecq_pcapng_event. */
+/* Writes a run-log line or a heartbeat's text (len bytes, any bytes; past 65,000 cut)
+ * on interface 1 at ts_ns (ns since the Unix epoch; 0: now). Returns as
+ * ecq_pcapng_event. */
 int ecq_pcapng_log(struct ecq_pcapng *p, int64_t ts_ns, const char *text, size_t len);
 
 /* fflush of the file: a live reader (wireshark -k -i -) sees what was written.
