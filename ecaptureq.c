@@ -2323,7 +2323,7 @@ struct ecq__pview {
  * by the uuid. Side 0 is the client (it sends the SYN), side 1 the server. */
 struct ecq__pconn {
     uint64_t hash;                  /* of the key */
-    uint64_t last;                  /* the writer's tick at its last packet */
+    int newer, older;               /* the recency list's neighbours, or -1 */
     uint64_t sent[2];               /* bytes written from each side: the views' highest offset */
     struct ecq__pview view[2];
     int nviews;
@@ -2339,7 +2339,7 @@ struct ecq__pconn {
 struct ecq_pcapng {
     FILE *f;
     int err;                        /* the first write error, a negative errno */
-    uint64_t tick;
+    int newest, oldest;             /* the ends of the recency list, or -1 */
     int nconns;
     int bucket[ECQ__PCAP_BUCKETS];
     struct ecq__pconn conns[ECQ__PCAP_CONNS];
@@ -2416,6 +2416,7 @@ int ecq_pcapng_open(struct ecq_pcapng **out, FILE *f)
     if (!p) return -ENOMEM;
     p->f = f;
     memset(p->bucket, 0xff, sizeof p->bucket); /* -1: empty */
+    p->newest = p->oldest = -1;
     uint32_t total = (uint32_t)(24 + ecq__pcap_optlen(sizeof app - 1) + 4 + 4);
     uint32_t h[3] = {0x0A0D0D0A, total, 0x1A2B3C4D};
     uint16_t version[2] = {1, 0};
@@ -2542,14 +2543,41 @@ static int *ecq__pcap_link_to(struct ecq_pcapng *p, int i)
     return at;
 }
 
-/* connection i is forgotten: the last one takes its slot */
+/* connection i out of the recency list */
+static void ecq__pcap_unlist(struct ecq_pcapng *p, int i)
+{
+    struct ecq__pconn *c = &p->conns[i];
+    if (c->newer >= 0) p->conns[c->newer].older = c->older;
+    else p->newest = c->older;
+    if (c->older >= 0) p->conns[c->older].newer = c->newer;
+    else p->oldest = c->newer;
+}
+
+/* connection i at the recency list's newest end */
+static void ecq__pcap_list_newest(struct ecq_pcapng *p, int i)
+{
+    struct ecq__pconn *c = &p->conns[i];
+    c->newer = -1, c->older = p->newest;
+    if (p->newest >= 0) p->conns[p->newest].newer = i;
+    else p->oldest = i;
+    p->newest = i;
+}
+
+/* connection i is forgotten: the last one takes its slot, in its bucket and its place
+ * in the recency list */
 static void ecq__pcap_forget(struct ecq_pcapng *p, int i)
 {
     int last = --p->nconns;
     *ecq__pcap_link_to(p, i) = p->conns[i].next;
+    ecq__pcap_unlist(p, i);
     if (i == last) return;
+    struct ecq__pconn *m = &p->conns[last];
     *ecq__pcap_link_to(p, last) = i;
-    p->conns[i] = p->conns[last];
+    if (m->newer >= 0) p->conns[m->newer].older = i;
+    else p->newest = i;
+    if (m->older >= 0) p->conns[m->older].newer = i;
+    else p->oldest = i;
+    p->conns[i] = *m;
 }
 
 static struct ecq__pconn *ecq__pcap_find(struct ecq_pcapng *p, const uint8_t *key, size_t kl, uint64_t h)
@@ -2703,11 +2731,7 @@ static void ecq__pcap_fd_reused(struct ecq_pcapng *p, uint64_t fh, int64_t ts)
 static struct ecq__pconn *ecq__pcap_open_conn(struct ecq_pcapng *p, const struct ecq_event *ev, const uint8_t *key,
                                               size_t kl, uint64_t h)
 {
-    if (p->nconns == ECQ__PCAP_CONNS) { /* full: the least recently seen is forgotten */
-        int old = 0;
-        for (int i = 1; i < p->nconns; i++) old = p->conns[i].last < p->conns[old].last ? i : old;
-        ecq__pcap_forget(p, old);
-    }
+    if (p->nconns == ECQ__PCAP_CONNS) ecq__pcap_forget(p, p->oldest); /* full: the least recently seen goes */
     int i = p->nconns++;
     struct ecq__pconn *c = &p->conns[i];
     char comment[800];
@@ -2717,6 +2741,7 @@ static struct ecq__pconn *ecq__pcap_open_conn(struct ecq_pcapng *p, const struct
     memcpy(c->key, key, kl);
     c->next = p->bucket[h & (ECQ__PCAP_BUCKETS - 1)];
     p->bucket[h & (ECQ__PCAP_BUCKETS - 1)] = i;
+    ecq__pcap_list_newest(p, i);
     ecq__pcap_tuple(c, ev, ecq__fnv(ev->uuid.ptr, ev->uuid.len));
     c->seq[0] = (uint32_t)h, c->seq[1] = (uint32_t)(h >> 32); /* initial sequence numbers */
     size_t cl = ecq__pcap_comment(comment, sizeof comment, "ecaptureq: synthetic handshake (connection first seen); ",
@@ -2756,7 +2781,8 @@ int ecq_pcapng_event(struct ecq_pcapng *p, const struct ecq_event *ev)
     struct ecq__pconn *c = ecq__pcap_conn(p, ev, &v);
     int from = ecq__pcap_from(c, ev);
     uint64_t at = v->off[from], n = ev->payload.len;
-    c->last = ++p->tick;
+    int i = (int)(c - p->conns);
+    if (p->newest != i) ecq__pcap_unlist(p, i), ecq__pcap_list_newest(p, i);
     v->off[from] += n;
     if (at + n <= c->sent[from]) return p->err; /* the other end's view wrote these bytes */
     size_t skip = (size_t)(c->sent[from] > at ? c->sent[from] - at : 0);
