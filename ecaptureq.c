@@ -2797,6 +2797,386 @@ int ecq_pcapng_event(struct ecq_pcapng *p, const struct ecq_event *ev)
 }
 
 /* =========================================================================
+ * HTTP decoding: HPACK (RFC 7541), HTTP/2 frames (RFC 9113), gRPC
+ *
+ * Pure functions and per-connection state fed with bytes in order: no I/O, no global
+ * state, never on capture's path (watch uses it). Every bound is in ecaptureq.h.
+ * ========================================================================= */
+
+/* RFC 7541 Appendix A */
+static const char *const ecq__hpack_static[61][2] = {
+    {":authority", ""}, {":method", "GET"}, {":method", "POST"}, {":path", "/"},
+    {":path", "/index.html"}, {":scheme", "http"}, {":scheme", "https"}, {":status", "200"},
+    {":status", "204"}, {":status", "206"}, {":status", "304"}, {":status", "400"},
+    {":status", "404"}, {":status", "500"}, {"accept-charset", ""},
+    {"accept-encoding", "gzip, deflate"}, {"accept-language", ""}, {"accept-ranges", ""},
+    {"accept", ""}, {"access-control-allow-origin", ""}, {"age", ""}, {"allow", ""},
+    {"authorization", ""}, {"cache-control", ""}, {"content-disposition", ""},
+    {"content-encoding", ""}, {"content-language", ""}, {"content-length", ""},
+    {"content-location", ""}, {"content-range", ""}, {"content-type", ""}, {"cookie", ""},
+    {"date", ""}, {"etag", ""}, {"expect", ""}, {"expires", ""}, {"from", ""}, {"host", ""},
+    {"if-match", ""}, {"if-modified-since", ""}, {"if-none-match", ""}, {"if-range", ""},
+    {"if-unmodified-since", ""}, {"last-modified", ""}, {"link", ""}, {"location", ""},
+    {"max-forwards", ""}, {"proxy-authenticate", ""}, {"proxy-authorization", ""},
+    {"range", ""}, {"referer", ""}, {"refresh", ""}, {"retry-after", ""}, {"server", ""},
+    {"set-cookie", ""}, {"strict-transport-security", ""}, {"transfer-encoding", ""},
+    {"user-agent", ""}, {"vary", ""}, {"via", ""}, {"www-authenticate", ""},
+};
+
+/* RFC 7541 Appendix B. The code is canonical (codes of one length are consecutive in
+ * symbol order, each length starting where the shorter one ended, shifted), so the
+ * table is stored as the number of codes of each length (1..30) and the symbols in
+ * code order; tests/unit.c checks all 257 codes of the RFC's table against it. */
+static const uint8_t ecq__huff_count[31] = {0, 0, 0, 0, 0, 10, 26, 32, 6, 0, 5, 3, 2, 6, 2, 3, 0, 0, 0, 3, 8, 13, 26, 29, 12, 4, 15, 19, 29, 0, 4};
+static const uint16_t ecq__huff_sym[257] = {
+    48, 49, 50, 97, 99, 101, 105, 111, 115, 116, 32, 37, 45, 46, 47, 51,
+    52, 53, 54, 55, 56, 57, 61, 65, 95, 98, 100, 102, 103, 104, 108, 109,
+    110, 112, 114, 117, 58, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76,
+    77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 89, 106, 107, 113, 118,
+    119, 120, 121, 122, 38, 42, 44, 59, 88, 90, 33, 34, 40, 41, 63, 39,
+    43, 124, 35, 62, 0, 36, 64, 91, 93, 126, 94, 125, 60, 96, 123, 92,
+    195, 208, 128, 130, 131, 162, 184, 194, 224, 226, 153, 161, 167, 172, 176, 177,
+    179, 209, 216, 217, 227, 229, 230, 129, 132, 133, 134, 136, 146, 154, 156, 160,
+    163, 164, 169, 170, 173, 178, 181, 185, 186, 187, 189, 190, 196, 198, 228, 232,
+    233, 1, 135, 137, 138, 139, 140, 141, 143, 147, 149, 150, 151, 152, 155, 157,
+    158, 165, 166, 168, 174, 175, 180, 182, 183, 188, 191, 197, 231, 239, 9, 142,
+    144, 145, 148, 159, 171, 206, 215, 225, 236, 237, 199, 207, 234, 235, 192, 193,
+    200, 201, 202, 205, 210, 213, 218, 219, 238, 240, 242, 243, 255, 203, 204, 211,
+    212, 214, 221, 222, 223, 241, 244, 245, 246, 247, 248, 250, 251, 252, 253, 254,
+    2, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 16, 17, 18, 19, 20,
+    21, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127, 220, 249, 10, 13, 22,
+    256,
+};
+
+int ecq_hpack_int(const uint8_t *p, size_t len, int prefix, uint32_t *value)
+{
+    if (!len || prefix < 1 || prefix > 8) return 0;
+    uint32_t max = (1u << prefix) - 1, v = p[0] & max;
+    if (v < max) {
+        *value = v;
+        return 1;
+    }
+    for (size_t i = 1; i < len && i < 6; i++) {
+        uint64_t add = (uint64_t)(p[i] & 0x7f) << (7 * (i - 1));
+        if ((uint64_t)v + add > UINT32_MAX) return -1;
+        v += (uint32_t)add;
+        if (!(p[i] & 0x80)) {
+            *value = v;
+            return (int)i + 1;
+        }
+    }
+    return len >= 6 ? -1 : 0;
+}
+
+/* Huffman string (§5.2) into out: the decoded length, or -1 when the string breaks the
+ * code (EOS inside, padding not a prefix of EOS or over 7 bits). Past cap bytes the
+ * rest is not decoded and *cut is set. */
+static long ecq__huffman(const uint8_t *in, size_t len, uint8_t *out, size_t cap, int *cut)
+{
+    size_t o = 0;
+    uint64_t bits = (uint64_t)len * 8, pos = 0;
+    while (pos < bits) {
+        uint32_t code = 0, first = 0, index = 0, ones = 1;
+        uint64_t start = pos;
+        int sym = -1;
+        for (int l = 1; l <= 30 && pos < bits; l++, pos++) {
+            uint32_t bit = in[pos >> 3] >> (7 - (pos & 7)) & 1;
+            ones &= bit;
+            code |= bit;
+            uint32_t count = ecq__huff_count[l];
+            if (code - first < count) {
+                sym = ecq__huff_sym[index + code - first];
+                pos++;
+                break;
+            }
+            index += count, first = (first + count) << 1, code <<= 1;
+        }
+        if (sym < 0) /* the input ended inside a code: padding, at most 7 bits of 1 */
+            return pos - start <= 7 && ones ? (long)o : -1;
+        if (sym == 256) return -1;
+        if (o == cap) {
+            *cut = 1;
+            return (long)o;
+        }
+        out[o++] = (uint8_t)sym;
+    }
+    return (long)o;
+}
+
+long ecq_hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    int cut = 0;
+    long n = ecq__huffman(in, len, out, cap, &cut);
+    return cut ? -1 : n;
+}
+
+struct ecq__hent {
+    uint32_t off, nlen, vlen;       /* bytes in the table's buffer */
+    uint32_t size;                  /* RFC 7541 §4.1 size: full lengths + 32 */
+    uint32_t flags;                 /* ECQ_HDR_* the entry was made with */
+};
+
+void ecq_hpack_init(struct ecq_hpack *h)
+{
+    memset(h, 0, sizeof *h);
+    h->cap = 4096; /* SETTINGS_HEADER_TABLE_SIZE's initial value (RFC 9113 §6.5.2) */
+}
+
+void ecq_hpack_free(struct ecq_hpack *h)
+{
+    free(h->ent);
+    free(h->buf);
+    free(h->scratch);
+    h->ent = NULL, h->buf = h->scratch = NULL;
+    h->ent_cap = h->buf_cap = h->scratch_cap = 0;
+    h->count = h->size = h->head = h->lo = h->hi = 0;
+}
+
+void ecq_hpack_forget(struct ecq_hpack *h)
+{
+    h->count = h->size = h->head = h->lo = h->hi = 0;
+    h->late = 1;
+}
+
+static void ecq__hpack_evict(struct ecq_hpack *h, uint32_t room)
+{
+    while (h->count && h->size + room > h->cap) {
+        struct ecq__hent *e = &h->ent[h->head];
+        h->lo += e->nlen + e->vlen;
+        h->size -= e->size;
+        h->head = (h->head + 1) & (h->ent_cap - 1);
+        h->count--;
+    }
+    if (!h->count) h->size = h->head = h->lo = h->hi = 0;
+}
+
+/* Room for one more entry of need bytes: the ring of entries doubles (kept in order),
+ * the bytes move to the front or the buffer doubles. 0, or -1 without memory. */
+static int ecq__hpack_room(struct ecq_hpack *h, uint32_t need)
+{
+    if (h->count == h->ent_cap) {
+        uint32_t nc = h->ent_cap ? 2 * h->ent_cap : 16;
+        struct ecq__hent *ne = malloc(nc * sizeof *ne);
+        if (!ne) return -1;
+        for (uint32_t i = 0; i < h->count; i++) ne[i] = h->ent[(h->head + i) & (h->ent_cap - 1)];
+        free(h->ent);
+        h->ent = ne, h->ent_cap = nc, h->head = 0;
+    }
+    if (h->hi + need <= h->buf_cap) return 0;
+    if (h->lo) {
+        memmove(h->buf, h->buf + h->lo, h->hi - h->lo);
+        for (uint32_t i = 0; i < h->count; i++) h->ent[(h->head + i) & (h->ent_cap - 1)].off -= h->lo;
+        h->hi -= h->lo, h->lo = 0;
+    }
+    if (h->hi + need <= h->buf_cap) return 0;
+    uint32_t nb = h->buf_cap ? 2 * h->buf_cap : 256;
+    while (nb < h->hi + need) nb *= 2;
+    uint8_t *b = realloc(h->buf, nb);
+    if (!b) return -1;
+    h->buf = b, h->buf_cap = nb;
+    return 0;
+}
+
+/* Adds an entry (RFC 7541 §4.4): older entries make room, one larger than the table
+ * empties it. name and value must not point into the table. */
+static void ecq__hpack_insert(struct ecq_hpack *h, const struct ecq_header *hd, uint32_t size)
+{
+    ecq__hpack_evict(h, size);
+    if (size > h->cap) return;
+    uint32_t nl = (uint32_t)hd->name.len, vl = (uint32_t)hd->value.len;
+    if (ecq__hpack_room(h, nl + vl) < 0) { /* without memory: forgotten, never wrong */
+        ecq_hpack_forget(h);
+        return;
+    }
+    struct ecq__hent *e = &h->ent[(h->head + h->count) & (h->ent_cap - 1)];
+    *e = (struct ecq__hent){h->hi, nl, vl, size, hd->flags & (ECQ_HDR_NAME_UNKNOWN | ECQ_HDR_VALUE_UNKNOWN | ECQ_HDR_CUT)};
+    if (nl) memcpy(h->buf + h->hi, hd->name.ptr, nl);
+    if (vl) memcpy(h->buf + h->hi + nl, hd->value.ptr, vl);
+    h->hi += nl + vl;
+    h->count++;
+    h->size += size;
+}
+
+int ecq_hpack_entry(const struct ecq_hpack *h, uint32_t index, struct ecq_header *out)
+{
+    memset(out, 0, sizeof *out);
+    if (index >= 1 && index <= 61) {
+        out->name = (struct ecq_bytes){ecq__hpack_static[index - 1][0], strlen(ecq__hpack_static[index - 1][0])};
+        out->value = (struct ecq_bytes){ecq__hpack_static[index - 1][1], strlen(ecq__hpack_static[index - 1][1])};
+        return 1;
+    }
+    if (index < 62 || index - 62 >= h->count) {
+        out->name = (struct ecq_bytes){"", 0}, out->value = (struct ecq_bytes){"", 0};
+        out->flags = ECQ_HDR_NAME_UNKNOWN | ECQ_HDR_VALUE_UNKNOWN;
+        return 0;
+    }
+    const struct ecq__hent *e = &h->ent[(h->head + h->count - 1 - (index - 62)) & (h->ent_cap - 1)];
+    out->name = (struct ecq_bytes){(const char *)h->buf + e->off, e->nlen};
+    out->value = (struct ecq_bytes){(const char *)h->buf + e->off + e->nlen, e->vlen};
+    out->flags = e->flags;
+    return 1;
+}
+
+/* A string literal's head (§5.2): H bit and length. Bytes of head, 0 when it runs past n
+ * or its length does, -1 when it is too large. */
+static int ecq__hpack_str_head(const uint8_t *p, size_t n, int *huff, uint32_t *len)
+{
+    int k = ecq_hpack_int(p, n, 7, len);
+    if (k <= 0) return k ? -1 : 0;
+    if (*len > n - (size_t)k) return 0;
+    *huff = p[0] >> 7;
+    return k;
+}
+
+/* Decodes a string whose head is at p into out: raw bytes point into the block,
+ * Huffman goes to the scratch at *soff, cut at ECQ_HPACK_MAX_STRING. */
+static int ecq__hpack_str(struct ecq_hpack *h, const uint8_t *p, int hk, int huff, uint32_t len,
+                          uint32_t *soff, struct ecq_header *hd, int is_name)
+{
+    struct ecq_bytes *out = is_name ? &hd->name : &hd->value;
+    if (!huff) {
+        *out = (struct ecq_bytes){(const char *)p + hk, len};
+        return 0;
+    }
+    int cut = 0;
+    long got = ecq__huffman(p + hk, len, h->scratch + *soff, ECQ_HPACK_MAX_STRING, &cut);
+    if (got < 0) return -1;
+    if (cut) hd->flags |= ECQ_HDR_CUT;
+    *out = (struct ecq_bytes){(const char *)h->scratch + *soff, (size_t)got};
+    *soff += (uint32_t)got;
+    return 0;
+}
+
+static uint32_t ecq__huff_room(int huff, uint32_t len)
+{
+    uint64_t most = huff ? (uint64_t)len * 8 / 5 + 1 : 0;
+    return most > ECQ_HPACK_MAX_STRING ? ECQ_HPACK_MAX_STRING : (uint32_t)most;
+}
+
+static int ecq__hpack_scratch(struct ecq_hpack *h, uint32_t need)
+{
+    if (need <= h->scratch_cap) return 0;
+    uint8_t *s = realloc(h->scratch, need);
+    if (!s) return -1;
+    h->scratch = s, h->scratch_cap = need;
+    return 0;
+}
+
+/* A literal field (§6.2) whose name index (0: a literal name follows) was read in k
+ * bytes; indexing: add it to the table. Returns the bytes used, 0 if incomplete, -1. */
+static long ecq__hpack_literal(struct ecq_hpack *h, const uint8_t *p, size_t n, int k, uint32_t idx,
+                               int indexing, struct ecq_header *hd, const char **why)
+{
+    int nh = 0, nk = 0, vh = 0, vk;
+    uint32_t nlen = 0, vlen, soff = 0, need;
+    size_t pos = (size_t)k;
+    struct ecq_header named;
+    if (idx) {
+        ecq_hpack_entry(h, idx, &named);
+        if (named.flags & ECQ_HDR_NAME_UNKNOWN) h->unknown++;
+        hd->flags |= named.flags & (ECQ_HDR_NAME_UNKNOWN | ECQ_HDR_CUT);
+        need = idx > 61 ? (uint32_t)named.name.len : 0;
+    } else {
+        if ((nk = ecq__hpack_str_head(p + pos, n - pos, &nh, &nlen)) <= 0) goto short_or_bad;
+        need = ecq__huff_room(nh, nlen);
+        pos += (size_t)nk + nlen;
+    }
+    if ((vk = ecq__hpack_str_head(p + pos, n - pos, &vh, &vlen)) <= 0) {
+        nk = vk;
+        goto short_or_bad;
+    }
+    if (ecq__hpack_scratch(h, need + ecq__huff_room(vh, vlen)) < 0) return *why = "out of memory", -1;
+    if (idx > 61) { /* the entry may be evicted by this very insertion (§4.4) */
+        if (named.name.len) memcpy(h->scratch, named.name.ptr, named.name.len);
+        hd->name = (struct ecq_bytes){(const char *)h->scratch, named.name.len};
+        soff = (uint32_t)named.name.len;
+    } else if (idx) {
+        hd->name = named.name;
+    } else if (ecq__hpack_str(h, p + k, nk, nh, nlen, &soff, hd, 1) < 0) {
+        return *why = "bad Huffman code in a name", -1;
+    }
+    if (ecq__hpack_str(h, p + pos, vk, vh, vlen, &soff, hd, 0) < 0) return *why = "bad Huffman code in a value", -1;
+    pos += (size_t)vk + vlen;
+    if (indexing) {
+        uint64_t size = (uint64_t)hd->name.len + hd->value.len + 32;
+        if (hd->flags & ECQ_HDR_CUT) size = UINT32_MAX; /* larger than any table */
+        ecq__hpack_insert(h, hd, size > UINT32_MAX ? UINT32_MAX : (uint32_t)size);
+    }
+    return (long)pos;
+short_or_bad:
+    if (nk < 0) return *why = "string length too large", -1;
+    return 0;
+}
+
+/* A table size update (§6.3): evicts to the new size. A size over the bound keeps the
+ * bound; entries the peer keeps past it are then shown unknown. */
+static void ecq__hpack_resize(struct ecq_hpack *h, uint32_t size)
+{
+    if (size > ECQ_HPACK_MAX_TABLE) size = ECQ_HPACK_MAX_TABLE, h->late = 1;
+    h->cap = size;
+    ecq__hpack_evict(h, 0);
+}
+
+/* One field representation (§6): 1 and *hd, 0 for a size update, -1 with *why; *used
+ * bytes. A representation running past n is an error: a block is decoded whole. */
+static int ecq__hpack_field(struct ecq_hpack *h, const uint8_t *p, size_t n, size_t *used,
+                            struct ecq_header *hd, const char **why)
+{
+    static const struct { uint8_t mask, bits; int prefix, indexing; unsigned flags; } kinds[] = {
+        {0xc0, 0x40, 6, 1, 0},                      /* literal, incremental indexing */
+        {0xf0, 0x00, 4, 0, 0},                      /* literal without indexing */
+        {0xf0, 0x10, 4, 0, ECQ_HDR_NEVER_INDEXED},  /* literal never indexed */
+    };
+    uint32_t v;
+    memset(hd, 0, sizeof *hd);
+    if (p[0] & 0x80 || (p[0] & 0xe0) == 0x20) {
+        int prefix = p[0] & 0x80 ? 7 : 5, k = ecq_hpack_int(p, n, prefix, &v);
+        if (k <= 0) return *why = k ? "integer too large" : "truncated integer", -1;
+        *used = (size_t)k;
+        if (prefix == 5) {
+            ecq__hpack_resize(h, v);
+            return 0;
+        }
+        if (!v) return *why = "index 0", -1;
+        if (!ecq_hpack_entry(h, v, hd)) h->unknown++;
+        hd->index = v;
+        return 1;
+    }
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(kinds); i++) {
+        if ((p[0] & kinds[i].mask) != kinds[i].bits) continue;
+        int k = ecq_hpack_int(p, n, kinds[i].prefix, &v);
+        if (k <= 0) return *why = k ? "integer too large" : "truncated integer", -1;
+        hd->flags = kinds[i].flags;
+        hd->index = v;
+        long got = ecq__hpack_literal(h, p, n, k, v, kinds[i].indexing, hd, why);
+        if (got <= 0) return got < 0 ? -1 : (*why = "truncated literal", -1);
+        *used = (size_t)got;
+        return 1;
+    }
+    return *why = "unreachable", -1;
+}
+
+int ecq_hpack_decode(struct ecq_hpack *h, const uint8_t *block, size_t len,
+                     void (*fn)(void *user, const struct ecq_header *hd), void *user, const char **why)
+{
+    int count = 0;
+    size_t pos = 0, used = 0;
+    struct ecq_header hd;
+    *why = NULL;
+    while (pos < len) {
+        int r = ecq__hpack_field(h, block + pos, len - pos, &used, &hd, why);
+        if (r < 0) {
+            ecq_hpack_forget(h); /* what the rest of the block did to the table is not known */
+            return -1;
+        }
+        pos += used;
+        if (r && fn) fn(user, &hd);
+        count += r;
+    }
+    return count;
+}
+
+/* =========================================================================
  * Executable analysis: ELF symbols, Go's symbol table, x86-64 instruction lengths
  *
  * Pure functions over a file's bytes, used by capture to find where to probe; they

@@ -248,6 +248,73 @@ int ecq_pcapng_flush(struct ecq_pcapng *p);
 int ecq_pcapng_close(struct ecq_pcapng *p);
 
 /* ---------------------------------------------------------------------------
+ * HTTP decoding (pure: bytes in, decoded fields out; no I/O, never on capture's
+ * path). HPACK (RFC 7541) here, HTTP/2 frames and gRPC below.
+ * ------------------------------------------------------------------------- */
+
+/* Bounds of one HPACK decoder (one direction of a connection): */
+#define ECQ_HPACK_MAX_TABLE 65536   /* dynamic table size kept (RFC 7541 §4.1 sizes); the
+                                     * table's bytes take at most twice this, its entry
+                                     * list 16 bytes per 32 of it */
+#define ECQ_HPACK_MAX_STRING 65536  /* bytes of one decoded Huffman string shown (ECQ_HDR_CUT) */
+
+/* One decoded header field. name and value are valid until the next call on the
+ * decoder; they are not NUL-terminated. */
+struct ecq_header {
+    struct ecq_bytes name, value;
+    uint32_t index;                 /* the table index it came from or took its name from; 0: none */
+    unsigned flags;                 /* ECQ_HDR_* */
+};
+#define ECQ_HDR_NAME_UNKNOWN 1u     /* name and/or value were a dynamic-table entry this */
+#define ECQ_HDR_VALUE_UNKNOWN 2u    /* decoder never saw (attached mid-connection): empty */
+#define ECQ_HDR_NEVER_INDEXED 4u    /* the sender marked it sensitive (§6.2.3) */
+#define ECQ_HDR_CUT 8u              /* a Huffman string over ECQ_HPACK_MAX_STRING, cut there */
+
+/* A decoder: ecq_hpack_init, feed it the complete header blocks of one direction in
+ * order, ecq_hpack_free. Attached mid-connection, the peer refers to entries made
+ * before: such a reference comes back flagged unknown (never a wrong value) and the
+ * rest of the block still decodes; entries added from then on are known. */
+struct ecq_hpack {
+    uint32_t cap;                   /* the table's maximum size now (4096; size updates) */
+    uint32_t size;                  /* the entries' total size (§4.1) */
+    uint32_t count;                 /* entries held, newest at index 62 */
+    uint32_t unknown;               /* references to entries never seen, so far */
+    int late;                       /* entries not seen may exist (after an error, a
+                                     * cut block, a size over the bound) */
+    /* internal */
+    struct ecq__hent *ent;
+    uint32_t ent_cap, head;
+    uint8_t *buf, *scratch;
+    uint32_t buf_cap, lo, hi, scratch_cap;
+};
+
+void ecq_hpack_init(struct ecq_hpack *h);
+void ecq_hpack_free(struct ecq_hpack *h);
+
+/* Decodes one complete header block, calling fn with each field in order. Returns the
+ * number of fields, or -1 with *why (a static string) at the first malformed
+ * representation; the table is then forgotten (ecq_hpack_forget), since what the rest
+ * of the block did to it is not known. */
+int ecq_hpack_decode(struct ecq_hpack *h, const uint8_t *block, size_t len,
+                     void (*fn)(void *user, const struct ecq_header *hd), void *user, const char **why);
+
+/* Forgets the dynamic table (after a block that was lost or cut): later references to
+ * older entries come back unknown. */
+void ecq_hpack_forget(struct ecq_hpack *h);
+
+/* Table entry index (1..61 static, 62.. dynamic, newest first) into *out, valid until
+ * the next decode. Returns 1, or 0 (flags unknown, empty strings) if there is none. */
+int ecq_hpack_entry(const struct ecq_hpack *h, uint32_t index, struct ecq_header *out);
+
+/* An HPACK integer (§5.1) with a prefix of 1..8 bits at p[0]: bytes used and *value,
+ * 0 if it runs past len, -1 if it exceeds 32 bits. */
+int ecq_hpack_int(const uint8_t *p, size_t len, int prefix, uint32_t *value);
+
+/* A Huffman-coded string (§5.2, Appendix B) into out: its length, or -1 if it breaks
+ * the code (EOS, bad padding) or does not fit in cap bytes. */
+long ecq_hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+
+/* ---------------------------------------------------------------------------
  * Endpoint URL
  * ------------------------------------------------------------------------- */
 

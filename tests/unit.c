@@ -1,6 +1,6 @@
 /* unit.c - pure-function tests of ecaptureq.c (built with ECAPTUREQ_NO_BPF/NO_MAIN):
  * SHA-1, base64, accept key, UTF-8, URL, handshake checks, frame reader, protobuf,
- * x86-64 instruction lengths, ELF lookups on crafted files.
+ * x86-64 instruction lengths, ELF lookups on crafted files, HPACK (RFC 7541 Appendix C).
  *   unit               run every test, one "ok"/"not ok" line each
  *   unit samples DIR   write sample LogEntry encodings for protoc --decode
  *   unit decode FILE   decode one LogEntry with our decoder, print its fields
@@ -798,6 +798,223 @@ static void test_kernel(void)
     CHECK("the line is cut to the buffer, NUL-terminated", len == 20 && !strcmp(line, "kernel 5.10.0-26-amd"));
 }
 
+/* ---- HPACK (RFC 7541) ---- */
+
+/* RFC 7541 Appendix B: every symbol's code (MSB first) and length; EOS last */
+static const struct { uint32_t code; uint8_t len; } rfc7541_b[257] = {
+    {0x1ff8, 13}, {0x7fffd8, 23}, {0xfffffe2, 28}, {0xfffffe3, 28}, {0xfffffe4, 28}, {0xfffffe5, 28},
+    {0xfffffe6, 28}, {0xfffffe7, 28}, {0xfffffe8, 28}, {0xffffea, 24}, {0x3ffffffc, 30}, {0xfffffe9, 28},
+    {0xfffffea, 28}, {0x3ffffffd, 30}, {0xfffffeb, 28}, {0xfffffec, 28}, {0xfffffed, 28}, {0xfffffee, 28},
+    {0xfffffef, 28}, {0xffffff0, 28}, {0xffffff1, 28}, {0xffffff2, 28}, {0x3ffffffe, 30}, {0xffffff3, 28},
+    {0xffffff4, 28}, {0xffffff5, 28}, {0xffffff6, 28}, {0xffffff7, 28}, {0xffffff8, 28}, {0xffffff9, 28},
+    {0xffffffa, 28}, {0xffffffb, 28}, {0x14, 6}, {0x3f8, 10}, {0x3f9, 10}, {0xffa, 12},
+    {0x1ff9, 13}, {0x15, 6}, {0xf8, 8}, {0x7fa, 11}, {0x3fa, 10}, {0x3fb, 10},
+    {0xf9, 8}, {0x7fb, 11}, {0xfa, 8}, {0x16, 6}, {0x17, 6}, {0x18, 6},
+    {0x0, 5}, {0x1, 5}, {0x2, 5}, {0x19, 6}, {0x1a, 6}, {0x1b, 6},
+    {0x1c, 6}, {0x1d, 6}, {0x1e, 6}, {0x1f, 6}, {0x5c, 7}, {0xfb, 8},
+    {0x7ffc, 15}, {0x20, 6}, {0xffb, 12}, {0x3fc, 10}, {0x1ffa, 13}, {0x21, 6},
+    {0x5d, 7}, {0x5e, 7}, {0x5f, 7}, {0x60, 7}, {0x61, 7}, {0x62, 7},
+    {0x63, 7}, {0x64, 7}, {0x65, 7}, {0x66, 7}, {0x67, 7}, {0x68, 7},
+    {0x69, 7}, {0x6a, 7}, {0x6b, 7}, {0x6c, 7}, {0x6d, 7}, {0x6e, 7},
+    {0x6f, 7}, {0x70, 7}, {0x71, 7}, {0x72, 7}, {0xfc, 8}, {0x73, 7},
+    {0xfd, 8}, {0x1ffb, 13}, {0x7fff0, 19}, {0x1ffc, 13}, {0x3ffc, 14}, {0x22, 6},
+    {0x7ffd, 15}, {0x3, 5}, {0x23, 6}, {0x4, 5}, {0x24, 6}, {0x5, 5},
+    {0x25, 6}, {0x26, 6}, {0x27, 6}, {0x6, 5}, {0x74, 7}, {0x75, 7},
+    {0x28, 6}, {0x29, 6}, {0x2a, 6}, {0x7, 5}, {0x2b, 6}, {0x76, 7},
+    {0x2c, 6}, {0x8, 5}, {0x9, 5}, {0x2d, 6}, {0x77, 7}, {0x78, 7},
+    {0x79, 7}, {0x7a, 7}, {0x7b, 7}, {0x7ffe, 15}, {0x7fc, 11}, {0x3ffd, 14},
+    {0x1ffd, 13}, {0xffffffc, 28}, {0xfffe6, 20}, {0x3fffd2, 22}, {0xfffe7, 20}, {0xfffe8, 20},
+    {0x3fffd3, 22}, {0x3fffd4, 22}, {0x3fffd5, 22}, {0x7fffd9, 23}, {0x3fffd6, 22}, {0x7fffda, 23},
+    {0x7fffdb, 23}, {0x7fffdc, 23}, {0x7fffdd, 23}, {0x7fffde, 23}, {0xffffeb, 24}, {0x7fffdf, 23},
+    {0xffffec, 24}, {0xffffed, 24}, {0x3fffd7, 22}, {0x7fffe0, 23}, {0xffffee, 24}, {0x7fffe1, 23},
+    {0x7fffe2, 23}, {0x7fffe3, 23}, {0x7fffe4, 23}, {0x1fffdc, 21}, {0x3fffd8, 22}, {0x7fffe5, 23},
+    {0x3fffd9, 22}, {0x7fffe6, 23}, {0x7fffe7, 23}, {0xffffef, 24}, {0x3fffda, 22}, {0x1fffdd, 21},
+    {0xfffe9, 20}, {0x3fffdb, 22}, {0x3fffdc, 22}, {0x7fffe8, 23}, {0x7fffe9, 23}, {0x1fffde, 21},
+    {0x7fffea, 23}, {0x3fffdd, 22}, {0x3fffde, 22}, {0xfffff0, 24}, {0x1fffdf, 21}, {0x3fffdf, 22},
+    {0x7fffeb, 23}, {0x7fffec, 23}, {0x1fffe0, 21}, {0x1fffe1, 21}, {0x3fffe0, 22}, {0x1fffe2, 21},
+    {0x7fffed, 23}, {0x3fffe1, 22}, {0x7fffee, 23}, {0x7fffef, 23}, {0xfffea, 20}, {0x3fffe2, 22},
+    {0x3fffe3, 22}, {0x3fffe4, 22}, {0x7ffff0, 23}, {0x3fffe5, 22}, {0x3fffe6, 22}, {0x7ffff1, 23},
+    {0x3ffffe0, 26}, {0x3ffffe1, 26}, {0xfffeb, 20}, {0x7fff1, 19}, {0x3fffe7, 22}, {0x7ffff2, 23},
+    {0x3fffe8, 22}, {0x1ffffec, 25}, {0x3ffffe2, 26}, {0x3ffffe3, 26}, {0x3ffffe4, 26}, {0x7ffffde, 27},
+    {0x7ffffdf, 27}, {0x3ffffe5, 26}, {0xfffff1, 24}, {0x1ffffed, 25}, {0x7fff2, 19}, {0x1fffe3, 21},
+    {0x3ffffe6, 26}, {0x7ffffe0, 27}, {0x7ffffe1, 27}, {0x3ffffe7, 26}, {0x7ffffe2, 27}, {0xfffff2, 24},
+    {0x1fffe4, 21}, {0x1fffe5, 21}, {0x3ffffe8, 26}, {0x3ffffe9, 26}, {0xffffffd, 28}, {0x7ffffe3, 27},
+    {0x7ffffe4, 27}, {0x7ffffe5, 27}, {0xfffec, 20}, {0xfffff3, 24}, {0xfffed, 20}, {0x1fffe6, 21},
+    {0x3fffe9, 22}, {0x1fffe7, 21}, {0x1fffe8, 21}, {0x7ffff3, 23}, {0x3fffea, 22}, {0x3fffeb, 22},
+    {0x1ffffee, 25}, {0x1ffffef, 25}, {0xfffff4, 24}, {0xfffff5, 24}, {0x3ffffea, 26}, {0x7ffff4, 23},
+    {0x3ffffeb, 26}, {0x7ffffe6, 27}, {0x3ffffec, 26}, {0x3ffffed, 26}, {0x7ffffe7, 27}, {0x7ffffe8, 27},
+    {0x7ffffe9, 27}, {0x7ffffea, 27}, {0x7ffffeb, 27}, {0xffffffe, 28}, {0x7ffffec, 27}, {0x7ffffed, 27},
+    {0x7ffffee, 27}, {0x7ffffef, 27}, {0x7fffff0, 27}, {0x3ffffee, 26}, {0x3fffffff, 30},
+};
+
+static size_t unhex(const char *s, uint8_t *out)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        if (*s == ' ' || *s == '\n') continue;
+        unsigned v;
+        sscanf(s, "%2x", &v);
+        out[n++] = (uint8_t)v;
+        s++;
+    }
+    return n;
+}
+
+struct hlist { char text[2048]; size_t len; };
+
+static void hlist_add(void *user, const struct ecq_header *hd)
+{
+    struct hlist *l = user;
+    l->len += (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%.*s: %.*s%s\n", (int)hd->name.len,
+                               hd->name.ptr, (int)hd->value.len, hd->value.ptr,
+                               hd->flags & (ECQ_HDR_NAME_UNKNOWN | ECQ_HDR_VALUE_UNKNOWN) ? " (unknown)" : "");
+}
+
+/* The dynamic table as the RFC prints it: "[  1] (s =  57) name: value" lines, then the size */
+static void htable(const struct ecq_hpack *h, char *out, size_t cap)
+{
+    size_t n = 0;
+    struct ecq_header e;
+    for (uint32_t i = 0; i < h->count && ecq_hpack_entry(h, 62 + i, &e); i++)
+        n += (size_t)snprintf(out + n, cap - n, "[%3u] (s = %3zu) %.*s: %.*s\n", i + 1, e.name.len + e.value.len + 32,
+                              (int)e.name.len, e.name.ptr, (int)e.value.len, e.value.ptr);
+    snprintf(out + n, cap - n, "      Table size: %3u\n", h->size);
+}
+
+/* Decodes one block (hex) and compares the header list and the table after it. */
+static int hpack_step(struct ecq_hpack *h, const char *hexblock, const char *want_list, const char *want_table)
+{
+    uint8_t block[512];
+    struct hlist l = {"", 0};
+    char table[2048];
+    const char *why;
+    size_t n = unhex(hexblock, block);
+    int got = ecq_hpack_decode(h, block, n, hlist_add, &l, &why);
+    htable(h, table, sizeof table);
+    int ok = got >= 0 && !strcmp(l.text, want_list) && !strcmp(table, want_table);
+    if (!ok) printf("# got %d\n%s# table\n%s", got, l.text, table);
+    return ok;
+}
+
+static const char c3_list1[] = ":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\n";
+static const char c3_list2[] = ":method: GET\n:scheme: http\n:path: /\n:authority: www.example.com\ncache-control: no-cache\n";
+static const char c3_list3[] = ":method: GET\n:scheme: https\n:path: /index.html\n:authority: www.example.com\ncustom-key: custom-value\n";
+static const char c3_table1[] = "[  1] (s =  57) :authority: www.example.com\n      Table size:  57\n";
+static const char c3_table2[] = "[  1] (s =  53) cache-control: no-cache\n[  2] (s =  57) :authority: www.example.com\n      Table size: 110\n";
+static const char c3_table3[] = "[  1] (s =  54) custom-key: custom-value\n[  2] (s =  53) cache-control: no-cache\n"
+                                "[  3] (s =  57) :authority: www.example.com\n      Table size: 164\n";
+static const char c5_list1[] = ":status: 302\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:21 GMT\nlocation: https://www.example.com\n";
+static const char c5_list2[] = ":status: 307\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:21 GMT\nlocation: https://www.example.com\n";
+static const char c5_list3[] = ":status: 200\ncache-control: private\ndate: Mon, 21 Oct 2013 20:13:22 GMT\nlocation: https://www.example.com\n"
+                               "content-encoding: gzip\nset-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1\n";
+static const char c5_table1[] = "[  1] (s =  63) location: https://www.example.com\n[  2] (s =  65) date: Mon, 21 Oct 2013 20:13:21 GMT\n"
+                                "[  3] (s =  52) cache-control: private\n[  4] (s =  42) :status: 302\n      Table size: 222\n";
+static const char c5_table2[] = "[  1] (s =  42) :status: 307\n[  2] (s =  63) location: https://www.example.com\n"
+                                "[  3] (s =  65) date: Mon, 21 Oct 2013 20:13:21 GMT\n[  4] (s =  52) cache-control: private\n      Table size: 222\n";
+static const char c5_table3[] = "[  1] (s =  98) set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1\n"
+                                "[  2] (s =  52) content-encoding: gzip\n[  3] (s =  65) date: Mon, 21 Oct 2013 20:13:22 GMT\n      Table size: 215\n";
+
+static void test_hpack_rfc(void)
+{
+    struct ecq_hpack h;
+    const char *empty = "      Table size:   0\n";
+    ecq_hpack_init(&h);
+    CHECK("hpack C.2.1 literal with indexing", hpack_step(&h, "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
+          "custom-key: custom-header\n", "[  1] (s =  55) custom-key: custom-header\n      Table size:  55\n"));
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    CHECK("hpack C.2.2 literal without indexing", hpack_step(&h, "040c 2f73 616d 706c 652f 7061 7468", ":path: /sample/path\n", empty));
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    CHECK("hpack C.2.3 literal never indexed", hpack_step(&h, "1008 7061 7373 776f 7264 0673 6563 7265 74", "password: secret\n", empty));
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    CHECK("hpack C.2.4 indexed field", hpack_step(&h, "82", ":method: GET\n", empty));
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    CHECK("hpack C.3.1 first request", hpack_step(&h, "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", c3_list1, c3_table1));
+    CHECK("hpack C.3.2 second request", hpack_step(&h, "8286 84be 5808 6e6f 2d63 6163 6865", c3_list2, c3_table2));
+    CHECK("hpack C.3.3 third request", hpack_step(&h, "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+          c3_list3, c3_table3));
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    CHECK("hpack C.4.1 first request, Huffman", hpack_step(&h, "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", c3_list1, c3_table1));
+    CHECK("hpack C.4.2 second request, Huffman", hpack_step(&h, "8286 84be 5886 a8eb 1064 9cbf", c3_list2, c3_table2));
+    CHECK("hpack C.4.3 third request, Huffman", hpack_step(&h, "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
+          c3_list3, c3_table3));
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    h.cap = 256; /* SETTINGS_HEADER_TABLE_SIZE 256 in C.5 and C.6 */
+    CHECK("hpack C.5.1 first response", hpack_step(&h, "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133"
+          "2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", c5_list1, c5_table1));
+    CHECK("hpack C.5.2 second response (evicts :status 302)", hpack_step(&h, "4803 3330 37c1 c0bf", c5_list2, c5_table2));
+    CHECK("hpack C.5.3 third response (evicts during the block)", hpack_step(&h, "88c1 611d 4d6f 6e2c 2032 3120 4f63 7420"
+          "3230 3133 2032 303a 3133 3a32 3220 474d 54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049"
+          "5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e 3d31", c5_list3, c5_table3));
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    h.cap = 256;
+    CHECK("hpack C.6.1 first response, Huffman", hpack_step(&h, "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005"
+          "9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3", c5_list1, c5_table1));
+    CHECK("hpack C.6.2 second response, Huffman", hpack_step(&h, "4883 640e ffc1 c0bf", c5_list2, c5_table2));
+    CHECK("hpack C.6.3 third response, Huffman", hpack_step(&h, "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d"
+          "1bff c05a 839b d9ab 77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0"
+          "03ed 4ee5 b106 3d50 07", c5_list3, c5_table3));
+    ecq_hpack_free(&h);
+}
+
+/* C.1 integers; every code of Appendix B; what the decoder refuses */
+static void test_hpack_codes(void)
+{
+    uint32_t v = 0;
+    uint8_t i1[] = {0x0a}, i2[] = {0x1f, 0x9a, 0x0a}, i3[] = {0x2a}, big[] = {0x1f, 0xff, 0xff, 0xff, 0xff, 0x0f};
+    CHECK("hpack C.1.1 10 on a 5-bit prefix", ecq_hpack_int(i1, 1, 5, &v) == 1 && v == 10);
+    CHECK("hpack C.1.2 1337 on a 5-bit prefix", ecq_hpack_int(i2, 3, 5, &v) == 3 && v == 1337);
+    CHECK("hpack C.1.2 cut short: incomplete", ecq_hpack_int(i2, 2, 5, &v) == 0);
+    CHECK("hpack C.1.3 42 on an 8-bit prefix", ecq_hpack_int(i3, 1, 8, &v) == 1 && v == 42);
+    CHECK("hpack an integer over 32 bits is refused", ecq_hpack_int(big, 6, 5, &v) == -1);
+    int all = 1;
+    for (int s = 0; s < 256; s++) { /* each code, padded with the EOS prefix (1s) to a byte boundary */
+        uint8_t in[8] = {0}, out[4];
+        unsigned len = rfc7541_b[s].len, bytes = (len + 7) / 8;
+        uint64_t bits = (uint64_t)rfc7541_b[s].code << (64 - len) | ((1ull << (64 - len)) - 1);
+        for (unsigned i = 0; i < bytes; i++) in[i] = (uint8_t)(bits >> (56 - 8 * i));
+        if (ecq_hpack_huffman_decode(in, bytes, out, sizeof out) != 1 || out[0] != s) all = 0;
+    }
+    CHECK("hpack Appendix B: each of the 256 codes decodes to its symbol", all);
+    uint8_t eos[] = {0xff, 0xff, 0xff, 0xff}, pad8[] = {0x1f, 0xff}, zero_pad[] = {0x00}, out[16];
+    CHECK("hpack Huffman: EOS in a string is refused", ecq_hpack_huffman_decode(eos, 4, out, sizeof out) == -1);
+    CHECK("hpack Huffman: padding over 7 bits is refused", ecq_hpack_huffman_decode(pad8, 2, out, sizeof out) == -1);
+    CHECK("hpack Huffman: padding not of 1s is refused", ecq_hpack_huffman_decode(zero_pad, 1, out, sizeof out) == -1);
+}
+
+/* Attached mid-connection: references to entries never seen are unknown, literals decode */
+static void test_hpack_late(void)
+{
+    struct ecq_hpack h;
+    ecq_hpack_init(&h);
+    /* C.3.3's block alone: bf (entry 63, never seen) is unknown; the literal is added */
+    CHECK("hpack mid-connection: a dynamic index never seen is unknown, the rest decodes",
+          hpack_step(&h, "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+                     ":method: GET\n:scheme: https\n:path: /index.html\n:  (unknown)\ncustom-key: custom-value\n",
+                     "[  1] (s =  54) custom-key: custom-value\n      Table size:  54\n") && h.unknown == 1);
+    CHECK("hpack mid-connection: the entry added since is known at 62, older ones unknown",
+          hpack_step(&h, "be bf 7f00 036f 6e65", "custom-key: custom-value\n:  (unknown)\n: one (unknown)\n",
+                     "[  1] (s =  35) : one\n[  2] (s =  54) custom-key: custom-value\n      Table size:  89\n") &&
+          h.unknown == 3);
+    ecq_hpack_free(&h), ecq_hpack_init(&h);
+    h.cap = 100;
+    CHECK("hpack size update to 0 empties the table, then a new size keeps entries",
+          hpack_step(&h, "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572", "custom-key: custom-header\n",
+                     "[  1] (s =  55) custom-key: custom-header\n      Table size:  55\n") &&
+          hpack_step(&h, "20 3f45 be", ":  (unknown)\n", "      Table size:   0\n") && h.cap == 100);
+    CHECK("hpack an entry larger than the table empties it and is not added",
+          hpack_step(&h, "82 4005 6162 6364 6545 3132 3334 3536 3738 3930 3132 3334 3536 3738 3930 3132 3334 3536 3738"
+                     "3930 3132 3334 3536 3738 3930 3132 3334 3536 3738 3930 3132 3334 3536 3738 3930 3132 3334 3536 3738 3930",
+                     ":method: GET\nabcde: 123456789012345678901234567890123456789012345678901234567890123456789\n",
+                     "      Table size:   0\n"));
+    const char *why = NULL;
+    uint8_t bad[] = {0x80}, cut[] = {0x40, 0x05, 'a'}, bigsize[] = {0x3f, 0xe1, 0xff, 0x7f};
+    CHECK("hpack index 0 is refused with a reason", ecq_hpack_decode(&h, bad, 1, NULL, NULL, &why) == -1 && why);
+    CHECK("hpack a literal running past the block is refused", ecq_hpack_decode(&h, cut, 3, NULL, NULL, &why) == -1 && h.late);
+    CHECK("hpack a size update over the bound keeps the bound",
+          ecq_hpack_decode(&h, bigsize, 4, NULL, NULL, &why) == 0 && h.cap == ECQ_HPACK_MAX_TABLE);
+    ecq_hpack_free(&h);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
@@ -816,5 +1033,8 @@ int main(int argc, char **argv)
     test_pb();
     test_pb_each_field();
     test_kernel();
+    test_hpack_rfc();
+    test_hpack_codes();
+    test_hpack_late();
     return failures != 0;
 }
