@@ -3176,6 +3176,534 @@ int ecq_hpack_decode(struct ecq_hpack *h, const uint8_t *block, size_t len,
     return count;
 }
 
+/* ---- HTTP/2 frames (RFC 9113 §4-6) ---- */
+
+static const char ecq__h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+enum { ECQ__H2_START, ECQ__H2_PREFACE, ECQ__H2_HEAD, ECQ__H2_PAYLOAD, ECQ__H2_LOST };
+
+struct ecq__h2_dir {
+    struct ecq_hpack hpack;
+    int state;
+    int synced;                     /* a frame was read whole: later bytes continue frames */
+    size_t preface;                 /* bytes of the preface matched */
+    uint8_t hdr[9];
+    unsigned hdr_len;
+    uint8_t type, flags;
+    uint32_t stream, length, got;   /* the frame being read; payload bytes in */
+    uint32_t pad;                   /* DATA: padding length (first byte when PADDED) */
+    uint8_t *buf;                   /* payload of a frame other than DATA */
+    uint32_t buf_len, buf_cap;
+    int buf_cut;
+    uint8_t *block;                 /* header block being gathered */
+    uint32_t block_len, block_cap, block_total, block_stream;
+    uint8_t block_type, block_flags;
+    int in_block, block_cut;
+};
+
+struct ecq__h2_msg {                /* a gRPC message being gathered */
+    uint8_t prefix[5];
+    uint32_t prefix_len, len, got;
+    uint8_t *buf;                   /* ECQ_GRPC_MAX_MESSAGE, allocated on first use */
+};
+
+struct ecq__h2_stream {
+    uint32_t id, stamp;
+    int grpc;                       /* content-type application/grpc* */
+    int ended[2];                   /* END_STREAM seen per direction */
+    struct ecq__h2_msg msg[2];
+};
+
+const char *ecq_h2_frame_name(unsigned type)
+{
+    static const char *const names[] = {"DATA", "HEADERS", "PRIORITY", "RST_STREAM", "SETTINGS",
+                                        "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
+    return type < ECQ__ARRAY_LEN(names) ? names[type] : "UNKNOWN";
+}
+
+void ecq_h2_init(struct ecq_h2 *c)
+{
+    memset(c, 0, sizeof *c);
+    c->client = -1;
+}
+
+void ecq_h2_free(struct ecq_h2 *c)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!c->d[i]) continue;
+        ecq_hpack_free(&c->d[i]->hpack);
+        free(c->d[i]->buf);
+        free(c->d[i]->block);
+        free(c->d[i]);
+    }
+    for (unsigned i = 0; i < c->nstreams; i++) free(c->streams[i].msg[0].buf), free(c->streams[i].msg[1].buf);
+    free(c->streams);
+    ecq_h2_init(c);
+}
+
+uint32_t ecq_h2_type(const struct ecq_h2 *c, int dir)
+{
+    if (c->client < 0 || dir < 0 || dir > 1 || !c->d[dir] || (!c->frames[dir] && c->client != dir))
+        return ECQ_TYPE_UNKNOWN;
+    return c->client == dir ? ECQ_TYPE_HTTP2_REQUEST : ECQ_TYPE_HTTP2_RESPONSE;
+}
+
+void ecq_h2_gap(struct ecq_h2 *c, int dir)
+{
+    struct ecq__h2_dir *d = dir == 0 || dir == 1 ? c->d[dir] : NULL;
+    if (!d) return;
+    d->state = ECQ__H2_HEAD, d->hdr_len = 0, d->synced = 0;
+    d->in_block = 0, d->block_len = 0;
+    ecq_hpack_forget(&d->hpack);
+}
+
+struct ecq__h2_out {                /* where items go */
+    struct ecq_h2 *c;
+    int dir;
+    void (*fn)(void *user, const struct ecq_h2_item *it);
+    void *user;
+};
+
+static void ecq__h2_note(const struct ecq__h2_out *o, const struct ecq__h2_dir *d, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ecq__h2_note(const struct ecq__h2_out *o, const struct ecq__h2_dir *d, const char *fmt, ...)
+{
+    char text[160];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    struct ecq_h2_item it = {.kind = ECQ_H2_NOTE, .dir = o->dir, .type = d->type, .flags = d->flags,
+                             .stream = d->stream, .length = d->length};
+    it.data = (struct ecq_bytes){text, n < 0 ? 0 : (size_t)n >= sizeof text ? sizeof text - 1 : (size_t)n};
+    o->fn(o->user, &it);
+}
+
+/* The stream's state, made on first sight; the stream seen least recently gives way. */
+static struct ecq__h2_stream *ecq__h2_stream(struct ecq_h2 *c, uint32_t id, int make)
+{
+    struct ecq__h2_stream *old = NULL;
+    for (unsigned i = 0; i < c->nstreams; i++) {
+        struct ecq__h2_stream *s = &c->streams[i];
+        if (s->id == id) {
+            s->stamp = ++c->stamp;
+            return s;
+        }
+        if (!old || s->stamp < old->stamp) old = s;
+    }
+    if (!make || !id) return NULL;
+    if (!c->streams) {
+        c->streams = calloc(ECQ_H2_MAX_STREAMS, sizeof *c->streams);
+        if (!c->streams) return NULL;
+    }
+    struct ecq__h2_stream *s = c->nstreams < ECQ_H2_MAX_STREAMS ? &c->streams[c->nstreams++] : old;
+    free(s->msg[0].buf), free(s->msg[1].buf);
+    memset(s, 0, sizeof *s);
+    s->id = id, s->stamp = ++c->stamp;
+    return s;
+}
+
+static void ecq__h2_stream_end(struct ecq_h2 *c, struct ecq__h2_stream *s, int dir)
+{
+    s->ended[dir] = 1;
+    if (!s->ended[!dir]) return;
+    free(s->msg[0].buf), free(s->msg[1].buf);
+    *s = c->streams[--c->nstreams];
+    memset(&c->streams[c->nstreams], 0, sizeof *s);
+}
+
+struct ecq__h2_hdrs {               /* a header block's fields go out as items */
+    const struct ecq__h2_out *o;
+    const struct ecq__h2_dir *d;
+    struct ecq__h2_stream *s;
+    int method, status;
+};
+
+static int ecq__name_is(const struct ecq_bytes *b, const char *lit)
+{
+    size_t l = strlen(lit);
+    return b->len == l && memcmp(b->ptr, lit, l) == 0;
+}
+
+static void ecq__h2_field(void *user, const struct ecq_header *hd)
+{
+    struct ecq__h2_hdrs *h = user;
+    struct ecq_h2_item it = {.kind = ECQ_H2_HEADER, .dir = h->o->dir, .type = h->d->block_type,
+                             .flags = h->d->block_flags, .stream = h->d->block_stream, .header = *hd};
+    if (ecq__name_is(&hd->name, ":method")) h->method = 1;
+    if (ecq__name_is(&hd->name, ":status")) h->status = 1;
+    if (h->s && ecq__name_is(&hd->name, "content-type") && hd->value.len >= 16 &&
+        !memcmp(hd->value.ptr, "application/grpc", 16))
+        h->s->grpc = 1;
+    h->o->fn(h->o->user, &it);
+}
+
+/* A header block is complete (END_HEADERS): decode it, or say why not. */
+static void ecq__h2_block(const struct ecq__h2_out *o, struct ecq__h2_dir *d)
+{
+    struct ecq_h2 *c = o->c;
+    struct ecq__h2_hdrs h = {o, d, NULL, 0, 0};
+    const char *why;
+    d->in_block = 0;
+    if (d->block_type == ECQ_H2_HEADERS) h.s = ecq__h2_stream(c, d->block_stream, 1);
+    if (d->block_cut) {
+        ecq_hpack_forget(&d->hpack);
+        ecq__h2_note(o, d, "header block of %u bytes over %u: not decoded; the table is forgotten",
+                     d->block_total, ECQ_H2_MAX_HEADER_BLOCK);
+    } else if (ecq_hpack_decode(&d->hpack, d->block, d->block_len, ecq__h2_field, &h, &why) < 0) {
+        ecq__h2_note(o, d, "header block: %s; the table is forgotten", why);
+    }
+    if (c->client < 0 && (h.method || h.status)) c->client = h.method ? o->dir : !o->dir;
+    d->block_len = d->block_total = 0;
+    d->block_cut = 0;
+    if (h.s && d->block_flags & 0x1) ecq__h2_stream_end(c, h.s, o->dir);
+}
+
+/* Adds a fragment to the block; past ECQ_H2_MAX_HEADER_BLOCK only counts it. */
+static void ecq__h2_fragment(struct ecq__h2_dir *d, const uint8_t *p, uint32_t n)
+{
+    d->block_total = d->block_total + n < d->block_total ? UINT32_MAX : d->block_total + n;
+    if (d->block_cut || d->block_len + n > ECQ_H2_MAX_HEADER_BLOCK) {
+        d->block_cut = 1;
+        return;
+    }
+    if (d->block_len + n > d->block_cap) {
+        uint32_t nc = d->block_cap ? d->block_cap : 1024;
+        while (nc < d->block_len + n) nc *= 2;
+        uint8_t *b = realloc(d->block, nc);
+        if (!b) {
+            d->block_cut = 1;
+            return;
+        }
+        d->block = b, d->block_cap = nc;
+    }
+    memcpy(d->block + d->block_len, p, n);
+    d->block_len += n;
+}
+
+/* HEADERS or PUSH_PROMISE (padding, priority, promised stream removed) or CONTINUATION */
+static void ecq__h2_headers(const struct ecq__h2_out *o, struct ecq__h2_dir *d)
+{
+    const uint8_t *p = d->buf;
+    uint32_t n = d->buf_len, skip = 0, pad = 0;
+    if (d->type == ECQ_H2_CONTINUATION) {
+        if (!d->in_block || d->stream != d->block_stream) {
+            ecq__h2_note(o, d, "CONTINUATION outside a header block");
+            return;
+        }
+    } else {
+        d->in_block = 1, d->block_len = d->block_total = 0, d->block_cut = 0;
+        d->block_type = d->type, d->block_flags = d->flags, d->block_stream = d->stream;
+        if (d->flags & 0x8) pad = n ? p[0] : 0, skip = 1;
+        if (d->type == ECQ_H2_HEADERS && d->flags & 0x20) skip += 5;
+        if (d->type == ECQ_H2_PUSH_PROMISE) skip += 4;
+        if (skip + pad > n && !d->buf_cut) {
+            ecq__h2_note(o, d, "%s: padding past the frame", ecq_h2_frame_name(d->type));
+            d->in_block = 0;
+            ecq_hpack_forget(&d->hpack);
+            return;
+        }
+    }
+    if (d->buf_cut) { /* over ECQ_H2_MAX_FRAME: the block is cut */
+        d->block_cut = 1;
+        d->block_total = d->block_total + d->length < d->block_total ? UINT32_MAX : d->block_total + d->length;
+    } else {
+        ecq__h2_fragment(d, p + skip, n - skip - pad);
+    }
+    if (d->flags & 0x4) ecq__h2_block(o, d);
+}
+
+/* DATA bytes of a gRPC stream: 5-byte prefixes (compressed flag, length), messages */
+static void ecq__h2_grpc(const struct ecq__h2_out *o, const struct ecq__h2_dir *d, struct ecq__h2_msg *m,
+                         const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (m->prefix_len < 5) {
+            m->prefix[m->prefix_len++] = *p++, n--;
+            if (m->prefix_len < 5) continue;
+            m->len = (uint32_t)m->prefix[1] << 24 | (uint32_t)m->prefix[2] << 16 | (uint32_t)m->prefix[3] << 8 | m->prefix[4];
+            m->got = 0;
+            if (!m->buf && !(m->buf = malloc(ECQ_GRPC_MAX_MESSAGE))) {
+                ecq__h2_note(o, d, "gRPC message not shown: out of memory");
+                m->prefix_len = 0;
+                return;
+            }
+        }
+        size_t take = m->len - m->got < n ? m->len - m->got : n;
+        if (m->got < ECQ_GRPC_MAX_MESSAGE) {
+            size_t keep = ECQ_GRPC_MAX_MESSAGE - m->got < take ? ECQ_GRPC_MAX_MESSAGE - m->got : take;
+            memcpy(m->buf + m->got, p, keep);
+        }
+        m->got += (uint32_t)take, p += take, n -= take;
+        if (m->got < m->len) return;
+        struct ecq_h2_item it = {.kind = ECQ_H2_GRPC, .dir = o->dir, .type = d->type, .flags = d->flags,
+                                 .stream = d->stream, .length = m->len, .grpc_compressed = m->prefix[0] & 1};
+        it.cut = m->len > ECQ_GRPC_MAX_MESSAGE;
+        it.data = (struct ecq_bytes){(const char *)m->buf, it.cut ? ECQ_GRPC_MAX_MESSAGE : m->len};
+        o->fn(o->user, &it);
+        m->prefix_len = 0;
+    }
+}
+
+/* A piece [off, off + n) of a DATA frame's payload: the pad length, data, padding */
+static void ecq__h2_data(const struct ecq__h2_out *o, struct ecq__h2_dir *d, const uint8_t *p, uint32_t n, uint32_t off)
+{
+    if (d->flags & 0x8 && off == 0 && n) {
+        d->pad = p[0];
+        if (d->pad >= d->length) ecq__h2_note(o, d, "DATA: padding past the frame");
+        p++, n--, off++;
+    }
+    uint32_t start = d->flags & 0x8 ? 1 : 0;
+    uint32_t end = d->flags & 0x8 ? (d->pad + 1 > d->length ? start : d->length - d->pad) : d->length;
+    if (off >= end || !n) return;
+    if (off + n > end) n = end - off;
+    struct ecq_h2_item it = {.kind = ECQ_H2_DATA, .dir = o->dir, .type = d->type, .flags = d->flags,
+                             .stream = d->stream, .length = d->length, .data = {(const char *)p, n}};
+    o->fn(o->user, &it);
+    struct ecq__h2_stream *s = ecq__h2_stream(o->c, d->stream, 0);
+    if (s && s->grpc) ecq__h2_grpc(o, d, &s->msg[o->dir], p, n);
+}
+
+/* A frame is complete: report it, then what it means. */
+static void ecq__h2_frame_end(const struct ecq__h2_out *o, struct ecq__h2_dir *d)
+{
+    struct ecq_h2_item it = {.kind = ECQ_H2_FRAME_END, .dir = o->dir, .type = d->type, .flags = d->flags,
+                             .stream = d->stream, .length = d->length, .cut = d->buf_cut};
+    if (d->type != ECQ_H2_DATA_FRAME) it.data = (struct ecq_bytes){(const char *)d->buf, d->buf_len};
+    d->synced = 1;
+    if (d->in_block && d->type != ECQ_H2_CONTINUATION) {
+        ecq__h2_note(o, d, "header block on stream %u cut by a %s frame; the table is forgotten", d->block_stream,
+                     ecq_h2_frame_name(d->type));
+        d->in_block = 0;
+        ecq_hpack_forget(&d->hpack);
+    }
+    if (d->type == ECQ_H2_HEADERS || d->type == ECQ_H2_PUSH_PROMISE || d->type == ECQ_H2_CONTINUATION)
+        ecq__h2_headers(o, d);
+    o->fn(o->user, &it);
+    struct ecq__h2_stream *s = d->stream ? ecq__h2_stream(o->c, d->stream, 0) : NULL;
+    if (s && d->type == ECQ_H2_DATA_FRAME && d->flags & 0x1) ecq__h2_stream_end(o->c, s, o->dir);
+    else if (s && d->type == ECQ_H2_RST_STREAM) s->ended[!o->dir] = 1, ecq__h2_stream_end(o->c, s, o->dir);
+    d->buf_len = 0, d->buf_cut = 0, d->hdr_len = 0, d->got = 0, d->pad = 0;
+    d->state = ECQ__H2_HEAD;
+}
+
+/* The 9-byte frame header is in. Attached mid-connection (nothing read whole yet), a
+ * header that cannot be one loses the rest of the call. */
+static int ecq__h2_head(const struct ecq__h2_out *o, struct ecq__h2_dir *d)
+{
+    const uint8_t *h = d->hdr;
+    d->length = (uint32_t)h[0] << 16 | (uint32_t)h[1] << 8 | h[2];
+    d->type = h[3], d->flags = h[4];
+    d->stream = ((uint32_t)h[5] << 24 | (uint32_t)h[6] << 16 | (uint32_t)h[7] << 8 | h[8]) & 0x7fffffff;
+    int zero_stream = d->type == ECQ_H2_SETTINGS || d->type == ECQ_H2_PING || d->type == ECQ_H2_GOAWAY;
+    int plausible = d->type <= ECQ_H2_CONTINUATION && !(h[5] & 0x80) && zero_stream == !d->stream &&
+                    d->length <= 16384 + 256 && (d->type != ECQ_H2_SETTINGS || d->length % 6 == 0);
+    if (!d->synced && !plausible) {
+        ecq__h2_note(o, d, "not an HTTP/2 frame here: the rest of this read is skipped");
+        d->state = ECQ__H2_LOST;
+        return -1;
+    }
+    o->c->frames[o->dir]++;
+    struct ecq_h2_item it = {.kind = ECQ_H2_FRAME, .dir = o->dir, .type = d->type, .flags = d->flags,
+                             .stream = d->stream, .length = d->length};
+    o->fn(o->user, &it);
+    d->got = 0, d->buf_len = 0, d->buf_cut = 0;
+    d->state = ECQ__H2_PAYLOAD;
+    if (!d->length) ecq__h2_frame_end(o, d);
+    return 0;
+}
+
+/* Payload bytes: DATA goes out in pieces, other payloads are kept (ECQ_H2_MAX_FRAME). */
+static int ecq__h2_payload(const struct ecq__h2_out *o, struct ecq__h2_dir *d, const uint8_t *p, uint32_t n)
+{
+    if (d->type == ECQ_H2_DATA_FRAME) {
+        ecq__h2_data(o, d, p, n, d->got);
+    } else if (!d->buf_cut) {
+        uint32_t keep = n;
+        if (d->buf_len + keep > ECQ_H2_MAX_FRAME) keep = ECQ_H2_MAX_FRAME - d->buf_len, d->buf_cut = 1;
+        if (d->buf_len + keep > d->buf_cap) {
+            uint32_t nc = d->buf_cap ? d->buf_cap : 256;
+            while (nc < d->buf_len + keep) nc *= 2;
+            uint8_t *b = realloc(d->buf, nc);
+            if (!b) return -ENOMEM;
+            d->buf = b, d->buf_cap = nc;
+        }
+        memcpy(d->buf + d->buf_len, p, keep);
+        d->buf_len += keep;
+    }
+    d->got += n;
+    if (d->got == d->length) ecq__h2_frame_end(o, d);
+    return 0;
+}
+
+/* The client's preface, if these are the first bytes of the direction. */
+static size_t ecq__h2_preface_bytes(const struct ecq__h2_out *o, struct ecq__h2_dir *d, const uint8_t *p, size_t n)
+{
+    size_t want = sizeof ecq__h2_preface - 1, take = want - d->preface < n ? want - d->preface : n;
+    if (memcmp(p, ecq__h2_preface + d->preface, take)) {
+        if (d->preface) ecq__h2_note(o, d, "a broken connection preface");
+        d->state = ECQ__H2_HEAD;
+        return 0;
+    }
+    d->preface += take;
+    if (d->preface == want) {
+        struct ecq_h2_item it = {.kind = ECQ_H2_PREFACE, .dir = o->dir};
+        o->c->client = o->dir;
+        d->state = ECQ__H2_HEAD;
+        o->fn(o->user, &it);
+    }
+    return take;
+}
+
+int ecq_h2_feed(struct ecq_h2 *c, int dir, const void *data, size_t len,
+                void (*fn)(void *user, const struct ecq_h2_item *it), void *user)
+{
+    const uint8_t *p = data;
+    struct ecq__h2_out o = {c, dir & 1, fn, user};
+    struct ecq__h2_dir *d = c->d[o.dir];
+    uint64_t before = c->frames[o.dir];
+    if (!d) {
+        if (!(d = c->d[o.dir] = calloc(1, sizeof *d))) return -ENOMEM;
+        ecq_hpack_init(&d->hpack);
+        d->state = ECQ__H2_PREFACE;
+    }
+    if (d->state == ECQ__H2_LOST) d->state = ECQ__H2_HEAD, d->hdr_len = 0;
+    while (len && d->state != ECQ__H2_LOST) {
+        size_t used;
+        if (d->state == ECQ__H2_PREFACE) {
+            used = ecq__h2_preface_bytes(&o, d, p, len);
+        } else if (d->state == ECQ__H2_HEAD) {
+            used = 9 - d->hdr_len < len ? 9 - d->hdr_len : len;
+            memcpy(d->hdr + d->hdr_len, p, used);
+            d->hdr_len += (unsigned)used;
+            if (d->hdr_len == 9) ecq__h2_head(&o, d);
+        } else {
+            used = d->length - d->got < len ? d->length - d->got : len;
+            if (ecq__h2_payload(&o, d, p, (uint32_t)used) < 0) {
+                ecq_h2_gap(c, o.dir);
+                d->state = ECQ__H2_LOST;
+                return -ENOMEM;
+            }
+        }
+        p += used, len -= used;
+    }
+    return (int)(c->frames[o.dir] - before);
+}
+
+/* ---- Schema-less protobuf, for gRPC messages ---- */
+
+struct ecq__text {                  /* a bounded text being written; cut with "..." */
+    char *p;
+    size_t cap, len;
+    int cut;
+};
+
+static void ecq__text_put(struct ecq__text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ecq__text_put(struct ecq__text *t, const char *fmt, ...)
+{
+    if (t->cut || !t->cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < t->cap - t->len) {
+        t->len += (size_t)n;
+        return;
+    }
+    t->cut = 1;
+    t->len = t->cap > 4 ? t->cap - 4 : 0;
+    snprintf(t->p + t->len, t->cap - t->len, "...");
+    t->len = strlen(t->p);
+}
+
+/* A varint at p: its bytes (1..10), 0 if it runs past n or over 64 bits. */
+static size_t ecq__pb_varint(const uint8_t *p, size_t n, uint64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < n && i < 10; i++) {
+        if (i == 9 && p[i] > 1) return 0;
+        *v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) return i + 1;
+    }
+    return 0;
+}
+
+/* One field's tag and value at p: its bytes, 0 if it is not a field. */
+static size_t ecq__pb_field(const uint8_t *p, size_t n, uint64_t *num, int *wt, uint64_t *v, const uint8_t **data)
+{
+    uint64_t tag;
+    size_t k = ecq__pb_varint(p, n, &tag), m;
+    *num = tag >> 3, *wt = (int)(tag & 7);
+    if (!k || !*num || *num > 536870911) return 0;
+    switch (*wt) {
+    case 0: return (m = ecq__pb_varint(p + k, n - k, v)) ? k + m : 0;
+    case 1: case 5:
+        m = *wt == 1 ? 8 : 4;
+        if (n - k < m) return 0;
+        *v = 0;
+        for (size_t i = m; i-- > 0;) *v = *v << 8 | p[k + i];
+        return k + m;
+    case 2:
+        if (!(m = ecq__pb_varint(p + k, n - k, v)) || *v > n - k - m) return 0;
+        *data = p + k + m;
+        return k + m + (size_t)*v;
+    }
+    return 0;
+}
+
+static int ecq__pb_is_message(const uint8_t *p, size_t n)
+{
+    uint64_t num, v;
+    int wt;
+    const uint8_t *d;
+    for (size_t k; n; p += k, n -= k)
+        if (!(k = ecq__pb_field(p, n, &num, &wt, &v, &d))) return 0;
+    return 1;
+}
+
+static int ecq__pb_printable(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 && p[i] != '\n' && p[i] != '\t' && p[i] != '\r') return 0;
+    return ecq_utf8_valid(p, n);
+}
+
+static void ecq__pb_text(const uint8_t *p, size_t n, struct ecq__text *t, int depth)
+{
+    uint64_t num, v;
+    int wt;
+    const uint8_t *d = NULL;
+    for (size_t k, first = 1; n && !t->cut; p += k, n -= k, first = 0) {
+        k = ecq__pb_field(p, n, &num, &wt, &v, &d);
+        ecq__text_put(t, "%s%" PRIu64, first ? "" : " ", num);
+        if (wt == 0) ecq__text_put(t, ": %" PRIu64, v);
+        else if (wt == 1) ecq__text_put(t, ": 0x%016" PRIx64, v);
+        else if (wt == 5) ecq__text_put(t, ": 0x%08" PRIx64, v);
+        else if (v && ecq__pb_printable(d, (size_t)v)) {
+            ecq__text_put(t, ": \"");
+            for (size_t i = 0; i < v && !t->cut; i++)
+                ecq__text_put(t, d[i] == '"' || d[i] == '\\' ? "\\%c" : d[i] == '\n' ? "\\n" : d[i] < 0x20 ? "\\x%02x" : "%c", d[i]);
+            ecq__text_put(t, "\"");
+        } else if (v && depth < ECQ_PB_TEXT_DEPTH && ecq__pb_is_message(d, (size_t)v)) {
+            ecq__text_put(t, " {");
+            ecq__pb_text(d, (size_t)v, t, depth + 1);
+            ecq__text_put(t, "}");
+        } else {
+            ecq__text_put(t, ": %s", v ? "0x" : "\"\"");
+            for (size_t i = 0; i < v && !t->cut; i++) ecq__text_put(t, "%02x", d[i]);
+        }
+    }
+}
+
+int ecq_pb_text(const uint8_t *msg, size_t len, char *out, size_t cap)
+{
+    struct ecq__text t = {out, cap, 0, 0};
+    if (cap) out[0] = 0;
+    if (!ecq__pb_is_message(msg, len)) return 0;
+    ecq__pb_text(msg, len, &t, 0);
+    return 1;
+}
+
 /* =========================================================================
  * Executable analysis: ELF symbols, Go's symbol table, x86-64 instruction lengths
  *

@@ -314,6 +314,96 @@ int ecq_hpack_int(const uint8_t *p, size_t len, int prefix, uint32_t *value);
  * the code (EOS, bad padding) or does not fit in cap bytes. */
 long ecq_hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
 
+/* HTTP/2 (RFC 9113): one reader per connection, fed each direction's bytes in order
+ * (one TLS call at a time), reporting what it reads as items to a callback. It knows
+ * the client's side from the preface, or, attached mid-connection, from the first
+ * header block with :method or :status (or as the host sets it: the listening side is
+ * the server). Attached mid-connection it takes each call as starting at a frame; bytes
+ * that are not a plausible frame header lose that call's rest (ECQ_H2_NOTE).
+ * Bounds per connection, besides two HPACK decoders (above): */
+#define ECQ_H2_MAX_FRAME 65536          /* payload bytes of one frame other than DATA kept;
+                                         * past it the frame is cut (a header block too) */
+#define ECQ_H2_MAX_HEADER_BLOCK 262144  /* one header block (HEADERS + CONTINUATION); past
+                                         * it the block is cut with a note and not decoded */
+#define ECQ_H2_MAX_STREAMS 64           /* streams followed at once; the oldest gives way */
+#define ECQ_GRPC_MAX_MESSAGE 16384      /* bytes of one gRPC message kept for display, per
+                                         * stream and direction */
+
+enum ecq_h2_kind {
+    ECQ_H2_PREFACE = 1,     /* the client's connection preface */
+    ECQ_H2_FRAME = 2,       /* a frame header, as soon as its 9 bytes are in */
+    ECQ_H2_FRAME_END = 3,   /* a frame complete; data: its payload (cut at ECQ_H2_MAX_FRAME;
+                             * empty for DATA, whose bytes came as ECQ_H2_DATA) */
+    ECQ_H2_HEADER = 4,      /* one field of a decoded header block (HEADERS, PUSH_PROMISE) */
+    ECQ_H2_DATA = 5,        /* DATA bytes, padding removed, in pieces as they arrive */
+    ECQ_H2_GRPC = 6,        /* a gRPC message complete on a stream whose content-type is
+                             * application/grpc*: data (cut at ECQ_GRPC_MAX_MESSAGE) */
+    ECQ_H2_NOTE = 7,        /* what a reader should know (a cut block, lost bytes): data */
+};
+
+enum ecq_h2_frame_type {
+    ECQ_H2_DATA_FRAME = 0, ECQ_H2_HEADERS = 1, ECQ_H2_PRIORITY = 2, ECQ_H2_RST_STREAM = 3,
+    ECQ_H2_SETTINGS = 4, ECQ_H2_PUSH_PROMISE = 5, ECQ_H2_PING = 6, ECQ_H2_GOAWAY = 7,
+    ECQ_H2_WINDOW_UPDATE = 8, ECQ_H2_CONTINUATION = 9,
+};
+
+struct ecq_h2_item {
+    int kind;                   /* enum ecq_h2_kind */
+    int dir;                    /* the direction fed (0 or 1) */
+    uint8_t type, flags;        /* the frame's (for a header block: the HEADERS or PUSH_PROMISE) */
+    uint32_t stream;            /* its stream */
+    uint32_t length;            /* its payload length; ECQ_H2_GRPC: the message's length */
+    struct ecq_header header;   /* ECQ_H2_HEADER */
+    struct ecq_bytes data;      /* see the kinds */
+    int cut;                    /* data is shorter than the whole */
+    int grpc_compressed;        /* ECQ_H2_GRPC: the message's compressed flag */
+};
+
+struct ecq__h2_dir;
+struct ecq__h2_stream;
+
+struct ecq_h2 {
+    int client;                 /* the client's direction, 0 or 1; -1: not known yet */
+    uint64_t frames[2];         /* frame headers read per direction */
+    /* internal */
+    struct ecq__h2_dir *d[2];
+    struct ecq__h2_stream *streams;
+    unsigned nstreams;
+    uint32_t stamp;
+};
+
+/* Initializes c (nothing is allocated until bytes come). */
+void ecq_h2_init(struct ecq_h2 *c);
+
+/* Feeds bytes one direction sent, in order (a TLS call's worth, say); items go to fn
+ * during the call, their bytes valid during the call only. Returns the number of frame
+ * headers read, or -ENOMEM (the direction is then lost until the next call). */
+int ecq_h2_feed(struct ecq_h2 *c, int dir, const void *data, size_t len,
+                void (*fn)(void *user, const struct ecq_h2_item *it), void *user);
+
+/* Says that bytes of a direction were lost (a capture gap): the frame under way is
+ * dropped, the next call is taken as starting a frame, the HPACK table is forgotten. */
+void ecq_h2_gap(struct ecq_h2 *c, int dir);
+
+/* Event.type for what direction dir sends on this connection: ECQ_TYPE_HTTP2_REQUEST
+ * from the client, ECQ_TYPE_HTTP2_RESPONSE from the server, ECQ_TYPE_UNKNOWN while the
+ * reader has not seen HTTP/2 in that direction or does not know the sides. */
+uint32_t ecq_h2_type(const struct ecq_h2 *c, int dir);
+
+/* Frees what c holds. */
+void ecq_h2_free(struct ecq_h2 *c);
+
+/* The name of a frame type ("HEADERS"), or "UNKNOWN". */
+const char *ecq_h2_frame_name(unsigned type);
+
+/* Schema-less protobuf as text, for gRPC messages: "1: 150 2: \"hi\" 3 {1: 1}" (field
+ * numbers; varints as numbers, fixed64/fixed32 as 0x hex, length-delimited as a nested
+ * message where it parses as one (up to ECQ_PB_TEXT_DEPTH), else as a string when it
+ * is printable UTF-8, else as hex). Writes at most cap bytes including a NUL, cutting
+ * with "..."; returns 0 if the bytes are not a protobuf message, else 1. */
+#define ECQ_PB_TEXT_DEPTH 8
+int ecq_pb_text(const uint8_t *msg, size_t len, char *out, size_t cap);
+
 /* ---------------------------------------------------------------------------
  * Endpoint URL
  * ------------------------------------------------------------------------- */

@@ -1015,6 +1015,172 @@ static void test_hpack_late(void)
     ecq_hpack_free(&h);
 }
 
+/* ---- HTTP/2 frames, gRPC, schema-less protobuf ---- */
+
+struct h2log { char text[8192]; size_t len; size_t data; };
+
+static void h2log_add(void *user, const struct ecq_h2_item *it)
+{
+    struct h2log *l = user;
+    char *o = l->text + l->len;
+    size_t room = sizeof l->text - l->len;
+    int n = 0;
+    switch (it->kind) {
+    case ECQ_H2_PREFACE: n = snprintf(o, room, "%d preface\n", it->dir); break;
+    case ECQ_H2_FRAME: n = snprintf(o, room, "%d %s s%u f%x l%u\n", it->dir, ecq_h2_frame_name(it->type), it->stream, it->flags, it->length); break;
+    case ECQ_H2_FRAME_END: n = snprintf(o, room, "%d end%s\n", it->dir, it->cut ? " cut" : ""); break;
+    case ECQ_H2_HEADER:
+        n = snprintf(o, room, "%d %.*s: %.*s%s\n", it->dir, (int)it->header.name.len, it->header.name.ptr, (int)it->header.value.len,
+                     it->header.value.ptr, it->header.flags & ECQ_HDR_VALUE_UNKNOWN ? " (unknown)" : "");
+        break;
+    case ECQ_H2_DATA: n = snprintf(o, room, "%d data %.*s\n", it->dir, (int)it->data.len, it->data.ptr); l->data += it->data.len; break;
+    case ECQ_H2_GRPC: {
+        char pb[256];
+        ecq_pb_text((const uint8_t *)it->data.ptr, it->data.len, pb, sizeof pb);
+        n = snprintf(o, room, "%d grpc s%u %u: %s\n", it->dir, it->stream, it->length, pb);
+        break;
+    }
+    case ECQ_H2_NOTE: n = snprintf(o, room, "%d note %.*s\n", it->dir, (int)it->data.len, it->data.ptr); break;
+    }
+    if (n > 0 && (size_t)n < room) l->len += (size_t)n;
+}
+
+static size_t h2frame(uint8_t *out, int type, int flags, uint32_t stream, const void *payload, size_t len)
+{
+    out[0] = (uint8_t)(len >> 16), out[1] = (uint8_t)(len >> 8), out[2] = (uint8_t)len;
+    out[3] = (uint8_t)type, out[4] = (uint8_t)flags;
+    out[5] = (uint8_t)(stream >> 24), out[6] = (uint8_t)(stream >> 16), out[7] = (uint8_t)(stream >> 8), out[8] = (uint8_t)stream;
+    if (len) memcpy(out + 9, payload, len);
+    return 9 + len;
+}
+
+/* feeds buf in pieces of step bytes (0: whole), returns the log */
+static void h2feed(struct ecq_h2 *c, int dir, const uint8_t *buf, size_t n, size_t step, struct h2log *l)
+{
+    if (!step) step = n;
+    for (size_t i = 0; i < n; i += step) ecq_h2_feed(c, dir, buf + i, n - i < step ? n - i : step, h2log_add, l);
+}
+
+static const char h2_client_log[] =
+    "0 preface\n0 SETTINGS s0 f0 l6\n0 end\n0 HEADERS s1 f5 l17\n0 :method: GET\n0 :scheme: http\n0 :path: /\n"
+    "0 :authority: www.example.com\n0 end\n";
+
+static void test_h2_client(void)
+{
+    uint8_t buf[256], block[32], settings[6] = {0, 4, 0, 0, 0x40, 0};
+    size_t n = sizeof "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" - 1;
+    memcpy(buf, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", n);
+    n += h2frame(buf + n, 4, 0, 0, settings, 6);
+    size_t bl = unhex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", block);
+    n += h2frame(buf + n, 1, 5, 1, block, bl);
+    int same = 1;
+    for (size_t step = 0; step <= 10; step++) {
+        struct ecq_h2 c;
+        struct h2log l = {"", 0, 0};
+        ecq_h2_init(&c);
+        h2feed(&c, 0, buf, n, step, &l);
+        if (strcmp(l.text, h2_client_log) || c.client != 0) same = 0, printf("# step %zu\n%s", step, l.text);
+        if (step == 0)
+            CHECK("h2 client: the preface makes its side the client, a request's frames are typed 2, the other side's 4",
+                  ecq_h2_type(&c, 0) == ECQ_TYPE_HTTP2_REQUEST && ecq_h2_type(&c, 1) == ECQ_TYPE_UNKNOWN);
+        uint8_t hd[9];
+        h2frame(hd, 4, 1, 0, NULL, 0);
+        ecq_h2_feed(&c, 1, hd, 9, h2log_add, &l);
+        if (step == 0) CHECK("h2 a lone 9-byte frame header from the server is typed 4", ecq_h2_type(&c, 1) == ECQ_TYPE_HTTP2_RESPONSE);
+        ecq_h2_free(&c);
+    }
+    CHECK("h2 preface, SETTINGS, HEADERS (C.4.1): the same items whole and fed 1..10 bytes at a time", same);
+}
+
+static void test_h2_frames(void)
+{
+    uint8_t buf[1024], p[300];
+    size_t n = 0;
+    struct ecq_h2 c;
+    struct h2log l = {"", 0, 0};
+    /* HEADERS padded (3) with priority, the block split into a CONTINUATION */
+    p[0] = 3, memset(p + 1, 0, 5), p[6] = 0x88, p[7] = 0x5f, p[8] = 0x0a; /* :status 200, content-type (literal, indexed name) */
+    memset(p + 9, 0, 3);
+    n += h2frame(buf + n, 1, 0x8 | 0x20, 3, p, 12);
+    n += h2frame(buf + n, 9, 0x4, 3, "text/plain", 10);
+    /* DATA padded: "hello world" with 4 bytes of padding, then an empty DATA ending the stream */
+    p[0] = 4, memcpy(p + 1, "hello world", 11), memset(p + 12, 0, 4);
+    n += h2frame(buf + n, 0, 0x8, 3, p, 16);
+    n += h2frame(buf + n, 0, 0x1, 3, NULL, 0);
+    n += h2frame(buf + n, 3, 0, 5, "\0\0\0\x08", 4);
+    n += h2frame(buf + n, 8, 0, 0, "\0\0\x10\0", 4);
+    n += h2frame(buf + n, 7, 0, 0, "\0\0\0\x03\0\0\0\0bye", 11);
+    ecq_h2_init(&c);
+    h2feed(&c, 1, buf, n, 0, &l);
+    CHECK("h2 HEADERS padded with priority + CONTINUATION, padded DATA, RST_STREAM, WINDOW_UPDATE, GOAWAY",
+          !strcmp(l.text, "1 HEADERS s3 f28 l12\n1 end\n1 CONTINUATION s3 f4 l10\n1 :status: 200\n1 content-type: text/plain\n1 end\n"
+                          "1 DATA s3 f8 l16\n1 data hello world\n1 end\n1 DATA s3 f1 l0\n1 end\n1 RST_STREAM s5 f0 l4\n1 end\n"
+                          "1 WINDOW_UPDATE s0 f0 l4\n1 end\n1 GOAWAY s0 f0 l11\n1 end\n"));
+    CHECK("h2 the side that answers :status is the server", c.client == 0);
+    struct h2log l2 = {"", 0, 0};
+    ecq_h2_free(&c), ecq_h2_init(&c);
+    h2feed(&c, 1, buf, n, 1, &l2);
+    CHECK("h2 the same fed a byte at a time: the same frames, the same bytes of data",
+          l2.data == 11 && strstr(l2.text, "1 :status: 200\n1 content-type: text/plain\n") && strstr(l2.text, "GOAWAY s0 f0 l11\n1 end\n"));
+    ecq_h2_free(&c);
+}
+
+static void test_h2_hostile(void)
+{
+    static uint8_t buf[16384 + 9], junk[64];
+    struct ecq_h2 c;
+    struct h2log l = {"", 0, 0};
+    ecq_h2_init(&c);
+    memset(buf + 9, 0x82, 16384);
+    h2frame(buf, 1, 0, 1, NULL, 0), buf[2] = 0, buf[1] = 0x40; /* HEADERS of 16384 bytes, no END_HEADERS */
+    ecq_h2_feed(&c, 0, buf, sizeof buf, h2log_add, &l);
+    buf[3] = 9;
+    for (int i = 0; i < 300; i++) ecq_h2_feed(&c, 0, buf, sizeof buf, h2log_add, &l); /* 4.9 MB of CONTINUATION */
+    buf[4] = 4;
+    l.len = 0, l.text[0] = 0;
+    ecq_h2_feed(&c, 0, buf, sizeof buf, h2log_add, &l);
+    CHECK("h2 a header block of 4.9 MB (endless CONTINUATION) is cut with a note, not decoded",
+          strstr(l.text, "note header block of 4947968 bytes over 262144: not decoded") != NULL);
+    memset(junk, 'x', sizeof junk);
+    struct h2log l2 = {"", 0, 0};
+    ecq_h2_free(&c), ecq_h2_init(&c);
+    ecq_h2_feed(&c, 1, junk, sizeof junk, h2log_add, &l2);
+    uint8_t ping[32];
+    size_t pn = h2frame(ping, 6, 0, 0, "12345678", 8);
+    ecq_h2_feed(&c, 1, ping, pn, h2log_add, &l2);
+    CHECK("h2 attached mid-connection: bytes that are no frame are skipped with a note, the next call decodes",
+          !strcmp(l2.text, "1 note not an HTTP/2 frame here: the rest of this read is skipped\n1 PING s0 f0 l8\n1 end\n"));
+    ecq_h2_free(&c);
+}
+
+static void test_h2_grpc(void)
+{
+    uint8_t buf[512], p[128];
+    size_t n = 0;
+    struct ecq_h2 c;
+    struct h2log l = {"", 0, 0};
+    /* :method POST, :path /echo.Echo/Say (literal, indexed name 4), content-type application/grpc */
+    size_t k = 0;
+    p[k++] = 0x83, p[k++] = 0x04, p[k++] = 13, memcpy(p + k, "/echo.Echo/Say", 14), p[k - 1] = 14, k += 14;
+    p[k++] = 0x0f, p[k++] = 0x10, p[k++] = 16, memcpy(p + k, "application/grpc", 16), k += 16;
+    n += h2frame(buf + n, 1, 4, 1, p, k);
+    /* one message of 13 bytes: 1: "hello" 2: 150 3 {1: 7}, split over two DATA frames */
+    static const uint8_t msg[] = {0, 0, 0, 0, 14, 0x0a, 5, 'h', 'e', 'l', 'l', 'o', 0x10, 0x96, 0x01, 0x1a, 2, 0x08, 7};
+    n += h2frame(buf + n, 0, 0, 1, msg, 8);
+    n += h2frame(buf + n, 0, 1, 1, msg + 8, sizeof msg - 8);
+    ecq_h2_init(&c);
+    h2feed(&c, 0, buf, n, 3, &l);
+    CHECK("grpc: the message split over two DATA frames is one message, shown as schema-less protobuf",
+          strstr(l.text, "0 :path: /echo.Echo/Say\n") && strstr(l.text, "0 grpc s1 14: 1: \"hello\" 2: 150 3 {1: 7}\n"));
+    ecq_h2_free(&c);
+    char out[64];
+    static const uint8_t fixed[] = {0x09, 1, 0, 0, 0, 0, 0, 0, 0, 0x15, 2, 0, 0, 0, 0x22, 2, 0xff, 0xfe}, bad[] = {0x0a, 9, 1};
+    CHECK("pb text: fixed64, fixed32, bytes as hex", ecq_pb_text(fixed, sizeof fixed, out, sizeof out) &&
+          !strcmp(out, "1: 0x0000000000000001 2: 0x00000002 4: 0xfffe"));
+    CHECK("pb text: a length past the end is no message", !ecq_pb_text(bad, sizeof bad, out, sizeof out));
+    CHECK("pb text: cut at the buffer with ...", ecq_pb_text(fixed, sizeof fixed, out, 12) && !strcmp(out, "1: 0x000..."));
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
@@ -1036,5 +1202,9 @@ int main(int argc, char **argv)
     test_hpack_rfc();
     test_hpack_codes();
     test_hpack_late();
+    test_h2_client();
+    test_h2_frames();
+    test_h2_hostile();
+    test_h2_grpc();
     return failures != 0;
 }
