@@ -65,6 +65,13 @@
 #include <unistd.h>
 #include <linux/bpf.h>
 
+#if !defined(ECAPTUREQ_NO_BPF) && !defined(ECQ_HAVE_ZLIB)
+#define ECQ_HAVE_ZLIB 1 /* capture links zlib (libbpf needs it): HTTP bodies inflate for display */
+#endif
+#ifdef ECQ_HAVE_ZLIB
+#include <zlib.h>
+#endif
+
 #define ECQ__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define ECQ__STR_(x) #x
 #define ECQ__STR(x) ECQ__STR_(x)
@@ -3588,6 +3595,322 @@ int ecq_h2_feed(struct ecq_h2 *c, int dir, const void *data, size_t len,
         p += used, len -= used;
     }
     return (int)(c->frames[o.dir] - before);
+}
+
+/* ---- HTTP/1.x messages (RFC 9112 §6) ---- */
+
+enum { ECQ__H1_HEAD, ECQ__H1_LEN, ECQ__H1_CHUNK_SIZE, ECQ__H1_CHUNK_DATA, ECQ__H1_CHUNK_END, ECQ__H1_TRAILER,
+       ECQ__H1_CLOSE, ECQ__H1_RAW, ECQ__H1_LOST };
+
+struct ecq__h1_dir {
+    int state;
+    char *head;
+    size_t head_len, head_cap;
+    uint64_t left, body;            /* bytes left in the body or chunk; body bytes so far */
+    size_t line_len;                /* chunk-size or trailer line read so far */
+    uint64_t chunk;                 /* the chunk size being read */
+    int line_bad, line_ext;         /* chunk size: not hex; past the digits */
+    uint64_t heads;                 /* heads read */
+    int response, status;
+    char method[8];
+#ifdef ECQ_HAVE_ZLIB
+    z_stream *z;                    /* inflating this message's body */
+    uint64_t zout;
+#endif
+};
+
+struct ecq__h1_out {
+    struct ecq_h1 *c;
+    int dir;
+    void (*fn)(void *user, const struct ecq_h1_item *it);
+    void *user;
+};
+
+void ecq_h1_init(struct ecq_h1 *c) { memset(c, 0, sizeof *c); }
+
+static void ecq__h1_unzip_end(struct ecq__h1_dir *d)
+{
+#ifdef ECQ_HAVE_ZLIB
+    if (d->z) inflateEnd(d->z), free(d->z), d->z = NULL;
+#else
+    (void)d;
+#endif
+}
+
+void ecq_h1_free(struct ecq_h1 *c)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!c->d[i]) continue;
+        ecq__h1_unzip_end(c->d[i]);
+        free(c->d[i]->head);
+        free(c->d[i]);
+    }
+    ecq_h1_init(c);
+}
+
+static void ecq__h1_emit(const struct ecq__h1_out *o, const struct ecq__h1_dir *d, int kind, const void *p, size_t n,
+                         int decoded)
+{
+    struct ecq_h1_item it = {.kind = kind, .dir = o->dir, .response = d->response, .status = d->status,
+                             .method = {d->method, strlen(d->method)}, .data = {p, n}, .decoded = decoded,
+                             .body_len = d->body};
+    o->fn(o->user, &it);
+}
+
+static void ecq__h1_note(const struct ecq__h1_out *o, const struct ecq__h1_dir *d, const char *text)
+{
+    ecq__h1_emit(o, d, ECQ_H1_NOTE, text, strlen(text), 0);
+}
+
+static void ecq__h1_end(const struct ecq__h1_out *o, struct ecq__h1_dir *d)
+{
+    ecq__h1_unzip_end(d);
+    ecq__h1_emit(o, d, ECQ_H1_END, NULL, 0, 0);
+    d->state = ECQ__H1_HEAD;
+    d->body = d->left = 0;
+}
+
+/* Body bytes: inflated for display when the message is compressed, else as they are. */
+static void ecq__h1_body(const struct ecq__h1_out *o, struct ecq__h1_dir *d, const uint8_t *p, size_t n)
+{
+    d->body += n;
+#ifdef ECQ_HAVE_ZLIB
+    if (d->z) {
+        uint8_t out[16384];
+        d->z->next_in = (Bytef *)p, d->z->avail_in = (uInt)n;
+        while (d->z && d->z->avail_in && d->zout < ECQ_H1_MAX_INFLATE) {
+            d->z->next_out = out, d->z->avail_out = sizeof out;
+            int rc = inflate(d->z, Z_NO_FLUSH);
+            size_t got = sizeof out - d->z->avail_out;
+            if (got > ECQ_H1_MAX_INFLATE - d->zout) got = (size_t)(ECQ_H1_MAX_INFLATE - d->zout);
+            d->zout += got;
+            if (got) ecq__h1_emit(o, d, ECQ_H1_BODY, out, got, 1);
+            if (d->zout == ECQ_H1_MAX_INFLATE) ecq__h1_note(o, d, "body inflated to " ECQ__STR(ECQ_H1_MAX_INFLATE) " bytes: the rest is not shown");
+            if (rc == Z_STREAM_END || (rc == Z_BUF_ERROR && !got)) break;
+            if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                const uint8_t *rest = d->z->next_in;
+                size_t left = d->z->avail_in;
+                ecq__h1_note(o, d, "the compressed body does not inflate: the rest is shown as sent");
+                ecq__h1_unzip_end(d);
+                if (left) ecq__h1_emit(o, d, ECQ_H1_BODY, rest, left, 0);
+            }
+        }
+        return;
+    }
+#endif
+    ecq__h1_emit(o, d, ECQ_H1_BODY, p, n, 0);
+}
+
+/* The value of header field name in a head (the first one), or NULL. */
+static const char *ecq__h1_field(const char *head, size_t len, const char *name, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    const char *end = head + len, *line = memchr(head, '\n', len);
+    while (line && ++line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol) break;
+        if ((size_t)(eol - line) > nl && line[nl] == ':' && !strncasecmp(line, name, nl)) {
+            const char *v = line + nl + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            *vlen = (size_t)(ve - v);
+            return v;
+        }
+        line = eol;
+    }
+    return NULL;
+}
+
+static int ecq__h1_has(const char *v, size_t n, const char *word)
+{
+    size_t wl = strlen(word);
+    for (size_t i = 0; v && i + wl <= n; i++)
+        if (!strncasecmp(v + i, word, wl)) return 1;
+    return 0;
+}
+
+static void ecq__h1_unzip_start(const struct ecq__h1_out *o, struct ecq__h1_dir *d, const char *enc, size_t n)
+{
+#ifdef ECQ_HAVE_ZLIB
+    if (!ecq__h1_has(enc, n, "gzip") && !ecq__h1_has(enc, n, "deflate")) return;
+    d->z = calloc(1, sizeof *d->z);
+    d->zout = 0;
+    if (d->z && inflateInit2(d->z, 15 + 32) != Z_OK) free(d->z), d->z = NULL; /* 32: gzip or zlib header */
+    if (!d->z) ecq__h1_note(o, d, "no memory to inflate the body: shown as sent");
+#else
+    (void)o, (void)d, (void)enc, (void)n;
+#endif
+}
+
+/* A complete head is in d->head: report it, then how its body is framed. */
+static void ecq__h1_message(const struct ecq__h1_out *o, struct ecq__h1_dir *d)
+{
+    struct ecq_h1 *c = o->c;
+    const char *h = d->head, *v;
+    size_t n = d->head_len, vl = 0, te_len = 0, ce_len = 0;
+    d->response = n > 12 && !memcmp(h, "HTTP/1.", 7);
+    d->status = d->response ? atoi(h + 9) : 0;
+    d->body = 0;
+    d->heads++;
+    if (!d->response) {
+        size_t m = strcspn(h, " ");
+        snprintf(d->method, sizeof d->method, "%.*s", (int)(m < sizeof d->method ? m : sizeof d->method - 1), h);
+        if (c->mcount < ECQ_H1_MAX_PIPELINE)
+            memcpy(c->methods[(c->mfirst + c->mcount++) % ECQ_H1_MAX_PIPELINE], d->method, sizeof d->method);
+    } else if (d->status >= 200 || d->status == 101 || d->status < 100) {
+        d->method[0] = 0;
+        if (c->mcount) {
+            memcpy(d->method, c->methods[c->mfirst], sizeof d->method);
+            c->mfirst = (c->mfirst + 1) % ECQ_H1_MAX_PIPELINE, c->mcount--;
+        }
+    }
+    ecq__h1_emit(o, d, ECQ_H1_HEAD, h, n, 0);
+    const char *te = ecq__h1_field(h, n, "transfer-encoding", &te_len);
+    const char *ce = ecq__h1_field(h, n, "content-encoding", &ce_len);
+    int chunked = ecq__h1_has(te, te_len, "chunked");
+    int no_body = d->response && ((d->status >= 100 && d->status < 200) || d->status == 204 || d->status == 304 ||
+                                  !strcmp(d->method, "HEAD") || (!strcmp(d->method, "CONNECT") && d->status / 100 == 2));
+    if (d->response && (d->status == 101 || (!strcmp(d->method, "CONNECT") && d->status / 100 == 2))) {
+        ecq__h1_end(o, d);
+        c->raw = 1;
+        return;
+    }
+    if (no_body) return ecq__h1_end(o, d);
+    if (chunked) {
+        d->state = ECQ__H1_CHUNK_SIZE, d->line_len = 0, d->chunk = 0, d->line_bad = 0, d->line_ext = 0;
+    } else if ((v = ecq__h1_field(h, n, "content-length", &vl))) {
+        char *e;
+        d->left = strtoull(v, &e, 10);
+        if (e == v || *v == '-') {
+            ecq__h1_note(o, d, "a bad Content-Length: the rest of this read is raw");
+            d->state = ECQ__H1_LOST;
+            return;
+        }
+        d->state = ECQ__H1_LEN;
+        if (!d->left) return ecq__h1_end(o, d);
+    } else if (d->response) {
+        d->state = ECQ__H1_CLOSE;
+    } else {
+        return ecq__h1_end(o, d);
+    }
+    ecq__h1_unzip_start(o, d, ce, ce_len);
+}
+
+/* Head bytes: gathered up to the empty line. Returns the bytes used of p. */
+static size_t ecq__h1_head(const struct ecq__h1_out *o, struct ecq__h1_dir *d, const uint8_t *p, size_t n)
+{
+    if (!d->head_len) { /* a message starts: empty lines before it are allowed, else a plausible start */
+        size_t skip = 0;
+        while (skip < n && (p[skip] == '\r' || p[skip] == '\n')) skip++;
+        if (skip) return skip;
+        size_t k = 0;
+        while (k < n && k < 16 && p[k] >= 'A' && p[k] <= 'Z') k++;
+        if (!(k == n || (k >= 3 && p[k] == ' ') || (k == 4 && p[k] == '/' && !memcmp(p, "HTTP", 4)))) {
+            d->state = ECQ__H1_LOST;
+            return 0;
+        }
+    }
+    size_t take = n < ECQ_H1_MAX_HEAD - d->head_len ? n : ECQ_H1_MAX_HEAD - d->head_len;
+    if (d->head_len + take > d->head_cap) {
+        size_t nc = d->head_cap ? d->head_cap : 1024;
+        while (nc < d->head_len + take) nc *= 2;
+        char *b = realloc(d->head, nc + 1);
+        if (!b) return d->state = ECQ__H1_LOST, 0;
+        d->head = b, d->head_cap = nc;
+    }
+    size_t from = d->head_len > 3 ? d->head_len - 3 : 0;
+    memcpy(d->head + d->head_len, p, take);
+    d->head_len += take;
+    d->head[d->head_len] = 0;
+    for (size_t i = from; i < d->head_len; i++) {
+        if (d->head[i] != '\n' || !((i >= 1 && d->head[i - 1] == '\n') || (i >= 2 && d->head[i - 1] == '\r' && d->head[i - 2] == '\n')))
+            continue;
+        size_t used = take - (d->head_len - (i + 1));
+        d->head_len = i + 1;
+        d->head[i + 1] = 0;
+        ecq__h1_message(o, d);
+        d->head_len = 0;
+        return used;
+    }
+    if (d->head_len == ECQ_H1_MAX_HEAD) {
+        ecq__h1_note(o, d, "a message head over " ECQ__STR(ECQ_H1_MAX_HEAD) " bytes: the rest of this read is raw");
+        d->head_len = 0, d->state = ECQ__H1_LOST;
+    }
+    return take;
+}
+
+/* Chunked coding (RFC 9112 §7.1): size lines, data, CRLF, trailers. Returns bytes used. */
+static size_t ecq__h1_chunked(const struct ecq__h1_out *o, struct ecq__h1_dir *d, const uint8_t *p, size_t n)
+{
+    if (d->state == ECQ__H1_CHUNK_DATA) {
+        size_t take = d->left < n ? (size_t)d->left : n;
+        ecq__h1_body(o, d, p, take);
+        if (!(d->left -= take)) d->state = ECQ__H1_CHUNK_END;
+        return take;
+    }
+    const uint8_t *eol = memchr(p, '\n', n);
+    size_t used = eol ? (size_t)(eol - p) + 1 : n;
+    if (d->state == ECQ__H1_CHUNK_SIZE) {
+        for (size_t i = 0; i < used && !d->line_bad && !d->line_ext; i++) {
+            int x = isxdigit(p[i]) ? (isdigit(p[i]) ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10) : -1;
+            if (x >= 0 && d->chunk >> 60 == 0) d->chunk = d->chunk << 4 | (uint64_t)x, d->line_len++;
+            else if (x >= 0 || !d->line_len) d->line_bad = 1;
+            else d->line_ext = 1; /* an extension or the line's end */
+        }
+        if (d->line_bad) {
+            ecq__h1_note(o, d, "a bad chunk size: the rest of this read is raw");
+            d->state = ECQ__H1_LOST;
+            return 0;
+        }
+        if (!eol) return used;
+        d->state = d->chunk ? ECQ__H1_CHUNK_DATA : ECQ__H1_TRAILER;
+        d->left = d->chunk, d->chunk = 0, d->line_len = 0, d->line_ext = 0;
+    } else if (d->state == ECQ__H1_CHUNK_END) {
+        if (eol) d->state = ECQ__H1_CHUNK_SIZE, d->line_len = 0, d->line_ext = 0;
+    } else { /* trailer lines until an empty one */
+        for (size_t i = 0; i < used; i++)
+            if (p[i] != '\r' && p[i] != '\n') d->line_len++;
+        if (eol && !d->line_len) ecq__h1_end(o, d);
+        else if (eol) d->line_len = 0;
+    }
+    return used;
+}
+
+int ecq_h1_feed(struct ecq_h1 *c, int dir, const void *data, size_t len,
+                void (*fn)(void *user, const struct ecq_h1_item *it), void *user)
+{
+    struct ecq__h1_out o = {c, dir & 1, fn, user};
+    struct ecq__h1_dir *d = c->d[o.dir];
+    const uint8_t *p = data;
+    if (!d && !(d = c->d[o.dir] = calloc(1, sizeof *d))) return -ENOMEM;
+    uint64_t before = d->heads;
+    if (d->state == ECQ__H1_LOST) d->state = ECQ__H1_HEAD, d->head_len = 0;
+    while (len) {
+        size_t used;
+        if (c->raw || d->state == ECQ__H1_LOST) {
+            ecq__h1_emit(&o, d, ECQ_H1_RAW, p, len, 0);
+            break;
+        }
+        if (d->state == ECQ__H1_HEAD) {
+            used = ecq__h1_head(&o, d, p, len);
+        } else if (d->state == ECQ__H1_LEN || d->state == ECQ__H1_CLOSE) {
+            used = d->state == ECQ__H1_CLOSE || d->left > len ? len : (size_t)d->left;
+            ecq__h1_body(&o, d, p, used);
+            if (d->state == ECQ__H1_LEN && !(d->left -= used)) ecq__h1_end(&o, d);
+        } else {
+            used = ecq__h1_chunked(&o, d, p, len);
+        }
+        p += used, len -= used;
+    }
+    return (int)(d->heads - before);
+}
+
+void ecq_h1_close(struct ecq_h1 *c, void (*fn)(void *user, const struct ecq_h1_item *it), void *user)
+{
+    for (int i = 0; i < 2; i++) {
+        struct ecq__h1_out o = {c, i, fn, user};
+        if (c->d[i] && c->d[i]->state == ECQ__H1_CLOSE) ecq__h1_end(&o, c->d[i]);
+    }
 }
 
 /* ---- Schema-less protobuf, for gRPC messages ---- */

@@ -404,6 +404,58 @@ const char *ecq_h2_frame_name(unsigned type);
 #define ECQ_PB_TEXT_DEPTH 8
 int ecq_pb_text(const uint8_t *msg, size_t len, char *out, size_t cap);
 
+/* HTTP/1.x (RFC 9112): one reader per connection, fed each direction's bytes in order.
+ * It finds message boundaries (Content-Length, chunked, to the connection's close;
+ * 1xx, HEAD, 204 and 304 without a body; requests pipelined ahead of responses),
+ * hands the rest of a connection to raw after 101 Switching Protocols or a CONNECT's
+ * 2xx, and, in a build with zlib (capture's; ECQ_HAVE_ZLIB), inflates gzip and
+ * deflate bodies for display. Bounds per connection: */
+#define ECQ_H1_MAX_HEAD 65536           /* a message head; a longer one makes the direction raw */
+#define ECQ_H1_MAX_PIPELINE 64          /* requests waiting for their responses */
+#define ECQ_H1_MAX_INFLATE 1048576      /* bytes inflated per message; the rest is not shown */
+
+enum ecq_h1_kind {
+    ECQ_H1_HEAD = 1,        /* a message head (start line to the empty line): data */
+    ECQ_H1_BODY = 2,        /* body bytes, chunked coding removed, in pieces; inflated
+                             * when decoded is set */
+    ECQ_H1_END = 3,         /* the message is complete */
+    ECQ_H1_RAW = 4,         /* bytes after an upgrade, or not HTTP/1 */
+    ECQ_H1_NOTE = 5,        /* what a reader should know: data */
+};
+
+struct ecq_h1_item {
+    int kind;                   /* enum ecq_h1_kind */
+    int dir;                    /* the direction fed (0 or 1) */
+    int response;               /* the message is a response */
+    int status;                 /* a response's status */
+    struct ecq_bytes method;    /* a request's method; for a response, its request's */
+    struct ecq_bytes data;      /* see the kinds */
+    int decoded;                /* ECQ_H1_BODY: inflated from Content-Encoding */
+    uint64_t body_len;          /* ECQ_H1_END: body bytes (without chunked coding) */
+};
+
+struct ecq__h1_dir;
+
+struct ecq_h1 {
+    /* internal */
+    struct ecq__h1_dir *d[2];
+    char methods[ECQ_H1_MAX_PIPELINE][8]; /* methods of requests not answered yet */
+    unsigned mfirst, mcount;
+    int raw;                        /* upgraded: both directions are raw */
+};
+
+void ecq_h1_init(struct ecq_h1 *c);
+
+/* Feeds bytes one direction sent, in order; items go to fn during the call. Returns
+ * the number of message heads read, or -ENOMEM. */
+int ecq_h1_feed(struct ecq_h1 *c, int dir, const void *data, size_t len,
+                void (*fn)(void *user, const struct ecq_h1_item *it), void *user);
+
+/* The connection closed: ends a body that was read to the close. */
+void ecq_h1_close(struct ecq_h1 *c, void (*fn)(void *user, const struct ecq_h1_item *it), void *user);
+
+void ecq_h1_free(struct ecq_h1 *c);
+
 /* ---------------------------------------------------------------------------
  * Endpoint URL
  * ------------------------------------------------------------------------- */

@@ -23,7 +23,7 @@ rm -rf "$OUT" && mkdir -p "$OUT" "$BIN"
 check "make builds with -Wall -Wextra and no warnings" \
   bash -c "rm -f ecaptureq bpf/ecaptureq.bpf.o && make -s 2>&1 | tee $OUT/build.log >/dev/null && ! grep -q 'warning:' $OUT/build.log && test -x ecaptureq"
 check "the server part builds alone (no libbpf, no main) and exports only ecq_ names" make -s symbols
-cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/unit" tests/unit.c ecaptureq.c &&
+cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -DECQ_HAVE_ZLIB -o "$BIN/unit" tests/unit.c ecaptureq.c -lz &&
 cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/hub" tests/hub.c ecaptureq.c &&
 cc -O2 -g -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/wsclients" tests/wsclients.c ecaptureq.c &&
 protoc --python_out="$OUT" --proto_path=. ecaptureq.proto || { bad "test tools build"; echo "$PASS passed, $FAIL failed, $SKIP skipped"; exit 1; }
