@@ -107,11 +107,12 @@ valgrind: ecaptureq
 # planner is capture's: its fuzzer links libbpf (and embeds the BPF object, never
 # loaded); it starts from the ELF corpus.
 FUZZ_SECONDS ?= 15
-FUZZERS := handshake frames protobuf url x86 elf plan pcapng
+FUZZERS := handshake frames protobuf url x86 elf plan pcapng http
 fuzz: $(BPF_OBJ)
 	$(Q)mkdir -p tests/bin; for f in $(FUZZERS); do \
 	  case $$f in \
 	    plan) build='-DECQ_BPF_OBJ="$(BPF_OBJ)"' libs='$(LIBS)' seeds=tests/corpus/elf ;; \
+	    http) build='-DECAPTUREQ_NO_BPF -DECQ_HAVE_ZLIB' libs=-lz seeds=tests/corpus/http ;; \
 	    *) build=-DECAPTUREQ_NO_BPF libs= seeds=tests/corpus/$$f ;; \
 	  esac; \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DFUZZ_$$(echo $$f | tr a-z A-Z) \

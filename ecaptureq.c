@@ -2969,13 +2969,13 @@ static int ecq__hpack_room(struct ecq_hpack *h, uint32_t need)
         free(h->ent);
         h->ent = ne, h->ent_cap = nc, h->head = 0;
     }
-    if (h->hi + need <= h->buf_cap) return 0;
+    if (h->buf && h->hi + need <= h->buf_cap) return 0; /* (entries of empty strings point into buf too) */
     if (h->lo) {
         memmove(h->buf, h->buf + h->lo, h->hi - h->lo);
         for (uint32_t i = 0; i < h->count; i++) h->ent[(h->head + i) & (h->ent_cap - 1)].off -= h->lo;
         h->hi -= h->lo, h->lo = 0;
     }
-    if (h->hi + need <= h->buf_cap) return 0;
+    if (h->buf && h->hi + need <= h->buf_cap) return 0;
     uint32_t nb = h->buf_cap ? 2 * h->buf_cap : 256;
     while (nb < h->hi + need) nb *= 2;
     uint8_t *b = realloc(h->buf, nb);
@@ -3414,7 +3414,7 @@ static void ecq__h2_headers(const struct ecq__h2_out *o, struct ecq__h2_dir *d)
     if (d->buf_cut) { /* over ECQ_H2_MAX_FRAME: the block is cut */
         d->block_cut = 1;
         d->block_total = d->block_total + d->length < d->block_total ? UINT32_MAX : d->block_total + d->length;
-    } else {
+    } else if (n > skip + pad) {
         ecq__h2_fragment(d, p + skip, n - skip - pad);
     }
     if (d->flags & 0x4) ecq__h2_block(o, d);
@@ -3546,11 +3546,12 @@ static int ecq__h2_payload(const struct ecq__h2_out *o, struct ecq__h2_dir *d, c
 /* The client's preface, if these are the first bytes of the direction. */
 static size_t ecq__h2_preface_bytes(const struct ecq__h2_out *o, struct ecq__h2_dir *d, const uint8_t *p, size_t n)
 {
-    size_t want = sizeof ecq__h2_preface - 1, take = want - d->preface < n ? want - d->preface : n;
-    if (memcmp(p, ecq__h2_preface + d->preface, take)) {
-        if (d->preface) ecq__h2_note(o, d, "a broken connection preface");
+    size_t want = sizeof ecq__h2_preface - 1, take = want - d->preface < n ? want - d->preface : n, m = 0;
+    while (m < take && p[m] == (uint8_t)ecq__h2_preface[d->preface + m]) m++;
+    if (m < take) { /* the bytes that matched are dropped, however the reads were split */
+        if (d->preface + m) ecq__h2_note(o, d, "a broken connection preface");
         d->state = ECQ__H2_HEAD;
-        return 0;
+        return m;
     }
     d->preface += take;
     if (d->preface == want) {

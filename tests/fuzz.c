@@ -11,6 +11,11 @@
  *   PLAN       ecq_plan_file for every library on arbitrary files (built with capture)
  *   PCAPNG     ecq_pcapng_event/_log on arbitrary events (tuples, uuids, fd reuse, sizes):
  *              every block well formed, every packet's IP and TCP checksums right
+ *   HTTP       the HTTP decoders on a conversation: after a mode byte, chunks of a length
+ *              byte (bit 7: the direction) and bytes, fed to the HTTP/2 reader and the
+ *              HTTP/1 reader (with zlib); the whole input also to HPACK, Huffman and the
+ *              protobuf text. Bounds hold, and HTTP/2 fed a byte at a time reads what it
+ *              read fed by chunks, once it never had to skip
  * Run longer:  tests/bin/fuzz-frames -max_total_time=3600 tests/corpus/frames */
 #include "../ecaptureq.h"
 #include <assert.h>
@@ -280,6 +285,100 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     free(buf);
     return 0;
 }
+#elif defined(FUZZ_HTTP)
+struct trace { unsigned long h; uint64_t data; int lost; };
+
+static void mix(struct trace *t, uint64_t v) { t->h = t->h * 1099511628211ul ^ v; }
+static void mix_bytes(struct trace *t, struct ecq_bytes b) { for (size_t i = 0; i < b.len; i++) mix(t, (uint8_t)b.ptr[i]); }
+
+static void on_h2(void *user, const struct ecq_h2_item *it)
+{
+    struct trace *t = user;
+    assert(it->kind >= ECQ_H2_PREFACE && it->kind <= ECQ_H2_NOTE && (it->dir == 0 || it->dir == 1));
+    if (it->kind == ECQ_H2_DATA) { /* pieces depend on the split: only their sum counts */
+        assert(it->data.len <= it->length);
+        t->data += it->data.len;
+        return;
+    }
+    if (it->kind == ECQ_H2_FRAME_END) assert(it->data.len <= ECQ_H2_MAX_FRAME);
+    if (it->kind == ECQ_H2_GRPC) assert(it->data.len <= ECQ_GRPC_MAX_MESSAGE && it->data.len <= it->length);
+    if (it->kind == ECQ_H2_NOTE && it->data.len >= 19 && !memcmp(it->data.ptr, "not an HTTP/2 frame", 19)) t->lost = 1;
+    mix(t, (uint64_t)it->kind << 40 | (uint64_t)it->type << 32 | it->stream), mix(t, it->flags), mix(t, it->length);
+    mix_bytes(t, it->header.name), mix_bytes(t, it->header.value), mix_bytes(t, it->data);
+}
+
+static void on_h1(void *user, const struct ecq_h1_item *it)
+{
+    (void)user;
+    assert(it->kind >= ECQ_H1_HEAD && it->kind <= ECQ_H1_NOTE);
+    if (it->kind == ECQ_H1_HEAD) assert(it->data.len <= ECQ_H1_MAX_HEAD);
+}
+
+static void on_field(void *user, const struct ecq_header *hd)
+{
+    size_t *n = user;
+    assert(!(hd->flags & ECQ_HDR_CUT) || hd->value.len <= ECQ_HPACK_MAX_STRING || hd->name.len <= ECQ_HPACK_MAX_STRING);
+    *n += hd->name.len + hd->value.len;
+}
+
+/* the conversation's chunks to the HTTP/2 reader, whole or a byte at a time */
+static struct trace run_h2(const uint8_t *d, size_t n, int bytewise)
+{
+    struct ecq_h2 c;
+    struct trace t = {1469598103u, 0, 0};
+    ecq_h2_init(&c);
+    for (size_t i = 1; i < n;) {
+        size_t len = d[i] & 0x7f, dir = d[i] >> 7;
+        i++;
+        if (len > n - i) len = n - i;
+        for (size_t k = 0; k < len; k += bytewise ? 1 : len)
+            ecq_h2_feed(&c, (int)dir, d + i + k, bytewise ? 1 : len, on_h2, &t);
+        uint32_t ty = ecq_h2_type(&c, (int)dir);
+        assert(ty == ECQ_TYPE_UNKNOWN || ty == ECQ_TYPE_HTTP2_REQUEST || ty == ECQ_TYPE_HTTP2_RESPONSE);
+        i += len;
+    }
+    mix(&t, t.data);
+    ecq_h2_free(&c);
+    return t;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+{
+    if (!n) return 0;
+    struct trace whole = run_h2(d, n, 0);
+    if (!whole.lost) {
+        struct trace bytes = run_h2(d, n, 1);
+        assert(bytes.h == whole.h);
+    }
+    struct ecq_h1 h1;
+    ecq_h1_init(&h1);
+    for (size_t i = 1; i < n;) {
+        size_t len = d[i] & 0x7f, dir = d[i] >> 7;
+        i++;
+        if (len > n - i) len = n - i;
+        ecq_h1_feed(&h1, (int)dir, d + i, len, on_h1, NULL);
+        i += len;
+    }
+    ecq_h1_close(&h1, on_h1, NULL);
+    ecq_h1_free(&h1);
+    struct ecq_hpack hp;
+    const char *why;
+    size_t bytes = 0;
+    ecq_hpack_init(&hp);
+    hp.cap = d[0] * 64u;
+    for (int round = 0; round < 2; round++) { /* the same block twice: the second sees the first's entries */
+        int rc = ecq_hpack_decode(&hp, d + 1, n - 1, on_field, &bytes, &why);
+        assert(rc >= 0 || why);
+        assert(hp.size <= hp.cap && hp.count * 32 <= hp.size);
+    }
+    ecq_hpack_free(&hp);
+    static uint8_t out[4096];
+    long hl = ecq_hpack_huffman_decode(d, n, out, sizeof out);
+    assert(hl >= -1 && hl <= (long)sizeof out);
+    char text[200];
+    if (ecq_pb_text(d, n, text, d[0] % sizeof text)) assert(!(d[0] % sizeof text) || strlen(text) < d[0] % sizeof text);
+    return 0;
+}
 #else
-#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF, FUZZ_PLAN, FUZZ_PCAPNG"
+#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF, FUZZ_PLAN, FUZZ_PCAPNG, FUZZ_HTTP"
 #endif
