@@ -2274,6 +2274,24 @@ static int ecq__starts(const uint8_t *p, size_t n, const char *lit)
     return n >= l && memcmp(p, lit, l) == 0;
 }
 
+/* Which side sent the HTTP/2 bytes at p, from them alone: the client for the preface
+ * or a HEADERS frame whose block starts with a request pseudo-header (:authority,
+ * :method, :path, :scheme: static indexes 1-7, whole or as a literal's name), the
+ * server for one that starts with :status (8-14); else unknown. No HPACK state is
+ * needed: the static table is the same on every connection. */
+static uint32_t ecq__h2_side(const uint8_t *p, size_t n)
+{
+    if (n >= 24 && !memcmp(p, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24)) return ECQ_TYPE_HTTP2_REQUEST;
+    if (n < 10 || p[3] != 1) return ECQ_TYPE_UNKNOWN;
+    size_t at = 9 + (p[4] & 0x8 ? 1 : 0) + (p[4] & 0x20 ? 5 : 0);
+    if (at < n && (p[at] & 0xe0) == 0x20 && (p[at] & 0x1f) != 0x1f) at++; /* a short size update */
+    if (at >= n) return ECQ_TYPE_UNKNOWN;
+    unsigned b = p[at], idx = b & 0x80 ? b & 0x7f : (b & 0xc0) == 0x40 ? b & 0x3f : (b & 0xe0) == 0 ? b & 0x0f : 0;
+    if (idx >= 1 && idx <= 7) return ECQ_TYPE_HTTP2_REQUEST;
+    if (idx >= 8 && idx <= 14) return ECQ_TYPE_HTTP2_RESPONSE;
+    return ECQ_TYPE_UNKNOWN;
+}
+
 uint32_t ecq_classify(const void *data, size_t n)
 {
     const uint8_t *p = data;
@@ -2291,7 +2309,8 @@ uint32_t ecq_classify(const void *data, size_t n)
     /* an HTTP/2 frame header: 24-bit length, known type, R bit clear, frame complete */
     if (n >= 9 && p[3] <= 9 && !(p[5] & 0x80)) {
         size_t flen = (size_t)p[0] << 16 | (size_t)p[1] << 8 | p[2];
-        if (flen <= 16777215 && 9 + flen <= n) return ECQ_TYPE_HTTP2_RESPONSE;
+        if (flen <= 16777215 && 9 + flen <= n)
+            return ecq__h2_side(p, n) == ECQ_TYPE_HTTP2_REQUEST ? ECQ_TYPE_HTTP2_REQUEST : ECQ_TYPE_HTTP2_RESPONSE;
     }
     return ECQ_TYPE_UNKNOWN;
 }
@@ -4901,6 +4920,16 @@ struct ecq__probeset {
     uint32_t n[2];
 };
 
+/* Which end of an HTTP/2 connection is the client, learned from its preface or a
+ * HEADERS frame (ecq__h2_side), so that every frame of it is typed by the side that
+ * sent it, a lone 9-byte frame header too. Looked at only for records that are HTTP/2
+ * frames; one slot per hash of the connection, a newer connection taking it over. */
+#define ECQ__H2_CONNS 1024
+struct ecq__h2conn {
+    uint64_t key;                   /* ecq__conn_key, 0: free */
+    int local_client;               /* the traced process is the client */
+};
+
 struct ecq_capture {
     struct ecq_server *srv;         /* a sink, or NULL */
     struct ecq_capture_opts o;      /* with the host's callbacks, the other sinks */
@@ -4938,6 +4967,7 @@ struct ecq_capture {
     struct ecq_capture_stats st;
     char uuid[128];
     char libbpf_line[512];          /* libbpf's message so far, until its newline */
+    struct ecq__h2conn h2conn[ECQ__H2_CONNS];
 };
 
 void ecq_capture_opts_init(struct ecq_capture_opts *o)
@@ -5843,6 +5873,30 @@ static size_t ecq__addr_text(int family, const unsigned char *a, char *out, size
     return strlen(out);
 }
 
+/* a connection's identity (what its uuid says), hashed; never 0 */
+static uint64_t ecq__conn_key(const struct ecq_bpf_event *r)
+{
+    uint64_t k = 1469598103934665603ull, v[4] = {(uint64_t)r->pid << 32 | r->conn_tid, (uint64_t)(uint32_t)r->fd, r->seq, r->conn};
+    for (int i = 0; i < 4; i++) k = (k ^ v[i]) * 1099511628211ull, k ^= k >> 29;
+    return k | 1;
+}
+
+/* Event.type of a record at the start of a call: ecq_classify, and for HTTP/2 frames
+ * the side that sent them when the connection's client is known */
+static uint32_t ecq__capture_type(struct ecq_capture *c, const struct ecq_bpf_event *r)
+{
+    uint32_t t = ecq_classify(r->data, r->len);
+    int lone = r->len == 9 && r->data[3] <= 9 && !(r->data[5] & 0x80); /* Go reads frame headers alone */
+    if (t != ECQ_TYPE_HTTP2_REQUEST && t != ECQ_TYPE_HTTP2_RESPONSE && !lone) return t;
+    uint64_t key = ecq__conn_key(r);
+    struct ecq__h2conn *e = &c->h2conn[key % ECQ__H2_CONNS];
+    int w = r->dir == ECQ_DIR_WRITE;
+    uint32_t side = ecq__h2_side(r->data, r->len);
+    if (side != ECQ_TYPE_UNKNOWN) e->key = key, e->local_client = (side == ECQ_TYPE_HTTP2_REQUEST) == w;
+    if (e->key != key) return t;
+    return w == e->local_client ? ECQ_TYPE_HTTP2_REQUEST : ECQ_TYPE_HTTP2_RESPONSE;
+}
+
 /* one ring-buffer record -> one Event to every client */
 static int ecq__on_record(void *ctx, void *data, size_t size)
 {
@@ -5883,7 +5937,7 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     ev.dst_ip = (struct ecq_bytes){w ? raddr : laddr, w ? rl : ll};
     ev.src_port = r->family ? (w ? r->lport : r->rport) : 0;
     ev.dst_port = r->family ? (w ? r->rport : r->lport) : 0;
-    ev.type = r->offset == 0 ? ecq_classify(r->data, r->len) : ECQ_TYPE_UNKNOWN;
+    ev.type = r->offset == 0 ? ecq__capture_type(c, r) : ECQ_TYPE_UNKNOWN;
     ev.length = r->len;
     ev.payload = (struct ecq_bytes){(const char *)r->data, r->len};
     if (c->o.on_event) c->o.on_event(c->o.user, &ev);

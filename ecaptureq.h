@@ -203,7 +203,11 @@ int ecq_pb_decode_entry(const uint8_t *buf, size_t len, struct ecq_entry *out,
                         size_t *err_offset, const char **err_reason);
 
 /* Event.type for a chunk of plaintext: an HTTP/2 client preface, an HTTP/1.x status
- * line, an HTTP/1.x request line, a complete HTTP/2 frame header, else unknown. */
+ * line, an HTTP/1.x request line, a complete HTTP/2 frame, else unknown. A frame is
+ * ECQ_TYPE_HTTP2_REQUEST when it is a HEADERS frame whose block starts with a request
+ * pseudo-header (:method, :path, :scheme, :authority), else ECQ_TYPE_HTTP2_RESPONSE:
+ * which side sent other frames takes the connection's state (ecq_h2_type; capture keeps
+ * it per connection). */
 uint32_t ecq_classify(const void *data, size_t len);
 
 /* ---------------------------------------------------------------------------

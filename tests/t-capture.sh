@@ -117,6 +117,46 @@ sleep 1.5
 check "--pid N: the target exiting is logged and capture goes on" bash -c "grep -q 'process $SRV4 exited' $OUT/tls-pid.log && kill -0 $TLS2"
 kill -TERM $TLS2; wait $TLS2 2>/dev/null
 
+# HTTP/2 (issue 21): curl --http2 against nghttpd (both OpenSSL, both captured); every
+# frame is typed by the side that sent it, the client's HEADERS too
+mkdir -p "$OUT/h2www" && echo "hello h2" >"$OUT/h2www/index.html"
+nghttpd -d "$OUT/h2www" 0 "$KEY" "$CERT" >"$OUT/nghttpd.log" 2>&1 &
+NGH=$!; PIDS+=($NGH)
+NGP=
+for ((i = 0; i < 100 && !NGP; i++)); do # nghttpd binds port 0 but does not print it: the kernel tells
+  NGP=$(ss -Hltnp | awk -v p="pid=$NGH," 'index($0, p) && $4 ~ /^0\.0\.0\.0:/ {sub(/.*:/, "", $4); print $4; exit}')
+  [ -n "$NGP" ] || sleep 0.1
+done
+consume h2 $AGENT 30
+client P_H2 curl -sk --http2 --max-time 10 -o "$OUT/h2.out" "https://127.0.0.1:$NGP/index.html"
+settle
+check "curl --http2 gets the page from nghttpd (port $NGP)" grep -q "hello h2" "$OUT/h2.out"
+check "HTTP/2: curl's and nghttpd's frames are typed 2 from the client (its HEADERS too), 4 from the server" \
+  $PY - "$OUT/h2.json" $P_H2 $NGH $NGP <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+curl, ngh, port = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def typed(pid, to_server):
+    return [e["type"] for e in ev if e["pid"] == pid and (e["dst_port"] == port) == to_server and e["type"]]
+def headers(pid, to_server):
+    out = []
+    for e in ev:
+        d = base64.b64decode(e["payload_b64"])
+        if d.startswith(b"PRI * HTTP/2.0"):
+            d = d[24:]
+        if e["pid"] == pid and (e["dst_port"] == port) == to_server and len(d) > 9 and d[3] == 1:
+            out.append(e["type"])
+    return out
+ok = True
+for pid, name in ((curl, "curl"), (ngh, "nghttpd")):
+    up, down = typed(pid, True), typed(pid, False)
+    print("#", name, "client->server types", sorted(set(up)), len(up), "server->client", sorted(set(down)), len(down))
+    ok &= bool(up) and bool(down) and set(up) == {2} and set(down) == {4}
+ok &= headers(curl, True) != [] and set(headers(curl, True)) == {2}
+sys.exit(0 if ok else 1)
+PYEOF
+kill $NGH 2>/dev/null; wait $NGH 2>/dev/null
+
 check "the agent still runs and reports no losses" bash -c "kill -0 $TLS_PID && ! grep -q 'capture lost' $OUT/tls.log"
 kill -TERM $TLS_PID; wait $TLS_PID; rc=$?
 check "SIGTERM stops tls with exit 0" test $rc = 0

@@ -481,6 +481,10 @@ static void test_pb(void)
                           ecq_classify("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24) == 2 &&
                           ecq_classify("\0\0\0\4\0\0\0\0\0", 9) == 4 && ecq_classify("hello world", 11) == 0 &&
                           ecq_classify("GET nothing", 11) == 0);
+    CHECK("classify: a HEADERS frame starting with :method is a request, with :status a response, other frames response",
+          ecq_classify("\0\0\1\1\5\0\0\0\1\x82", 10) == 2 && ecq_classify("\0\0\2\1\4\0\0\0\1\x41\x0f", 11) == 2 &&
+          ecq_classify("\0\0\1\1\4\0\0\0\1\x88", 10) == 4 && ecq_classify("\0\0\2\1\4\0\0\0\1\x48\x03", 11) == 4 &&
+          ecq_classify("\0\0\1\1\4\0\0\0\1\xbe", 10) == 4 && ecq_classify("\0\0\0\1\4\0\0\0\1", 9) == 4);
 }
 
 /* sample encodings for protoc --decode, named by what they hold */
