@@ -6657,6 +6657,8 @@ struct ecq__watch {
     struct ecq__pcap_out pcap;      /* --pcapng FILE ("-": stdout, and nothing else there) */
     /* counters for the summary */
     uint64_t msgs, events, logs, beats, other, bad, bytes;
+    struct ecq__wconn *conns;       /* HTTP/2 connections being decoded */
+    uint64_t conn_stamp;
 };
 
 static const char *ecq__type_name(uint32_t t)
@@ -7025,6 +7027,179 @@ static void ecq__watch_event_json(const struct ecq_entry *e, FILE *f)
     free(b64);
 }
 
+/* an event's header line */
+static void ecq__watch_event_head(const struct ecq__watch *w, const struct ecq_event *v, FILE *f)
+{
+    struct ecq__colors k = ecq__colors_for(w);
+    char when[64], uuid[300], pname[200], sip[200], dip[200];
+    ecq__watch_time(when, sizeof when, v->timestamp);
+    ecq__safe(uuid, sizeof uuid, v->uuid.ptr, v->uuid.len);
+    ecq__safe(pname, sizeof pname, v->pname.ptr, v->pname.len);
+    ecq__safe(sip, sizeof sip, v->src_ip.ptr, v->src_ip.len);
+    ecq__safe(dip, sizeof dip, v->dst_ip.ptr, v->dst_ip.len);
+    fprintf(f, "%s%s%s %s%s%s pid %" PRId64 " %s%s%s %s%s:%u -> %s:%u%s %s%s%s %u bytes\n", k.dim, when, k.reset, k.bold,
+            uuid, k.reset, v->pid, k.bold, pname, k.reset, k.cyan, sip, v->src_port, dip, v->dst_port, k.reset, k.yellow,
+            ecq__type_name(v->type), k.reset, v->length);
+}
+
+/* ---- watch: HTTP/2 decoded per connection (issue 21) ---- */
+
+/* Connections watch decodes HTTP/2 on: from a connection's first event typed HTTP/2
+ * on, every event of it goes through its reader; the least recently seen gives way. */
+#define ECQ__WATCH_CONNS 256
+
+struct ecq__wconn {
+    char uuid[128];
+    size_t uuid_len;
+    uint32_t port0;                 /* the sender's port of direction 0 */
+    uint64_t stamp;                 /* when last seen (0: free) */
+    struct ecq_h2 h2;
+};
+
+struct ecq__wshow {                 /* one event's items on a terminal */
+    const struct ecq__watch *w;
+    FILE *f;                        /* NULL: decoded, not shown (filtered out) */
+    size_t left;                    /* --max-payload bytes of data still shown */
+    uint64_t hidden;
+};
+
+static const char *ecq__h2_flag_names(unsigned type, unsigned flags, char *out, size_t cap)
+{
+    static const struct { uint8_t bit; const char *name; unsigned types; } fl[] = {
+        {0x1, "END_STREAM", 1u << 0 | 1u << 1}, {0x1, "ACK", 1u << 4 | 1u << 6}, {0x4, "END_HEADERS", 1u << 1 | 1u << 5 | 1u << 9},
+        {0x8, "PADDED", 1u << 0 | 1u << 1 | 1u << 5}, {0x20, "PRIORITY", 1u << 1}};
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(fl); i++)
+        if (flags & fl[i].bit && type < 10 && fl[i].types >> type & 1)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", fl[i].name);
+    return out;
+}
+
+/* what a control frame says: SETTINGS, WINDOW_UPDATE, RST_STREAM, GOAWAY, PING */
+static void ecq__watch_h2_control(FILE *f, const struct ecq_h2_item *it)
+{
+    static const char *const settings[] = {"?", "HEADER_TABLE_SIZE", "ENABLE_PUSH", "MAX_CONCURRENT_STREAMS",
+                                           "INITIAL_WINDOW_SIZE", "MAX_FRAME_SIZE", "MAX_HEADER_LIST_SIZE"};
+    const uint8_t *p = (const uint8_t *)it->data.ptr;
+    size_t n = it->data.len;
+#define ECQ__BE32(q) ((uint32_t)(q)[0] << 24 | (uint32_t)(q)[1] << 16 | (uint32_t)(q)[2] << 8 | (q)[3])
+    if (it->type == ECQ_H2_SETTINGS && n) {
+        fputs("   ", f);
+        for (size_t i = 0; i + 6 <= n; i += 6) {
+            unsigned id = (unsigned)p[i] << 8 | p[i + 1];
+            fprintf(f, " %s=%u", id < ECQ__ARRAY_LEN(settings) && id ? settings[id] : "?", ECQ__BE32(p + i + 2));
+        }
+        fputc('\n', f);
+    } else if (it->type == ECQ_H2_WINDOW_UPDATE && n == 4) {
+        fprintf(f, "    increment %u\n", ECQ__BE32(p) & 0x7fffffff);
+    } else if (it->type == ECQ_H2_RST_STREAM && n == 4) {
+        fprintf(f, "    error code %u\n", ECQ__BE32(p));
+    } else if (it->type == ECQ_H2_GOAWAY && n >= 8) {
+        fprintf(f, "    last stream %u, error code %u", ECQ__BE32(p) & 0x7fffffff, ECQ__BE32(p + 4));
+        if (n > 8) fputs(", ", f), ecq__put_safe(f, (const char *)p + 8, n - 8);
+        fputc('\n', f);
+    } else if (it->type == ECQ_H2_PING && n == 8) {
+        fputs("    opaque", f);
+        for (size_t i = 0; i < 8; i++) fprintf(f, " %02x", p[i]);
+        fputc('\n', f);
+    }
+#undef ECQ__BE32
+}
+
+/* data of a DATA frame (or a gRPC message's text), within --max-payload */
+static void ecq__watch_h2_bytes(struct ecq__wshow *s, struct ecq_bytes b)
+{
+    size_t show = b.len < s->left ? b.len : s->left;
+    struct ecq_bytes shown = {b.ptr, show};
+    s->left -= show, s->hidden += b.len - show;
+    if (!show) return;
+    if (ecq__printable(shown)) {
+        fputs("    ", s->f);
+        ecq__put_text(s->f, shown);
+        if (shown.ptr[show - 1] != '\n') fputc('\n', s->f);
+    } else {
+        ecq__hexdump(s->f, (const uint8_t *)shown.ptr, show);
+    }
+}
+
+static void ecq__watch_h2_item(void *user, const struct ecq_h2_item *it)
+{
+    struct ecq__wshow *s = user;
+    struct ecq__colors k = ecq__colors_for(s->w);
+    char flags[80], text[1024];
+    if (!s->f) return;
+    switch (it->kind) {
+    case ECQ_H2_PREFACE: fprintf(s->f, "  %sconnection preface%s (the client)\n", k.yellow, k.reset); break;
+    case ECQ_H2_FRAME:
+        fprintf(s->f, "  %s%s%s stream %u, %u bytes%s%s\n", k.yellow, ecq_h2_frame_name(it->type), k.reset, it->stream,
+                it->length, *ecq__h2_flag_names(it->type, it->flags, flags, sizeof flags) ? ", " : "", flags);
+        break;
+    case ECQ_H2_FRAME_END: ecq__watch_h2_control(s->f, it); break;
+    case ECQ_H2_HEADER:
+        fputs("    ", s->f);
+        if (it->header.flags & ECQ_HDR_NAME_UNKNOWN) fprintf(s->f, "%s?%s", k.dim, k.reset);
+        ecq__put_safe(s->f, it->header.name.ptr, it->header.name.len);
+        fputs(": ", s->f);
+        if (it->header.flags & ECQ_HDR_VALUE_UNKNOWN) fprintf(s->f, "%s?%s", k.dim, k.reset);
+        ecq__put_safe(s->f, it->header.value.ptr, it->header.value.len);
+        if (it->header.flags & (ECQ_HDR_NAME_UNKNOWN | ECQ_HDR_VALUE_UNKNOWN))
+            fprintf(s->f, "  %s(unknown: table entry %u was sent before watch attached)%s", k.dim, it->header.index, k.reset);
+        fputc('\n', s->f);
+        break;
+    case ECQ_H2_DATA: ecq__watch_h2_bytes(s, it->data); break;
+    case ECQ_H2_GRPC:
+        if (!ecq_pb_text((const uint8_t *)it->data.ptr, it->data.len, text, sizeof text)) snprintf(text, sizeof text, "(not protobuf)");
+        fprintf(s->f, "    %sgRPC message%s %u bytes%s%s: %s\n", k.cyan, k.reset, it->length, it->grpc_compressed ? ", compressed" : "",
+                it->cut ? ", shown in part" : "", text);
+        break;
+    case ECQ_H2_NOTE:
+        fprintf(s->f, "    %snote: ", k.dim);
+        ecq__put_safe(s->f, it->data.ptr, it->data.len);
+        fprintf(s->f, "%s\n", k.reset);
+        break;
+    }
+}
+
+/* The connection's reader, made when the event is HTTP/2; NULL if there is none. */
+static struct ecq__wconn *ecq__watch_conn(struct ecq__watch *w, const struct ecq_event *v)
+{
+    struct ecq__wconn *free_one = NULL;
+    if (!w->conns && !(w->conns = calloc(ECQ__WATCH_CONNS, sizeof *w->conns))) return NULL;
+    for (int i = 0; i < ECQ__WATCH_CONNS; i++) {
+        struct ecq__wconn *c = &w->conns[i];
+        if (c->stamp && c->uuid_len == v->uuid.len && !memcmp(c->uuid, v->uuid.ptr, v->uuid.len)) {
+            c->stamp = ++w->conn_stamp;
+            return c;
+        }
+        if (!free_one || c->stamp < free_one->stamp) free_one = c;
+    }
+    if ((v->type != ECQ_TYPE_HTTP2_REQUEST && v->type != ECQ_TYPE_HTTP2_RESPONSE) || v->uuid.len > sizeof free_one->uuid)
+        return NULL;
+    if (free_one->stamp) ecq_h2_free(&free_one->h2);
+    memcpy(free_one->uuid, v->uuid.ptr, v->uuid.len);
+    free_one->uuid_len = v->uuid.len;
+    free_one->port0 = v->src_port;
+    free_one->stamp = ++w->conn_stamp;
+    ecq_h2_init(&free_one->h2);
+    return free_one;
+}
+
+/* An event of an HTTP/2 connection, decoded (shown on f when f is not NULL). Returns 0
+ * if the event is not one. */
+static int ecq__watch_h2(struct ecq__watch *w, const struct ecq_event *v, FILE *f)
+{
+    struct ecq__wconn *c = ecq__watch_conn(w, v);
+    if (!c) return 0;
+    struct ecq__colors k = ecq__colors_for(w);
+    struct ecq__wshow s = {w, f, w->max_payload, 0};
+    if (f) ecq__watch_event_head(w, v, f);
+    ecq_h2_feed(&c->h2, v->src_port == c->port0 ? 0 : 1, v->payload.ptr, v->payload.len, ecq__watch_h2_item, &s);
+    if (f && s.hidden) fprintf(f, "%s... %" PRIu64 " more bytes of data not shown (--max-payload)%s\n", k.dim, s.hidden, k.reset);
+    if (f) fputc('\n', f);
+    return 1;
+}
+
 /* an event for a terminal: one line (--compact), or a header line and the payload as
  * text or hex, at most --max-payload bytes */
 static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_event *v, FILE *f)
@@ -7045,9 +7220,7 @@ static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_e
         fputc('\n', f);
         return;
     }
-    fprintf(f, "%s%s%s %s%s%s pid %" PRId64 " %s%s%s %s%s:%u -> %s:%u%s %s%s%s %u bytes\n", k.dim, when, k.reset, k.bold,
-            uuid, k.reset, v->pid, k.bold, pname, k.reset, k.cyan, sip, v->src_port, dip, v->dst_port, k.reset, k.yellow,
-            ecq__type_name(v->type), k.reset, v->length);
+    ecq__watch_event_head(w, v, f);
     if (!w->hex && ecq__printable(shown)) {
         ecq__put_text(f, shown);
         if (show && shown.ptr[show - 1] != '\n') fputc('\n', f);
@@ -7103,6 +7276,12 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
     case ECQ_PAYLOAD_HEARTBEAT: w->beats++, ecq__watch_beat(w, &e, stdout); return;
     case ECQ_PAYLOAD_EVENT:
         w->events++;
+        if (!w->json && !w->hex && !w->compact) { /* HTTP/2 decoded: every event of the connection feeds its reader */
+            int want = ecq__watch_wanted(w, &e.event);
+            if (ecq__watch_h2(w, &e.event, want ? stdout : NULL) || !want) return;
+            ecq__watch_event_text(w, &e.event, stdout);
+            return;
+        }
         if (!ecq__watch_wanted(w, &e.event)) return;
         if (w->json) ecq__watch_event_json(&e, stdout);
         else ecq__watch_event_text(w, &e.event, stdout);
@@ -7329,6 +7508,9 @@ static int ecq__cmd_watch(int argc, char **argv)
     fprintf(stderr, "watch: %" PRIu64 " messages (%" PRIu64 " events, %" PRIu64 " run logs, %" PRIu64 " heartbeats, %" PRIu64
                     " undecodable), %" PRIu64 " bytes in %.1f s, %.1f events/s\n", w.msgs, w.events, w.logs, w.beats,
             w.bad, w.bytes, secs, secs > 0 ? (double)w.events / secs : 0.0);
+    for (int i = 0; w.conns && i < ECQ__WATCH_CONNS; i++)
+        if (w.conns[i].stamp) ecq_h2_free(&w.conns[i].h2);
+    free(w.conns);
     close(sp.fd);
     if (w.pcap.path && ecq__pcap_out_close(&w.pcap, "watch --pcapng")) return 1;
     return stop ? 0 : rc;

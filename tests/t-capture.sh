@@ -127,9 +127,13 @@ for ((i = 0; i < 100 && !NGP; i++)); do # nghttpd binds port 0 but does not prin
   NGP=$(ss -Hltnp | awk -v p="pid=$NGH," 'index($0, p) && $4 ~ /^0\.0\.0\.0:/ {sub(/.*:/, "", $4); print $4; exit}')
   [ -n "$NGP" ] || sleep 0.1
 done
+./ecaptureq watch ws://127.0.0.1:$AGENT/ --pname curl --max-payload 4096 >"$OUT/h2-watch.txt" 2>&1 &
+H2W=$!
+wait_log "$OUT/h2-watch.txt" "^\[log\]" 5
 consume h2 $AGENT 30
 client P_H2 curl -sk --http2 --max-time 10 -o "$OUT/h2.out" "https://127.0.0.1:$NGP/index.html"
 settle
+kill -INT $H2W; wait $H2W 2>/dev/null
 check "curl --http2 gets the page from nghttpd (port $NGP)" grep -q "hello h2" "$OUT/h2.out"
 check "HTTP/2: curl's and nghttpd's frames are typed 2 from the client (its HEADERS too), 4 from the server" \
   $PY - "$OUT/h2.json" $P_H2 $NGH $NGP <<'PYEOF'
@@ -155,6 +159,10 @@ for pid, name in ((curl, "curl"), (ngh, "nghttpd")):
 ok &= headers(curl, True) != [] and set(headers(curl, True)) == {2}
 sys.exit(0 if ok else 1)
 PYEOF
+W="$OUT/h2-watch.txt"
+check "watch shows curl's real HTTP/2 exchange decoded: its request's header list, the response's :status, the page as DATA" \
+  bash -c "grep -q '^  connection preface (the client)' $W && grep -q '^    :method: GET' $W && grep -q '^    :path: /index.html' $W &&
+           grep -q '^    :status: 200' $W && grep -A1 '^  DATA stream 1' $W | grep -q '^    hello h2'"
 kill $NGH 2>/dev/null; wait $NGH 2>/dev/null
 
 check "the agent still runs and reports no losses" bash -c "kill -0 $TLS_PID && ! grep -q 'capture lost' $OUT/tls.log"

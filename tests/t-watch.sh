@@ -207,3 +207,25 @@ check "the live run log went to tshark on interface 1" grep -q '^1' "$OUT/w-live
 ./ecaptureq watch --pcapng /nonexistent/dir/x.pcapng ws://127.0.0.1:9/ >/dev/null 2>"$OUT/w-pcap-bad.err"; rc=$?
 check "watch --pcapng into a directory that does not exist: exit 1, one line" \
   bash -c "test $rc = 1 && test \$(wc -l <$OUT/w-pcap-bad.err) = 1 && grep -q 'No such file' $OUT/w-pcap-bad.err"
+
+section "watch decodes HTTP/2 (issue 21): frames, HPACK, gRPC, mid-connection; --hex keeps bytes"
+cc -O1 -g -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/h2_stream" tests/h2_stream.c ecaptureq.c
+start_ready h2s "$BIN/h2_stream" 2 && {
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ --hex >"$OUT/w-h2-hex.txt" 2>/dev/null &
+  W2=$!
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ >"$OUT/w-h2.txt" 2>"$OUT/w-h2.err"
+  wait $W2
+  W="$OUT/w-h2.txt"
+  check "watch: the preface, SETTINGS with its values, a request's HEADERS decoded (RFC 7541 C.4.1, Huffman)" \
+    bash -c "grep -q '^  connection preface (the client)' $W && grep -q '^    HEADER_TABLE_SIZE=4096 MAX_CONCURRENT_STREAMS=100' $W &&
+             grep -A4 '^  HEADERS stream 1, 17 bytes, END_STREAM END_HEADERS' $W | tr '\n' '|' | grep -q ':method: GET|    :scheme: http|    :path: /|    :authority: www.example.com|'"
+  check "watch: a frame header read alone (9 bytes), its payload in the next read: the header list under that read" \
+    bash -c "grep -A1 'HTTP/2 response 9 bytes' $W | grep -q 'HEADERS stream 1, 13 bytes, END_HEADERS' && grep -A2 'unknown 13 bytes' $W | tr '\n' '|' | grep -q ':status: 200|    content-type: text/plain|'"
+  check "watch: DATA as text" bash -c "grep -A1 'DATA stream 1, 14 bytes, END_STREAM' $W | grep -q '^    hello from h2'"
+  check "watch: gRPC: :path as the method, messages split over DATA frames as schema-less protobuf, grpc-status" \
+    bash -c "grep -q ':path: /echo.Echo/Say' $W && test \$(grep -c 'gRPC message 14 bytes: 1: \"hello\" 2: 150 3 {1: 7}' $W) = 2 && grep -q '^    grpc-status: 0' $W"
+  check "watch attached mid-connection: a table entry never seen is unknown (said so), the literal after it decoded" \
+    bash -c "grep -q '?: ?  (unknown: table entry 62 was sent before watch attached)' $W && grep -q '^    x-after: attach' $W"
+  check "watch --hex keeps the raw bytes (the preface in hex)" \
+    bash -c "grep -q '^  00000000  50 52 49 20 2a 20 48 54  54 50 2f 32 2e 30 0d 0a' $OUT/w-h2-hex.txt && ! grep -q ':authority' $OUT/w-h2-hex.txt"
+}
