@@ -6659,6 +6659,9 @@ struct ecq__watch {
     uint64_t msgs, events, logs, beats, other, bad, bytes;
     struct ecq__wconn *conns;       /* HTTP/2 connections being decoded */
     uint64_t conn_stamp;
+    int http;                       /* --http: one block per exchange */
+    int f_status;                   /* --status, or -1 */
+    const char *f_method, *f_path;  /* --method, --path (a substring) */
 };
 
 static const char *ecq__type_name(uint32_t t)
@@ -7054,6 +7057,7 @@ struct ecq__wconn {
     uint32_t port0;                 /* the sender's port of direction 0 */
     uint64_t stamp;                 /* when last seen (0: free) */
     struct ecq_h2 h2;
+    struct ecq__xconn *x;           /* watch --http: its exchanges */
 };
 
 struct ecq__wshow {                 /* one event's items on a terminal */
@@ -7161,7 +7165,10 @@ static void ecq__watch_h2_item(void *user, const struct ecq_h2_item *it)
     }
 }
 
-/* The connection's reader, made when the event is HTTP/2; NULL if there is none. */
+static void ecq__wconn_free(struct ecq__wconn *c);
+
+/* The connection's reader, made when the event is HTTP/2 (or, with --http, HTTP/1);
+ * NULL if there is none. */
 static struct ecq__wconn *ecq__watch_conn(struct ecq__watch *w, const struct ecq_event *v)
 {
     struct ecq__wconn *free_one = NULL;
@@ -7174,9 +7181,11 @@ static struct ecq__wconn *ecq__watch_conn(struct ecq__watch *w, const struct ecq
         }
         if (!free_one || c->stamp < free_one->stamp) free_one = c;
     }
-    if ((v->type != ECQ_TYPE_HTTP2_REQUEST && v->type != ECQ_TYPE_HTTP2_RESPONSE) || v->uuid.len > sizeof free_one->uuid)
+    int h2 = v->type == ECQ_TYPE_HTTP2_REQUEST || v->type == ECQ_TYPE_HTTP2_RESPONSE;
+    if (!(h2 || (w->http && (v->type == ECQ_TYPE_HTTP1_REQUEST || v->type == ECQ_TYPE_HTTP1_RESPONSE))) ||
+        v->uuid.len > sizeof free_one->uuid)
         return NULL;
-    if (free_one->stamp) ecq_h2_free(&free_one->h2);
+    if (free_one->stamp) ecq__wconn_free(free_one);
     memcpy(free_one->uuid, v->uuid.ptr, v->uuid.len);
     free_one->uuid_len = v->uuid.len;
     free_one->port0 = v->src_port;
@@ -7198,6 +7207,321 @@ static int ecq__watch_h2(struct ecq__watch *w, const struct ecq_event *v, FILE *
     if (f && s.hidden) fprintf(f, "%s... %" PRIu64 " more bytes of data not shown (--max-payload)%s\n", k.dim, s.hidden, k.reset);
     if (f) fputc('\n', f);
     return 1;
+}
+
+/* ---- watch --http: one block per exchange (issue 21) ---- */
+
+#define ECQ__WATCH_XS 8             /* exchanges open per connection (HTTP/2 streams, pipelined requests) */
+#define ECQ__XHEAD 2048             /* header lines kept per side */
+
+struct ecq__xside {                 /* one side of an exchange, as shown */
+    char head[ECQ__XHEAD];          /* "name: value\n" lines */
+    size_t head_len;
+    char *body;                     /* the first --max-payload bytes (inflated, or protobuf text) */
+    size_t body_len;
+    uint64_t bytes;                 /* body bytes on the wire */
+    int64_t ts;                     /* its first event */
+    int started, done;
+};
+
+struct ecq__exchange {
+    int used;
+    uint32_t stream;
+    uint64_t seq;                   /* order of requests (HTTP/1 pipelining) */
+    char method[16], path[512], grpc_status[12], grpc_message[256];
+    int status;
+    int reset;                      /* RST_STREAM before the response ended */
+    int grpc;                       /* content-type application/grpc*: bodies shown as messages */
+    struct ecq__xside req, resp;
+};
+
+struct ecq__xconn {                 /* a connection's exchanges */
+    int proto;                      /* 1 HTTP/1.x, 2 HTTP/2 */
+    struct ecq_h1 h1;
+    int side[2];                    /* per direction: 1 sends requests, 2 responses, 0 not known */
+    uint32_t h1_next;               /* HTTP/1 exchanges are numbered like streams */
+    uint32_t cur[2];                /* HTTP/1: the exchange each direction's body belongs to */
+    int64_t pid;
+    char pname[64], client[80], server[80], uuid[128];
+    uint64_t seq;
+    struct ecq__exchange x[ECQ__WATCH_XS];
+};
+
+struct ecq__xctx {                  /* what an item callback needs */
+    struct ecq__watch *w;
+    struct ecq__wconn *c;
+    const struct ecq_event *v;
+    int64_t ts;
+};
+
+static void ecq__xside_add_head(struct ecq__xside *s, struct ecq_bytes name, struct ecq_bytes value)
+{
+    int n = snprintf(s->head + s->head_len, sizeof s->head - s->head_len, "%.*s: %.*s\n", (int)name.len, name.ptr,
+                     (int)value.len, value.ptr);
+    if (n > 0) s->head_len = s->head_len + (size_t)n < sizeof s->head ? s->head_len + (size_t)n : sizeof s->head - 1;
+}
+
+static void ecq__xside_add_body(const struct ecq__watch *w, struct ecq__xside *s, const char *p, size_t n)
+{
+    if (!s->body && w->max_payload && !(s->body = malloc(w->max_payload))) return;
+    size_t take = w->max_payload - s->body_len < n ? w->max_payload - s->body_len : n;
+    if (take) memcpy(s->body + s->body_len, p, take), s->body_len += take;
+}
+
+static void ecq__xside_start(struct ecq__xside *s, int64_t ts)
+{
+    if (!s->started) s->started = 1, s->ts = ts;
+}
+
+static struct ecq__exchange *ecq__x_find(struct ecq__xconn *xc, uint32_t stream, int make)
+{
+    struct ecq__exchange *old = NULL;
+    for (int i = 0; i < ECQ__WATCH_XS; i++) {
+        struct ecq__exchange *x = &xc->x[i];
+        if (x->used && x->stream == stream) return x;
+        if (!old || !x->used || (old->used && x->seq < old->seq)) old = x;
+    }
+    if (!make) return NULL;
+    free(old->req.body), free(old->resp.body);
+    memset(old, 0, sizeof *old);
+    old->used = 1, old->stream = stream, old->seq = ++xc->seq;
+    return old;
+}
+
+static void ecq__x_free(struct ecq__exchange *x)
+{
+    free(x->req.body), free(x->resp.body);
+    memset(x, 0, sizeof *x);
+}
+
+/* --status, --method, --path */
+static int ecq__x_wanted(const struct ecq__watch *w, const struct ecq__exchange *x)
+{
+    if (w->f_status >= 0 && x->status != w->f_status) return 0;
+    if (w->f_method && strcasecmp(w->f_method, x->method)) return 0;
+    return !w->f_path || strstr(x->path, w->f_path);
+}
+
+static void ecq__x_json_side(FILE *f, const char *name, const struct ecq__xside *s)
+{
+    fprintf(f, ",\"%s_bytes\":%" PRIu64 ",\"%s_headers\":[", name, s->bytes, name);
+    for (const char *l = s->head, *e; *l && (e = strchr(l, '\n')); l = e + 1) {
+        const char *colon = memchr(l + 1, ':', (size_t)(e - l - 1)); /* names may start with ':' */
+        size_t nl = colon ? (size_t)(colon - l) : (size_t)(e - l);
+        fputs(l == s->head ? "[" : ",[", f);
+        ecq__json_str(f, (struct ecq_bytes){l, nl});
+        fputc(',', f);
+        ecq__json_str(f, colon ? (struct ecq_bytes){colon + 2, (size_t)(e - colon - 2)} : (struct ecq_bytes){"", 0});
+        fputc(']', f);
+    }
+    fprintf(f, "],\"%s_body\":", name);
+    ecq__json_str(f, (struct ecq_bytes){s->body ? s->body : "", s->body_len});
+}
+
+static void ecq__x_text_side(const struct ecq__watch *w, FILE *f, const char *mark, const struct ecq__xside *s)
+{
+    for (const char *l = s->head, *e; *l && (e = strchr(l, '\n')); l = e + 1) {
+        fprintf(f, "  %s ", mark);
+        ecq__put_safe(f, l, (size_t)(e - l));
+        fputc('\n', f);
+    }
+    if (!s->body_len) return;
+    fprintf(f, "  %s\n", mark); /* the empty line before the body */
+    if (ecq__printable((struct ecq_bytes){s->body, s->body_len})) {
+        for (const char *l = s->body, *end = s->body + s->body_len, *e; l < end; l = e + 1) {
+            if (!(e = memchr(l, '\n', (size_t)(end - l)))) e = end;
+            fprintf(f, "  %s ", mark);
+            ecq__put_text(f, (struct ecq_bytes){l, (size_t)(e - l)});
+            fputc('\n', f);
+        }
+    } else {
+        ecq__hexdump(f, (const uint8_t *)s->body, s->body_len);
+    }
+    if (s->bytes > s->body_len && s->bytes > w->max_payload)
+        fprintf(f, "  ... %" PRIu64 " bytes in all (--max-payload %zu)\n", s->bytes, w->max_payload);
+}
+
+/* an exchange is over: shown (when the filters want it) and forgotten */
+static void ecq__x_show(struct ecq__watch *w, struct ecq__xconn *xc, struct ecq__exchange *x)
+{
+    FILE *f = stdout;
+    char when[64], lat[32] = "";
+    if (ecq__x_wanted(w, x)) {
+        int64_t t0 = x->req.started ? x->req.ts : x->resp.ts;
+        ecq__watch_time(when, sizeof when, t0);
+        if (x->req.started && x->resp.started) snprintf(lat, sizeof lat, "%.3f", (double)(x->resp.ts - x->req.ts) / 1e6);
+        if (w->json) {
+            fprintf(f, "{\"kind\":\"exchange\",\"time\":%" PRId64 ",\"pid\":%" PRId64 ",\"pname\":", t0, xc->pid);
+            ecq__json_str(f, (struct ecq_bytes){xc->pname, strlen(xc->pname)});
+            const char *const strs[][2] = {{"uuid", xc->uuid}, {"client", xc->client}, {"server", xc->server}};
+            for (size_t i = 0; i < ECQ__ARRAY_LEN(strs); i++) {
+                fprintf(f, ",\"%s\":", strs[i][0]);
+                ecq__json_str(f, (struct ecq_bytes){strs[i][1], strlen(strs[i][1])});
+            }
+            fprintf(f, ",\"protocol\":\"%s\",\"stream\":%u,\"method\":", xc->proto == 2 ? "HTTP/2" : "HTTP/1.1", x->stream);
+            ecq__json_str(f, (struct ecq_bytes){x->method, strlen(x->method)});
+            fputs(",\"path\":", f);
+            ecq__json_str(f, (struct ecq_bytes){x->path, strlen(x->path)});
+            fprintf(f, ",\"status\":%d,\"latency_ms\":%s", x->status, *lat ? lat : "null");
+            if (*x->grpc_status) fprintf(f, ",\"grpc_status\":%d", atoi(x->grpc_status));
+            ecq__x_json_side(f, "request", &x->req);
+            ecq__x_json_side(f, "response", &x->resp);
+            fprintf(f, ",\"reset\":%s}\n", x->reset ? "true" : "false");
+        } else {
+            struct ecq__colors k = ecq__colors_for(w);
+            fprintf(f, "%s%s%s %s%s%s pid %" PRId64 " %s%s -> %s%s %s%s",
+                    k.dim, when, k.reset, k.bold, xc->pname, k.reset, xc->pid, k.cyan, xc->client, xc->server, k.reset,
+                    xc->proto == 2 ? "HTTP/2 stream " : "HTTP/1.1", k.dim);
+            if (xc->proto == 2) fprintf(f, "%u", x->stream);
+            fprintf(f, " %s%s\n%s%s ", xc->uuid, k.reset, k.bold, *x->method ? x->method : "?");
+            ecq__put_safe(f, x->path, strlen(x->path));
+            fprintf(f, " -> %d%s", x->status, k.reset);
+            if (*x->grpc_status) fprintf(f, "  grpc-status %s%s%s", x->grpc_status, *x->grpc_message ? " " : "", x->grpc_message);
+            if (x->reset) fputs("  (reset)", f);
+            fprintf(f, "  %s%s%srequest %" PRIu64 " B, response %" PRIu64 " B\n", *lat ? lat : "", *lat ? " ms, " : "",
+                    "", x->req.bytes, x->resp.bytes);
+            ecq__x_text_side(w, f, ">", &x->req);
+            ecq__x_text_side(w, f, "<", &x->resp);
+            fputc('\n', f);
+        }
+        fflush(f);
+    }
+    ecq__x_free(x);
+}
+
+static void ecq__x_field(struct ecq__exchange *x, struct ecq__xside *s, struct ecq_bytes n, struct ecq_bytes v)
+{
+    if (ecq__name_is(&n, ":method")) snprintf(x->method, sizeof x->method, "%.*s", (int)v.len, v.ptr);
+    else if (ecq__name_is(&n, ":path")) snprintf(x->path, sizeof x->path, "%.*s", (int)v.len, v.ptr);
+    else if (ecq__name_is(&n, ":status")) x->status = atoi(v.ptr);
+    else if (ecq__name_is(&n, "grpc-status")) snprintf(x->grpc_status, sizeof x->grpc_status, "%.*s", (int)v.len, v.ptr);
+    else if (ecq__name_is(&n, "grpc-message")) snprintf(x->grpc_message, sizeof x->grpc_message, "%.*s", (int)v.len, v.ptr);
+    else if (ecq__name_is(&n, "content-type") && v.len >= 16 && !strncmp(v.ptr, "application/grpc", 16)) x->grpc = 1;
+    ecq__xside_add_head(s, n, v);
+}
+
+static void ecq__x_h2_item(void *user, const struct ecq_h2_item *it)
+{
+    struct ecq__xctx *k = user;
+    struct ecq__xconn *xc = k->c->x;
+    char text[1024];
+    if (it->kind == ECQ_H2_HEADER && ecq__name_is(&it->header.name, ":method")) xc->side[it->dir] = 1;
+    if (it->kind == ECQ_H2_HEADER && ecq__name_is(&it->header.name, ":status")) xc->side[it->dir] = 2;
+    if (!it->stream || it->kind == ECQ_H2_FRAME || it->kind == ECQ_H2_NOTE) return;
+    int req = xc->side[it->dir] ? xc->side[it->dir] == 1 : k->c->h2.client == it->dir;
+    struct ecq__exchange *x = ecq__x_find(xc, it->stream, it->kind == ECQ_H2_HEADER);
+    if (!x) return;
+    struct ecq__xside *s = req ? &x->req : &x->resp;
+    ecq__xside_start(s, k->ts);
+    if (it->kind == ECQ_H2_HEADER) {
+        ecq__x_field(x, s, it->header.name, it->header.value);
+    } else if (it->kind == ECQ_H2_DATA) {
+        s->bytes += it->data.len;
+        if (!x->grpc) ecq__xside_add_body(k->w, s, it->data.ptr, it->data.len);
+    } else if (it->kind == ECQ_H2_GRPC) {
+        if (!ecq_pb_text((const uint8_t *)it->data.ptr, it->data.len, text, sizeof text - 1)) snprintf(text, sizeof text, "(not protobuf)");
+        size_t n = strlen(text);
+        text[n++] = '\n';
+        ecq__xside_add_body(k->w, s, "message: ", 9);
+        ecq__xside_add_body(k->w, s, text, n);
+    } else if (it->kind == ECQ_H2_FRAME_END && it->type == ECQ_H2_RST_STREAM) {
+        x->reset = 1;
+        ecq__x_show(k->w, xc, x);
+    } else if (it->kind == ECQ_H2_FRAME_END && (it->type == ECQ_H2_DATA_FRAME || it->type == ECQ_H2_HEADERS) && it->flags & 1) {
+        s->done = 1;
+        if (!req) ecq__x_show(k->w, xc, x);
+    }
+}
+
+/* HTTP/1: a request opens an exchange; a response answers the oldest one unanswered */
+static struct ecq__exchange *ecq__x_h1_head(struct ecq__xctx *k, const struct ecq_h1_item *it)
+{
+    struct ecq__xconn *xc = k->c->x;
+    struct ecq__exchange *x = NULL;
+    const char *h = it->data.ptr, *end = h + it->data.len, *eol = memchr(h, '\n', it->data.len);
+    if (!it->response) {
+        x = ecq__x_find(xc, ++xc->h1_next, 1);
+        const char *sp = memchr(h, ' ', it->data.len), *sp2 = sp ? memchr(sp + 1, ' ', (size_t)(end - sp - 1)) : NULL;
+        snprintf(x->method, sizeof x->method, "%.*s", (int)it->method.len, it->method.ptr);
+        if (sp && sp2) snprintf(x->path, sizeof x->path, "%.*s", (int)(sp2 - sp - 1), sp + 1);
+    } else {
+        if (it->status >= 100 && it->status < 200 && it->status != 101) return NULL;
+        for (int i = 0; i < ECQ__WATCH_XS; i++)
+            if (xc->x[i].used && !xc->x[i].resp.started && (!x || xc->x[i].seq < x->seq)) x = &xc->x[i];
+        if (!x) x = ecq__x_find(xc, ++xc->h1_next, 1); /* attached after the request */
+        x->status = it->status;
+    }
+    struct ecq__xside *s = it->response ? &x->resp : &x->req;
+    ecq__xside_start(s, k->ts);
+    for (const char *l = eol ? eol + 1 : end, *e; l < end && (e = memchr(l, '\n', (size_t)(end - l))); l = e + 1) {
+        const char *colon = memchr(l, ':', (size_t)(e - l)), *v = colon ? colon + 1 : e, *ve = e;
+        while (v < ve && *v == ' ') v++;
+        while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ')) ve--;
+        if (colon) ecq__xside_add_head(s, (struct ecq_bytes){l, (size_t)(colon - l)}, (struct ecq_bytes){v, (size_t)(ve - v)});
+    }
+    return x;
+}
+
+static void ecq__x_h1_item(void *user, const struct ecq_h1_item *it)
+{
+    struct ecq__xctx *k = user;
+    struct ecq__xconn *xc = k->c->x;
+    if (it->kind == ECQ_H1_HEAD) {
+        struct ecq__exchange *x = ecq__x_h1_head(k, it);
+        xc->cur[it->dir] = x ? x->stream : 0;
+        return;
+    }
+    struct ecq__exchange *x = xc->cur[it->dir] ? ecq__x_find(xc, xc->cur[it->dir], 0) : NULL;
+    if (!x) return;
+    struct ecq__xside *s = it->response ? &x->resp : &x->req;
+    if (it->kind == ECQ_H1_BODY) ecq__xside_add_body(k->w, s, it->data.ptr, it->data.len);
+    if (it->kind != ECQ_H1_END) return;
+    s->bytes = it->body_len, s->done = 1;
+    xc->cur[it->dir] = 0;
+    if (it->response) ecq__x_show(k->w, xc, x);
+}
+
+/* watch --http: an event goes to its connection's reader, exchanges come out whole */
+static void ecq__watch_http(struct ecq__watch *w, const struct ecq_event *v)
+{
+    if ((w->f_pid >= 0 && v->pid != w->f_pid) ||
+        (w->f_pname && (v->pname.len != strlen(w->f_pname) || memcmp(v->pname.ptr, w->f_pname, v->pname.len))) ||
+        (w->f_port >= 0 && v->src_port != (uint32_t)w->f_port && v->dst_port != (uint32_t)w->f_port))
+        return;
+    struct ecq__wconn *c = ecq__watch_conn(w, v);
+    if (!c) return;
+    if (!c->x) {
+        if (!(c->x = calloc(1, sizeof *c->x))) return;
+        c->x->proto = v->type == ECQ_TYPE_HTTP2_REQUEST || v->type == ECQ_TYPE_HTTP2_RESPONSE ? 2 : 1;
+        ecq_h1_init(&c->x->h1);
+        c->x->pid = v->pid;
+        ecq__safe(c->x->pname, sizeof c->x->pname, v->pname.ptr, v->pname.len);
+        ecq__safe(c->x->uuid, sizeof c->x->uuid, v->uuid.ptr, v->uuid.len);
+    }
+    struct ecq__xconn *xc = c->x;
+    int req = v->type == ECQ_TYPE_HTTP1_REQUEST || v->type == ECQ_TYPE_HTTP2_REQUEST;
+    if (!*xc->client && (req || v->type == ECQ_TYPE_HTTP1_RESPONSE || v->type == ECQ_TYPE_HTTP2_RESPONSE)) {
+        char sip[64], dip[64];
+        ecq__safe(sip, sizeof sip, v->src_ip.ptr, v->src_ip.len);
+        ecq__safe(dip, sizeof dip, v->dst_ip.ptr, v->dst_ip.len);
+        snprintf(req ? xc->client : xc->server, sizeof xc->client, "%s:%u", sip, v->src_port);
+        snprintf(req ? xc->server : xc->client, sizeof xc->client, "%s:%u", dip, v->dst_port);
+    }
+    struct ecq__xctx k = {w, c, v, v->timestamp};
+    int dir = v->src_port == c->port0 ? 0 : 1;
+    if (xc->proto == 2) ecq_h2_feed(&c->h2, dir, v->payload.ptr, v->payload.len, ecq__x_h2_item, &k);
+    else ecq_h1_feed(&xc->h1, dir, v->payload.ptr, v->payload.len, ecq__x_h1_item, &k);
+}
+
+static void ecq__wconn_free(struct ecq__wconn *c)
+{
+    ecq_h2_free(&c->h2);
+    if (c->x) {
+        for (int i = 0; i < ECQ__WATCH_XS; i++) ecq__x_free(&c->x->x[i]);
+        ecq_h1_free(&c->x->h1);
+        free(c->x);
+    }
+    memset(c, 0, sizeof *c);
 }
 
 /* an event for a terminal: one line (--compact), or a header line and the payload as
@@ -7276,6 +7600,7 @@ static void ecq__watch_entry(struct ecq__watch *w, const uint8_t *msg, size_t le
     case ECQ_PAYLOAD_HEARTBEAT: w->beats++, ecq__watch_beat(w, &e, stdout); return;
     case ECQ_PAYLOAD_EVENT:
         w->events++;
+        if (w->http) return ecq__watch_http(w, &e.event);
         if (!w->json && !w->hex && !w->compact) { /* HTTP/2 decoded: every event of the connection feeds its reader */
             int want = ecq__watch_wanted(w, &e.event);
             if (ecq__watch_h2(w, &e.event, want ? stdout : NULL) || !want) return;
@@ -7397,7 +7722,7 @@ out:
 static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const char **url, int *reconnect)
 {
     enum { O_JSON = 1, O_COMPACT, O_HEX, O_MAXP, O_NOCOLOR, O_PID, O_PNAME, O_PORT, O_TYPE, O_RECONNECT, O_TOKEN, O_VERBOSE,
-           O_TOKENFILE, O_MAXMSG, O_IDLE, O_PCAPNG };
+           O_TOKENFILE, O_MAXMSG, O_IDLE, O_PCAPNG, O_HTTP, O_STATUS, O_METHOD, O_PATHSUB };
     static const struct option lo[] = {
         {"json", no_argument, 0, O_JSON}, {"compact", no_argument, 0, O_COMPACT}, {"hex", no_argument, 0, O_HEX},
         {"max-payload", required_argument, 0, O_MAXP}, {"no-color", no_argument, 0, O_NOCOLOR},
@@ -7406,7 +7731,10 @@ static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const ch
         {"reconnect", no_argument, 0, O_RECONNECT}, {"token", required_argument, 0, O_TOKEN},
         {"verbose", no_argument, 0, O_VERBOSE}, {"token-file", required_argument, 0, O_TOKENFILE},
         {"max-message", required_argument, 0, O_MAXMSG}, {"idle-timeout", required_argument, 0, O_IDLE},
-        {"pcapng", required_argument, 0, O_PCAPNG}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"pcapng", required_argument, 0, O_PCAPNG},
+        {"http", no_argument, 0, O_HTTP}, {"status", required_argument, 0, O_STATUS},
+        {"method", required_argument, 0, O_METHOD}, {"path", required_argument, 0, O_PATHSUB},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static const char *const types[] = {"unknown", "request", "h2-request", "response", "h2-response"};
     static char token_buf[4098];
     const char *env = getenv("ECAPTUREQ_TOKEN"); /* not on the command line: /proc/PID/cmdline is public */
@@ -7435,13 +7763,19 @@ static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const ch
         case O_IDLE: w->idle_sec = (int)ecq__num("--idle-timeout", optarg, 0, 86400); break;
         case O_PCAPNG: w->pcap.path = optarg; break;
         case 'v': case O_VERBOSE: w->verbose = 1; break;
+        case O_HTTP: w->http = 1; break;
+        case O_STATUS: w->f_status = (int)ecq__num("--status", optarg, 100, 999); break;
+        case O_METHOD: w->f_method = optarg; break;
+        case O_PATHSUB: w->f_path = optarg; break;
         case 'h':
             puts("usage: ecaptureq watch [URL] [--json|--compact] [--hex] [--max-payload N] [--no-color] [--verbose]\n"
                  "                       [--pid N] [--pname NAME] [--port N] [--type request|response|h2-request|"
                  "h2-response|unknown|0-4]\n                       [--reconnect] [--token T | --token-file PATH]"
                  " [--max-message BYTES (16 MiB)]\n                       [--idle-timeout SECONDS (35; 0 off)]"
                  "  (or the token in $ECAPTUREQ_TOKEN)\n                       [--pcapng FILE|-]  events as synthetic TCP"
-                 " for Wireshark (-: stdout, e.g. | wireshark -k -i -)");
+                 " for Wireshark (-: stdout, e.g. | wireshark -k -i -)\n"
+                 "                       [--http [--status N] [--method M] [--path SUBSTRING]]  one block (or JSON"
+                 " object) per HTTP exchange");
             return 0;
         default: exit(2);
         }
@@ -7459,7 +7793,7 @@ static int ecq__watch_args(int argc, char **argv, struct ecq__watch *w, const ch
 
 static int ecq__cmd_watch(int argc, char **argv)
 {
-    struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1,
+    struct ecq__watch w = {.max_payload = 1024, .f_pid = -1, .f_port = -1, .f_type = -1, .f_status = -1,
                            .max_message = 16u << 20, .idle_sec = 35};
     const char *url = ECQ_DEFAULT_URL, *why;
     int reconnect = 0, stop = 0, rc = ecq__watch_args(argc, argv, &w, &url, &reconnect);
@@ -7509,7 +7843,7 @@ static int ecq__cmd_watch(int argc, char **argv)
                     " undecodable), %" PRIu64 " bytes in %.1f s, %.1f events/s\n", w.msgs, w.events, w.logs, w.beats,
             w.bad, w.bytes, secs, secs > 0 ? (double)w.events / secs : 0.0);
     for (int i = 0; w.conns && i < ECQ__WATCH_CONNS; i++)
-        if (w.conns[i].stamp) ecq_h2_free(&w.conns[i].h2);
+        if (w.conns[i].stamp) ecq__wconn_free(&w.conns[i]);
     free(w.conns);
     close(sp.fd);
     if (w.pcap.path && ecq__pcap_out_close(&w.pcap, "watch --pcapng")) return 1;

@@ -5,11 +5,13 @@
  *   h2_b  gRPC: a request message split over two DATA frames, the reply, trailers
  *   h2_c  attached mid-connection: the server's HEADERS refer to a table entry made
  *         before (unknown), then a literal (decoded)
+ *   h1_d  HTTP/1.1 pipelined requests, a chunked response, a gzip one
  * Prints "ready PORT", waits for K clients (argument, default 1), sends, closes. */
 #include "../ecaptureq.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static struct ecq_server *srv;
 static int64_t ts = 1700000000000000000;
@@ -88,6 +90,29 @@ static void conversation_c(void)
     send_event("h2_c", 0, b, n, ECQ_TYPE_HTTP2_RESPONSE);
 }
 
+/* HTTP/1.1: two requests pipelined in one write; a chunked response in pieces, then a
+ * gzip one (Content-Length) */
+static void conversation_d(void)
+{
+    static const char reqs[] = "GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\n\r\n";
+    static const char r1[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst \r\n";
+    static const char r1b[] = "5\r\nreply\r\n0\r\n\r\n";
+    uint8_t z[256], msg[512];
+    char text[] = "second reply, gzip-compressed on the wire, inflated by watch";
+    z_stream s = {0};
+    deflateInit2(&s, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    s.next_in = (Bytef *)text, s.avail_in = (uInt)strlen(text), s.next_out = z, s.avail_out = sizeof z;
+    deflate(&s, Z_FINISH);
+    size_t zn = sizeof z - s.avail_out;
+    deflateEnd(&s);
+    int hn = snprintf((char *)msg, sizeof msg, "HTTP/1.1 404 Not Found\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", zn);
+    memcpy(msg + hn, z, zn);
+    send_event("h1_d", 1, (const uint8_t *)reqs, strlen(reqs), ECQ_TYPE_HTTP1_REQUEST);
+    send_event("h1_d", 0, (const uint8_t *)r1, strlen(r1), ECQ_TYPE_HTTP1_RESPONSE);
+    send_event("h1_d", 0, (const uint8_t *)r1b, strlen(r1b), ECQ_TYPE_UNKNOWN);
+    send_event("h1_d", 0, msg, (size_t)hn + zn, ECQ_TYPE_HTTP1_RESPONSE);
+}
+
 int main(int argc, char **argv)
 {
     struct ecq_config cfg;
@@ -105,6 +130,7 @@ int main(int argc, char **argv)
     conversation_a();
     conversation_b();
     conversation_c();
+    conversation_d();
     while (ecq_server_backlog(srv) > 0) ecq_server_poll(srv, NULL, 0, 50);
     ecq_server_close(srv, 1000);
     return 0;

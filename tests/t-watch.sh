@@ -209,7 +209,7 @@ check "watch --pcapng into a directory that does not exist: exit 1, one line" \
   bash -c "test $rc = 1 && test \$(wc -l <$OUT/w-pcap-bad.err) = 1 && grep -q 'No such file' $OUT/w-pcap-bad.err"
 
 section "watch decodes HTTP/2 (issue 21): frames, HPACK, gRPC, mid-connection; --hex keeps bytes"
-cc -O1 -g -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/h2_stream" tests/h2_stream.c ecaptureq.c
+cc -O1 -g -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/h2_stream" tests/h2_stream.c ecaptureq.c -lz
 start_ready h2s "$BIN/h2_stream" 2 && {
   ./ecaptureq watch ws://127.0.0.1:$HPORT/ --hex >"$OUT/w-h2-hex.txt" 2>/dev/null &
   W2=$!
@@ -228,4 +228,35 @@ start_ready h2s "$BIN/h2_stream" 2 && {
     bash -c "grep -q '?: ?  (unknown: table entry 62 was sent before watch attached)' $W && grep -q '^    x-after: attach' $W"
   check "watch --hex keeps the raw bytes (the preface in hex)" \
     bash -c "grep -q '^  00000000  50 52 49 20 2a 20 48 54  54 50 2f 32 2e 30 0d 0a' $OUT/w-h2-hex.txt && ! grep -q ':authority' $OUT/w-h2-hex.txt"
+}
+
+section "watch --http: one block per exchange (HTTP/2, gRPC, HTTP/1.1 pipelined, chunked, gzip); --json; --status/--method/--path"
+start_ready h2x "$BIN/h2_stream" 4 && {
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ --http --json >"$OUT/w-http.json" 2>/dev/null &
+  WJ=$!
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ --http --status 404 >"$OUT/w-http-404.txt" 2>/dev/null &
+  WS=$!
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ --http --method post --path Echo --json >"$OUT/w-http-post.json" 2>/dev/null &
+  WP=$!
+  ./ecaptureq watch ws://127.0.0.1:$HPORT/ --http >"$OUT/w-http.txt" 2>/dev/null
+  wait $WJ $WS $WP
+  X="$OUT/w-http.txt"
+  check "watch --http: GET / -> 200 over HTTP/2 with both header lists and the body" \
+    bash -c "grep -A9 'HTTP/2 stream 1 h2_a' $X | tr '\n' '|' | grep -q '^[^|]*|GET / -> 200 .*|  > :authority: www.example.com|  < :status: 200|  < content-type: text/plain|  <|  < hello from h2|'"
+  check "watch --http: gRPC: the method from :path, grpc-status, both messages as protobuf text" \
+    bash -c "grep -q '^POST /echo.Echo/Say -> 200  grpc-status 0 ' $X && test \$(grep -c '  [<>] message: 1: \"hello\" 2: 150 3 {1: 7}' $X) = 2"
+  check "watch --http: HTTP/1.1 pipelined requests answered in order, a chunked body joined, a gzip body inflated" \
+    bash -c "grep -A5 '^GET /one -> 200 ' $X | grep -q '  < first reply' && grep -A6 '^GET /two -> 404 ' $X | grep -q '  < second reply, gzip-compressed on the wire, inflated by watch'"
+  check "watch --http --json: one object per exchange (4), fields as in the text" $PY - "$OUT/w-http.json" <<'PYEOF'
+import json, sys
+x = [d for d in map(json.loads, open(sys.argv[1])) if d["kind"] == "exchange"]
+ok = [(d["protocol"], d["method"], d["path"], d["status"]) for d in x] == [
+    ("HTTP/2", "GET", "/", 200), ("HTTP/2", "POST", "/echo.Echo/Say", 200), ("HTTP/1.1", "GET", "/one", 200), ("HTTP/1.1", "GET", "/two", 404)]
+ok = ok and x[0]["response_body"] == "hello from h2\n" and [":authority", "www.example.com"] in x[0]["request_headers"]
+ok = ok and x[1]["grpc_status"] == 0 and x[3]["response_body"].startswith("second reply") and x[3]["response_bytes"] > 0
+sys.exit(0 if ok else 1)
+PYEOF
+  check "watch --http --status 404: only that exchange" bash -c "grep -c '^[A-Z]* /.* -> [0-9]*  ' $OUT/w-http-404.txt | grep -qx 1 && grep -q '^GET /two -> 404' $OUT/w-http-404.txt"
+  check "watch --http --method post --path Echo: only the gRPC call" \
+    bash -c "test \$(grep -c '\"kind\":\"exchange\"' $OUT/w-http-post.json) = 1 && grep -q '\"path\":\"/echo.Echo/Say\"' $OUT/w-http-post.json"
 }
