@@ -129,11 +129,15 @@ for ((i = 0; i < 100 && !NGP; i++)); do # nghttpd binds port 0 but does not prin
 done
 ./ecaptureq watch ws://127.0.0.1:$AGENT/ --pname curl --max-payload 4096 >"$OUT/h2-watch.txt" 2>&1 &
 H2W=$!
+./ecaptureq watch ws://127.0.0.1:$AGENT/ --http --json --pname curl >"$OUT/h2-http.json" 2>&1 &
+H2X=$!
 wait_log "$OUT/h2-watch.txt" "^\[log\]" 5
+wait_log "$OUT/h2-http.json" "run_log" 5
 consume h2 $AGENT 30
 client P_H2 curl -sk --http2 --max-time 10 -o "$OUT/h2.out" "https://127.0.0.1:$NGP/index.html"
+client P_H1X curl -sk --http1.1 --max-time 10 -o /dev/null "https://[::1]:$P6/h1x"
 settle
-kill -INT $H2W; wait $H2W 2>/dev/null
+kill -INT $H2W $H2X; wait $H2W $H2X 2>/dev/null
 check "curl --http2 gets the page from nghttpd (port $NGP)" grep -q "hello h2" "$OUT/h2.out"
 check "HTTP/2: curl's and nghttpd's frames are typed 2 from the client (its HEADERS too), 4 from the server" \
   $PY - "$OUT/h2.json" $P_H2 $NGH $NGP <<'PYEOF'
@@ -163,6 +167,18 @@ W="$OUT/h2-watch.txt"
 check "watch shows curl's real HTTP/2 exchange decoded: its request's header list, the response's :status, the page as DATA" \
   bash -c "grep -q '^  connection preface (the client)' $W && grep -q '^    :method: GET' $W && grep -q '^    :path: /index.html' $W &&
            grep -q '^    :status: 200' $W && grep -A1 '^  DATA stream 1' $W | grep -q '^    hello h2'"
+check "watch --http on real traffic: curl --http2's GET /index.html -> 200 with the page, its HTTP/1.1 GET /h1x -> 200" \
+  $PY - "$OUT/h2-http.json" $P_H2 $P_H1X <<'PYEOF'
+import json, sys
+x = [d for d in map(json.loads, open(sys.argv[1])) if d["kind"] == "exchange"]
+for d in x:
+    print("#", d["pid"], d["protocol"], d["method"], d["path"], d["status"], d["latency_ms"], "ms", d["response_bytes"], "B")
+h2 = [d for d in x if d["pid"] == int(sys.argv[2]) and d["protocol"] == "HTTP/2" and d["path"] == "/index.html"]
+h1 = [d for d in x if d["pid"] == int(sys.argv[3]) and d["protocol"] == "HTTP/1.1" and d["path"] == "/h1x"]
+ok = h2 and h2[0]["status"] == 200 and h2[0]["response_body"] == "hello h2\n" and h2[0]["method"] == "GET"
+ok = ok and h1 and h1[0]["status"] == 200 and h1[0]["response_body"] == "hello /h1x\n" and h1[0]["latency_ms"] is not None
+sys.exit(0 if ok else 1)
+PYEOF
 kill $NGH 2>/dev/null; wait $NGH 2>/dev/null
 
 check "the agent still runs and reports no losses" bash -c "kill -0 $TLS_PID && ! grep -q 'capture lost' $OUT/tls.log"
