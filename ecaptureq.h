@@ -259,8 +259,11 @@ int ecq_pcapng_close(struct ecq_pcapng *p);
 /* Bounds of one HPACK decoder (one direction of a connection): */
 #define ECQ_HPACK_MAX_TABLE 65536   /* dynamic table size kept (RFC 7541 §4.1 sizes); the
                                      * table's bytes take at most twice this, its entry
-                                     * list 16 bytes per 32 of it */
-#define ECQ_HPACK_MAX_STRING 65536  /* bytes of one decoded Huffman string shown (ECQ_HDR_CUT) */
+                                     * list 20 bytes per 32 of it */
+#define ECQ_HPACK_MAX_STRING 65536  /* bytes of one decoded Huffman string shown (ECQ_HDR_CUT);
+                                     * a scratch buffer holds at most two */
+/* So one decoder holds at most about 300 KiB, grown as a peer's headers need it (a few
+ * KiB for a usual 4 KiB table). */
 
 /* One decoded header field. name and value are valid until the next call on the
  * decoder; they are not NUL-terminated. */
@@ -332,6 +335,9 @@ long ecq_hpack_huffman_decode(const uint8_t *in, size_t len, uint8_t *out, size_
 #define ECQ_H2_MAX_STREAMS 64           /* streams followed at once; the oldest gives way */
 #define ECQ_GRPC_MAX_MESSAGE 16384      /* bytes of one gRPC message kept for display, per
                                          * stream and direction */
+/* With its two HPACK decoders, a connection's reader holds at most about 3.3 MiB (2 x
+ * 300 KiB of HPACK, 2 x 320 KiB of frame and block, 64 x 2 x 16 KiB of gRPC), each
+ * part allocated when first needed. */
 
 enum ecq_h2_kind {
     ECQ_H2_PREFACE = 1,     /* the client's connection preface */
