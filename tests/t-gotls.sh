@@ -135,12 +135,21 @@ ok = rd and wr and rd[0]["type"] == 1 and wr[0]["type"] == 3
 ok = ok and rd[0]["src_port"] == wr[0]["dst_port"] and rd[0]["dst_port"] == wr[0]["src_port"] and rd[0]["src_ip"] == "127.0.0.1"
 sys.exit(0 if ok else 1)
 PYEOF
-  check "$build: HTTP/2 (ALPN h2): the client preface is typed 2, the server's frames 4" $PY - "$J" $P_H2 <<'PYEOF'
+  check "$build: HTTP/2 (ALPN h2): every frame typed by its sender, 2 from the client, 4 from the server, on both ends (lone 9-byte frame header reads too)" \
+    $PY - "$J" $P_H2 $GS $GP <<'PYEOF'
 import base64, json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
-mine = [e for e in ev if e["pid"] == int(sys.argv[2])]
-pre = [e for e in mine if base64.b64decode(e["payload_b64"]).startswith(b"PRI * HTTP/2.0")]
-sys.exit(0 if pre and pre[0]["type"] == 2 and any(e["type"] == 4 for e in mine) else 1)
+client, server, port = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+data = lambda e: base64.b64decode(e["payload_b64"])
+mine = [e for e in ev if e["pid"] == client]
+pre = [e for e in mine if data(e).startswith(b"PRI * HTTP/2.0")]
+srv_pre = [e for e in ev if e["pid"] == server and data(e).startswith(b"PRI * HTTP/2.0")]
+conn = [e for e in ev if srv_pre and e["uuid"] == srv_pre[0]["uuid"]] + [e for e in mine if pre and e["uuid"] == pre[0]["uuid"]]
+up = {e["type"] for e in conn if e["dst_port"] == port and e["type"]}
+down = {e["type"] for e in conn if e["src_port"] == port and e["type"]}
+lone = [e["type"] for e in conn if e["pid"] == server and e["dst_port"] == port and e["length"] == 9 and data(e)[3] <= 9]
+print("# client->server types", up, "server->client", down, "lone 9-byte reads by the server", len(lone), set(lone))
+sys.exit(0 if pre and srv_pre and up == {2} and down == {4} and set(lone) <= {2} else 1)
 PYEOF
   check "$build: a 1 MiB request body arrives complete and byte-exact, in order, on one uuid" \
     $PY tests/check_capture.py "$J" gobody $P_POST $GP 1048576 7
