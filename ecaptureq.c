@@ -3415,6 +3415,8 @@ static void ecq__h2_headers(const struct ecq__h2_out *o, struct ecq__h2_dir *d)
     if (d->type == ECQ_H2_CONTINUATION) {
         if (!d->in_block || d->stream != d->block_stream) {
             ecq__h2_note(o, d, "CONTINUATION outside a header block");
+            if (d->in_block) ecq_hpack_forget(&d->hpack); /* the block's rest is lost */
+            d->in_block = 0;
             return;
         }
     } else {
