@@ -7506,8 +7506,9 @@ static void ecq__watch_http(struct ecq__watch *w, const struct ecq_event *v)
         char sip[64], dip[64];
         ecq__safe(sip, sizeof sip, v->src_ip.ptr, v->src_ip.len);
         ecq__safe(dip, sizeof dip, v->dst_ip.ptr, v->dst_ip.len);
-        snprintf(req ? xc->client : xc->server, sizeof xc->client, "%s:%u", sip, v->src_port);
-        snprintf(req ? xc->server : xc->client, sizeof xc->client, "%s:%u", dip, v->dst_port);
+        int six = strchr(sip, ':') != NULL; /* [::1]:443 */
+        snprintf(req ? xc->client : xc->server, sizeof xc->client, "%s%s%s:%u", six ? "[" : "", sip, six ? "]" : "", v->src_port);
+        snprintf(req ? xc->server : xc->client, sizeof xc->client, "%s%s%s:%u", six ? "[" : "", dip, six ? "]" : "", v->dst_port);
     }
     struct ecq__xctx k = {w, c, v, v->timestamp};
     int dir = v->src_port == c->port0 ? 0 : 1;

@@ -129,15 +129,18 @@ for ((i = 0; i < 100 && !NGP; i++)); do # nghttpd binds port 0 but does not prin
 done
 ./ecaptureq watch ws://127.0.0.1:$AGENT/ --pname curl --max-payload 4096 >"$OUT/h2-watch.txt" 2>&1 &
 H2W=$!
-./ecaptureq watch ws://127.0.0.1:$AGENT/ --http --json --pname curl >"$OUT/h2-http.json" 2>&1 &
+./ecaptureq watch ws://127.0.0.1:$AGENT/ --http --json --pname curl >"$OUT/h2-http.json" 2>"$OUT/h2-http.err" &
 H2X=$!
+./ecaptureq watch ws://127.0.0.1:$AGENT/ --http --pname curl >"$OUT/h2-http.txt" 2>&1 &
+H2T=$!
+wait_log "$OUT/h2-http.txt" "^\[log\]" 5
 wait_log "$OUT/h2-watch.txt" "^\[log\]" 5
 wait_log "$OUT/h2-http.json" "run_log" 5
 consume h2 $AGENT 30
 client P_H2 curl -sk --http2 --max-time 10 -o "$OUT/h2.out" "https://127.0.0.1:$NGP/index.html"
 client P_H1X curl -sk --http1.1 --max-time 10 -o /dev/null "https://[::1]:$P6/h1x"
 settle
-kill -INT $H2W $H2X; wait $H2W $H2X 2>/dev/null
+kill -INT $H2W $H2X $H2T; wait $H2W $H2X $H2T 2>/dev/null
 check "curl --http2 gets the page from nghttpd (port $NGP)" grep -q "hello h2" "$OUT/h2.out"
 check "HTTP/2: curl's and nghttpd's frames are typed 2 from the client (its HEADERS too), 4 from the server" \
   $PY - "$OUT/h2.json" $P_H2 $NGH $NGP <<'PYEOF'
@@ -170,15 +173,18 @@ check "watch shows curl's real HTTP/2 exchange decoded: its request's header lis
 check "watch --http on real traffic: curl --http2's GET /index.html -> 200 with the page, its HTTP/1.1 GET /h1x -> 200" \
   $PY - "$OUT/h2-http.json" $P_H2 $P_H1X <<'PYEOF'
 import json, sys
-x = [d for d in map(json.loads, open(sys.argv[1])) if d["kind"] == "exchange"]
+x = [d for d in map(json.loads, (l for l in open(sys.argv[1]) if l.startswith("{"))) if d["kind"] == "exchange"]
 for d in x:
     print("#", d["pid"], d["protocol"], d["method"], d["path"], d["status"], d["latency_ms"], "ms", d["response_bytes"], "B")
 h2 = [d for d in x if d["pid"] == int(sys.argv[2]) and d["protocol"] == "HTTP/2" and d["path"] == "/index.html"]
 h1 = [d for d in x if d["pid"] == int(sys.argv[3]) and d["protocol"] == "HTTP/1.1" and d["path"] == "/h1x"]
 ok = h2 and h2[0]["status"] == 200 and h2[0]["response_body"] == "hello h2\n" and h2[0]["method"] == "GET"
 ok = ok and h1 and h1[0]["status"] == 200 and h1[0]["response_body"] == "hello /h1x\n" and h1[0]["latency_ms"] is not None
+ok = ok and h1[0]["client"].startswith("[::1]:") and h1[0]["server"].startswith("[::1]:")
 sys.exit(0 if ok else 1)
 PYEOF
+check "watch --http (text) on the same traffic: a block per exchange" \
+  bash -c "grep -q '^GET /index.html -> 200 ' $OUT/h2-http.txt && grep -q '^GET /h1x -> 200 ' $OUT/h2-http.txt && grep -q '^  < hello h2' $OUT/h2-http.txt"
 kill $NGH 2>/dev/null; wait $NGH 2>/dev/null
 
 check "the agent still runs and reports no losses" bash -c "kill -0 $TLS_PID && ! grep -q 'capture lost' $OUT/tls.log"
