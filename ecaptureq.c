@@ -4078,6 +4078,7 @@ static const char ecq__x86_map2[256 + 1] =
     "mmBmBBBm........" "mmmmmmmmmmmmmmmm" "mmmmmmmmmmmmmmmm" "mmmmmmmmmmmmmmmm";
 
 #define ECQ__X86_MAX_INSN 15
+#define ECQ__GO_CANDIDATES 16       /* pclntab headers tried in a file with no sections */
 
 /* bytes taken by a ModRM byte at p[0] and what it implies (SIB, displacement) */
 static int ecq__x86_modrm_len(const uint8_t *p, size_t avail)
@@ -4336,19 +4337,69 @@ struct ecq__pclntab {
     int ent, v118;              /* bytes per functab entry; Go 1.18 or later */
 };
 
-/* 0, -1 if the file has no usable pclntab, ECQ_ELF_OVER_BOUNDS if it is too long */
-static int ecq__go_pclntab(const struct ecq__elf *e, struct ecq__pclntab *g)
+/* A walk over the file part of every non-executable PT_LOAD segment (read-only data,
+ * relro, data; with write only the writable ones) looking for a magic at an aligned
+ * address, for files whose section headers are gone (sstrip, packers). Every walk of
+ * one lookup draws on one budget: together they look at most ECQ_ELF_MAX_GO_SCAN bytes. */
+struct ecq__scan {
+    unsigned seg;
+    int write;
+    uint64_t at;                /* offset into the segment */
+    uint64_t *left;             /* bytes the lookup may still look at */
+};
+
+/* The next match at or after the walk's place: its bytes, with its address in *va and
+ * the bytes from it to the end of its segment's file part in *room; NULL at the end. */
+static const uint8_t *ecq__elf_scan_next(const struct ecq__elf *e, struct ecq__scan *s, const char *magic,
+                                         size_t mlen, uint64_t align, uint64_t *va, uint64_t *room)
 {
-    const uint8_t *sh = ecq__elf_section(e, ".gopclntab"), *t;
+    for (; s->seg < e->phnum; s->seg++, s->at = 0) {
+        const uint8_t *ph = e->p + e->phoff + (uint64_t)s->seg * 56;
+        uint64_t off = ecq__le(ph + 8, 8), vaddr = ecq__le(ph + 16, 8), filesz = ecq__le(ph + 32, 8);
+        uint64_t flags = ecq__le(ph + 4, 4);
+        if (ecq__le(ph, 4) != 1 || (flags & 1) || (s->write && !(flags & 2)) || !ecq__elf_at(e, off, filesz))
+            continue;
+        if (s->at == 0) s->at = (align - vaddr % align) % align;
+        for (; s->at + mlen <= filesz; s->at += align) {
+            if (*s->left < align) return NULL;
+            *s->left -= align;
+            const uint8_t *c = e->p + off + s->at;
+            if (c[0] != (uint8_t)magic[0] || memcmp(c, magic, mlen) != 0) continue;
+            *va = vaddr + s->at, *room = filesz - s->at;
+            s->at += align;
+            return e->p + off + s->at - align;
+        }
+    }
+    return NULL;
+}
+
+/* Go's runtime.firstmoduledata for a pclntab at va, found in the writable data: its
+ * first words are pcHeader (= va) and funcnametab.ptr (= va + nameoff), and word 22 is
+ * text (the layout of Go 1.16 to 1.27), which replaces pclntab's textStart from Go 1.26
+ * on. 0 with *text, or -1 if no module points at va. */
+static int ecq__go_moduledata(const struct ecq__elf *e, uint64_t va, uint64_t nameoff, uint64_t *left,
+                              uint64_t *text)
+{
+    uint8_t want[16];
+    uint64_t at, room;
+    const uint8_t *m;
+    for (int i = 0; i < 8; i++) want[i] = (uint8_t)(va >> 8 * i), want[8 + i] = (uint8_t)((va + nameoff) >> 8 * i);
+    struct ecq__scan s = {.write = 1, .left = left};
+    while ((m = ecq__elf_scan_next(e, &s, (const char *)want, sizeof want, 8, &at, &room)) != NULL)
+        if (room >= 23 * 8) return *text = ecq__le(m + 22 * 8, 8), 0;
+    return -1;
+}
+
+/* The header of a pclntab of len bytes at t: 0, -1 if it is not one, ECQ_ELF_OVER_BOUNDS */
+static int ecq__go_pclntab_parse(const struct ecq__elf *e, const uint8_t *t, uint64_t len, struct ecq__pclntab *g)
+{
     memset(g, 0, sizeof *g);
-    if (!sh) return -1;
-    g->len = ecq__le(sh + 32, 8);
-    if (!(t = ecq__elf_at(e, ecq__le(sh + 24, 8), g->len)) || g->len < 72 || t[4] || t[5] || t[7] != 8) return -1;
+    if (len < 72 || t[4] || t[5] || t[7] != 8) return -1;
     uint32_t magic = (uint32_t)ecq__le(t, 4);
     g->v118 = magic == 0xfffffff0 || magic == 0xfffffff1;
     if (!g->v118 && magic != 0xfffffffa) return -1;
     uint64_t hdr = g->v118 ? 32 : 24;
-    g->t = t, g->nfunc = ecq__le(t + 8, 8), g->ent = g->v118 ? 8 : 16;
+    g->t = t, g->len = len, g->nfunc = ecq__le(t + 8, 8), g->ent = g->v118 ? 8 : 16;
     if (g->v118 && !(g->text = ecq__le(t + 24, 8))) { /* position-independent: filled in at run time */
         const uint8_t *ts = ecq__elf_section(e, ".text");
         g->text = ts ? ecq__le(ts + 16, 8) : 0;
@@ -4358,6 +4409,43 @@ static int ecq__go_pclntab(const struct ecq__elf *e, struct ecq__pclntab *g)
         return -1; /* nfunc + 1 entries must fit */
     g->ftab = t + g->pcln;
     return g->nfunc > ECQ_ELF_MAX_GO_FUNCS ? ECQ_ELF_OVER_BOUNDS : 0;
+}
+
+/* Where pclntab is: its section, .gopclntab or, in a PIE built by Go 1.19 to 1.25 (whose
+ * linker put it among the data relocated at load), .data.rel.ro.gopclntab. A file with
+ * no section headers at all is searched for the layout's magic in its data; a candidate
+ * counts when its header parses and runtime.firstmoduledata points at it (a table of
+ * strings that merely starts like one has no module pointing at it; from Go 1.26 on the
+ * module also gives the text address pclntab no longer holds). At most
+ * ECQ__GO_CANDIDATES candidates are tried, all the walks within one budget.
+ * 0, -1 if the file has no usable pclntab, ECQ_ELF_OVER_BOUNDS if it is too long */
+static int ecq__go_pclntab(const struct ecq__elf *e, struct ecq__pclntab *g)
+{
+    static const char *const magics[] = {"\xf1\xff\xff\xff", "\xf0\xff\xff\xff", "\xfa\xff\xff\xff"};
+    const uint8_t *sh = ecq__elf_section(e, ".gopclntab"), *t;
+    memset(g, 0, sizeof *g);
+    if (sh || (sh = ecq__elf_section(e, ".data.rel.ro.gopclntab"))) {
+        uint64_t len = ecq__le(sh + 32, 8);
+        return (t = ecq__elf_at(e, ecq__le(sh + 24, 8), len)) ? ecq__go_pclntab_parse(e, t, len, g) : -1;
+    }
+    if (e->shnum && e->shstr) return -1; /* sections named, none of them Go's */
+    int tries = 0;
+    uint64_t left = ECQ_ELF_MAX_GO_SCAN;
+    for (size_t m = 0; m < ECQ__ARRAY_LEN(magics); m++) {
+        struct ecq__scan s = {.left = &left};
+        uint64_t va, room;
+        while ((t = ecq__elf_scan_next(e, &s, magics[m], 4, 8, &va, &room)) != NULL) {
+            uint64_t text;
+            int rc = ecq__go_pclntab_parse(e, t, room, g);
+            if (rc == -1) continue;
+            if (++tries > ECQ__GO_CANDIDATES) break;
+            if (ecq__go_moduledata(e, va, g->nameoff, &left, &text) < 0) continue;
+            if (g->v118 && !g->text) g->text = text;
+            return g->v118 && !g->text ? -1 : rc;
+        }
+    }
+    memset(g, 0, sizeof *g);
+    return -1;
 }
 
 static int ecq__go_find(const struct ecq__pclntab *g, const char *name, uint64_t *addr, uint64_t *size)
@@ -4435,16 +4523,24 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
 {
     static const char magic[] = "\xff Go buildinf:";
     struct ecq__elf e;
-    const uint8_t *sh, *b;
+    const uint8_t *sh, *b = NULL;
+    uint64_t at, room = 0;
     if (cap) out[0] = 0;
-    if (!cap || ecq__elf_open(&e, elf, len) < 0 || !(sh = ecq__elf_section(&e, ".go.buildinfo"))) return -1;
-    if (!(b = ecq__elf_at(&e, ecq__le(sh + 24, 8), 32)) || memcmp(b, magic, 14) != 0) return -1;
+    if (!cap || ecq__elf_open(&e, elf, len) < 0) return -1;
+    if ((sh = ecq__elf_section(&e, ".go.buildinfo")) != NULL) {
+        at = ecq__le(sh + 24, 8), room = at < e.n ? e.n - at : 0;
+        b = ecq__elf_at(&e, at, 32);
+    } else if (!e.shnum || !e.shstr) { /* no section headers left: its magic, 16-byte aligned */
+        uint64_t left = ECQ_ELF_MAX_GO_SCAN;
+        struct ecq__scan s = {.left = &left};
+        b = ecq__elf_scan_next(&e, &s, magic, 14, 16, &at, &room);
+    }
+    if (!b || room < 32 || memcmp(b, magic, 14) != 0) return -1;
     if (b[15] & 2) { /* Go 1.18 and later: the version inline, length-prefixed */
         uint64_t n = 0;
         int shift = 0;
         size_t i = 32;
-        uint64_t at = ecq__le(sh + 24, 8), room = at < e.n ? e.n - at : 0;
-        const uint8_t *v = room >= 42 ? e.p + at : NULL;
+        const uint8_t *v = room >= 42 ? b : NULL;
         for (; v && i < 42; i++, shift += 7) {
             n |= (uint64_t)(v[i] & 0x7F) << shift;
             if (!(v[i] & 0x80)) break;
@@ -4827,6 +4923,7 @@ static int ecq__plan_func(const uint8_t *file, size_t size, const struct ecq__li
         return 0;
     }
     int n = ecq_x86_find_returns(file + fn.offset, fn.size, f->rets, ECQ_PLAN_MAX_RETS, &bad);
+    if (n <= 0 || n > ECQ_PLAN_MAX_RETS) f->probes = 0; /* no entry probe without its RETs */
     if (n < 0) return snprintf(f->note, sizeof f->note, "undecodable instruction at +0x%zx", bad), -ENOEXEC;
     if (n == 0 || n > ECQ_PLAN_MAX_RETS) return snprintf(f->note, sizeof f->note, "%d RET instructions", n), -ENOEXEC;
     f->nrets = n, f->probes += n;

@@ -698,11 +698,15 @@ struct ecq_elf_func {
 /* The bounds of one lookup: whatever a file holds, ecq_elf_find_func reads at most
  * every section header (e_shnum is 16 bits), every program header, the first SHT_SYMTAB
  * and the first SHT_DYNSYM (the gABI allows one of each) and Go's function table, with
- * at most strlen(name) + 1 bytes compared per entry and no scan for a string's end.
+ * at most strlen(name) + 1 bytes compared per entry and no scan for a string's end; in a
+ * file with no section headers, Go's tables are searched for by their magic in at most
+ * ECQ_ELF_MAX_GO_SCAN bytes of its data, in 8-byte steps.
  * Tables longer than these put the whole file over the bounds, whatever the name. */
 #define ECQ_ELF_MAX_SYMBOLS 1048576     /* entries in a symbol table (node's .symtab: 109,000) */
 #define ECQ_ELF_MAX_GO_FUNCS 1048576    /* functions in Go's pclntab (a 127 MB Go program: 138,000) */
 #define ECQ_ELF_MAX_FUNC_SIZE 1048576   /* bytes of the function found: a caller decodes them */
+#define ECQ_ELF_MAX_GO_SCAN 134217728   /* bytes of data searched for Go's tables in a file whose
+                                           section headers are gone (per lookup, all searches) */
 
 /* Finds function name in a little-endian x86-64 ELF64 file held in memory: in .symtab,
  * then .dynsym, then Go's pclntab (stripped Go executables; the layouts of Go 1.16/1.17,

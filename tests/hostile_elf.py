@@ -137,6 +137,24 @@ def go_file(path, table, data_segment=False, text_size=1 << 16):
     e.write(path)
 
 
+def noshdr_go(path, copies=1):
+    """a Go file whose section headers are gone: build information, a pclntab and the
+    runtime.firstmoduledata that points at it, found by their magic in a data segment;
+    copies > 1 repeats the pclntab header (every copy a candidate) before the real one"""
+    e = Elf(2)
+    text(e, 256)
+    start = len(e.body)
+    e.add(b"\xff Go buildinf:\x08\x02" + b"\0" * 16 + bytes([8]) + b"go1.21.0", 16)
+    table = pclntab(2, "crypto/tls.(*Conn).Read\0", 25)
+    for _ in range(copies):
+        va = e.add(table, 32)
+    e.add(struct.pack("<QQ", va, va + 72) + b"\0" * 160 + struct.pack("<Q", TEXT), 8)
+    e.phdrs.append((PF_R | 2, start, len(e.body) - start, len(e.body) - start))  # PF_W
+    e.write(path)
+    with open(path, "r+b") as f:         # no section headers: e_shoff, e_shnum, e_shstrndx
+        f.seek(40), f.write(b"\0" * 8), f.seek(60), f.write(b"\0" * 4)
+
+
 def bounded_worst(path):
     e = Elf(1)
     text(e)
@@ -179,6 +197,7 @@ SEEDS = {
     "seed-pclntab-nonul.go": lambda p: go_file(p, pclntab(64, "crypto/tls.(*Conn).Read", 512), text_size=256),
     "seed-fake-libssl.so.3": lambda p: fake_libssl(p),
     "seed-pclntab-data.go": lambda p: go_file(p, pclntab(2, "crypto/tls.(*Conn).Read\0", 25), True, 256),
+    "seed-noshdr.go": lambda p: noshdr_go(p),
 }
 
 

@@ -49,17 +49,29 @@ for ((t = 0; t < ${#GOS[@]}; t++)); do
   cmp=$($PY tests/insn_compare.py "$OUT/insns-ours.txt" "$OUT/insns-objdump.txt"); crc=$?
   check "$GOV: the instruction decoder agrees with objdump on the whole .text: $cmp" test $crc = 0
   # Debian's Go and the newest: both builds through every check; the releases between:
-  # the stripped build (how Go ships). The newest also as a stripped PIE (how
-  # distributions package Go programs)
-  if [ $t = $((${#GOS[@]} - 1)) ]; then
+  # the stripped build (how Go ships). As a stripped PIE too (how Fedora, Arch and Alpine
+  # package Go programs): 1.19 to 1.25 put pclntab in .data.rel.ro.gopclntab, 1.26 on in
+  # .gopclntab; a copy of the 1.21 PIE with its section headers removed (as sstrip and
+  # packers leave a file) is found by pclntab's magic and runtime.firstmoduledata
+  case $GOV in go1.19*|go1.21*|go1.25*) pie=1 ;; *) pie=$((t == ${#GOS[@]} - 1)) ;; esac
+  if [ $pie = 1 ]; then
+    sec=.gopclntab; case $GOV in go1.19*|go1.2[0-5]*) sec=.data.rel.ro.gopclntab ;; esac
     if (cd tests/gotls && "$GO" build -buildmode=pie -ldflags='-s -w' -o "$B-pie" main.go) >>"$OUT/build-$GOV.log" 2>&1 &&
        ./ecaptureq gotls --elfpath "$B-pie" --list >"$OUT/golist-$GOV-pie.txt" 2>&1 &&
-       file "$B-pie" | grep -q 'pie executable' && test "$(grep -c ' .gopclntab 0x' "$OUT/golist-$GOV-pie.txt")" = 5; then
-      ok "$GOV: a stripped PIE build (-buildmode=pie): the 5 functions are found through .gopclntab"
+       file "$B-pie" | grep -q 'pie executable' && readelf -SW "$B-pie" | grep -q " $sec " &&
+       test "$(grep -c ' .gopclntab 0x' "$OUT/golist-$GOV-pie.txt")" = 5; then
+      ok "$GOV: a stripped PIE build (-buildmode=pie), pclntab in $sec: the 5 functions are found"
       BUILDS+=("$B-pie")
     else
-      bad "$GOV: a stripped PIE build (-buildmode=pie): the 5 functions are found (see $OUT/build-$GOV.log, $OUT/golist-$GOV-pie.txt)"
+      bad "$GOV: a stripped PIE build (-buildmode=pie), pclntab in $sec: the 5 functions are found (see $OUT/build-$GOV.log, $OUT/golist-$GOV-pie.txt)"
     fi
+    case $GOV in go1.21*|go1.27*)
+      $PY tests/elf_noshdr.py "$B-pie" "$B-pie-n" && chmod +x "$B-pie-n"
+      ./ecaptureq gotls --elfpath "$B-pie-n" --list >"$OUT/golist-$GOV-pie-n.txt" 2>&1; rc=$?
+      check "$GOV: ... and with its section headers removed: the same plan, through pclntab's magic and runtime.firstmoduledata" \
+        bash -c "test $rc = 0 && test -z \"\$(readelf -S $B-pie-n 2>&1 | grep '\.text')\" && grep -q '^$B-pie-n: $GOV\$' $OUT/golist-$GOV-pie-n.txt && diff <(tail -n +2 $OUT/golist-$GOV-pie.txt) <(tail -n +2 $OUT/golist-$GOV-pie-n.txt)"
+      case $GOV in go1.21*) BUILDS+=("$B-pie-n") ;; esac ;;
+    esac
   fi
   if [ $t = 0 ] || [ $t = $((${#GOS[@]} - 1)) ]; then BUILDS+=("$B" "$B-s"); else BUILDS+=("$B-s"); fi
 done
