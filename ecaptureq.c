@@ -4805,6 +4805,20 @@ static const struct ecq__probe ecq__nss_funcs[] = {
     {"PR_Close", ECQ_H_CONN_FREE, 0},
     {NULL, 0, 0},
 };
+/* mbedTLS and wolfSSL have OpenSSL's shape: (context, buffer, length) in, the bytes
+ * moved or a negative error (wolfSSL: <= 0) out as an int, and the context freed once */
+static const struct ecq__probe ecq__mbedtls_funcs[] = {
+    {"mbedtls_ssl_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT},
+    {"mbedtls_ssl_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
+    {"mbedtls_ssl_free", ECQ_H_CONN_FREE, 0},
+    {NULL, 0, 0},
+};
+static const struct ecq__probe ecq__wolfssl_funcs[] = {
+    {"wolfSSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT},
+    {"wolfSSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
+    {"wolfSSL_free", ECQ_H_CONN_FREE, 0},
+    {NULL, 0, 0},
+};
 static const struct ecq__probe ecq__go_funcs[] = {
     {"crypto/tls.(*Conn).Read", ECQ_H_GO_READ_ENTER, ECQ_H_GO_RET},
     {"crypto/tls.(*Conn).writeRecordLocked", ECQ_H_GO_WRITE_ENTER, ECQ_H_GO_RET},
@@ -4836,6 +4850,10 @@ static const struct ecq__lib ecq__libs[] = {
      ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__gnutls_funcs},
     {"nss", "NSS", "nss", "nspr", "nss", "nspr", {"libnspr4.so"},
      ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__nss_funcs},
+    {"mbedtls", "mbedTLS", "mbedtls", NULL, "mbedtls", NULL, {"libmbedtls.so.14", "libmbedtls.so"},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__mbedtls_funcs},
+    {"wolfssl", "wolfSSL", "wolfssl", NULL, "wolfssl", NULL, {"libwolfssl.so.35", "libwolfssl.so"},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__wolfssl_funcs},
     {"go", "Go crypto/tls", "gotls", NULL, "elfpath", NULL, {NULL},
      ECQ__FIND_EXE, ECQ__RET_SITES, ecq__go_check, ecq__go_funcs},
 };
@@ -8017,7 +8035,8 @@ static const struct {
 };
 
 /* The capture commands come from the library table: tls takes every row; a row's own
- * command (gotls, gnutls, nss and its alias nspr) takes that row alone. NULL: not one. */
+ * command (gotls, gnutls, nss and its alias nspr, mbedtls, wolfssl) takes that row alone.
+ * NULL: not one. */
 static int ecq__capture_command(const char *cmd, const struct ecq__lib **only)
 {
     *only = NULL;
@@ -8049,7 +8068,7 @@ static int ecq__needs_target(const struct ecq__lib *k) { return k && !(k->find &
 struct ecq__capture_cli {
     struct ecq__opts o;
     struct ecq_capture_opts co;
-    struct { const struct ecq__lib *lib; const char *path; } forced[16]; /* --libssl/--gnutls/--nss/--elfpath */
+    struct { const struct ecq__lib *lib; const char *path; } forced[16]; /* --libssl/--gnutls/--nss/--elfpath... */
     int nforced, list;
     const struct ecq__lib *only; /* gotls, gnutls, nss: that one library; tls: NULL, every stack */
     struct ecq__pcap_out pcap;   /* -w FILE: a sink beside the server */

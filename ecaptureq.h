@@ -749,8 +749,8 @@ size_t ecq_kernel_lacks(char *out, size_t cap, const struct ecq_kernel_feature *
 
 #ifndef ECAPTUREQ_NO_BPF
 /* ---------------------------------------------------------------------------
- * TLS capture (libbpf): uprobes on OpenSSL, GnuTLS, NSS and Go's crypto/tls; every
- * chunk of plaintext becomes an Event on a server
+ * TLS capture (libbpf): uprobes on OpenSSL, GnuTLS, NSS, mbedTLS, wolfSSL and Go's
+ * crypto/tls; every chunk of plaintext becomes an Event on a server
  * ------------------------------------------------------------------------- */
 
 #define ECQ_ANY_UID 0xffffffffu
@@ -821,7 +821,7 @@ int ecq_capture_check(char *why, size_t cap);
  * not exist), -EINVAL (bad ring_mb), or what loading failed with. */
 int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const struct ecq_capture_opts *opts);
 
-/* Probes TLS code. lib: "openssl", "gnutls", "nss" or "go" (or the command-line
+/* Probes TLS code. lib: "openssl", "gnutls", "nss", "mbedtls", "wolfssl" or "go" (or the command-line
  * spellings "libssl", "elfpath"); path: its file, a shared library or a Go executable.
  * path NULL looks for it: in the target process's maps (and its executable, for Go)
  * when opts.pid is set, else in the loader cache.
@@ -878,7 +878,7 @@ struct ecq_plan_func {
 };
 
 struct ecq_plan {
-    const char *lib;                /* "openssl", "gnutls", "nss", "go" */
+    const char *lib;                /* "openssl", "gnutls", "nss", "mbedtls", "wolfssl", "go" */
     char version[64];               /* what the library's check read ("go1.22.4"), or "" */
     const char *refused;            /* NULL, or why the whole file is refused (a version
                                        check, or a file over ECQ_ELF_MAX_*): a static string

@@ -7,8 +7,8 @@
  * sock:sock_send_length and sock:sock_recv_length tell which struct sock the library
  * touched. That socket is cached per (process, TLS object) because a read served from
  * the library's own buffer touches no socket; the cache entry goes when the TLS object
- * is freed (SSL_free, gnutls_deinit, PR_Close, Go's (*Conn).Close) and when the socket
- * reaches TCP_CLOSE.
+ * is freed (SSL_free, gnutls_deinit, PR_Close, mbedtls_ssl_free, wolfSSL_free, Go's
+ * (*Conn).Close) and when the socket reaches TCP_CLOSE.
  *
  * C libraries are followed per thread with an entry uprobe and a uretprobe. Go is
  * followed per goroutine, and never with a uretprobe (it rewrites the return address
@@ -36,7 +36,7 @@ enum call_kind { CALL_THREAD = 1, CALL_GOROUTINE = 2 };
 
 /* How the byte count is found when a call returns. */
 enum ret_mode {
-    RET_INT,        /* SSL_read/SSL_write, PR_Read/PR_Write: int return value */
+    RET_INT,        /* SSL_read/SSL_write, PR_Read/PR_Write, mbedTLS, wolfSSL: int return value */
     RET_LONG,       /* gnutls_record_recv/send: ssize_t return value */
     RET_EX,         /* SSL_read_ex/SSL_write_ex: 1 on success, count in *exptr */
 };
@@ -784,10 +784,14 @@ static __always_inline int handle(struct pt_regs *ctx, __u64 h)
     __u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx), a4 = PT_REGS_PARM4(ctx);
     switch (h) {
     /* int SSL_write(SSL *ssl, const void *buf, int num);
-     * ssize_t gnutls_record_send(gnutls_session_t s, const void *data, size_t n); */
+     * ssize_t gnutls_record_send(gnutls_session_t s, const void *data, size_t n);
+     * int mbedtls_ssl_write(mbedtls_ssl_context *ssl, const unsigned char *buf, size_t len);
+     * int wolfSSL_write(WOLFSSL *ssl, const void *data, int sz); */
     case ECQ_H_WRITE_ENTER: return enter(ctx, a1, a2, 0, ECQ_DIR_WRITE, 0);
     /* int SSL_read(SSL *ssl, void *buf, int num);
-     * ssize_t gnutls_record_recv(gnutls_session_t s, void *data, size_t n); */
+     * ssize_t gnutls_record_recv(gnutls_session_t s, void *data, size_t n);
+     * int mbedtls_ssl_read(mbedtls_ssl_context *ssl, unsigned char *buf, size_t len);
+     * int wolfSSL_read(WOLFSSL *ssl, void *data, int sz); */
     case ECQ_H_READ_ENTER: return enter(ctx, a1, a2, 0, ECQ_DIR_READ, 0);
     /* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written); */
     case ECQ_H_WRITE_EX_ENTER: return enter(ctx, a1, a2, a4, ECQ_DIR_WRITE, 0);
@@ -801,7 +805,8 @@ static __always_inline int handle(struct pt_regs *ctx, __u64 h)
      * PRInt32 PR_Recv(PRFileDesc *fd, void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t); */
     case ECQ_H_NSS_READ_ENTER: return enter(ctx, a1, a2, 0, ECQ_DIR_READ, 1);
     /* void SSL_free(SSL *ssl); void gnutls_deinit(gnutls_session_t session);
-     * PRStatus PR_Close(PRFileDesc *fd); */
+     * PRStatus PR_Close(PRFileDesc *fd); void mbedtls_ssl_free(mbedtls_ssl_context *ssl);
+     * void wolfSSL_free(WOLFSSL *ssl); */
     case ECQ_H_CONN_FREE: return forget_conn(a1);
     /* func (c *Conn) Read(b []byte) (int, error): c in RAX, b in RBX/RCX/RDI */
     case ECQ_H_GO_READ_ENTER: return go_enter(ctx, ctx->bx, ECQ_DIR_READ, 1);

@@ -17,13 +17,13 @@ enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1 };
 /* What a probe does: its BPF cookie, which on_enter and on_return dispatch on.
  * 0 is no handler. The numbers are a contract between the two sides: append only. */
 enum ecq_handler {
-    ECQ_H_WRITE_ENTER = 1,      /* SSL_write, gnutls_record_send */
-    ECQ_H_READ_ENTER,           /* SSL_read, gnutls_record_recv */
+    ECQ_H_WRITE_ENTER = 1,      /* SSL_write, gnutls_record_send, mbedtls_ssl_write, wolfSSL_write */
+    ECQ_H_READ_ENTER,           /* SSL_read, gnutls_record_recv, mbedtls_ssl_read, wolfSSL_read */
     ECQ_H_WRITE_EX_ENTER,       /* SSL_write_ex */
     ECQ_H_READ_EX_ENTER,        /* SSL_read_ex */
     ECQ_H_NSS_WRITE_ENTER,      /* PR_Write, PR_Send */
     ECQ_H_NSS_READ_ENTER,       /* PR_Read, PR_Recv */
-    ECQ_H_CONN_FREE,            /* SSL_free, gnutls_deinit, PR_Close */
+    ECQ_H_CONN_FREE,            /* SSL_free, gnutls_deinit, PR_Close, mbedtls_ssl_free, wolfSSL_free */
     ECQ_H_GO_READ_ENTER,        /* crypto/tls.(*Conn).Read */
     ECQ_H_GO_WRITE_ENTER,       /* crypto/tls.(*Conn).writeRecordLocked */
     ECQ_H_GO_HANDSHAKE_ENTER,   /* crypto/tls.(*Conn).serverHandshake, clientHandshake */

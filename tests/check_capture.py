@@ -8,6 +8,11 @@
       PID's writes on one connection hold the whole POST body byte-exact, in order.
   check_capture.py FILE writes PID COUNT SIZE
       PID's write events carry exactly COUNT*SIZE body bytes ('w'), COUNT events.
+  check_capture.py FILE served PID PNAME PORT PATH BODY
+      the server PID read a request for PATH on PORT (src = the client's end, type 1) and
+      wrote the response on the same uuid: a status line and BODY (src = PORT, type 3).
+  check_capture.py FILE none PID...
+      no event is from any of these PIDs.
   check_capture.py FILE only PID
       there are events, and every one is from PID.
   check_capture.py FILE gobody PID PORT BYTES SEED
@@ -62,6 +67,33 @@ if mode == "exchange":
         print("write:", {k: v for k, v in w.items() if k != "data"})
         print("read: ", {k: v for k, v in r.items() if k != "data"})
         fail("wrong: " + ", ".join(bad))
+elif mode == "served":
+    pid, pname, port, path, body = int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6].encode(), sys.argv[7].encode()
+    mine = [e for e in events if e["pid"] == pid]
+    rd = [e for e in mine if e["data"].startswith(b"GET " + path + b" ")]
+    if not rd:
+        fail("pid %d read no request for %r" % (pid, path))
+    rd = rd[0]
+    wr = [e for e in mine if e["uuid"] == rd["uuid"] and e["src_port"] == port]
+    status = [e for e in wr if e["data"].startswith(b"HTTP/1.1 200")]
+    if not status or body not in b"".join(e["data"] for e in wr):
+        fail("pid %d wrote no response (status line and %r) on %s" % (pid, body, rd["uuid"]))
+    w = status[0]
+    checks = {
+        "pname": rd["pname"] == pname and w["pname"] == pname,
+        "read goes client -> server": rd["dst_port"] == port and 0 < rd["src_port"] != port and rd["src_ip"] == rd["dst_ip"] == "127.0.0.1",
+        "write goes server -> client": w["dst_port"] == rd["src_port"] and w["src_ip"] == w["dst_ip"] == "127.0.0.1",
+        "types": rd["type"] == 1 and w["type"] == 3,
+        "order": w["timestamp"] >= rd["timestamp"],
+    }
+    bad = [k for k, v in checks.items() if not v]
+    if bad:
+        fail("wrong: " + ", ".join(bad))
+elif mode == "none":
+    pids = {int(p) for p in sys.argv[3:]}
+    theirs = [e for e in events if e["pid"] in pids]
+    if theirs:
+        fail("%d events from %s" % (len(theirs), sorted(pids)))
 elif mode == "body":
     pid, port, n, seed = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
     body = random.Random(seed).randbytes(n)

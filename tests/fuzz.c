@@ -187,7 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
  * the counts add up, and a refusal says why */
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-    static const char *const libs[] = {"openssl", "gnutls", "nss", "go"};
+    static const char *const libs[] = {"openssl", "gnutls", "nss", "mbedtls", "wolfssl", "go"};
     static struct ecq_plan pl;
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
         int rc = ecq_plan_file(d, n, libs[i], &pl), probes = 0, found = 0;

@@ -24,7 +24,7 @@ check "Linux $(uname -r | cut -d- -f1): libssl's 9 probes are attached in $want_
 
 # the plan attach follows, printed by --list: made from the file's bytes, each entry at
 # the symbol's address as readelf reads it, and as many probes as attach reported
-for lib in libssl.so.3:libssl:9 libgnutls.so.30:gnutls:5 libnspr4.so:nss:9; do
+for lib in libssl.so.3:libssl:9 libgnutls.so.30:gnutls:5 libnspr4.so:nss:9 libmbedtls.so.14:mbedtls:5 libwolfssl.so.35:wolfssl:5; do
   IFS=: read -r so opt n <<<"$lib"
   path=$(grep -o -m1 "/[^ ]*$so" "$OUT/tls.log")
   ./ecaptureq tls --$opt "$path" --list >"$OUT/list-$opt.txt" 2>&1; rc=$?
@@ -325,3 +325,76 @@ start_agent pcap tls -w "$OUT/agent.pcapng" && {
   fi
   kill $NGX2 $PS4 $PS6 2>/dev/null; wait $NGX2 $PS4 $PS6 2>/dev/null
 }
+
+# mbedTLS and wolfSSL: Debian's lighttpd with mod_mbedtls and with mod_wolfssl (server
+# side; socket-activated on a port the kernel picked), pygit2 (libgit2, built on mbedTLS
+# by Debian) and a small wolfSSL client (client side), found with no flags by soname;
+# then each library's own command alone
+section "mbedTLS and wolfSSL"
+MBEDTLS_LIB=$(ldconfig -p | grep -o '/[^ ]*libmbedtls.so.14$' | head -1)
+WOLFSSL_LIB=$(ldconfig -p | grep -o '/[^ ]*libwolfssl.so.35$' | head -1)
+cc -Wall -Wextra -Werror -o "$BIN/wolfssl_client" tests/wolfssl_client.c -lwolfssl
+mkdir -p "$OUT/www"
+for m in mbedtls wolfssl; do
+  echo "hello lighttpd $m" >"$OUT/www/hello-$m.txt"
+  cat >"$OUT/lighttpd-$m.conf" <<EOF
+server.modules = ("mod_$m")
+server.document-root = "$OUT/www"
+server.systemd-socket-activation = "enable"
+server.bind = "127.0.0.1"
+server.port = @PORT@
+server.errorlog = "$OUT/lighttpd-$m.err"
+ssl.engine = "enable"
+ssl.pemfile = "$CERT"
+ssl.privkey = "$KEY"
+EOF
+done
+# lt_run NAME: the exchanges of one agent's run, into $OUT/NAME.json
+lt_run() {
+  consume "$1" $AGENT_PORT 60
+  client P_CM curl -sk --http1.1 --max-time 10 -o /dev/null "https://127.0.0.1:$PM/hello-mbedtls.txt"
+  client P_CW curl -sk --http1.1 --max-time 10 -o /dev/null "https://127.0.0.1:$PW/hello-wolfssl.txt"
+  client P_WC "$BIN/wolfssl_client" 127.0.0.1 $PPY "/wolfssl-$1" >"$OUT/$1-wolfssl_client.out"
+  rm -rf "$OUT/clone"
+  client P_GIT $PY tests/git_client.py "https://127.0.0.1:$PPY/pygit2-$1.git" "$OUT/clone" >"$OUT/$1-pygit2.out"
+  settle
+}
+start_ready lt-mbedtls $PY tests/activate.py "$OUT/lighttpd-mbedtls.conf" lighttpd -D -f @CONF@ && LM=$HPID PM=$HPORT &&
+start_ready lt-wolfssl $PY tests/activate.py "$OUT/lighttpd-wolfssl.conf" lighttpd -D -f @CONF@ && LW=$HPID PW=$HPORT &&
+start_ready srv-mw $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" && SPY=$HPID PPY=$HPORT && {
+  start_agent mw tls && {
+    MA=$AGENT_PID
+    check "tls with no flags: mbedTLS and wolfSSL found by soname, 3 of 3 functions probed each" \
+      bash -c "grep -q 'mbedtls: $MBEDTLS_LIB: 3 of 3 functions probed, 5 probes' $OUT/mw.log && grep -q 'wolfssl: $WOLFSSL_LIB: 3 of 3 functions probed, 5 probes' $OUT/mw.log"
+    lt_run mw
+    check "lighttpd with mod_mbedtls (mbedtls_ssl_read/write): reads the request, writes the response, one uuid, tuples and types" \
+      $PY tests/check_capture.py "$OUT/mw.json" served $LM lighttpd $PM /hello-mbedtls.txt "hello lighttpd mbedtls"
+    check "lighttpd with mod_wolfssl (wolfSSL_read/write): reads the request, writes the response, one uuid, tuples and types" \
+      $PY tests/check_capture.py "$OUT/mw.json" served $LW lighttpd $PW /hello-wolfssl.txt "hello lighttpd wolfssl"
+    check "a wolfSSL client (wolfSSL_write/wolfSSL_read): request and response, pid, pname, tuple, type" \
+      $PY tests/check_capture.py "$OUT/mw.json" exchange $P_WC wolfssl_client 127.0.0.1 $PPY "GET /wolfssl-mw HTTP/1.1" "hello /wolfssl-mw"
+    # libgit2 reads the answer's head and stops there (text/plain is not git's content type)
+    check "pygit2 (libgit2 on mbedTLS): its smart-HTTP request and the answer's head, pid, pname, tuple, type" \
+      $PY tests/check_capture.py "$OUT/mw.json" exchange $P_GIT python3 127.0.0.1 $PPY "GET /pygit2-mw.git/info/refs?service=git-upload-pack HTTP/1.1" "Content-Type: text/plain"
+    check "the agent reports no loss and still runs" bash -c "kill -0 $MA && ! grep -q 'capture lost' $OUT/mw.log"
+    kill -TERM $MA; wait $MA 2>/dev/null
+  }
+  # each library's own command: that library alone (the other's calls are not seen)
+  start_agent mbedtls-only mbedtls && {
+    lt_run mbedtls-only
+    kill -TERM $AGENT_PID; wait $AGENT_PID 2>/dev/null
+    check "'ecaptureq mbedtls': the host's libmbedtls only (no OpenSSL, no wolfSSL, no discovery)" \
+      bash -c "grep -q 'mbedtls: $MBEDTLS_LIB: 3 of 3 functions probed' $OUT/mbedtls-only.log && ! grep -q 'openssl:\|wolfssl:\|discovery:' $OUT/mbedtls-only.log"
+    check "'ecaptureq mbedtls': pygit2's request and answer's head and lighttpd's mod_mbedtls side, nothing of wolfSSL's" \
+      bash -c "$PY tests/check_capture.py $OUT/mbedtls-only.json exchange $P_GIT python3 127.0.0.1 $PPY 'GET /pygit2-mbedtls-only.git/info/refs?service=git-upload-pack HTTP/1.1' 'Content-Type: text/plain' && $PY tests/check_capture.py $OUT/mbedtls-only.json served $LM lighttpd $PM /hello-mbedtls.txt 'hello lighttpd mbedtls' && $PY tests/check_capture.py $OUT/mbedtls-only.json none $LW $P_WC"
+  }
+  start_agent wolfssl-only wolfssl --wolfssl "$WOLFSSL_LIB" && {
+    lt_run wolfssl-only
+    kill -TERM $AGENT_PID; wait $AGENT_PID 2>/dev/null
+    check "'ecaptureq wolfssl --wolfssl PATH': that library only (no OpenSSL, no mbedTLS, no discovery)" \
+      bash -c "grep -q 'wolfssl: $WOLFSSL_LIB: 3 of 3 functions probed' $OUT/wolfssl-only.log && ! grep -q 'openssl:\|mbedtls:\|discovery:' $OUT/wolfssl-only.log"
+    check "'ecaptureq wolfssl --wolfssl PATH': the wolfSSL client's exchange and lighttpd's mod_wolfssl side, nothing of mbedTLS's" \
+      bash -c "$PY tests/check_capture.py $OUT/wolfssl-only.json exchange $P_WC wolfssl_client 127.0.0.1 $PPY 'GET /wolfssl-wolfssl-only HTTP/1.1' 'hello /wolfssl-wolfssl-only' && $PY tests/check_capture.py $OUT/wolfssl-only.json served $LW lighttpd $PW /hello-wolfssl.txt 'hello lighttpd wolfssl' && $PY tests/check_capture.py $OUT/wolfssl-only.json none $LM $P_GIT"
+  }
+}
+kill $LM $LW $SPY 2>/dev/null; wait $LM $LW $SPY 2>/dev/null
