@@ -4883,26 +4883,42 @@ static int ecq__soname_match(const struct ecq__lib *k, const char *path)
     return 0;
 }
 
+/* whether the file defines any of row k's functions (or a lookup stops short of saying
+ * it does not: over the bounds, not at code; attaching then says why in one line) */
+static int ecq__defines_any(const uint8_t *f, size_t size, const struct ecq__lib *k)
+{
+    struct ecq_elf_func fn;
+    for (int i = 0; k->funcs[i].func; i++)
+        if (ecq_elf_find_func(f, size, k->funcs[i].func, &fn) != ECQ_ELF_NOT_FOUND) return 1;
+    return 0;
+}
+
 /* What a file is: a TLS library by its name, an executable its row's check accepts
- * (Go), or any ELF file that defines a row's first two functions itself. NULL: none;
- * *over then says why if the file is over the ELF bounds (it is skipped). */
-static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const char *path, const char **over)
+ * (Go) and that has the row's functions, or any ELF file that defines a row's first two
+ * functions itself. NULL: none; *over then says why if the file is over the ELF bounds
+ * (it is skipped), and *plain is 1 for an executable a row's check accepts that has
+ * none of its functions (a Go program without crypto/tls: the Go toolchain's compile,
+ * link, asm...), which discovery skips without a line. */
+static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const char *path, const char **over,
+                                            int *plain)
 {
     struct ecq_elf_func fn;
     char v[64];
     const char *why;
-    *over = NULL;
+    *over = NULL, *plain = 0;
     for (size_t i = 0; i < ECQ__NLIBS; i++)
         if ((ecq__libs[i].find & ECQ__FIND_SONAME) && ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
     for (size_t i = 0; i < ECQ__NLIBS; i++)
-        if ((ecq__libs[i].find & ECQ__FIND_EXE) && ecq__libs[i].check(f, size, v, sizeof v, &why) == 0)
-            return &ecq__libs[i];
+        if ((ecq__libs[i].find & ECQ__FIND_EXE) && ecq__libs[i].check(f, size, v, sizeof v, &why) == 0) {
+            if (ecq__defines_any(f, size, &ecq__libs[i])) return &ecq__libs[i];
+            *plain = 1;
+        }
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__probe *p = ecq__libs[i].funcs;
         if (!(ecq__libs[i].find & ECQ__FIND_SYMBOLS) || !p[0].func || !p[1].func) continue;
         int rc = ecq_elf_find_func(f, size, p[0].func, &fn);
-        if (rc == ECQ_ELF_OVER_BOUNDS) return *over = fn.why, NULL; /* whatever the name: the file is skipped */
-        if (rc == 0 && ecq_elf_find_func(f, size, p[1].func, &fn) == 0) return &ecq__libs[i];
+        if (rc == ECQ_ELF_OVER_BOUNDS) return *over = fn.why, *plain = 0, NULL; /* whatever the name: skipped */
+        if (rc == 0 && ecq_elf_find_func(f, size, p[1].func, &fn) == 0) return *plain = 0, &ecq__libs[i];
     }
     return NULL;
 }
@@ -4911,12 +4927,13 @@ struct ecq__identify_job {
     const char *path;
     const struct ecq__lib *lib;
     const char *over;               /* over the ELF bounds: why */
+    int plain;                      /* an executable of a row without its functions */
 };
 
 static int ecq__identify_fn(void *ctx, const uint8_t *f, size_t n)
 {
     struct ecq__identify_job *j = ctx;
-    j->lib = ecq__identify(f, n, j->path, &j->over);
+    j->lib = ecq__identify(f, n, j->path, &j->over, &j->plain);
     return 0;
 }
 
@@ -5620,14 +5637,14 @@ static int ecq__discover_one(struct ecq__disc *d, const struct ecq__mapping *mp)
     if (fd < 0) /* gone meanwhile: a later mapping reports it again */
         return d->gone = d->want != NULL;
     if (d->want) id = *d->want; /* the kernel's own name for it */
-    else if (ecq__id_of_fd(fd, &id) < 0 || (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1)) {
-        close(fd); /* looked at already */
-        return 0;
-    }
+    else if (ecq__id_of_fd(fd, &id) < 0) return close(fd), 0;
+    /* looked at already: by a scan, when this is a new file's record, or the other way round */
+    if (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1) return close(fd), d->want != NULL;
     snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
-    struct ecq__identify_job job = {mp->path, NULL, NULL};
+    struct ecq__identify_job job = {mp->path, NULL, NULL, 0};
     int read = ecq__with_file(fd, mf, ecq__identify_fn, &job);
     if (job.over) ecq__log(c, "discovery: %s: skipped: %s", name, job.over);
+    if (read >= 0 && job.plain) c->st.go_no_tls++; /* once: the file is marked looked at below */
     int rc = job.lib ? ecq__attach_file(c, job.lib, mf, name, c->o.pid != 0) : 0;
     close(fd);
     if (rc > 0) d->total += rc;
@@ -5711,7 +5728,8 @@ static int ecq__scan_run(struct ecq_capture *c, int64_t until_us)
     free(c->scan), free(c->scan_set.slot);
     c->scan = NULL, c->scan_set = (struct ecq__scan_set){0};
     c->nscan = c->scan_at = 0;
-    ecq__log(c, "discovery: %d file(s) probed; following new processes", c->st.files);
+    ecq__log(c, "discovery: %d file(s) probed; following new processes (%d Go program(s) without crypto/tls "
+                "skipped)", c->st.files, c->st.go_no_tls);
     return 1;
 }
 

@@ -799,6 +799,8 @@ struct ecq_capture_stats {
                                      * kernels allow them only with CAP_SYS_ADMIN */
     int scan_left;                  /* processes the scan of every process (at start, or
                                        after a catch-up overflowed) has still to look at */
+    int go_no_tls;                  /* Go executables discovery skipped without a line:
+                                       no crypto/tls in them (the Go toolchain's own tools) */
 };
 
 struct ecq_capture;

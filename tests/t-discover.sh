@@ -9,10 +9,33 @@ CERT=$OUT/cert.pem KEY=$OUT/key.pem
 start_ready dsrv $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
 DSRV=$HPID DP=$HPORT
 
+# Go programs without crypto/tls (the Go toolchain's own compile, link, asm...): skipped
+# without a line, counted; one running before the agent starts, the others after
+CACHE=${ECQ_TEST_CACHE:-/var/cache/ecaptureq-tests}
+mkdir -p "$CACHE/go-build"
+(cd tests/gonotls && GOCACHE=$CACHE/go-build GOPATH=$OUT/go-path GO111MODULE=off GOFLAGS= GOTOOLCHAIN=local \
+  go build -o "$BIN/gonotls-before" main.go) >"$OUT/gonotls-build.log" 2>&1
+cp "$BIN/gonotls-before" "$BIN/gonotls-after"
+"$BIN/gonotls-before" 30 >/dev/null &
+GNT=$!
+
 start_agent disc tls || return 0
 DA=$AGENT_PID DAP=$AGENT_PORT
 check "at start: the running TLS server's libssl is found through its maps, each file probed once" \
   bash -c "grep -q 'discovery: .* file(s) probed; following new processes' $OUT/disc.log && test \$(grep -c 'openssl: .*libssl.so.3.*5 of 5 functions probed' $OUT/disc.log) = 1"
+check "at start: a running Go program without crypto/tls is skipped without a line, and counted" \
+  bash -c "! grep -q 'gonotls' $OUT/disc.log && grep -q 'following new processes ([1-9][0-9]* Go program(s) without crypto/tls skipped)' $OUT/disc.log"
+kill $GNT 2>/dev/null; wait $GNT 2>/dev/null
+# after the start: a Go program without crypto/tls and the Go toolchain's own tools,
+# then a new libssl copy as a marker (discovery looks at new files in their order)
+GOTOOLS=$(go env GOTOOLDIR)
+"$BIN/gonotls-after" >/dev/null; "$BIN/gonotls-after" >/dev/null
+for t in compile link asm; do "$GOTOOLS/$t" -V=full >/dev/null 2>&1; done
+cp -L /lib/x86_64-linux-gnu/libssl.so.3 "$OUT/libssl-marker.so.3"
+LD_PRELOAD="$OUT/libssl-marker.so.3" sleep 0.5
+wait_log "$OUT/disc.log" "libssl-marker.so.3 (pid [0-9]*): 5 of 5" 5
+check "after the start: a Go program without crypto/tls (run twice) and the Go toolchain's compile, link and asm: no line" \
+  bash -c "grep -q 'libssl-marker.so.3 (pid [0-9]*): 5 of 5' $OUT/disc.log && ! grep -q 'gonotls\|/compile\|/link\|/asm\|0 of 5 functions' $OUT/disc.log"
 
 # a chroot built from copies: curl, openssl and every library ldd names (new inodes)
 ROOT=$OUT/chroot
