@@ -310,25 +310,27 @@ static __always_inline int enter(struct pt_regs *ctx, __u64 conn, __u64 buf, __u
     return 0;
 }
 
-/* Go >= 1.17 register ABI (amd64): arguments in RAX, RBX, RCX, RDI, RSI, ...; a slice
- * is (ptr, len, cap); results in RAX, RBX, ...; the running goroutine's g in R14. The
+/* Go's register ABI (amd64 from Go 1.17, arm64 from 1.18; the registers are in
+ * kernel.h, ECQ_GO_*): integer arguments in order, a slice taking three (ptr, len,
+ * cap); results likewise; the running goroutine's g in a register of its own. The
  * first field of runtime.g is its stack {lo, hi}: the distance of SP from hi names a
- * frame even after the runtime moved the stack. */
+ * frame even after the runtime moved the stack. On both, SP at a RET instruction is SP
+ * at the function's entry. */
 static __always_inline int go_key(struct pt_regs *ctx, struct call_key *k, __u64 *frame)
 {
-    __u64 g = ctx->r14, hi = 0;
-    if (!g || bpf_probe_read_user(&hi, sizeof hi, (void *)(g + 8)) < 0 || hi < ctx->sp) return -1;
+    __u64 g = ECQ_GO_G(ctx), sp = PT_REGS_SP(ctx), hi = 0;
+    if (!g || bpf_probe_read_user(&hi, sizeof hi, (void *)(g + 8)) < 0 || hi < sp) return -1;
     k->tgid = bpf_get_current_pid_tgid() >> 32;
     k->kind = CALL_GOROUTINE;
     k->id = g;
-    *frame = hi - ctx->sp;
+    *frame = hi - sp;
     return 0;
 }
 
 static __always_inline int go_enter(struct pt_regs *ctx, __u64 buf, __u8 dir, __u8 report)
 {
     struct call_key k;
-    struct call n = {.conn = ctx->ax, .buf = buf, .dir = dir, .report = report};
+    struct call n = {.conn = ECQ_GO_PARM1(ctx), .buf = buf, .dir = dir, .report = report};
     if (!wanted(bpf_get_current_pid_tgid()) || go_key(ctx, &k, &n.frame) < 0) return 0;
     n.ts = bpf_ktime_get_ns();
     begin(&k, &n);
@@ -394,7 +396,6 @@ int proc_exit(struct bpf_raw_tracepoint_args *ctx)
  * an executable mapping of a file, such as the dynamic loader mapping a library. It
  * runs for every system call, so the first test is the cheapest: kprobes and fentry
  * are not on every kernel, the syscall tracepoints are. */
-#define NR_MMAP 9
 
 SEC("raw_tracepoint/sys_enter")
 int mmap_file(struct bpf_raw_tracepoint_args *ctx)
@@ -404,10 +405,11 @@ int mmap_file(struct bpf_raw_tracepoint_args *ctx)
     struct file **fds, *f = 0;
     unsigned long prot;
     long fd;
-    if (ctx->args[1] != NR_MMAP) return 0;
+    if (ctx->args[1] != ECQ_NR_MMAP) return 0;
     regs = (struct pt_regs *)ctx->args[0];
-    prot = BPF_CORE_READ(regs, dx);
-    fd = (long)BPF_CORE_READ(regs, r8);
+    if (bpf_probe_read_kernel(&prot, sizeof prot, &regs->ECQ_SYSCALL_PARM3) < 0 ||
+        bpf_probe_read_kernel(&fd, sizeof fd, &regs->ECQ_SYSCALL_PARM5) < 0)
+        return 0;
     if (!(prot & PROT_EXEC) || fd < 0 || fd >= FD_SCAN_MAX) return 0;
     task = (struct task_struct *)bpf_get_current_task();
     if (fd >= BPF_CORE_READ(task, files, fdt, max_fds)) return 0;
@@ -493,10 +495,10 @@ static __always_inline int note_sock(struct sock *sk)
     struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
     struct call *c = bpf_map_lookup_elem(&calls, &k);
     if (!c) {
-        /* a Go program in a system call: R14 still holds g, saved at syscall entry */
+        /* a Go program in a system call: g's register (R14, X28) was saved at its entry */
         struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
         __u64 g = 0;
-        if (regs && bpf_probe_read_kernel(&g, sizeof g, &regs->r14) == 0 && g) {
+        if (regs && bpf_probe_read_kernel(&g, sizeof g, &ECQ_GO_G(regs)) == 0 && g) {
             k.kind = CALL_GOROUTINE, k.id = g;
             c = bpf_map_lookup_elem(&calls, &k);
         }
@@ -704,14 +706,15 @@ static __always_inline int finish(struct call *c, __u64 total, int ok)
     return 0;
 }
 
-/* uretprobe of a C library call: the matching return is the one whose SP is just past
- * the return address the entry saw; returns of nested calls do not match. */
+/* uretprobe of a C library call: the matching return is the one whose SP is the
+ * entry's, less what the return took off the stack (x86-64: the return address; arm64:
+ * nothing); returns of nested calls do not match. */
 static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
 {
     __u64 id = bpf_get_current_pid_tgid(), total = 0;
     struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
     struct call *cp = bpf_map_lookup_elem(&calls, &k), c;
-    if (!cp || PT_REGS_SP(ctx) != cp->frame + 8) return 0;
+    if (!cp || PT_REGS_SP(ctx) != cp->frame + ECQ_RET_SP_DELTA) return 0;
     c = *cp;
     end_call(&k, c.uid);
     if (mode == RET_INT) {
@@ -726,8 +729,9 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
     return finish(&c, total, total > 0);
 }
 
-/* func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error): c in RAX,
- * typ in BL, data in RCX/RDI/RSI. It sends all of data or fails for good (the error
+/* func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error): c in the
+ * first argument register (RAX, X0), typ in the second's low byte, data in the third
+ * to fifth. It sends all of data or fails for good (the error
  * sticks to the Conn; nothing is retried), so application data on a connection whose
  * socket is known is reported here, at entry, len(data) bytes. Reported at a RET, the
  * last write of a program would be lost whenever the program exits while the writing
@@ -736,12 +740,12 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
  * learn the socket; handshake and alert records teach the socket only. */
 static __always_inline int go_write(struct pt_regs *ctx)
 {
-    __u8 app = (__u8)ctx->bx == GO_RECORD_APPDATA;
+    __u8 app = (__u8)ECQ_GO_PARM2(ctx) == GO_RECORD_APPDATA;
     if (app && wanted(bpf_get_current_pid_tgid())) {
-        struct conn_key ck = {.tgid = bpf_get_current_pid_tgid() >> 32, .conn = ctx->ax};
+        struct conn_key ck = {.tgid = bpf_get_current_pid_tgid() >> 32, .conn = ECQ_GO_PARM1(ctx)};
         struct conn_val *v = bpf_map_lookup_elem(&conns, &ck);
         if (v) {
-            struct call c = {.conn = ctx->ax, .buf = ctx->cx, .dir = ECQ_DIR_WRITE, .report = 1}, *old;
+            struct call c = {.conn = ECQ_GO_PARM1(ctx), .buf = ECQ_GO_PARM3(ctx), .dir = ECQ_DIR_WRITE, .report = 1}, *old;
             struct call_key k;
             if (go_key(ctx, &k, &c.frame) < 0) return 0;
             /* the prologue found the stack too small: the runtime grew it and entered
@@ -751,13 +755,13 @@ static __always_inline int go_write(struct pt_regs *ctx)
             c.ts = bpf_ktime_get_ns();
             c.sk = v->sk;
             c.peer = *v;
-            finish(&c, ctx->di, 1);
+            finish(&c, ECQ_GO_PARM4(ctx), 1);
             c.report = 0, c.emitted = 1; /* until a RET: marks this call as reported */
             begin(&k, &c);
             return 0;
         }
     }
-    return go_enter(ctx, ctx->cx, ECQ_DIR_WRITE, app);
+    return go_enter(ctx, ECQ_GO_PARM3(ctx), ECQ_DIR_WRITE, app);
 }
 
 /* uprobe on a RET instruction of a Go function: SP is where it was at entry */
@@ -766,14 +770,14 @@ static __always_inline int go_return(struct pt_regs *ctx)
     struct call_key k;
     struct call *cp, c;
     __u64 frame;
-    long n = (long)ctx->ax;
+    long n = (long)ECQ_GO_RC(ctx);
     if (go_key(ctx, &k, &frame) < 0) return 0;
     cp = bpf_map_lookup_elem(&calls, &k);
     if (!cp || cp->frame != frame) return 0;
     c = *cp;
     end_call(&k, c.uid);
     /* Read and writeRecordLocked return (n int, err error); the handshakes return an
-     * error, nil (RAX 0) on success */
+     * error, nil (first result 0) on success */
     if (!c.report && c.dir == ECQ_DIR_READ) return finish(&c, 0, n == 0);
     return finish(&c, n > 0 ? (__u64)n : 0, n > 0);
 }
@@ -808,18 +812,20 @@ static __always_inline int handle(struct pt_regs *ctx, __u64 h)
      * PRStatus PR_Close(PRFileDesc *fd); void mbedtls_ssl_free(mbedtls_ssl_context *ssl);
      * void wolfSSL_free(WOLFSSL *ssl); */
     case ECQ_H_CONN_FREE: return forget_conn(a1);
-    /* func (c *Conn) Read(b []byte) (int, error): c in RAX, b in RBX/RCX/RDI */
-    case ECQ_H_GO_READ_ENTER: return go_enter(ctx, ctx->bx, ECQ_DIR_READ, 1);
+    /* func (c *Conn) Read(b []byte) (int, error): c in the first argument register, b in
+     * the second to fourth */
+    case ECQ_H_GO_READ_ENTER: return go_enter(ctx, ECQ_GO_PARM2(ctx), ECQ_DIR_READ, 1);
     /* func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error) */
     case ECQ_H_GO_WRITE_ENTER: return go_write(ctx);
     /* func (c *Conn) serverHandshake(ctx context.Context) error, and clientHandshake: c
-     * in RAX. They teach the socket only: a server may read its peer's first bytes
-     * during the handshake, so that its first Read never touches the socket. (Not
-     * handshakeContext: every Read and Write calls it, and each probe hit costs a trap.) */
+     * in the first argument register. They teach the socket only: a server may read its
+     * peer's first bytes during the handshake, so that its first Read never touches the
+     * socket. (Not handshakeContext: every Read and Write calls it, and each probe hit
+     * costs a trap.) */
     case ECQ_H_GO_HANDSHAKE_ENTER: return go_enter(ctx, 0, ECQ_DIR_READ, 0);
     case ECQ_H_GO_RET: return go_return(ctx);
-    /* func (c *Conn) Close() error: c in RAX */
-    case ECQ_H_GO_CONN_FREE: return forget_conn(ctx->ax);
+    /* func (c *Conn) Close() error */
+    case ECQ_H_GO_CONN_FREE: return forget_conn(ECQ_GO_PARM1(ctx));
     case ECQ_H_RET_INT: return leave(ctx, RET_INT);
     case ECQ_H_RET_LONG: return leave(ctx, RET_LONG);
     case ECQ_H_RET_EX: return leave(ctx, RET_EX);
