@@ -10,7 +10,7 @@
  *     4. WebSocket: handshake checks and the frame reader
  *     5. the hub: server, clients, shared frames, heartbeats, replay
  *     6. payload classification (Event.type); events as pcapng (synthetic TCP)
- *     7. executable analysis: ELF and Go symbol tables, x86-64 instruction lengths
+ *     7. executable analysis: ELF and Go symbol tables, x86-64 and arm64 RET sites
  *     8. TLS capture with libbpf: the kernel it needs (a table of BPF features, kept
  *        in the server-only build too), the library table, attach, ring buffer -> events
  *     9. the command line: gen, watch, tls/gotls, main
@@ -4050,7 +4050,8 @@ int ecq_pb_text(const uint8_t *msg, size_t len, char *out, size_t cap)
 }
 
 /* =========================================================================
- * Executable analysis: ELF symbols, Go's symbol table, x86-64 instruction lengths
+ * Executable analysis: ELF symbols, Go's symbol table, RET sites (x86-64 instruction
+ * lengths, arm64's fixed-width instructions)
  *
  * Pure functions over a file's bytes, used by capture to find where to probe; they
  * need no libbpf and are fuzzed like the other parsers.
@@ -4195,7 +4196,29 @@ int ecq_x86_find_returns(const uint8_t *code, size_t len, uint32_t *offs, int ma
     return found;
 }
 
-/* ---- ELF64 (little-endian, x86-64) -------------------------------------- */
+/* arm64: every instruction is 4 bytes at a 4-byte boundary, so a RET site is a word
+ * equal to RET (to X30, what compilers emit). A constant pool inside a function could
+ * hold that word too; Go and GCC place none in the functions capture probes. */
+#define ECQ__ARM64_RET 0xd65f03c0u
+
+int ecq_arm64_find_returns(const uint8_t *code, size_t len, uint32_t *offs, int max, size_t *bad_off)
+{
+    int found = 0;
+    if (len % 4) { /* a function of whole instructions, or none */
+        if (bad_off) *bad_off = len - len % 4;
+        return -1;
+    }
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t w = (uint32_t)code[i] | (uint32_t)code[i + 1] << 8 | (uint32_t)code[i + 2] << 16 |
+                     (uint32_t)code[i + 3] << 24;
+        if (w != ECQ__ARM64_RET) continue;
+        if (found < max) offs[found] = (uint32_t)i;
+        found++;
+    }
+    return found;
+}
+
+/* ---- ELF64 (little-endian; x86-64 or arm64) ------------------------------- */
 
 /* Any user can make a process map a file, so every file is hostile input: each loop
  * here is bounded by a 16-bit header count or an ECQ_ELF_MAX_* bound and does constant
@@ -4209,6 +4232,7 @@ struct ecq__elf {
     unsigned shnum, phnum;
     const uint8_t *shstr;       /* section name table */
     uint64_t shstr_len;
+    unsigned machine;           /* ECQ_EM_X86_64 or ECQ_EM_AARCH64 */
 };
 
 static uint64_t ecq__le(const uint8_t *p, int bytes)
@@ -4234,7 +4258,8 @@ static int ecq__elf_open(struct ecq__elf *e, const uint8_t *p, size_t n)
     memset(e, 0, sizeof *e);
     e->p = p, e->n = n;
     if (n < 64 || memcmp(p, "\177ELF", 4) != 0 || p[4] != 2 || p[5] != 1) return -1;
-    if (ecq__le(p + 18, 2) != 62) return -1; /* EM_X86_64 */
+    e->machine = (unsigned)ecq__le(p + 18, 2);
+    if (e->machine != ECQ_EM_X86_64 && e->machine != ECQ_EM_AARCH64) return -1;
     e->phoff = ecq__le(p + 32, 8), e->shoff = ecq__le(p + 40, 8);
     e->phnum = (unsigned)ecq__le(p + 56, 2), e->shnum = (unsigned)ecq__le(p + 60, 2);
     if ((e->phnum && ecq__le(p + 54, 2) != 56) || (e->shnum && ecq__le(p + 58, 2) != 64)) return -1;
@@ -4483,7 +4508,7 @@ int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct e
     int rc[3], i;
     int64_t off;
     memset(out, 0, sizeof *out);
-    if (ecq__elf_open(&e, elf, len) < 0) return ecq__elf_refuse(out, ECQ_ELF_NOT_FOUND, "not an x86-64 ELF64 file");
+    if (ecq__elf_open(&e, elf, len) < 0) return ecq__elf_refuse(out, ECQ_ELF_NOT_FOUND, "not an x86-64 or arm64 ELF64 file");
     /* the bounds first, so a file is over them whatever name is looked for */
     rc[0] = ecq__elf_symtab(&e, 2, &sym[0]), rc[1] = ecq__elf_symtab(&e, 11, &sym[1]);
     rc[2] = ecq__go_pclntab(&e, &go);
@@ -4505,6 +4530,13 @@ int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct e
         return ecq__elf_refuse(out, ECQ_ELF_NOT_CODE, "not in the file part of an executable segment");
     out->offset = (uint64_t)off;
     return 0;
+}
+
+/* the first Go minor release with the register ABI on the machine (Go's internal ABI:
+ * amd64 1.17, arm64 1.18) */
+static int ecq__go_regabi_minor(unsigned machine)
+{
+    return machine == ECQ_EM_AARCH64 ? 18 : 17;
 }
 
 /* reads a Go string header {ptr, len} at virtual address va */
@@ -4551,10 +4583,18 @@ int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap)
     } else if (b[14] != 8 || ecq__go_string(&e, ecq__le(b + 16, 8), out, cap) < 0) {
         return -1;
     }
-    /* the register ABI on amd64 arrived in Go 1.17 */
+    /* the register ABI arrived in Go 1.17 on amd64, in Go 1.18 on arm64 */
     const char *v = strstr(out, "go1.");
     if (!v) return strncmp(out, "devel", 5) == 0;
-    return atoi(v + 4) >= 17;
+    return atoi(v + 4) >= ecq__go_regabi_minor(e.machine);
+}
+
+int ecq_elf_machine(const uint8_t *elf, size_t len, const char **name)
+{
+    struct ecq__elf e;
+    if (ecq__elf_open(&e, elf, len) < 0) return *name = "not an x86-64 or arm64 ELF64 file", -1;
+    *name = e.machine == ECQ_EM_AARCH64 ? "arm64" : "x86-64";
+    return (int)e.machine;
 }
 
 
@@ -4829,17 +4869,19 @@ static const struct ecq__probe ecq__go_funcs[] = {
 };
 
 /* The refusal of a file that is not a Go executable capture supports, in one place. */
-static const char *ecq__go_refusal(int regabi)
+static const char *ecq__go_refusal(int regabi, int machine)
 {
-    return regabi < 0 ? "not a Go executable (no Go build information)"
-                      : "built by a Go before 1.17 (stack ABI), which is not supported";
+    return regabi < 0                  ? "not a Go executable (no Go build information)"
+           : machine == ECQ_EM_AARCH64 ? "built by a Go before 1.18 (stack ABI on arm64), which is not supported"
+                                       : "built by a Go before 1.17 (stack ABI), which is not supported";
 }
 
 static int ecq__go_check(const uint8_t *f, size_t n, char *out, size_t cap, const char **why)
 {
+    const char *arch;
     int regabi = ecq_go_version(f, n, out, cap);
     if (regabi == 1) return 0;
-    *why = ecq__go_refusal(regabi);
+    *why = ecq__go_refusal(regabi, ecq_elf_machine(f, n, &arch));
     return -ENOEXEC;
 }
 
@@ -4939,9 +4981,25 @@ static int ecq__identify_fn(void *ctx, const uint8_t *f, size_t n)
 
 /* ---- the probe plan: what to probe in one file (pure) -------------------- */
 
-/* One function of the plan; 0 with its probes in f, or a negative errno with a note. */
-static int ecq__plan_func(const uint8_t *file, size_t size, const struct ecq__lib *k, const struct ecq__probe *p,
-                          struct ecq_plan_func *f)
+/* This build's machine: the probes it attaches run its code. */
+#if defined(__x86_64__)
+#define ECQ__EM_NATIVE ECQ_EM_X86_64
+#define ECQ__FOREIGN "an arm64 file: this ecaptureq is built for x86-64 (its arm64 build probes it as planned)"
+#define ECQ__MULTIARCH "x86_64-linux-gnu"   /* Debian's library directories */
+#define ECQ__CACHE_ARCH 0x0300              /* ld.so.cache: FLAG_X8664_LIB64 */
+#elif defined(__aarch64__)
+#define ECQ__EM_NATIVE ECQ_EM_AARCH64
+#define ECQ__FOREIGN "an x86-64 file: this ecaptureq is built for arm64 (its x86-64 build probes it as planned)"
+#define ECQ__MULTIARCH "aarch64-linux-gnu"
+#define ECQ__CACHE_ARCH 0x0a00              /* ld.so.cache: FLAG_AARCH64_LIB64 */
+#else
+#error "ecaptureq's capture runs on x86-64 and arm64 (build the server part alone with -DECAPTUREQ_NO_BPF)"
+#endif
+
+/* One function of the plan, for machine's code; 0 with its probes in f, or a negative
+ * errno with a note. */
+static int ecq__plan_func(const uint8_t *file, size_t size, int machine, const struct ecq__lib *k,
+                          const struct ecq__probe *p, struct ecq_plan_func *f)
 {
     struct ecq_elf_func fn;
     size_t bad = 0;
@@ -4957,20 +5015,25 @@ static int ecq__plan_func(const uint8_t *file, size_t size, const struct ecq__li
         f->uretprobe = 1, f->probes++;
         return 0;
     }
-    int n = ecq_x86_find_returns(file + fn.offset, fn.size, f->rets, ECQ_PLAN_MAX_RETS, &bad);
-    if (n <= 0 || n > ECQ_PLAN_MAX_RETS) f->probes = 0; /* no entry probe without its RETs */
+    f->probes = 0; /* until its returns are found */
+    if (machine == ECQ_EM_AARCH64 && fn.addr % 4)
+        return snprintf(f->note, sizeof f->note, "not at a 4-byte instruction boundary"), -ENOEXEC;
+    int n = machine == ECQ_EM_AARCH64 ? ecq_arm64_find_returns(file + fn.offset, fn.size, f->rets, ECQ_PLAN_MAX_RETS, &bad)
+                                      : ecq_x86_find_returns(file + fn.offset, fn.size, f->rets, ECQ_PLAN_MAX_RETS, &bad);
     if (n < 0) return snprintf(f->note, sizeof f->note, "undecodable instruction at +0x%zx", bad), -ENOEXEC;
     if (n == 0 || n > ECQ_PLAN_MAX_RETS) return snprintf(f->note, sizeof f->note, "%d RET instructions", n), -ENOEXEC;
-    f->nrets = n, f->probes += n;
+    f->nrets = n, f->probes = 1 + n;
     return 0;
 }
 
 int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_plan *out)
 {
     const struct ecq__lib *k = lib ? ecq__lib_named(lib) : NULL;
+    int machine;
     memset(out, 0, sizeof *out);
     if (!k) return -EINVAL;
     out->lib = k->name;
+    if ((machine = ecq_elf_machine(elf, len, &out->arch)) < 0) out->arch = "";
     if (k->check) {
         int rc = k->check(elf, len, out->version, sizeof out->version, &out->refused);
         if (rc < 0) return rc;
@@ -4978,7 +5041,7 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
     for (int i = 0; k->funcs[i].func; i++) {
         if (out->nfuncs == ECQ_PLAN_MAX_FUNCS) return -E2BIG; /* a row longer than the plan holds */
         struct ecq_plan_func *f = &out->funcs[out->nfuncs++];
-        int rc = ecq__plan_func(elf, len, k, &k->funcs[i], f);
+        int rc = ecq__plan_func(elf, len, machine, k, &k->funcs[i], f);
         if (rc == -E2BIG) { /* the whole file is over the bounds: nothing of it is probed */
             out->refused = f->note; /* e.g. "a symbol table of over 1048576 entries" */
             out->found = out->probes = 0;
@@ -4987,6 +5050,11 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
         }
         if (rc < 0) continue;
         out->found++, out->probes += f->probes;
+    }
+    /* uprobes on another machine's code (a program run by an emulator) would break it */
+    if (machine > 0 && machine != ECQ__EM_NATIVE) {
+        out->foreign = 1, out->refused = ECQ__FOREIGN;
+        return -ENOEXEC;
     }
     return out->probes ? out->probes : -ENOENT;
 }
@@ -5237,7 +5305,7 @@ struct ecq__cache_job {
 static int ecq__cache_fn(void *ctx, const uint8_t *m, size_t size)
 {
     static const char magic[] = "glibc-ld.so.cache1.1";
-    enum { HDR = 48, ENTRY = 24, X86_64_LIBC6 = 0x0300 };
+    enum { HDR = 48, ENTRY = 24 };
     struct ecq__cache_job *j = ctx;
     const char *h = memmem(m, size, magic, sizeof magic - 1);
     size_t base = h ? (size_t)(h - (const char *)m) : 0;
@@ -5248,7 +5316,7 @@ static int ecq__cache_fn(void *ctx, const uint8_t *m, size_t size)
         uint32_t key, val;
         const char *e = h + HDR + (size_t)i * ENTRY;
         memcpy(&flags, e, 4), memcpy(&key, e + 4, 4), memcpy(&val, e + 8, 4);
-        if (base + key >= size || base + val >= size || (flags & 0xff00) != X86_64_LIBC6) continue;
+        if (base + key >= size || base + val >= size || (flags & 0xff00) != ECQ__CACHE_ARCH) continue;
         if (!memchr(h + key, 0, size - base - key) || !memchr(h + val, 0, size - base - val)) continue;
         if (strcmp(h + key, j->name) == 0 && strlen(h + val) < j->cap) {
             snprintf(j->out, j->cap, "%s", h + val);
@@ -5262,7 +5330,7 @@ static int ecq__cache_fn(void *ctx, const uint8_t *m, size_t size)
  * default directories. */
 static int ecq__find_library(const char *name, char *out, size_t cap)
 {
-    static const char *const dirs[] = {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64",
+    static const char *const dirs[] = {"/lib/" ECQ__MULTIARCH, "/usr/lib/" ECQ__MULTIARCH, "/lib64", "/usr/lib64",
                                        "/lib", "/usr/lib", "/usr/local/lib"};
     struct ecq__cache_job j = {name, out, cap};
     int found = ecq__with_file(-1, "/etc/ld.so.cache", ecq__cache_fn, &j) == 1;

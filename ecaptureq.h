@@ -683,6 +683,19 @@ int ecq_x86_insn_len(const uint8_t *code, size_t avail);
  * the first byte that does not decode (no offset is then safe to probe). */
 int ecq_x86_find_returns(const uint8_t *code, size_t len, uint32_t *offs, int max, size_t *bad_off);
 
+/* The same for arm64 code (4-byte instructions): the offsets of its RET instructions
+ * (0xd65f03c0, RET to X30), up to max. Returns how many, or -1 with *bad_off if len is
+ * not a whole number of instructions. */
+int ecq_arm64_find_returns(const uint8_t *code, size_t len, uint32_t *offs, int max, size_t *bad_off);
+
+/* The ELF machines capture knows (e_machine). */
+#define ECQ_EM_X86_64 62
+#define ECQ_EM_AARCH64 183
+
+/* The machine of an ELF64 file held in memory: ECQ_EM_X86_64 or ECQ_EM_AARCH64 with *name
+ * "x86-64" or "arm64", or -1 (not a little-endian ELF64 file of either) with *name why. */
+int ecq_elf_machine(const uint8_t *elf, size_t len, const char **name);
+
 struct ecq_elf_func {
     uint64_t addr, size;            /* virtual address and length in bytes */
     uint64_t offset;                /* file offset of the first byte (what a uprobe takes) */
@@ -691,7 +704,7 @@ struct ecq_elf_func {
 };
 
 /* What ecq_elf_find_func returns when it returns no function. */
-#define ECQ_ELF_NOT_FOUND (-1)      /* not a little-endian x86-64 ELF64 file, or no such function */
+#define ECQ_ELF_NOT_FOUND (-1)      /* not a little-endian x86-64 or arm64 ELF64 file, or no such function */
 #define ECQ_ELF_OVER_BOUNDS (-2)    /* the file is over the bounds below: skip the whole file */
 #define ECQ_ELF_NOT_CODE (-3)       /* the name is there but not at executable code: no probe */
 
@@ -708,9 +721,9 @@ struct ecq_elf_func {
 #define ECQ_ELF_MAX_GO_SCAN 134217728   /* bytes of data searched for Go's tables in a file whose
                                            section headers are gone (per lookup, all searches) */
 
-/* Finds function name in a little-endian x86-64 ELF64 file held in memory: in .symtab,
- * then .dynsym, then Go's pclntab (stripped Go executables; the layouts of Go 1.16/1.17,
- * 1.18/1.19 and 1.20 onwards, tested up to 1.27). A function is returned only if all its
+/* Finds function name in a little-endian x86-64 or arm64 ELF64 file held in memory: in
+ * .symtab, then .dynsym, then Go's pclntab (stripped Go executables; the layouts of Go
+ * 1.16/1.17, 1.18/1.19 and 1.20 onwards, tested up to 1.27). A function is returned only if all its
  * bytes (its first byte when its size is 0) lie in the file part of one executable
  * PT_LOAD segment; out->offset is computed from that segment.
  * Returns 0, or ECQ_ELF_NOT_FOUND, ECQ_ELF_OVER_BOUNDS or ECQ_ELF_NOT_CODE with out->why
@@ -718,9 +731,10 @@ struct ecq_elf_func {
  * 1048576 entries"): a caller names the file and the function around it. */
 int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct ecq_elf_func *out);
 
-/* The Go version that built an ELF executable ("go1.19.8") into out. Returns 1 for Go
- * 1.17 and later (register ABI: capture supports it), 0 for an older Go, -1 if the
- * file carries no Go build information. */
+/* The Go version that built an ELF executable ("go1.19.8") into out. Returns 1 if that
+ * Go passes arguments in registers on the file's machine (amd64: Go 1.17 and later;
+ * arm64: 1.18 and later; capture supports it), 0 for an older Go, -1 if the file
+ * carries no Go build information. */
 int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap);
 
 /* ---------------------------------------------------------------------------
@@ -883,16 +897,21 @@ struct ecq_plan {
     const char *lib;                /* "openssl", "gnutls", "nss", "mbedtls", "wolfssl", "go" */
     char version[64];               /* what the library's check read ("go1.22.4"), or "" */
     const char *refused;            /* NULL, or why the whole file is refused (a version
-                                       check, or a file over ECQ_ELF_MAX_*): a static string
-                                       or one in this plan */
+                                       check, a file over ECQ_ELF_MAX_*, another machine): a
+                                       static string or one in this plan */
+    const char *arch;               /* the file's machine, "x86-64" or "arm64" ("" if neither) */
+    int foreign;                    /* 1: not this build's machine: planned as that machine's
+                                       build would probe it (funcs, found, probes), and refused */
     int nfuncs, found, probes;      /* functions looked for, found, probes planned */
     struct ecq_plan_func funcs[ECQ_PLAN_MAX_FUNCS];
 };
 
 /* Plans lib's probes (names as ecq_capture_attach takes them) in the ELF file held in
- * memory. Returns the number of probes planned (> 0), or -EINVAL (unknown lib),
- * -ENOEXEC (refused: out->refused says why), -ENOENT (none of its functions found),
- * with out filled in as far as it got. */
+ * memory, for the file's own machine (x86-64 or arm64: Go's RET sites and register ABI
+ * differ). Returns the number of probes planned (> 0), or -EINVAL (unknown lib),
+ * -ENOEXEC (refused: out->refused says why; a file of the other machine is refused
+ * with its plan filled in, out->foreign), -ENOENT (none of its functions found), with
+ * out filled in as far as it got. */
 int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_plan *out);
 
 /* Detaches every probe, drains what is left into the sinks and frees c (NULL is

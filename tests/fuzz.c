@@ -4,7 +4,8 @@
  *              boundary the input picks: both must agree
  *   PROTOBUF   ecq_pb_decode_entry, then re-encode and decode again: same fields
  *   URL        ecq_url_parse
- *   X86        ecq_x86_insn_len, ecq_x86_find_returns: lengths 1..15, returns on boundaries
+ *   X86        ecq_x86_insn_len, ecq_x86_find_returns: lengths 1..15, returns on boundaries;
+ *              ecq_arm64_find_returns: every offset is a RET word on a 4-byte boundary
  *   ELF        ecq_elf_find_func, ecq_go_version on arbitrary files: a function found is
  *              in executable code, "over the bounds" holds for every name alike, and
  *              the found function decodes; -timeout catches a lookup that does not end
@@ -137,6 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         int len = ecq_x86_insn_len(d + i, n - i);
         assert(len == -1 || (len >= 0 && len <= 15 && (size_t)len <= n - i));
     }
+    k = ecq_arm64_find_returns(d, n, rets, 16, &bad);
+    assert(k < 0 ? n % 4 && bad == n - n % 4 : n % 4 == 0);
+    for (int i = 0; i < k && i < 16; i++)
+        assert(rets[i] % 4 == 0 && rets[i] < n && !memcmp(d + rets[i], "\xc0\x03\x5f\xd6", 4));
     return 0;
 }
 #elif defined(FUZZ_ELF)
@@ -176,7 +181,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         if (rc != 0) continue;
         assert(fn.offset <= n && fn.size <= n - fn.offset && fn.size <= ECQ_ELF_MAX_FUNC_SIZE);
         assert(in_code(d, n, fn.addr, fn.offset, fn.size ? fn.size : 1));
-        (void)ecq_x86_find_returns(d + fn.offset, fn.size, rets, 16, &bad); /* what capture decodes next */
+        const char *arch;
+        if (ecq_elf_machine(d, n, &arch) == ECQ_EM_AARCH64) /* what capture decodes next */
+            (void)ecq_arm64_find_returns(d + fn.offset, fn.size, rets, 16, &bad);
+        else
+            (void)ecq_x86_find_returns(d + fn.offset, fn.size, rets, 16, &bad);
     }
     int r = ecq_go_version(d, n, v, sizeof v);
     assert(r >= -1 && r <= 1 && strlen(v) < sizeof v);
@@ -202,7 +211,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
             assert(p->probes == 1 + p->uretprobe + p->nrets && !(p->uretprobe && p->nrets));
             for (int r = 0; r < p->nrets; r++) assert(p->rets[r] < p->size);
         }
-        assert(found == pl.found && probes == pl.probes && (rc > 0 ? rc == probes : probes == 0));
+        /* a file of the other machine is refused with its plan (what that build probes) */
+        assert(found == pl.found && probes == pl.probes && (rc > 0 ? rc == probes : probes == 0 || pl.foreign));
+        assert(!pl.foreign || (rc == -ENOEXEC && pl.refused));
     }
     return 0;
 }
@@ -381,4 +392,54 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 }
 #else
 #error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF, FUZZ_PLAN, FUZZ_PCAPNG, FUZZ_HTTP"
+#endif
+
+#ifdef FUZZ_REPLAY
+/* Without libFuzzer (a cross build run under an emulator): every FILE argument, and
+ * every file in a DIR argument, once through the target; the asserts above judge. */
+#include <dirent.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+static int replay_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *d = NULL;
+    size_t n = 0, cap = 0, got;
+    if (!f) return perror(path), -1;
+    do {
+        if (n == cap && !(d = realloc(d, cap = cap ? cap * 2 : 65536))) abort();
+        got = fread(d + n, 1, cap - n, f);
+        n += got;
+    } while (got);
+    fclose(f);
+    LLVMFuzzerTestOneInput(d, n);
+    free(d);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int inputs = 0;
+    for (int i = 1; i < argc; i++) {
+        struct stat st;
+        DIR *dir = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? opendir(argv[i]) : NULL;
+        struct dirent *de;
+        if (!dir) {
+            if (replay_file(argv[i]) < 0) return 1;
+            inputs++;
+            continue;
+        }
+        while ((de = readdir(dir))) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", argv[i], de->d_name);
+            if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) continue;
+            if (replay_file(p) < 0) return 1;
+            inputs++;
+        }
+        closedir(dir);
+    }
+    printf("%d inputs\n", inputs);
+    return 0;
+}
 #endif

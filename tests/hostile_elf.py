@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """hostile_elf.py DIR: writes ELF files made to stall or mislead an ELF parser into DIR
 (issue 20, items 2 and 5), one per attack, and prints their names.
-hostile_elf.py --seeds DIR: the same shapes, a few kilobytes each (tests/corpus/elf).
+hostile_elf.py --seeds DIR: the same shapes, a few kilobytes each (tests/corpus/elf), each
+also as an arm64 file (NAME-arm64).
 
 Stalls (an unbounded parser spends seconds to days on each):
   issue-40k-10symtab.so  the issue's file: 40,000 symbols, a 1 MB string table without
@@ -217,7 +218,11 @@ def main():
     if sys.argv[1] == "--seeds":
         os.makedirs(sys.argv[2], exist_ok=True)
         for name, make in SEEDS.items():
-            make(os.path.join(sys.argv[2], name))
+            path = os.path.join(sys.argv[2], name)
+            make(path)
+            b = bytearray(open(path, "rb").read())  # the same shape as arm64 (EM_AARCH64)
+            b[18:20] = struct.pack("<H", 183)
+            open(path + "-arm64", "wb").write(b)
         return
     d = sys.argv[1]
     os.makedirs(d, exist_ok=True)

@@ -1,6 +1,7 @@
 /* unit.c - pure-function tests of ecaptureq.c (built with ECAPTUREQ_NO_BPF/NO_MAIN):
  * SHA-1, base64, accept key, UTF-8, URL, handshake checks, frame reader, protobuf,
- * x86-64 instruction lengths, ELF lookups on crafted files, HPACK (RFC 7541 Appendix C).
+ * x86-64 instruction lengths, arm64 RET sites, ELF lookups on crafted files, HPACK (RFC 7541
+ * Appendix C).
  *   unit               run every test, one "ok"/"not ok" line each
  *   unit samples DIR   write sample LogEntry encodings for protoc --decode
  *   unit decode FILE   decode one LogEntry with our decoder, print its fields
@@ -602,6 +603,29 @@ static void test_x86(void)
           ecq_x86_find_returns(fn, sizeof fn, rets, 4, NULL) == 1 && rets[0] == 11);
 }
 
+/* arm64 RET sites: whole 4-byte words equal to RET (X30) on 4-byte boundaries, as
+ * aarch64-linux-gnu-as assembles ret, ret x1, b, and a RET word straddling two words */
+static void test_arm64(void)
+{
+    static const uint8_t fn[] = {
+        0xfd, 0x7b, 0xc1, 0xa8,     /* ldp x29, x30, [sp], #16 */
+        0xc0, 0x03, 0x5f, 0xd6,     /* ret */
+        0x20, 0x00, 0x5f, 0xd6,     /* ret x1: not Go's or GCC's return */
+        0xc0, 0x03, 0x00, 0x14,     /* b .+0xf00: "c0 03" then not "5f d6" */
+        0x00, 0x00, 0xc0, 0x03,     /* "c0 03 5f d6" across two words is no instruction */
+        0x5f, 0xd6, 0x00, 0x00,
+        0xc0, 0x03, 0x5f, 0xd6,     /* ret */
+    };
+    uint32_t rets[4];
+    size_t bad = 0;
+    CHECK("arm64 returns: the RET words at +4 and +24, not ret x1, a branch or a straddling pattern",
+          ecq_arm64_find_returns(fn, sizeof fn, rets, 4, NULL) == 2 && rets[0] == 4 && rets[1] == 24);
+    CHECK("arm64 returns: only max offsets stored, every RET counted",
+          ecq_arm64_find_returns(fn, sizeof fn, rets, 1, NULL) == 2 && rets[0] == 4);
+    CHECK("arm64 returns: a length that is not whole instructions is refused at its last word",
+          ecq_arm64_find_returns(fn, sizeof fn - 1, rets, 4, &bad) == -1 && bad == sizeof fn - 4);
+}
+
 /* A small library like a fake libssl.so.3: an executable PT_LOAD at 0x1000 (0x1000 bytes
  * in the file, 0x2000 in memory), a read-only one at 0x3000, .strtab at 0x4000, .symtab
  * at 0x5000 with one function per name (names[i] at addrs[i], sizes[i] bytes), section
@@ -683,6 +707,18 @@ static void test_elf(void)
     CHECK("ELF: a symbol table of MAX_SYMBOLS + 1 entries puts the file over the bounds, whatever the name",
           !strcmp(lookup(f, big, "SSL_free"), "-2 a symbol table of over 1048576 entries") &&
           !strcmp(lookup(f, big, "nothing"), "-2 a symbol table of over 1048576 entries"));
+    /* the same file as arm64, then as a machine capture does not know */
+    const char *arch = NULL;
+    mini_elf(f, names, addrs, sizes, 9, 0);
+    CHECK("ELF: an x86-64 file's machine", ecq_elf_machine(f, MINI_SIZE, &arch) == ECQ_EM_X86_64 && !strcmp(arch, "x86-64"));
+    ((Elf64_Ehdr *)f)->e_machine = EM_AARCH64;
+    CHECK("ELF: an arm64 file's machine, and its functions found alike",
+          ecq_elf_machine(f, MINI_SIZE, &arch) == ECQ_EM_AARCH64 && !strcmp(arch, "arm64") &&
+          !strcmp(lookup(f, MINI_SIZE, "SSL_free"), "0 @0x1100 .symtab"));
+    ((Elf64_Ehdr *)f)->e_machine = EM_RISCV;
+    CHECK("ELF: a RISC-V file is refused, its machine named as unknown",
+          ecq_elf_machine(f, MINI_SIZE, &arch) == -1 && !strcmp(arch, "not an x86-64 or arm64 ELF64 file") &&
+          !strcmp(lookup(f, MINI_SIZE, "SSL_free"), "-1 not an x86-64 or arm64 ELF64 file"));
     free(f);
 }
 
@@ -1305,6 +1341,7 @@ int main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "elfbench")) return elfbench(argc - 2, argv + 2);
     test_sha1();
     test_x86();
+    test_arm64();
     test_elf();
     test_base64();
     test_accept();
