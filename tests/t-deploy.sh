@@ -63,7 +63,7 @@ check "in a tree without /proc: exit 1 and one line, 'cannot read /proc/self/map
 check "the empty tree's mounts are gone again" bash -c "! grep -q '$ROOT' /proc/mounts"
 
 check "Dockerfile: FROM scratch, the static binary, its entry point" \
-  bash -c "grep -qx 'FROM scratch' Dockerfile && grep -qx 'COPY ecaptureq-static /ecaptureq' Dockerfile && grep -q '^ENTRYPOINT \[\"/ecaptureq\"\]' Dockerfile"
+  bash -c "grep -qx 'FROM scratch' Dockerfile && grep -qx 'COPY build/\${TARGETARCH}/ecaptureq-static /ecaptureq' Dockerfile && grep -q '^ENTRYPOINT \[\"/ecaptureq\"\]' Dockerfile"
 
 CAPS=$($PY - deploy/daemonset.yaml >"$OUT/manifest.txt" <<'PYEOF'; tail -1 "$OUT/manifest.txt"
 import sys, yaml
