@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")"
 TOP=$PWD
-AREAS="unit handshake cli python hub watch robust embed viewer capture gotls discover hostile deploy"
+AREAS="unit handshake cli python hub watch robust embed viewer capture gotls discover hostile deploy arm64"
 source tests/lib.sh
 trap cleanup EXIT
 
