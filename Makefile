@@ -23,6 +23,7 @@ URL       ?= ws://127.0.0.1:28257/
 # Debian's names and GNU triplets
 HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 ARCH      := $(HOST_ARCH)
+override ARCH := $(patsubst x86_64,x86,$(patsubst amd64,x86,$(patsubst aarch64,arm64,$(ARCH))))
 DEB_x86   := amd64
 DEB_arm64 := arm64
 GNU_x86   := x86_64-linux-gnu
@@ -187,8 +188,8 @@ fuzz: $(BPF_OBJ)
 	  else echo "not ok - fuzz $$f: exit $$rc (tests/out/fuzz-$$f.log)"; fi; \
 	done
 
-install: ecaptureq
-	install -D -m 0755 ecaptureq $(DESTDIR)$(PREFIX)/bin/ecaptureq
+install: $(O)ecaptureq
+	install -D -m 0755 $(O)ecaptureq $(DESTDIR)$(PREFIX)/bin/ecaptureq
 	install -D -m 0644 ecaptureq.h $(DESTDIR)$(PREFIX)/include/ecaptureq.h
 	install -D -m 0644 ecaptureq.proto $(DESTDIR)$(PREFIX)/share/ecaptureq/ecaptureq.proto
 
