@@ -96,7 +96,7 @@ deps-test: deps
 # ./test.sh arm64: the cross build's packages, the emulator its tests run under, and
 # skopeo, which reads the image back
 deps-cross-test: deps
-	$(call need,qemu-user-static skopeo)
+	$(call need,qemu-user skopeo)
 
 # clang -target bpf does not search the multiarch directory (asm/types.h lives there):
 # ask for it when the recipe runs, after deps installed the compilers, not when make
