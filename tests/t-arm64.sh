@@ -28,13 +28,15 @@ check "the agent and the static binary are arm64 ELF executables" \
   bash -c "file $A/ecaptureq | grep -q 'ARM aarch64.*dynamically linked' && file $A/ecaptureq-static | grep -q 'ARM aarch64.*statically linked'"
 check "the default build is untouched: ./ecaptureq and bpf/ecaptureq.bpf.o are the x86-64 ones, unchanged" \
   bash -c "test \"\$(sha256sum ecaptureq bpf/ecaptureq.bpf.o)\" = '$native' && file ecaptureq | grep -q x86-64"
-progs() { llvm-objdump -h "$1" | awk '{print $2}' | grep -E '^(uprobe|uretprobe|raw_tracepoint/|kprobe/)' | sort; }
+# clang's own objdump (llvm-14, which clang's recommends bring; unversioned with Debian's llvm)
+OBJDUMP=$(command -v llvm-objdump || command -v "$(clang -print-prog-name=llvm-objdump)" || ls /usr/bin/llvm-objdump-* 2>/dev/null | head -1)
+progs() { $OBJDUMP -h "$1" | awk '{print $2}' | grep -E '^(uprobe|uretprobe|raw_tracepoint/|kprobe/)' | sort; }
 check "the arm64 BPF object is ELF for BPF with the x86-64 object's programs ($(progs $A/ecaptureq.bpf.o | wc -l): uprobe, uretprobe, tracepoints, kprobes)" \
-  bash -c "$(declare -f progs); readelf -h $A/ecaptureq.bpf.o | grep -q 'Machine: *Linux BPF' && progs $A/ecaptureq.bpf.o | grep -qx 'uprobe' && diff <(progs $A/ecaptureq.bpf.o) <(progs bpf/ecaptureq.bpf.o) >&2"
+  bash -c "OBJDUMP=$OBJDUMP; $(declare -f progs); readelf -h $A/ecaptureq.bpf.o | grep -q 'Machine: *Linux BPF' && progs $A/ecaptureq.bpf.o | grep -qx 'uprobe' && diff <(progs $A/ecaptureq.bpf.o) <(progs bpf/ecaptureq.bpf.o) >&2"
 # what differs is the registers: mmap is system call 222 (9 on x86-64), Go's g is X28
 # (offset 28 * 8 = 224 in pt_regs), the uprobe context is user_pt_regs
-llvm-objdump -d --no-show-raw-insn "$A/ecaptureq.bpf.o" >"$OUT/arm64-bpf.txt"
-llvm-objdump -d --no-show-raw-insn bpf/ecaptureq.bpf.o >"$OUT/x86-bpf.txt"
+$OBJDUMP -d --no-show-raw-insn "$A/ecaptureq.bpf.o" >"$OUT/arm64-bpf.txt"
+$OBJDUMP -d --no-show-raw-insn bpf/ecaptureq.bpf.o >"$OUT/x86-bpf.txt"
 check "the arm64 object reads arm64's registers: mmap is system call 222, g is read at X28 (pt_regs + 224)" \
   bash -c "grep -q 'if r[0-9] != 222 goto' $OUT/arm64-bpf.txt && grep -q 'if r[0-9] != 9 goto' $OUT/x86-bpf.txt && grep -q '(u64 \*)(r[0-9] + 224)' $OUT/arm64-bpf.txt && strings -a $A/ecaptureq.bpf.o | grep -qx user_pt_regs"
 check "the static binary and the agent (arm64 libbpf from multiarch) run under $QEMU" \
