@@ -4777,6 +4777,22 @@ static int ecq__plan_fn(void *ctx, const uint8_t *f, size_t n)
 #define ECQ__IDLE_DRAINS 40         /* empty drains in a row (10 ms) before going idle */
 #define ECQ__STEP_BYTES (2u << 20)  /* records handed to the sinks per step, at most */
 
+/* This build's machine: the probes it attaches run its code, and a file of the other
+ * machine is never probed. */
+#if defined(__x86_64__)
+#define ECQ__EM_NATIVE ECQ_EM_X86_64
+#define ECQ__FOREIGN "an arm64 file: this ecaptureq is built for x86-64 (its arm64 build probes it as planned)"
+#define ECQ__MULTIARCH "x86_64-linux-gnu"   /* Debian's library directories */
+#define ECQ__CACHE_ARCH 0x0300              /* ld.so.cache: FLAG_X8664_LIB64 */
+#elif defined(__aarch64__)
+#define ECQ__EM_NATIVE ECQ_EM_AARCH64
+#define ECQ__FOREIGN "an x86-64 file: this ecaptureq is built for arm64 (its x86-64 build probes it as planned)"
+#define ECQ__MULTIARCH "aarch64-linux-gnu"
+#define ECQ__CACHE_ARCH 0x0a00              /* ld.so.cache: FLAG_AARCH64_LIB64 */
+#else
+#error "ecaptureq's capture runs on x86-64 and arm64 (build the server part alone with -DECAPTUREQ_NO_BPF)"
+#endif
+
 /* ---- the library table: everything capture knows about a TLS implementation ---- */
 
 /* The handler numbers are the BPF programs' contract (the probes' cookies): they are
@@ -4937,10 +4953,11 @@ static int ecq__defines_any(const uint8_t *f, size_t size, const struct ecq__lib
 
 /* What a file is: a TLS library by its name, an executable its row's check accepts
  * (Go) and that has the row's functions, or any ELF file that defines a row's first two
- * functions itself. NULL: none; *over then says why if the file is over the ELF bounds
- * (it is skipped), and *plain is 1 for an executable a row's check accepts that has
- * none of its functions (a Go program without crypto/tls: the Go toolchain's compile,
- * link, asm...), which discovery skips without a line. */
+ * functions itself. NULL: none (an ELF file of the other machine is none: discovery
+ * leaves emulated programs alone); *over then says why if the file is over the ELF
+ * bounds (it is skipped), and *plain is 1 for an executable a row's check accepts that
+ * has none of its functions (a Go program without crypto/tls: the Go toolchain's
+ * compile, link, asm...), which discovery skips without a line. */
 static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const char *path, const char **over,
                                             int *plain)
 {
@@ -4948,6 +4965,8 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
     char v[64];
     const char *why;
     *over = NULL, *plain = 0;
+    int machine = ecq_elf_machine(f, size, &why);
+    if (machine > 0 && machine != ECQ__EM_NATIVE) return NULL; /* an emulated program's: never probed */
     for (size_t i = 0; i < ECQ__NLIBS; i++)
         if ((ecq__libs[i].find & ECQ__FIND_SONAME) && ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
     for (size_t i = 0; i < ECQ__NLIBS; i++)
@@ -4980,21 +4999,6 @@ static int ecq__identify_fn(void *ctx, const uint8_t *f, size_t n)
 }
 
 /* ---- the probe plan: what to probe in one file (pure) -------------------- */
-
-/* This build's machine: the probes it attaches run its code. */
-#if defined(__x86_64__)
-#define ECQ__EM_NATIVE ECQ_EM_X86_64
-#define ECQ__FOREIGN "an arm64 file: this ecaptureq is built for x86-64 (its arm64 build probes it as planned)"
-#define ECQ__MULTIARCH "x86_64-linux-gnu"   /* Debian's library directories */
-#define ECQ__CACHE_ARCH 0x0300              /* ld.so.cache: FLAG_X8664_LIB64 */
-#elif defined(__aarch64__)
-#define ECQ__EM_NATIVE ECQ_EM_AARCH64
-#define ECQ__FOREIGN "an x86-64 file: this ecaptureq is built for arm64 (its x86-64 build probes it as planned)"
-#define ECQ__MULTIARCH "aarch64-linux-gnu"
-#define ECQ__CACHE_ARCH 0x0a00              /* ld.so.cache: FLAG_AARCH64_LIB64 */
-#else
-#error "ecaptureq's capture runs on x86-64 and arm64 (build the server part alone with -DECAPTUREQ_NO_BPF)"
-#endif
 
 /* One function of the plan, for machine's code; 0 with its probes in f, or a negative
  * errno with a note. */

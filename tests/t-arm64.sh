@@ -122,6 +122,27 @@ $QEMU $A/ecaptureq-static gotls --elfpath "$BIN/x86-$GOV" --list >"$OUT/arm64-x8
 check "the arm64 agent on an x86-64 Go program: exit 1, 'an x86-64 file: this ecaptureq is built for arm64'" \
   bash -c "test $r1 = 1 && head -1 $OUT/arm64-x86go.txt | grep -q 'an x86-64 file: this ecaptureq is built for arm64'"
 
+# Discovery never probes another machine's code: any process may map any file for
+# execution, so an x86-64 process maps copies of arm64's and x86-64's libssl.so.3 the
+# way a loader does (PROT_EXEC); the x86-64 one is probed, the arm64 one left alone
+# without a word. (qemu-user itself maps guest code without PROT_EXEC on the host.)
+if [ "$(id -u)" = 0 ] && start_agent arm64-disc tls; then
+  D=$OUT/arm64-libs && rm -rf "$D" && mkdir -p "$D/arm64" "$D/x86"
+  cp /usr/lib/aarch64-linux-gnu/libssl.so.3 "$D/arm64/" && cp "$(ldconfig -p | awk '$1 == "libssl.so.3" && /x86-64/ {print $NF; exit}')" "$D/x86/"
+  $PY - "$D/arm64/libssl.so.3" "$D/x86/libssl.so.3" <<'PYEOF' &
+import mmap, sys, time
+files = [open(p, "rb") for p in sys.argv[1:]]
+maps = [mmap.mmap(f.fileno(), 0, mmap.MAP_PRIVATE, mmap.PROT_READ | mmap.PROT_EXEC) for f in files]
+time.sleep(5)
+PYEOF
+  MP=$!
+  wait_log "$OUT/arm64-disc.log" "openssl: $D/x86/libssl.so.3 (pid $MP): 5 of 5 functions probed" 5; seen=$?
+  kill $MP 2>/dev/null; wait $MP 2>/dev/null
+  check "discovery: an x86-64 process mapping arm64's libssl.so.3 executable gets no probe and no error; the x86-64 copy beside it is probed" \
+    bash -c "test $seen = 0 && ! grep -q 'an arm64 file\|$D/arm64' $OUT/arm64-disc.log || { tail -5 $OUT/arm64-disc.log >&2; false; }"
+  kill $AGENT_PID 2>/dev/null; wait $AGENT_PID 2>/dev/null
+fi
+
 # the fuzzers' seeds through the arm64 build (no libFuzzer for arm64 here: a replay main)
 for f in handshake frames protobuf url x86 elf plan; do
   case $f in
