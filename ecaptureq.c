@@ -7558,7 +7558,9 @@ static void ecq__x_show(struct ecq__watch *w, struct ecq__xconn *xc, struct ecq_
         ecq__watch_time(when, sizeof when, t0);
         if (x->req.started && x->resp.started) snprintf(lat, sizeof lat, "%.3f", (double)(x->resp.ts - x->req.ts) / 1e6);
         if (w->json) {
-            fprintf(f, "{\"kind\":\"exchange\",\"time\":%" PRId64 ",\"pid\":%" PRId64 ",\"pname\":", t0, xc->pid);
+            fprintf(f, "{\"kind\":\"exchange\",\"timestamp\":%" PRId64, t0);
+            ecq__json_time(f, t0, 1);
+            fprintf(f, ",\"pid\":%" PRId64 ",\"pname\":", xc->pid);
             ecq__json_str(f, (struct ecq_bytes){xc->pname, strlen(xc->pname)});
             const char *const strs[][2] = {{"uuid", xc->uuid}, {"client", xc->client}, {"server", xc->server}};
             for (size_t i = 0; i < ECQ__ARRAY_LEN(strs); i++) {
