@@ -45,7 +45,7 @@ check "the static binary and the agent (arm64 libbpf from multiarch) run under $
 # the tests of pure functions, built for arm64 with ASan and UBSan
 xbuild() { rm -f "$1"; aarch64-linux-gnu-gcc $XSAN -o "$@" && test -x "$1"; }
 rm -f "$BIN"/arm64-*
-xbuild "$BIN/arm64-unit" -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN tests/unit.c ecaptureq.c &&
+xbuild "$BIN/arm64-unit" -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -DECQ_HAVE_ZLIB tests/unit.c ecaptureq.c -lz &&
 xbuild "$BIN/arm64-hub" -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN tests/hub.c ecaptureq.c
 check "the unit tests and the hub build for arm64 (ASan+UBSan, -Werror)" test -x "$BIN/arm64-hub"
 $XRUN "$BIN/arm64-unit" >"$OUT/arm64-unit.txt" 2>&1; urc=$?
