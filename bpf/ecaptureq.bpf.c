@@ -392,17 +392,41 @@ int proc_exit(struct bpf_raw_tracepoint_args *ctx)
     return 0;
 }
 
-/* TP: sys_enter(struct pt_regs *regs, long id). mmap(addr, len, prot, flags, fd, off):
- * an executable mapping of a file, such as the dynamic loader mapping a library. It
- * runs for every system call, so the first test is the cheapest: kprobes and fentry
- * are not on every kernel, the syscall tracepoints are. */
+/* An mmap(addr, len, prot, flags, fd, off) about to run: an executable mapping of a
+ * file, such as the dynamic loader mapping a library, reports the file. */
+static __always_inline int mmap_seen(unsigned long prot, long fd)
+{
+    struct task_struct *task;
+    struct file **fds, *f = 0;
+    if (!(prot & PROT_EXEC) || fd < 0 || fd >= FD_SCAN_MAX) return 0;
+    task = (struct task_struct *)bpf_get_current_task();
+    if (fd >= BPF_CORE_READ(task, files, fdt, max_fds)) return 0;
+    fds = BPF_CORE_READ(task, files, fdt, fd);
+    bpf_probe_read_kernel(&f, sizeof f, &fds[fd]);
+    return seen_file(f);
+}
 
+/* TP: syscalls:sys_enter_mmap, the format's fields. The kernel runs it for mmap only
+ * (the other system calls test one bit of a bitmap): the first choice. */
+struct sys_enter_mmap_args {
+    __u64 common;
+    __s64 nr;
+    __u64 addr, len, prot, flags, fd, off;
+};
+
+SEC("tracepoint/syscalls/sys_enter_mmap")
+int mmap_tp(struct sys_enter_mmap_args *ctx)
+{
+    return mmap_seen(ctx->prot, (long)ctx->fd);
+}
+
+/* TP: sys_enter(struct pt_regs *regs, long id), where the syscall tracepoints cannot
+ * be attached (no tracefs to name them): it runs for every system call, so the first
+ * test is the cheapest. kprobes and fentry are not on every kernel. */
 SEC("raw_tracepoint/sys_enter")
 int mmap_file(struct bpf_raw_tracepoint_args *ctx)
 {
     struct pt_regs *regs;
-    struct task_struct *task;
-    struct file **fds, *f = 0;
     unsigned long prot;
     long fd;
     if (ctx->args[1] != ECQ_NR_MMAP) return 0;
@@ -410,12 +434,7 @@ int mmap_file(struct bpf_raw_tracepoint_args *ctx)
     if (bpf_probe_read_kernel(&prot, sizeof prot, &regs->ECQ_SYSCALL_PARM3) < 0 ||
         bpf_probe_read_kernel(&fd, sizeof fd, &regs->ECQ_SYSCALL_PARM5) < 0)
         return 0;
-    if (!(prot & PROT_EXEC) || fd < 0 || fd >= FD_SCAN_MAX) return 0;
-    task = (struct task_struct *)bpf_get_current_task();
-    if (fd >= BPF_CORE_READ(task, files, fdt, max_fds)) return 0;
-    fds = BPF_CORE_READ(task, files, fdt, fd);
-    bpf_probe_read_kernel(&f, sizeof f, &fds[fd]);
-    return seen_file(f);
+    return mmap_seen(prot, fd);
 }
 
 /* TP: sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) */
