@@ -1184,13 +1184,16 @@ struct ecq_server {
     uint8_t rx[65536];
 };
 
-/* the monotonic clock in microseconds (discovery's budget) and milliseconds */
-static int64_t ecq__now_us(void)
+/* the monotonic clock in nanoseconds (BPF's clock), microseconds (discovery's budget)
+ * and milliseconds */
+static int64_t ecq__mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+static int64_t ecq__now_us(void) { return ecq__mono_ns() / 1000; }
 
 static int64_t ecq__now_ms(void) { return ecq__now_us() / 1000; }
 
@@ -2155,6 +2158,18 @@ int ecq_server_open(struct ecq_server **out, const struct ecq_config *cfg)
     return 0;
 }
 
+/* Writes what the clients have queued, as far as their sockets take it: the number of
+ * clients still with frames queued. */
+static int ecq__server_flush(struct ecq_server *s)
+{
+    int behind = 0;
+    for (int i = 0; i < s->ncl; i++)
+        if (s->cl[i]->qlen && !s->cl[i]->blocked && s->cl[i]->state != ECQ__DEAD)
+            (void)ecq__client_flush(s, s->cl[i]); /* dead clients are reaped by the service */
+    for (int i = 0; i < s->ncl; i++) behind += s->cl[i]->qlen > 0;
+    return behind;
+}
+
 int ecq_server_fds(struct ecq_server *s, struct pollfd *fds, int max, int *timeout_ms)
 {
     int64_t now = ecq__now_ms(), due = *timeout_ms < 0 ? INT64_MAX : now + *timeout_ms;
@@ -2163,9 +2178,7 @@ int ecq_server_fds(struct ecq_server *s, struct pollfd *fds, int max, int *timeo
     if (s->conn_quiet && s->conn_window_ms + 1000 < due) due = s->conn_window_ms + 1000;
     if (s->log_len || s->log_dropped) ecq__log_flush(s); /* a slow stderr: retried every pass, at least every 100 ms */
     if ((s->log_len || s->log_dropped) && now + 100 < due) due = now + 100;
-    for (int i = 0; i < s->ncl; i++)
-        if (s->cl[i]->qlen && !s->cl[i]->blocked && s->cl[i]->state != ECQ__DEAD)
-            (void)ecq__client_flush(s, s->cl[i]); /* dead clients are reaped by the service */
+    (void)ecq__server_flush(s);
     if (n < max) fds[n] = (struct pollfd){.fd = accepting ? s->lfd : -1, .events = POLLIN};
     n++;
     if (!accepting && s->accept_resume_ms < due) due = s->accept_resume_ms;
@@ -5137,6 +5150,37 @@ struct ecq__h2conn {
     int local_client;               /* the traced process is the client */
 };
 
+/* A latency histogram of the capture's own stages, logged when capture stops: 1 us
+ * buckets up to 4 ms, then 1 ms buckets up to 1 s, the rest in the last; bounded memory
+ * however long the agent runs. */
+#define ECQ__LAG_FINE 4096
+#define ECQ__LAG_BUCKETS (ECQ__LAG_FINE + 1000)
+#define ECQ__STEP_TS 4096           /* records of a step whose write is timed, at most */
+
+struct ecq__lag {
+    uint32_t n[ECQ__LAG_BUCKETS];
+    uint64_t count, max_us;
+};
+
+static void ecq__lag_add(struct ecq__lag *l, int64_t ns, uint32_t times)
+{
+    uint64_t us = ns > 0 ? (uint64_t)ns / 1000 : 0;
+    size_t b = us < ECQ__LAG_FINE ? us : ECQ__LAG_FINE + (us - ECQ__LAG_FINE) / 1000;
+    l->n[b < ECQ__LAG_BUCKETS ? b : ECQ__LAG_BUCKETS - 1] += times;
+    l->count += times;
+    if (us > l->max_us) l->max_us = us;
+}
+
+/* the value in us below which permille/1000 of the samples are */
+static uint64_t ecq__lag_pct(const struct ecq__lag *l, unsigned permille)
+{
+    uint64_t want = (l->count * permille + 999) / 1000, seen = 0;
+    for (size_t b = 0; b < ECQ__LAG_BUCKETS; b++)
+        if ((seen += l->n[b]) >= want && want)
+            return b < ECQ__LAG_FINE ? b : ECQ__LAG_FINE + (b - ECQ__LAG_FINE) * 1000;
+    return l->max_us;
+}
+
 struct ecq_capture {
     struct ecq_server *srv;         /* a sink, or NULL */
     struct ecq_capture_opts o;      /* with the host's callbacks, the other sinks */
@@ -5167,6 +5211,10 @@ struct ecq_capture {
     int follow;                     /* discovery keeps up with new processes */
     int files_fd, counters_fd;
     int idle_fd, idle, empty_drains; /* adaptive drain: see ecq_capture_step */
+    struct ecq__lag lag_read, lag_sent; /* event to the agent's read, to its frame's write */
+    uint64_t step_ts[ECQ__STEP_TS];  /* the step's records' times, for lag_sent */
+    int nstep_ts;
+    int64_t read_mono_ns;           /* when this drain began */
     int more;                       /* the last step stopped at ECQ__STEP_BYTES */
     size_t step_bytes;
     int64_t mono_to_real_ns, next_check_ms;
@@ -6115,6 +6163,8 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     size_t n, cl, ll, rl;
     if (size < ECQ_EVENT_HDR_SIZE || r->len > size - ECQ_EVENT_HDR_SIZE) return 0;
     c->st.records++;
+    ecq__lag_add(&c->lag_read, c->read_mono_ns - (int64_t)r->ts_ns, 1);
+    if (c->nstep_ts < ECQ__STEP_TS) c->step_ts[c->nstep_ts++] = r->ts_ns;
     memcpy(comm, r->comm, 16);
     comm[16] = 0;
     cl = strlen(comm);
@@ -6360,9 +6410,20 @@ static int ecq__drain(struct ecq_capture *c)
 {
     uint64_t before = c->st.records;
     c->step_bytes = 0;
+    c->read_mono_ns = ecq__mono_ns();
     int n = ring_buffer__consume(c->rb);
     c->more = n == -EAGAIN;
     return c->more ? (int)(c->st.records - before) : n;
+}
+
+/* The step's frames written now rather than at the loop's next poll, and timed: from
+ * each record's event to its frame in every client's socket (not timed when a client's
+ * socket was full). */
+static void ecq__time_sent(struct ecq_capture *c)
+{
+    if (!c->nstep_ts || !c->srv || ecq__server_flush(c->srv) || !c->srv->ncl) return;
+    int64_t now = ecq__mono_ns();
+    for (int i = 0; i < c->nstep_ts; i++) ecq__lag_add(&c->lag_sent, now - (int64_t)c->step_ts[i], 1);
 }
 
 /* The drain adapts: while records flow, every ECQ__BUSY_US (no wakeup per record, which
@@ -6371,6 +6432,7 @@ static int ecq__drain(struct ecq_capture *c)
  * BPF side wakes it with the next record. */
 static int ecq__step(struct ecq_capture *c)
 {
+    c->nstep_ts = 0;
     int n = ecq__drain(c);
     if (n > 0) {
         if (c->idle) ecq__set_idle(c, 0);
@@ -6379,6 +6441,7 @@ static int ecq__step(struct ecq_capture *c)
         ecq__set_idle(c, 1);
         if ((n = ecq__drain(c)) != 0) ecq__set_idle(c, 0); /* came before the flag did */
     }
+    ecq__time_sent(c);
     if ((c->npending || c->ncatchup || c->rescan_all || c->nscan) && ecq__now_us() >= c->next_discovery_us) {
         ecq__discover_pending(c); /* not on every wakeup a client's traffic makes: */
         c->next_discovery_us = ecq__now_us() + ECQ__DISCOVERY_US; /* as long again for the rest */
@@ -6463,6 +6526,17 @@ static void ecq__links_free_all(struct ecq_capture *c)
     c->st.links = 0;
 }
 
+/* at stop: how long records took through the agent, in percentiles */
+static void ecq__log_lags(struct ecq_capture *c)
+{
+    const struct ecq__lag *r = &c->lag_read, *w = &c->lag_sent;
+    if (!r->count) return;
+    ecq__log(c, "latency: event to the agent's read p50 %" PRIu64 " p99 %" PRIu64 " max %" PRIu64 " us (%" PRIu64
+                " records); to its frame written p50 %" PRIu64 " p99 %" PRIu64 " max %" PRIu64 " us (%" PRIu64 " timed)",
+             ecq__lag_pct(r, 500), ecq__lag_pct(r, 990), r->max_us, r->count, ecq__lag_pct(w, 500), ecq__lag_pct(w, 990),
+             w->max_us, w->count);
+}
+
 void ecq_capture_close(struct ecq_capture *c)
 {
     if (!c) return;
@@ -6473,6 +6547,7 @@ void ecq_capture_close(struct ecq_capture *c)
         while (ecq__drain(c), c->more) /* what is left, ECQ__STEP_BYTES at a time */
             ;
         ecq__check_losses(c);
+        ecq__log_lags(c);
         ring_buffer__free(c->rb);
     }
     bpf_object__close(c->obj);
