@@ -4788,7 +4788,13 @@ static int ecq__plan_fn(void *ctx, const uint8_t *f, size_t n)
 #define ECQ__FILE_PROBES 512        /* probes per file and link kind, at most (Go: 5 x 65) */
 #define ECQ__CHECK_MS 1000          /* loss counters and clock offset are refreshed this often */
 #define ECQ__BUSY_US 250            /* the drain interval while records flow */
-#define ECQ__IDLE_DRAINS 40         /* empty drains in a row (10 ms) before going idle */
+#define ECQ__RATE_WINDOW_NS 10000000 /* the record rate is judged over 10 ms */
+#define ECQ__WAKE_MAX 40            /* records per window over which a wakeup per record
+                                       costs more than the timer: drain on the timer */
+#define ECQ__WAKE_MIN 25            /* under which the timer costs more: go idle, woken
+                                       per record (on the project's VM a wakeup costs the
+                                       agent 20-30 us: the timer's 3-4k a second cost
+                                       more than a record's own up to 2.5k a second) */
 #define ECQ__STEP_BYTES (2u << 20)  /* records handed to the sinks per step, at most */
 
 /* This build's machine: the probes it attaches run its code, and a file of the other
@@ -5210,7 +5216,9 @@ struct ecq_capture {
     int missed_fd;
     int follow;                     /* discovery keeps up with new processes */
     int files_fd, counters_fd;
-    int idle_fd, idle, empty_drains; /* adaptive drain: see ecq_capture_step */
+    int idle_fd, idle;              /* adaptive drain: see ecq__step */
+    int64_t win_start_ns;           /* the rate window's start, and its records so far */
+    uint64_t win_records;
     struct ecq__lag lag_read, lag_sent; /* event to the agent's read, to its frame's write */
     uint64_t step_ts[ECQ__STEP_TS];  /* the step's records' times, for lag_sent */
     int nstep_ts;
@@ -6400,7 +6408,7 @@ static void ecq__set_idle(struct ecq_capture *c, int idle)
 {
     uint32_t zero = 0, v = (uint32_t)idle;
     if (bpf_map_update_elem(c->idle_fd, &zero, &v, BPF_ANY) == 0) c->idle = idle;
-    c->empty_drains = 0;
+    c->win_start_ns = c->read_mono_ns, c->win_records = 0;
 }
 
 /* One pass over the rings, handing the server at most ECQ__STEP_BYTES (c->more: it
@@ -6426,20 +6434,26 @@ static void ecq__time_sent(struct ecq_capture *c)
     for (int i = 0; i < c->nstep_ts; i++) ecq__lag_add(&c->lag_sent, now - (int64_t)c->step_ts[i], 1);
 }
 
-/* The drain adapts: while records flow, every ECQ__BUSY_US (no wakeup per record, which
- * costs each uprobe hit a wakeup of its own); after ECQ__IDLE_DRAINS empty drains in a
- * row the consumer goes idle, waits on the ring's descriptor with no timer, and the
- * BPF side wakes it with the next record. */
+/* The drain adapts to the record rate, judged over ECQ__RATE_WINDOW_NS: while many
+ * records flow, every ECQ__BUSY_US with no wakeup per record (which would cost each
+ * uprobe hit a wakeup of its own); when few do, the consumer goes idle: it waits on the
+ * ring's descriptor with no timer, and the BPF side wakes it with each record, which
+ * costs less than the timer's wakeups and reaches the reader sooner. */
 static int ecq__step(struct ecq_capture *c)
 {
     c->nstep_ts = 0;
     int n = ecq__drain(c);
-    if (n > 0) {
-        if (c->idle) ecq__set_idle(c, 0);
-        c->empty_drains = 0;
-    } else if (n == 0 && !c->idle && ++c->empty_drains >= ECQ__IDLE_DRAINS) {
-        ecq__set_idle(c, 1);
-        if ((n = ecq__drain(c)) != 0) ecq__set_idle(c, 0); /* came before the flag did */
+    if (n > 0) c->win_records += (uint64_t)n;
+    if (c->idle && c->win_records > ECQ__WAKE_MAX) {
+        ecq__set_idle(c, 0);
+    } else if (c->read_mono_ns - c->win_start_ns >= ECQ__RATE_WINDOW_NS) {
+        int low = !c->idle && c->win_records < ECQ__WAKE_MIN;
+        c->win_start_ns = c->read_mono_ns, c->win_records = 0;
+        if (low) {
+            ecq__set_idle(c, 1);
+            int m = ecq__drain(c); /* came before the flag did, and woke nobody */
+            if (m > 0) n = n > 0 ? n + m : m;
+        }
     }
     ecq__time_sent(c);
     if ((c->npending || c->ncatchup || c->rescan_all || c->nscan) && ecq__now_us() >= c->next_discovery_us) {
