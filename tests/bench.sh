@@ -171,22 +171,24 @@ EOF
   } >>$R
   cpu_ns() { awk '{print $1}' /proc/$1/schedstat; }
   switches() { awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$1/status; }
+  usersys() { awk '{print $14, $15}' /proc/$1/stat; } # clock ticks in user and system mode
   for rate in 1000 10000 50000; do
     n=$((rate * 3)); [ $n -gt 60000 ] && n=60000; [ $Q = 1 ] && n=$((n / 3))
     agent_on
     $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -p sslbench-w -L -n $n -t 60 >$OUT/bench-lat.out 2>&1 &
     rd=$!
     sleep 0.3
-    c0=$(cpu_ns $AGENT) s0=$(switches $AGENT) t0=$(date +%s%N)
+    c0=$(cpu_ns $AGENT) s0=$(switches $AGENT) t0=$(date +%s%N); read -r u0 k0 < <(usersys $AGENT)
     done_rate=$($SB -n $n -s 1024 -r $rate | grep -o 'total: [0-9]*' | grep -o '[0-9]*')
     wait $rd
-    c1=$(cpu_ns $AGENT) s1=$(switches $AGENT) t1=$(date +%s%N)
+    c1=$(cpu_ns $AGENT) s1=$(switches $AGENT) t1=$(date +%s%N); read -r u1 k1 < <(usersys $AGENT)
     agent_off
     l=$(grep -o 'p50=[0-9]* p99=[0-9]* max=[0-9]*' $OUT/bench-lat.out)
     read -r ar50 ar99 armax aw50 aw99 awmax < <(grep -o 'latency: .*' $OUT/bench-agent.log | tail -1 |
       sed -E 's/.*read p50 ([0-9]+) p99 ([0-9]+) max ([0-9]+) us.*written p50 ([0-9]+) p99 ([0-9]+) max ([0-9]+) us.*/\1 \2 \3 \4 \5 \6/')
     read -r c50 c99 cmax < <(echo $l | sed -E 's/p50=([0-9]+) p99=([0-9]+) max=([0-9]+)/\1 \2 \3/')
-    cpu=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.1f%%", 100 * c / t}')
+    cpu=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v u=$((u1 - u0)) -v k=$((k1 - k0)) \
+      'BEGIN {printf "%.1f%% (%.0f%% in the kernel)", 100 * c / t, u + k > 0 ? 100 * k / (u + k) : 0}')
     per=$(awk -v c=$((c1 - c0)) -v n=$((2 * n)) 'BEGIN {printf "%.2f", c / 1000 / n}')
     wk=$(awk -v s=$((s1 - s0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.0f", s / (t / 1e9)}')
     echo "| $(fmt $rate) | $(fmt $done_rate) | $ar50 / $ar99 / $armax | $aw50 / $aw99 / $awmax | $c50 / $c99 / $cmax | **$(ratio ${c99:-0} 1000)** | $cpu | $per$([ $rate = 10000 ] && echo " (**$(ratio $per 1.5)** of 1.5)") | $wk |" >>$R
