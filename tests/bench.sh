@@ -188,7 +188,7 @@ EOF
       sed -E 's/.*read p50 ([0-9]+) p99 ([0-9]+) max ([0-9]+) us.*written p50 ([0-9]+) p99 ([0-9]+) max ([0-9]+) us.*/\1 \2 \3 \4 \5 \6/')
     read -r c50 c99 cmax < <(echo $l | sed -E 's/p50=([0-9]+) p99=([0-9]+) max=([0-9]+)/\1 \2 \3/')
     cpu=$(awk -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v u=$((u1 - u0)) -v k=$((k1 - k0)) \
-      'BEGIN {printf "%.1f%% (%.0f%% in the kernel)", 100 * c / t, u + k > 0 ? 100 * k / (u + k) : 0}')
+      'BEGIN {printf "%.1f%% (%.0f%% in the kernel)", 100 * c / t, (u + k > 0 ? 100 * k / (u + k) : 0)}')
     per=$(awk -v c=$((c1 - c0)) -v n=$((2 * n)) 'BEGIN {printf "%.2f", c / 1000 / n}')
     wk=$(awk -v s=$((s1 - s0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.0f", s / (t / 1e9)}')
     echo "| $(fmt $rate) | $(fmt $done_rate) | $ar50 / $ar99 / $armax | $aw50 / $aw99 / $awmax | $c50 / $c99 / $cmax | **$(ratio ${c99:-0} 1000)** | $cpu | $per$([ $rate = 10000 ] && echo " (**$(ratio $per 1.5)** of 1.5)") | $wk |" >>$R
