@@ -43,7 +43,8 @@ enum ret_mode {
 
 struct call_key {
     __u32 tgid;
-    __u32 kind;         /* enum call_kind */
+    __u16 kind;         /* enum call_kind */
+    __u16 depth;        /* a thread's call 0, or 1: one a callback made from inside call 0 */
     __u64 id;           /* thread id, or the goroutine's g pointer */
 };
 
@@ -79,7 +80,9 @@ struct call {
 
 /* calls: call_key -> call. The TLS calls in progress. Written by the entry probes,
  * filled in (sk) by the socket tracepoints, read and deleted by the return probes.
- * An entry is replaced when the same thread or goroutine enters a call at the same
+ * A thread has a second entry (depth 1) while a callback run from inside its call
+ * (Node: the handshake's end, inside SSL_read, runs JavaScript that writes the
+ * request) makes a TLS call of its own. An entry is replaced when the same thread or goroutine enters a call at the same
  * or an outer stack level (its old frame is gone) or when the thread id belongs to a
  * new thread; a thread's entry goes when it exits, a process's goroutine entries when
  * the process does (proc_exit). Not LRU: an entry is never pushed out by others (a
@@ -257,18 +260,19 @@ static __always_inline int share(__u32 uid, int d)
     return 0;
 }
 
-/* Records a call in progress. An entry already there belongs to an outer probed call
- * (this one is nested in it and is not reported: the outer one reports the bytes)
- * only if its frame is still live: deeper on the same thread's stack. A new entry
- * takes one of its user's share; a call refused (share used up, table full) counts. */
-static __always_inline void begin(struct call_key *k, struct call *n)
+/* whether o, the entry of the same thread or goroutine, is a call still in progress
+ * around call n that enters now: same thread (not a reused id) and a frame the stack
+ * has not left */
+static __always_inline int encloses(const struct call_key *k, const struct call *o, const struct call *n)
 {
-    struct call *old = bpf_map_lookup_elem(&calls, k);
-    n->uid = (__u32)bpf_get_current_uid_gid();
-    if (old && old->born == n->born) {
-        int outer = k->kind == CALL_THREAD ? old->frame > n->frame : old->frame < n->frame;
-        if (outer) return;
-    }
+    if (!o || o->born != n->born) return 0;
+    return k->kind == CALL_THREAD ? o->frame > n->frame : o->frame < n->frame;
+}
+
+/* n becomes k's entry in place of old (NULL: none). A new entry takes one of its
+ * user's share; a call refused (share used up, table full) counts. */
+static __always_inline void put(struct call_key *k, struct call *old, struct call *n)
+{
     if (k->kind == CALL_GOROUTINE && !bpf_map_lookup_elem(&go_procs, &k->tgid)) {
         __u8 one = 1; /* the process's exit clears what its goroutines leave */
         if (bpf_map_update_elem(&go_procs, &k->tgid, &one, BPF_NOEXIST) < 0 &&
@@ -286,7 +290,6 @@ static __always_inline void begin(struct call_key *k, struct call *n)
     if (bpf_map_update_elem(&calls, k, n, BPF_ANY) < 0) {
         if (!old || old->uid != n->uid) share(n->uid, -1);
         count(ECQ_CNT_LOST_CALLS, 1);
-        return;
     }
 }
 
@@ -294,6 +297,40 @@ static __always_inline void begin(struct call_key *k, struct call *n)
 static __always_inline void end_call(struct call_key *k, __u32 uid)
 {
     if (bpf_map_delete_elem(&calls, k) == 0) share(uid, -1);
+}
+
+/* the thread's depth-1 entry goes (its call 0 ended or was replaced: it is stale) */
+static __always_inline void end_inner(struct call_key *k)
+{
+    struct call_key k1 = *k;
+    struct call *in;
+    k1.depth = 1;
+    if ((in = bpf_map_lookup_elem(&calls, &k1))) end_call(&k1, in->uid);
+}
+
+/* Records a call in progress. A call entered while an outer probed call of the same
+ * thread or goroutine is in progress (its frame still live, deeper on the stack) is
+ * the outer one's when it is on the same object in the same direction (SSL_write_ex
+ * calls SSL_write_ex2; a Go handshake runs inside Read or Write): the outer one
+ * reports the bytes. On a thread, any other nested call was made by a callback the
+ * library ran from inside the outer call (Node runs JavaScript when SSL_read ends a
+ * handshake, and that code writes the request at once), and is followed as the
+ * thread's depth-1 entry; deeper than that is not followed. */
+static __always_inline void begin(struct call_key *k, struct call *n)
+{
+    struct call *old = bpf_map_lookup_elem(&calls, k);
+    n->uid = (__u32)bpf_get_current_uid_gid();
+    if (encloses(k, old, n)) {
+        struct call_key k1 = *k;
+        struct call *in;
+        if (k->kind != CALL_THREAD || (old->conn == n->conn && old->dir == n->dir)) return;
+        k1.depth = 1;
+        in = bpf_map_lookup_elem(&calls, &k1);
+        if (!encloses(&k1, in, n)) put(&k1, in, n);
+        return;
+    }
+    if (k->kind == CALL_THREAD) end_inner(k);
+    put(k, old, n);
 }
 
 static __always_inline int enter(struct pt_regs *ctx, __u64 conn, __u64 buf, __u64 exptr, __u8 dir, __u8 need_sock)
@@ -322,6 +359,7 @@ static __always_inline int go_key(struct pt_regs *ctx, struct call_key *k, __u64
     if (!g || bpf_probe_read_user(&hi, sizeof hi, (void *)(g + 8)) < 0 || hi < sp) return -1;
     k->tgid = bpf_get_current_pid_tgid() >> 32;
     k->kind = CALL_GOROUTINE;
+    k->depth = 0;
     k->id = g;
     *frame = hi - sp;
     return 0;
@@ -386,6 +424,7 @@ int proc_exit(struct bpf_raw_tracepoint_args *ctx)
     struct task_struct *t = (struct task_struct *)bpf_get_current_task();
     struct call *c = bpf_map_lookup_elem(&calls, &k);
     if (c) end_call(&k, c->uid);
+    end_inner(&k);
     if (BPF_CORE_READ(t, signal, live.counter) != 0 || !bpf_map_lookup_elem(&go_procs, &tgid)) return 0;
     bpf_map_delete_elem(&go_procs, &tgid);
     bpf_for_each_map_elem(&calls, drop_goroutine, &tgid, 0);
@@ -507,12 +546,17 @@ static __always_inline void learn_peer(struct sock *sk, struct conn_val *p, __u3
     p->seq = have ? *have : seq;
 }
 
-/* the socket a thread or goroutine inside a TLS call sends on or receives from */
+/* the socket a thread or goroutine inside a TLS call sends on or receives from (a
+ * thread's innermost call's) */
 static __always_inline int note_sock(struct sock *sk)
 {
     __u64 id = bpf_get_current_pid_tgid();
-    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .depth = 1, .id = (__u32)id};
     struct call *c = bpf_map_lookup_elem(&calls, &k);
+    if (!c) {
+        k.depth = 0;
+        c = bpf_map_lookup_elem(&calls, &k);
+    }
     if (!c) {
         /* a Go program in a system call: g's register (R14, X28) was saved at its entry */
         struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
@@ -727,15 +771,23 @@ static __always_inline int finish(struct call *c, __u64 total, int ok)
 
 /* uretprobe of a C library call: the matching return is the one whose SP is the
  * entry's, less what the return took off the stack (x86-64: the return address; arm64:
- * nothing); returns of nested calls do not match. */
+ * nothing), of the thread's depth-1 call or else of its call 0; returns of nested
+ * calls that are not followed do not match. A depth-1 call that used a socket itself
+ * gives it to the outer call if that has none (TLS inside TLS: the outer object's
+ * bytes travel through the inner one's calls, as before such calls were followed). */
 static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
 {
-    __u64 id = bpf_get_current_pid_tgid(), total = 0;
-    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    __u64 id = bpf_get_current_pid_tgid(), total = 0, sp = PT_REGS_SP(ctx) - ECQ_RET_SP_DELTA;
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .depth = 1, .id = (__u32)id};
     struct call *cp = bpf_map_lookup_elem(&calls, &k), c;
-    if (!cp || PT_REGS_SP(ctx) != cp->frame + ECQ_RET_SP_DELTA) return 0;
+    if (!cp || cp->frame != sp) {
+        k.depth = 0;
+        cp = bpf_map_lookup_elem(&calls, &k);
+        if (!cp || cp->frame != sp) return 0;
+    }
     c = *cp;
     end_call(&k, c.uid);
+    if (k.depth == 0) end_inner(&k);
     if (mode == RET_INT) {
         int rc = (int)PT_REGS_RC(ctx);
         total = rc > 0 ? (__u64)rc : 0;
@@ -744,6 +796,15 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
         total = rc > 0 ? (__u64)rc : 0;
     } else if ((int)PT_REGS_RC(ctx) == 1 && c.exptr) {
         bpf_probe_read_user(&total, sizeof total, (void *)c.exptr);
+    }
+    if (k.depth == 1 && c.sk && c.peer.sk == c.sk) {
+        struct call *outer;
+        k.depth = 0;
+        outer = bpf_map_lookup_elem(&calls, &k);
+        if (outer && !outer->sk) {
+            outer->sk = c.sk;
+            outer->peer = c.peer;
+        }
     }
     return finish(&c, total, total > 0);
 }
