@@ -714,22 +714,30 @@ static __always_inline int finish(struct call *c, __u64 total, int ok)
     v = bpf_map_lookup_elem(&conns, &k);
     if (!c->sk && !v && !c->need_sock && ok) {
         /* a memory-BIO object: the connection is the socket this thread moved
-         * ciphertext on just before (inferred; cached like a learned one) */
+         * ciphertext on just before (inferred; cached like a learned one), if that
+         * socket is still connected: one closed since has no local port any more
+         * (the kernel clears it), and may be another connection's than this call's */
         struct last_sock_val *ls = bpf_task_storage_get(&last_sock, bpf_get_current_task_btf(), 0, 0);
         if (ls && ls->sk) {
-            c->sk = ls->sk;
-            learn_peer((struct sock *)ls->sk, &c->peer, (__u32)id);
+            read_tuple((struct sock *)ls->sk, &c->peer);
+            if (c->peer.lport && c->peer.rport) {
+                c->sk = ls->sk;
+                learn_peer((struct sock *)ls->sk, &c->peer, (__u32)id);
+            }
         }
     }
     if (c->sk && c->peer.sk == c->sk && (!v || v->sk != c->sk)) {
-        /* a call that failed, or a socket that was already closing (no local port
-         * any more, no descriptor), is not cached: the entry could outlive the
-         * socket's close and be taken by the next TLS object at the same address */
-        if (ok && c->peer.lport && c->peer.fd >= 0) {
+        /* a tuple without both ports (the socket closed while the call used it) is
+         * no tuple: the event's ends are empty, never half made up. A call that
+         * failed, or a socket that was already closing (no descriptor), is not
+         * cached: the entry could outlive the socket's close and be taken by the
+         * next TLS object at the same address */
+        int whole = c->peer.lport && c->peer.rport;
+        if (ok && whole && c->peer.fd >= 0) {
             bpf_map_update_elem(&conns, &k, &c->peer, BPF_ANY);
             bpf_map_update_elem(&sk_owner, &c->sk, &k, BPF_ANY);
         }
-        v = &c->peer;
+        v = whole ? &c->peer : 0;
     }
     if (!c->report || !total) return 0;
     /* one call of 2 GiB or more (SSL_write_ex, gnutls, Go take a size_t) does not fit
