@@ -398,3 +398,68 @@ start_ready srv-mw $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" && SPY=$HP
   }
 }
 kill $LM $LW $SPY 2>/dev/null; wait $LM $LW $SPY 2>/dev/null
+
+# Node and npm (memory BIOs, many connections on one thread) against a stand-in for
+# the npm registry: a Node HTTPS server with package metadata and tarballs
+section "capture: Node and npm"
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  { apt-get update -qq && apt-get install -y -qq nodejs npm; } >"$OUT/apt-npm.log" 2>&1
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  bad "Node and npm are installed (as root ./test.sh installs nodejs and npm; see $OUT/apt-npm.log)"
+else
+  NPM_N=40
+  rm -rf "$OUT/npm" && mkdir -p "$OUT/npm/tgz" "$OUT/npm/proj"
+  for i in $(seq $NPM_N); do
+    rm -rf "$OUT/npm/w" && mkdir -p "$OUT/npm/w/package"
+    printf '{"name": "ecq-pkg-%d", "version": "1.0.0", "main": "index.js"}\n' $i >"$OUT/npm/w/package/package.json"
+    # sizes from 1 to 160 KiB: answers of one record and of many
+    head -c $((i * 4096)) /dev/urandom | base64 >"$OUT/npm/w/package/index.js"
+    tar -czf "$OUT/npm/tgz/ecq-pkg-$i-1.0.0.tgz" -C "$OUT/npm/w" package
+  done
+  node -e 'const d = {}; for (let i = 1; i <= +process.argv[1]; i++) d["ecq-pkg-" + i] = "1.0.0";
+    console.log(JSON.stringify({name: "proj", version: "1.0.0", dependencies: d}))' $NPM_N >"$OUT/npm/proj/package.json"
+  start_ready npm/registry node tests/npm_registry.js "$CERT" "$KEY" "$OUT/npm/tgz" && NREG=$HPID NRP=$HPORT &&
+  start_ready node-reset node tests/node_tls.js reset-server "$CERT" "$KEY" && NRS=$HPID NRSP=$HPORT &&
+  start_ready node-srv $PY tests/tls_server.py 127.0.0.1 0 "$CERT" "$KEY" && NSRV=$HPID NSP=$HPORT &&
+  start_agent npm tls && {
+    NA=$AGENT_PID
+    NPMOPT=(--registry "https://127.0.0.1:$NRP/" --strict-ssl=false --fetch-retries=0 --no-audit --no-fund --no-update-notifier)
+    consume npm $AGENT_PORT 120
+    # npm view: reported losing its request 3 times of 3; each run with an empty cache
+    NVIEW=()
+    for k in 1 2 3; do
+      client p npm view ecq-pkg-$k "${NPMOPT[@]}" --cache "$OUT/npm/cache-view-$k" >"$OUT/npm/view-$k.out"
+      NVIEW+=($p)
+    done
+    cp "$OUT/npm/registry.out" "$OUT/npm/view.log"
+    npm install --prefix "$OUT/npm/proj" "${NPMOPT[@]}" --cache "$OUT/npm/cache-install" >"$OUT/npm/install.out" 2>&1 &
+    NINST=$!; wait $NINST
+    tail -n +$(($(wc -l <"$OUT/npm/view.log") + 1)) "$OUT/npm/registry.out" >"$OUT/npm/install.log"
+    # when Node writes: from inside SSL_read (the 'secureConnect' handler and its
+    # promises), before the handshake, a loop turn later, after a reset
+    for m in early secure promise later; do client P_N_$m node tests/node_tls.js $m $NSP /node-$m >"$OUT/node-$m.out"; done
+    client P_NRESET node tests/node_tls.js reset $NRSP /node-reset
+    settle
+    check "npm view (3 runs, each a new process and connection): the request and the answer, right tuple, both sides agree" \
+      $PY tests/check_npm.py "$OUT/npm.json" "$OUT/npm/view.log" $NREG $NRP "${NVIEW[@]}"
+    check "npm install of $NPM_N packages ($(ls "$OUT/npm/proj/node_modules" 2>/dev/null | grep -c ecq-pkg) installed): $((NPM_N * 2)) requests on parallel connections, each request and answer (tarballs byte-exact) on its own connection's tuple" \
+      bash -c "grep -q 'added $NPM_N packages' $OUT/npm/install.out && $PY tests/check_npm.py $OUT/npm.json $OUT/npm/install.log $NREG $NRP $NINST | tee $OUT/npm/check.out | tail -1 | grep -q ' 0 errors' && test \$(grep -o '[0-9]* connections' $OUT/npm/check.out | cut -d' ' -f1) -gt 1"
+    for m in early secure promise later; do
+      p=P_N_$m
+      check "Node writing $m: request and response, pid, pname, tuple, type" \
+        $PY tests/check_capture.py "$OUT/npm.json" exchange ${!p} node 127.0.0.1 $NSP "GET /node-$m HTTP/1.1" "hello /node-$m"
+    done
+    check "Node writing into a connection the peer reset (the kernel closed the socket): the request captured with an empty tuple, not 'address:0'" \
+      $PY - "$OUT/npm.json" $P_NRESET <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+w = [e for e in ev if e["pid"] == int(sys.argv[2]) and base64.b64decode(e["payload_b64"]).startswith(b"GET /node-reset ")]
+print([(e["src_ip"], e["src_port"], e["dst_ip"], e["dst_port"]) for e in w])
+sys.exit(0 if len(w) == 1 and w[0]["src_ip"] == w[0]["dst_ip"] == "" and w[0]["src_port"] == w[0]["dst_port"] == 0 else 1)
+PYEOF
+    check "the agent reports no loss and still runs" bash -c "kill -0 $NA && ! grep -q 'capture lost' $OUT/npm.log"
+    kill -TERM $NA; wait $NA 2>/dev/null
+  }
+  kill $NREG $NRS $NSRV 2>/dev/null; wait $NREG $NRS $NSRV 2>/dev/null
+fi
