@@ -4817,15 +4817,18 @@ static int ecq__plan_fn(void *ctx, const uint8_t *f, size_t n)
 
 /* The handler numbers are the BPF programs' contract (the probes' cookies): they are
  * appended to, never renumbered, and both sides see the same header. */
-_Static_assert(ECQ_H_WRITE_ENTER == 1 && ECQ_H_GO_RET == 11 && ECQ_H_RET_EX == 15 && ECQ_H_MAX == 16,
+_Static_assert(ECQ_H_WRITE_ENTER == 1 && ECQ_H_GO_RET == 11 && ECQ_H_RET_EX == 15 && ECQ_H_WRITE_EX2_ENTER == 16 &&
+                   ECQ_H_MAX == 17,
                "enum ecq_handler is append-only: bpf/ecaptureq.bpf.h and this file disagree");
 _Static_assert(ECQ_ANY_UID == ECQ_BPF_ANY_UID, "ecaptureq.h and bpf/ecaptureq.bpf.h name 'every user' alike");
 
 /* One function to probe: the handler of the probe at its entry and of the one at its
- * return (0: entry only). */
+ * return (0: entry only). A function only newer versions have is optional: a file
+ * without it is planned without it (not counted, not "not probed"). */
 struct ecq__probe {
     const char *func;
     enum ecq_handler enter, ret;
+    int optional;
 };
 
 /* how a function's return is probed */
@@ -4860,48 +4863,49 @@ struct ecq__lib {
 };
 
 static const struct ecq__probe ecq__openssl_funcs[] = {
-    {"SSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT},
-    {"SSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
-    {"SSL_write_ex", ECQ_H_WRITE_EX_ENTER, ECQ_H_RET_EX},
-    {"SSL_read_ex", ECQ_H_READ_EX_ENTER, ECQ_H_RET_EX},
-    {"SSL_free", ECQ_H_CONN_FREE, 0},
-    {NULL, 0, 0},
+    {"SSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT, 0},
+    {"SSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT, 0},
+    {"SSL_write_ex", ECQ_H_WRITE_EX_ENTER, ECQ_H_RET_EX, 0},
+    {"SSL_read_ex", ECQ_H_READ_EX_ENTER, ECQ_H_RET_EX, 0},
+    {"SSL_free", ECQ_H_CONN_FREE, 0, 0},
+    {"SSL_write_ex2", ECQ_H_WRITE_EX2_ENTER, ECQ_H_RET_EX, 1}, /* OpenSSL 3.3+ */
+    {NULL, 0, 0, 0},
 };
 static const struct ecq__probe ecq__gnutls_funcs[] = {
-    {"gnutls_record_send", ECQ_H_WRITE_ENTER, ECQ_H_RET_LONG},
-    {"gnutls_record_recv", ECQ_H_READ_ENTER, ECQ_H_RET_LONG},
-    {"gnutls_deinit", ECQ_H_CONN_FREE, 0},
-    {NULL, 0, 0},
+    {"gnutls_record_send", ECQ_H_WRITE_ENTER, ECQ_H_RET_LONG, 0},
+    {"gnutls_record_recv", ECQ_H_READ_ENTER, ECQ_H_RET_LONG, 0},
+    {"gnutls_deinit", ECQ_H_CONN_FREE, 0, 0},
+    {NULL, 0, 0, 0},
 };
 static const struct ecq__probe ecq__nss_funcs[] = {
-    {"PR_Write", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT},
-    {"PR_Send", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT},
-    {"PR_Read", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT},
-    {"PR_Recv", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT},
-    {"PR_Close", ECQ_H_CONN_FREE, 0},
-    {NULL, 0, 0},
+    {"PR_Write", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT, 0},
+    {"PR_Send", ECQ_H_NSS_WRITE_ENTER, ECQ_H_RET_INT, 0},
+    {"PR_Read", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT, 0},
+    {"PR_Recv", ECQ_H_NSS_READ_ENTER, ECQ_H_RET_INT, 0},
+    {"PR_Close", ECQ_H_CONN_FREE, 0, 0},
+    {NULL, 0, 0, 0},
 };
 /* mbedTLS and wolfSSL have OpenSSL's shape: (context, buffer, length) in, the bytes
  * moved or a negative error (wolfSSL: <= 0) out as an int, and the context freed once */
 static const struct ecq__probe ecq__mbedtls_funcs[] = {
-    {"mbedtls_ssl_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT},
-    {"mbedtls_ssl_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
-    {"mbedtls_ssl_free", ECQ_H_CONN_FREE, 0},
-    {NULL, 0, 0},
+    {"mbedtls_ssl_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT, 0},
+    {"mbedtls_ssl_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT, 0},
+    {"mbedtls_ssl_free", ECQ_H_CONN_FREE, 0, 0},
+    {NULL, 0, 0, 0},
 };
 static const struct ecq__probe ecq__wolfssl_funcs[] = {
-    {"wolfSSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT},
-    {"wolfSSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT},
-    {"wolfSSL_free", ECQ_H_CONN_FREE, 0},
-    {NULL, 0, 0},
+    {"wolfSSL_write", ECQ_H_WRITE_ENTER, ECQ_H_RET_INT, 0},
+    {"wolfSSL_read", ECQ_H_READ_ENTER, ECQ_H_RET_INT, 0},
+    {"wolfSSL_free", ECQ_H_CONN_FREE, 0, 0},
+    {NULL, 0, 0, 0},
 };
 static const struct ecq__probe ecq__go_funcs[] = {
-    {"crypto/tls.(*Conn).Read", ECQ_H_GO_READ_ENTER, ECQ_H_GO_RET},
-    {"crypto/tls.(*Conn).writeRecordLocked", ECQ_H_GO_WRITE_ENTER, ECQ_H_GO_RET},
-    {"crypto/tls.(*Conn).serverHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
-    {"crypto/tls.(*Conn).clientHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET},
-    {"crypto/tls.(*Conn).Close", ECQ_H_GO_CONN_FREE, 0},
-    {NULL, 0, 0},
+    {"crypto/tls.(*Conn).Read", ECQ_H_GO_READ_ENTER, ECQ_H_GO_RET, 0},
+    {"crypto/tls.(*Conn).writeRecordLocked", ECQ_H_GO_WRITE_ENTER, ECQ_H_GO_RET, 0},
+    {"crypto/tls.(*Conn).serverHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET, 0},
+    {"crypto/tls.(*Conn).clientHandshake", ECQ_H_GO_HANDSHAKE_ENTER, ECQ_H_GO_RET, 0},
+    {"crypto/tls.(*Conn).Close", ECQ_H_GO_CONN_FREE, 0, 0},
+    {NULL, 0, 0, 0},
 };
 
 /* The refusal of a file that is not a Go executable capture supports, in one place. */
@@ -5066,6 +5070,10 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
         if (out->nfuncs == ECQ_PLAN_MAX_FUNCS) return -E2BIG; /* a row longer than the plan holds */
         struct ecq_plan_func *f = &out->funcs[out->nfuncs++];
         int rc = ecq__plan_func(elf, len, machine, k, &k->funcs[i], f);
+        if (rc == -ENOENT && k->funcs[i].optional) { /* an older version's file */
+            out->nfuncs--;
+            continue;
+        }
         if (rc == -E2BIG) { /* the whole file is over the bounds: nothing of it is probed */
             out->refused = f->note; /* e.g. "a symbol table of over 1048576 entries" */
             out->found = out->probes = 0;

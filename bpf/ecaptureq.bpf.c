@@ -38,7 +38,7 @@ enum call_kind { CALL_THREAD = 1, CALL_GOROUTINE = 2 };
 enum ret_mode {
     RET_INT,        /* SSL_read/SSL_write, PR_Read/PR_Write, mbedTLS, wolfSSL: int return value */
     RET_LONG,       /* gnutls_record_recv/send: ssize_t return value */
-    RET_EX,         /* SSL_read_ex/SSL_write_ex: 1 on success, count in *exptr */
+    RET_EX,         /* SSL_read_ex/SSL_write_ex/SSL_write_ex2: 1 on success, count in *exptr */
 };
 
 struct call_key {
@@ -889,6 +889,9 @@ static __always_inline int handle(struct pt_regs *ctx, __u64 h)
     case ECQ_H_WRITE_EX_ENTER: return enter(ctx, a1, a2, a4, ECQ_DIR_WRITE, 0);
     /* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes); */
     case ECQ_H_READ_EX_ENTER: return enter(ctx, a1, a2, a4, ECQ_DIR_READ, 0);
+    /* int SSL_write_ex2(SSL *s, const void *buf, size_t num, uint64_t flags, size_t *written);
+     * SSL_write_ex calls it: that nested call is the outer one's (begin) */
+    case ECQ_H_WRITE_EX2_ENTER: return enter(ctx, a1, a2, PT_REGS_PARM5(ctx), ECQ_DIR_WRITE, 0);
     /* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount);
      * PRInt32 PR_Send(PRFileDesc *fd, const void *buf, PRInt32 amount, PRIntn flags, PRIntervalTime t);
      * reported only for a descriptor known to be a socket */

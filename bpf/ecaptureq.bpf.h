@@ -32,6 +32,7 @@ enum ecq_handler {
     ECQ_H_RET_INT,              /* uretprobe: an int count (SSL_read/write, PR_*) */
     ECQ_H_RET_LONG,             /* uretprobe: an ssize_t count (gnutls) */
     ECQ_H_RET_EX,               /* uretprobe: 1, and the count in *written / *readbytes */
+    ECQ_H_WRITE_EX2_ENTER,      /* SSL_write_ex2 (OpenSSL 3.3+): *written is its fifth argument */
     ECQ_H_MAX                   /* append new handlers above, never renumber (ecaptureq.c asserts it) */
 };
 

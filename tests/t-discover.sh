@@ -114,6 +114,35 @@ settle
 check "a client with OpenSSL linked in statically: its executable probed at exec, the exchange captured" \
   bash -c "grep -q 'openssl: $BIN/tls_static (pid [0-9]*): 5 of 5' $OUT/disc.log && $PY tests/check_capture.py $OUT/static.json exchange $P_ST tls_static 127.0.0.1 $DP 'GET /static HTTP/1.1' 'hello /static'"
 
+# OpenSSL 3.5 (Debian 13's libssl3t64, with its libc), fetched from Debian's archive
+# and unpacked outside the clone like the Go toolchains; the client runs on a fresh copy
+# of its libssl and libcrypto, which no process mapped before: found by discovery
+if O35=$(tests/trixie-openssl.sh "$CACHE/openssl35" 2>"$OUT/openssl35.log"); then
+  read -r O35ROOT O35VER <<<"$O35"
+  L35=$O35ROOT/usr/lib/x86_64-linux-gnu
+  rm -rf "$OUT/o35" && mkdir -p "$OUT/o35" && cp "$L35/libssl.so.3" "$L35/libcrypto.so.3" "$OUT/o35/"
+  cc -O2 -Wall -Wextra -Werror -I"$O35ROOT/usr/include/x86_64-linux-gnu" -I"$O35ROOT/usr/include" -o "$BIN/ssl35_client" \
+    tests/ssl35_client.c -L"$OUT/o35" -lssl -lcrypto \
+    -Wl,--allow-shlib-undefined,--disable-new-dtags,-rpath,"$OUT/o35:$L35",--dynamic-linker="$L35/ld-linux-x86-64.so.2"
+  consume o35 $DAP 60
+  client P_35 "$BIN/ssl35_client" 127.0.0.1 $DP /openssl35 300 >"$OUT/o35.out"
+  settle
+  check "OpenSSL $O35VER (trixie): a never-seen copy of its libssl found by discovery, SSL_write_ex2 probed too (6 of 6, 11 probes)" \
+    grep -q "openssl: $OUT/o35/libssl.so.3 (pid $P_35): 6 of 6 functions probed, 11 probes" "$OUT/disc.log"
+  check "... SSL_write_ex2, then SSL_write_ex (which calls SSL_write_ex2), then SSL_read_ex: request and response, pid, pname, tuple, type" \
+    $PY tests/check_capture.py "$OUT/o35.json" exchange $P_35 ssl35_client 127.0.0.1 $DP "GET /openssl35 HTTP/1.1" "hello /openssl35"
+  check "... each write reported once, byte-exact, in order, on one connection" $PY - "$OUT/o35.json" $P_35 $DP <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+w = [e for e in ev if e["pid"] == int(sys.argv[2]) and e["dst_port"] == int(sys.argv[3])]
+print([(e["uuid"], e["type"], base64.b64decode(e["payload_b64"])) for e in w])
+sys.exit(0 if [base64.b64decode(e["payload_b64"]) for e in w] == [b"GET /openssl35 HTTP/1.1\r\n",
+          b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n"] and w[0]["uuid"] == w[1]["uuid"] else 1)
+PYEOF
+else
+  bad "OpenSSL 3.5 from Debian 13 (trixie) with a private apt configuration: $(cat "$OUT/openssl35.log")"
+fi
+
 # a file first mapped by processes that are gone before the agent opens it (ldd: the
 # loader maps the program, lists, exits) is still probed when a process runs it for
 # real. Found by CI: the file was left "reported" in the kernel's table when the
