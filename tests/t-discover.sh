@@ -121,8 +121,10 @@ if O35=$(tests/trixie-openssl.sh "$CACHE/openssl35" 2>"$OUT/openssl35.log"); the
   read -r O35ROOT O35VER <<<"$O35"
   L35=$O35ROOT/usr/lib/x86_64-linux-gnu
   rm -rf "$OUT/o35" && mkdir -p "$OUT/o35" && cp "$L35/libssl.so.3" "$L35/libcrypto.so.3" "$OUT/o35/"
-  cc -O2 -Wall -Wextra -Werror -I"$O35ROOT/usr/include/x86_64-linux-gnu" -I"$O35ROOT/usr/include" -o "$BIN/ssl35_client" \
-    tests/ssl35_client.c -L"$OUT/o35" -lssl -lcrypto \
+  # linked with that libc's loader; the rpath (not runpath) serves libssl's libcrypto too
+  check "ssl35_client builds against OpenSSL $O35VER's headers and libraries" \
+    cc -O2 -Wall -Wextra -Werror -I"$O35ROOT/usr/include/x86_64-linux-gnu" -I"$O35ROOT/usr/include" -o "$BIN/ssl35_client" \
+    tests/ssl35_client.c "$OUT/o35/libssl.so.3" "$OUT/o35/libcrypto.so.3" \
     -Wl,--allow-shlib-undefined,--disable-new-dtags,-rpath,"$OUT/o35:$L35",--dynamic-linker="$L35/ld-linux-x86-64.so.2"
   consume o35 $DAP 60
   client P_35 "$BIN/ssl35_client" 127.0.0.1 $DP /openssl35 300 >"$OUT/o35.out"
