@@ -4610,6 +4610,391 @@ int ecq_elf_machine(const uint8_t *elf, size_t len, const char **name)
     return (int)e.machine;
 }
 
+/* ---- BoringSSL linked in, without symbols (Chromium, Electron, Envoy) ------ */
+
+/* BoringSSL reports an error with OPENSSL_PUT_ERROR(SSL, reason), which compiles to
+ * ERR_put_error(ERR_LIB_SSL = 16, 0, reason, __FILE__, __LINE__): every report in
+ * ssl_lib.cc loads that file's name into the fourth argument (lea rcx, [rip + name])
+ * next to the library, the reason and the line as immediates. The names of reasons
+ * are BoringSSL's ABI (include/openssl/ssl.h, err.h) and the order of lines is its
+ * source's, so they identify functions whatever the compiler laid out:
+ *   SSL_write  the one function with ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED,
+ *              SSL_R_UNINITIALIZED and SSL_R_SSL_HANDSHAKE_FAILURE reports on lines in
+ *              that order (BoringSSL of 2021 to 2026);
+ *   SSL_peek   the SHOULD_NOT_HAVE_BEEN_CALLED report on the line nearest before
+ *              SSL_write's, which clang inlines into SSL_read as well: the two
+ *              functions holding it both call ssl_read_impl (with the UNINITIALIZED
+ *              report), and SSL_read is the one whose calls are SSL_peek's and one
+ *              more (consuming what it read).
+ * A function's entry is the nearest 16-byte aligned address before its report that
+ * a direct call or jump in the file targets, follows padding (int3, nop) or a return,
+ * and decodes instruction by instruction onto the report. Every rule must hold
+ * exactly once, or nothing is identified. */
+
+#define ECQ__BSSL_LIB_SSL 16u
+#define ECQ__BSSL_NOT_CALLED 66u    /* ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED */
+#define ECQ__BSSL_HS_FAILURE 215u   /* SSL_R_SSL_HANDSHAKE_FAILURE */
+#define ECQ__BSSL_UNINIT 226u       /* SSL_R_UNINITIALIZED */
+#define ECQ__BSSL_NAMES 4           /* copies of ssl_lib.cc's name looked at */
+#define ECQ__BSSL_SITES 64          /* reports of the three kinds used (Chromium 156: 14) */
+#define ECQ__BSSL_TRIES 8           /* candidate entries decoded per report */
+#define ECQ__BSSL_SPAN (1u << 20)   /* bytes between the first and last report used */
+#define ECQ__BSSL_REACH 16384u      /* bytes from a function's entry to its report */
+#define ECQ__BSSL_EXTENT 2048u      /* bytes of a function decoded for its calls */
+#define ECQ__BSSL_CALLS 32          /* calls of one function compared */
+
+struct ecq__bssl_site {
+    uint64_t va, entry;             /* the report's lea; its function's entry, 0: none */
+    uint32_t reason, line;
+};
+
+struct ecq__bssl {
+    const struct ecq__elf *e;
+    uint64_t name[ECQ__BSSL_NAMES];
+    int nnames, nsites;
+    struct ecq__bssl_site site[ECQ__BSSL_SITES];
+    uint64_t lo;                    /* bit i of entry: lo + 16 i is a call target */
+    uint64_t left;                  /* bytes of code a pass may still look at */
+    uint8_t entry[(ECQ__BSSL_SPAN + ECQ__BSSL_REACH) / 128 + 2];
+};
+
+/* the virtual address of file offset off inside a PT_LOAD segment's file part, or 0 */
+static uint64_t ecq__elf_va(const struct ecq__elf *e, uint64_t off)
+{
+    for (unsigned i = 0; i < e->phnum; i++) {
+        const uint8_t *ph = e->p + e->phoff + (uint64_t)i * 56;
+        uint64_t o = ecq__le(ph + 8, 8), filesz = ecq__le(ph + 32, 8);
+        if (ecq__le(ph, 4) == 1 && off >= o && off - o < filesz) return ecq__le(ph + 16, 8) + (off - o);
+    }
+    return 0;
+}
+
+/* the file part of segment i if it is a PT_LOAD with (exec) or without PF_X: its bytes, va, length */
+static const uint8_t *ecq__elf_load(const struct ecq__elf *e, unsigned i, int exec, uint64_t *va, uint64_t *len)
+{
+    const uint8_t *ph = e->p + e->phoff + (uint64_t)i * 56;
+    if (ecq__le(ph, 4) != 1 || !(ecq__le(ph + 4, 4) & 1) != !exec) return NULL;
+    *va = ecq__le(ph + 16, 8), *len = ecq__le(ph + 32, 8);
+    return ecq__elf_at(e, ecq__le(ph + 8, 8), *len);
+}
+
+/* the addresses of the strings that end in "ssl/ssl_lib.cc", in .rodata (or, without
+ * section headers, in the read-only segments); how many */
+static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, int max)
+{
+    static const char tail[] = "ssl/ssl_lib.cc"; /* with its NUL: OpenSSL's is ssl_lib.c */
+    const uint8_t *sh = ecq__elf_section(e, ".rodata"), *p;
+    uint64_t left = ECQ_ELF_MAX_CODE_SCAN; /* segments may repeat one another */
+    int n = 0;
+    for (unsigned i = 0; i < (sh ? 1u : e->phnum) && n < max; i++) {
+        uint64_t len, off;
+        if (sh) p = ecq__elf_at(e, off = ecq__le(sh + 24, 8), len = ecq__le(sh + 32, 8));
+        else if ((p = ecq__elf_load(e, i, 0, &off, &len)) != NULL) off = (uint64_t)(p - e->p);
+        if (p && len > left) break;
+        if (p) left -= len;
+        const uint8_t *q = p, *hit;
+        for (int tries = 0; q && tries < max && (hit = memmem(q, len - (uint64_t)(q - p), tail, sizeof tail));
+             tries++, q = hit + sizeof tail) {
+            const uint8_t *s = hit;
+            while (s > p && hit - s < 256 && s[-1]) s--; /* the string's start: the name loaded is the whole path */
+            uint64_t va = ecq__elf_va(e, off + (uint64_t)(s - p));
+            if (va) name[n++] = va;
+        }
+    }
+    return n;
+}
+
+/* A report at code (a lea of the file's name into rcx): the reason and line set with it
+ * before the call (or the jump to a call shared by several reports); 0, or -1 if these
+ * instructions are not one. */
+static int ecq__bssl_report(const uint8_t *code, size_t avail, uint32_t *reason, uint32_t *line)
+{
+    int lib = 0, have = 0;
+    size_t i = 7;
+    for (int k = 0; k < 8 && i < avail; k++) {
+        int n = ecq_x86_insn_len(code + i, avail - i);
+        if (n <= 0) return -1;
+        const uint8_t *c = code + i;
+        if (c[0] == 0xE8 || c[0] == 0xE9 || c[0] == 0xEB) break;
+        if (n == 5 && c[0] == 0xBF) lib = (uint32_t)ecq__le(c + 1, 4) == ECQ__BSSL_LIB_SSL;
+        if (n == 5 && c[0] == 0xBA) *reason = (uint32_t)ecq__le(c + 1, 4), have |= 1;
+        if (n == 6 && c[0] == 0x41 && c[1] == 0xB8) *line = (uint32_t)ecq__le(c + 2, 4), have |= 2;
+        i += (size_t)n;
+    }
+    return lib && have == 3 ? 0 : -1;
+}
+
+/* the reasons the rules use */
+static int ecq__bssl_used(uint32_t r)
+{
+    return r == ECQ__BSSL_NOT_CALLED || r == ECQ__BSSL_HS_FAILURE || r == ECQ__BSSL_UNINIT;
+}
+
+/* every report in ssl_lib.cc: the executable segments searched for lea rcx, [rip + name] */
+static void ecq__bssl_sites(struct ecq__bssl *b)
+{
+    b->left = ECQ_ELF_MAX_CODE_SCAN; /* segments may repeat one another */
+    for (unsigned i = 0; i < b->e->phnum; i++) {
+        uint64_t va, len;
+        const uint8_t *p = ecq__elf_load(b->e, i, 1, &va, &len);
+        if (p && len > b->left) return;
+        if (p) b->left -= len;
+        for (uint64_t at = 0; p && len >= 7 && at <= len - 7; at++) {
+            if (p[at + 1] != 0x8D || p[at] != 0x48 || p[at + 2] != 0x0D) continue; /* lea rcx, [rip + disp32] */
+            uint64_t to = va + at + 7 + (uint64_t)(int64_t)(int32_t)ecq__le(p + at + 3, 4);
+            int named = 0;
+            for (int k = 0; k < b->nnames; k++) named |= to == b->name[k];
+            struct ecq__bssl_site s = {va + at, 0, 0, 0};
+            if (!named || ecq__bssl_report(p + at, len - at, &s.reason, &s.line) < 0 || !ecq__bssl_used(s.reason))
+                continue;
+            if (b->nsites == ECQ__BSSL_SITES) return (void)(b->nsites = -1); /* more than BoringSSL has */
+            b->site[b->nsites++] = s;
+        }
+    }
+}
+
+/* the 16-byte aligned targets of direct calls and jumps (E8, E9 rel32) in [lo, lo + span):
+ * every byte of code that could start one is looked at (a stray byte pair at worst adds
+ * a target the other rules must still accept) */
+static void ecq__bssl_targets(struct ecq__bssl *b, uint64_t span)
+{
+    b->left = ECQ_ELF_MAX_CODE_SCAN; /* segments may repeat one another */
+    for (unsigned i = 0; i < b->e->phnum; i++) {
+        uint64_t va, len;
+        const uint8_t *p = ecq__elf_load(b->e, i, 1, &va, &len);
+        if (p && len > b->left) return;
+        if (p) b->left -= len;
+        for (uint64_t at = 0; p && len >= 5 && at <= len - 5; at++) {
+            if ((p[at] & 0xFE) != 0xE8) continue;
+            uint64_t to = va + at + 5 + (uint64_t)(int64_t)(int32_t)ecq__le(p + at + 1, 4) - b->lo;
+            if (to < span && to % 16 == 0) b->entry[to / 128] |= (uint8_t)(1u << (to / 16 % 8));
+        }
+    }
+}
+
+/* the code at va in an executable segment's file part, with *avail bytes to its end */
+static const uint8_t *ecq__elf_code(const struct ecq__elf *e, uint64_t va, uint64_t *avail)
+{
+    for (unsigned i = 0; i < e->phnum; i++) {
+        uint64_t sva, len;
+        const uint8_t *p = ecq__elf_load(e, i, 1, &sva, &len);
+        if (p && va >= sva && va - sva < len) return *avail = len - (va - sva), p + (va - sva);
+    }
+    return NULL;
+}
+
+/* whether the instructions decoded from va reach to exactly (ECQ__BSSL_REACH bytes on at most) */
+static int ecq__bssl_reaches(const struct ecq__elf *e, uint64_t va, uint64_t to)
+{
+    uint64_t avail, i = 0;
+    const uint8_t *c = ecq__elf_code(e, va, &avail);
+    if (!c || to < va || to - va > ECQ__BSSL_REACH || to - va >= avail) return 0;
+    while (i < to - va) {
+        int n = ecq_x86_insn_len(c + i, avail - i);
+        if (n <= 0) return 0;
+        i += (uint64_t)n;
+    }
+    return i == to - va;
+}
+
+/* The entry of the function holding va by its FDE, found through .eh_frame_hdr's
+ * sorted table (binary search: log2 of its entries steps), or 0 if no FDE covers va or
+ * the tables are not in the encodings every linker writes (table: datarel sdata4; the
+ * FDE's pc_begin: pcrel sdata4, checked against the table's). Chromium keeps FDEs for a
+ * few thousand functions only, none of BoringSSL's; a build with unwind tables has one
+ * for every function. */
+static uint64_t ecq__elf_fde_entry(const struct ecq__elf *e, uint64_t va)
+{
+    const uint8_t *sh = ecq__elf_section(e, ".eh_frame_hdr"), *h, *f;
+    uint64_t hva, hlen;
+    if (!sh || !(h = ecq__elf_at(e, ecq__le(sh + 24, 8), hlen = ecq__le(sh + 32, 8))) || hlen < 12) return 0;
+    hva = ecq__le(sh + 16, 8);
+    if (h[0] != 1 || h[2] != 0x03 || h[3] != 0x3b) return 0;
+    uint64_t n = ecq__le(h + 8, 4), lo = 0, hi;
+    if (n > (hlen - 12) / 8) n = (hlen - 12) / 8;
+    hi = n;
+    while (lo < hi) { /* the first entry past va */
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (hva + (uint64_t)(int64_t)(int32_t)ecq__le(h + 12 + mid * 8, 4) <= va) lo = mid + 1;
+        else hi = mid;
+    }
+    if (!lo) return 0;
+    uint64_t start = hva + (uint64_t)(int64_t)(int32_t)ecq__le(h + 12 + (lo - 1) * 8, 4);
+    uint64_t fva = hva + (uint64_t)(int64_t)(int32_t)ecq__le(h + 12 + (lo - 1) * 8 + 4, 4);
+    int64_t off = ecq__elf_offset(e, fva, 16, 0);
+    if (off < 0 || !(f = e->p + off) || ecq__le(f, 4) == 0xffffffffu || !ecq__le(f + 4, 4)) return 0;
+    if (fva + 8 + (uint64_t)(int64_t)(int32_t)ecq__le(f + 8, 4) != start) return 0; /* not pcrel sdata4 */
+    return va - start < ecq__le(f + 12, 4) ? start : 0;
+}
+
+/* the entry of the function holding the report at va (see above), or 0 */
+static uint64_t ecq__bssl_entry(const struct ecq__bssl *b, uint64_t va)
+{
+    uint64_t avail, fde = ecq__elf_fde_entry(b->e, va);
+    int tries = 0;
+    if (fde) return ecq__bssl_reaches(b->e, fde, va) ? fde : 0;
+    for (uint64_t t = va & ~(uint64_t)15; t >= b->lo && va - t <= ECQ__BSSL_REACH && tries < ECQ__BSSL_TRIES; t -= 16) {
+        uint64_t k = (t - b->lo) / 16;
+        if (!(b->entry[k / 8] & (1u << (k % 8)))) continue;
+        const uint8_t *c = ecq__elf_code(b->e, t - 1, &avail);
+        if (!c || (c[0] != 0xCC && c[0] != 0x90 && c[0] != 0x00 && c[0] != 0xC3)) continue; /* padding, a return */
+        if (tries++, ecq__bssl_reaches(b->e, t, va)) return t;
+        if (t < 16) break;
+    }
+    return 0;
+}
+
+/* the distinct targets of the direct calls in [va, end) (ECQ__BSSL_EXTENT bytes at most),
+ * sorted; how many, or -1 if more than max or the code does not decode */
+static int ecq__bssl_calls(const struct ecq__elf *e, uint64_t va, uint64_t end, uint64_t *out, int max)
+{
+    uint64_t avail, i = 0;
+    const uint8_t *c = ecq__elf_code(e, va, &avail);
+    int n = 0;
+    if (!c) return -1;
+    if (end - va > ECQ__BSSL_EXTENT || end < va) end = va + ECQ__BSSL_EXTENT;
+    while (i < end - va && i < avail) {
+        int l = ecq_x86_insn_len(c + i, avail - i), k;
+        if (l <= 0) return -1;
+        if (l == 5 && c[i] == 0xE8) {
+            uint64_t to = va + i + 5 + (uint64_t)(int64_t)(int32_t)ecq__le(c + i + 1, 4);
+            for (k = n; k > 0 && out[k - 1] > to; k--) {}
+            if (!(k > 0 && out[k - 1] == to)) {
+                if (n == max) return -1;
+                memmove(out + k + 1, out + k, (size_t)(n - k) * sizeof *out);
+                out[k] = to, n++;
+            }
+        }
+        i += (uint64_t)l;
+    }
+    return n;
+}
+
+/* whether the sorted set a (na) holds every member of the sorted set b (nb) */
+static int ecq__bssl_holds(const uint64_t *a, int na, const uint64_t *b, int nb)
+{
+    int i = 0;
+    for (int j = 0; j < nb; j++) {
+        while (i < na && a[i] < b[j]) i++;
+        if (i == na || a[i] != b[j]) return 0;
+    }
+    return 1;
+}
+
+/* the nearest entry of a function with a report after va (where va's function ends at the latest) */
+static uint64_t ecq__bssl_next(const struct ecq__bssl *b, uint64_t va)
+{
+    uint64_t next = va + ECQ__BSSL_EXTENT;
+    for (int i = 0; i < b->nsites; i++)
+        if (b->site[i].entry > va && b->site[i].entry < next) next = b->site[i].entry;
+    return next;
+}
+
+/* SSL_write: the one function whose reports include ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED,
+ * SSL_R_UNINITIALIZED and SSL_R_SSL_HANDSHAKE_FAILURE on lines in that order (its QUIC
+ * check, its handshake check, the implicit handshake; ssl_read_impl inlined somewhere
+ * has the last two before the first); its first report in *w66. NULL, or why not. */
+static const char *ecq__bssl_write(struct ecq__bssl *b, const struct ecq__bssl_site **w66)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    int found = 0;
+    for (int i = 0; i < b->nsites; i++) {
+        const struct ecq__bssl_site *s = &b->site[i];
+        if (ecq__bssl_used(s->reason)) lo = s->va < lo ? s->va : lo, hi = s->va > hi ? s->va : hi;
+    }
+    if (b->nsites < 0) return "more error reports than BoringSSL's ssl_lib.cc has";
+    if (!hi) return "no reports of SSL_write's kinds";
+    if (hi - lo > ECQ__BSSL_SPAN) return "its reports spread over more than 1 MiB of code";
+    b->lo = (lo > ECQ__BSSL_REACH ? lo - ECQ__BSSL_REACH : 0) & ~(uint64_t)15;
+    ecq__bssl_targets(b, hi + 1 - b->lo);
+    for (int i = 0; i < b->nsites; i++)
+        if (ecq__bssl_used(b->site[i].reason)) b->site[i].entry = ecq__bssl_entry(b, b->site[i].va);
+    *w66 = NULL;
+    for (int i = 0; i < b->nsites; i++) {
+        const struct ecq__bssl_site *a = &b->site[i];
+        int order = 0;
+        if (a->reason != ECQ__BSSL_NOT_CALLED || !a->entry || (*w66 && (*w66)->entry == a->entry)) continue;
+        for (int j = 0; j < b->nsites; j++) {
+            const struct ecq__bssl_site *u = &b->site[j];
+            if (u->entry != a->entry || u->reason != ECQ__BSSL_UNINIT || u->line <= a->line) continue;
+            for (int k = 0; k < b->nsites; k++)
+                order |= b->site[k].entry == a->entry && b->site[k].reason == ECQ__BSSL_HS_FAILURE && b->site[k].line > u->line;
+        }
+        if (order) *w66 = a, found++;
+    }
+    return found == 1 ? NULL : found ? "several functions shaped like SSL_write" : "no function shaped like SSL_write";
+}
+
+/* SSL_read's entry, from SSL_write's first report w66: NULL, or why not */
+static const char *ecq__bssl_read(const struct ecq__bssl *b, const struct ecq__bssl_site *w66, uint64_t *read)
+{
+    uint64_t p[2], calls[2][ECQ__BSSL_CALLS];
+    uint32_t lp = 0;
+    int np = 0, nc[2];
+    for (int i = 0; i < b->nsites; i++) { /* SSL_peek's check: the nearest one before SSL_write's */
+        const struct ecq__bssl_site *s = &b->site[i];
+        if (s->reason == ECQ__BSSL_NOT_CALLED && s->entry != w66->entry && s->line < w66->line && s->line > lp)
+            lp = s->line;
+    }
+    for (int i = 0; i < b->nsites; i++) {
+        const struct ecq__bssl_site *s = &b->site[i];
+        if (s->reason != ECQ__BSSL_NOT_CALLED || s->line != lp || s->entry == w66->entry) continue;
+        if (!s->entry) return "no entry of SSL_peek found";
+        if (np && p[0] == s->entry) continue;
+        if (np == 2) return "SSL_peek's check in more than two functions";
+        p[np++] = s->entry;
+    }
+    if (np != 2) return "SSL_peek not inlined into SSL_read";
+    for (int k = 0; k < 2; k++)
+        if ((nc[k] = ecq__bssl_calls(b->e, p[k], ecq__bssl_next(b, p[k]), calls[k], ECQ__BSSL_CALLS)) < 0)
+            return "SSL_peek does not decode";
+    int impl = 0; /* ssl_read_impl: both call it, its UNINITIALIZED report comes before SSL_peek's */
+    for (int i = 0; i < b->nsites; i++) {
+        const struct ecq__bssl_site *s = &b->site[i];
+        if (s->reason == ECQ__BSSL_UNINIT && s->line < lp && s->entry && ecq__bssl_holds(calls[0], nc[0], &s->entry, 1) &&
+            ecq__bssl_holds(calls[1], nc[1], &s->entry, 1))
+            impl = 1;
+    }
+    if (!impl) return "no ssl_read_impl called by SSL_read and SSL_peek";
+    int r = nc[0] > nc[1] && ecq__bssl_holds(calls[0], nc[0], calls[1], nc[1])   ? 0
+            : nc[1] > nc[0] && ecq__bssl_holds(calls[1], nc[1], calls[0], nc[0]) ? 1
+                                                                               : -1;
+    if (r < 0) return "SSL_read and SSL_peek not told apart";
+    *read = p[r];
+    return NULL;
+}
+
+/* a function identified at va into f; 0, or -1 if it is not at code */
+static int ecq__bssl_func(const struct ecq__elf *e, uint64_t va, struct ecq_elf_func *f)
+{
+    int64_t off = ecq__elf_offset(e, va, 1, 1);
+    if (off < 0) return -1;
+    f->addr = va, f->size = 0, f->offset = (uint64_t)off, f->source = "BoringSSL's code";
+    return 0;
+}
+
+int ecq_boringssl_find(const uint8_t *elf, size_t len, struct ecq_boringssl *out)
+{
+    struct ecq__elf e;
+    struct ecq__bssl *b;
+    const struct ecq__bssl_site *w66 = NULL;
+    uint64_t read = 0;
+    memset(out, 0, sizeof *out);
+    if (ecq__elf_open(&e, elf, len) < 0) return out->why = "not an x86-64 or arm64 ELF64 file", ECQ_ELF_NOT_FOUND;
+    if (!(b = calloc(1, sizeof *b))) return out->why = "out of memory", ECQ_ELF_NOT_FOUND;
+    b->e = &e;
+    b->nnames = ecq__bssl_names(&e, b->name, ECQ__BSSL_NAMES);
+    out->present = b->nnames > 0;
+    if (!out->present) out->why = "no BoringSSL (no ssl/ssl_lib.cc)";
+    else if (e.machine != ECQ_EM_X86_64) out->why = "identified in x86-64 code only";
+    else if (ecq__bssl_sites(b), !(out->why = ecq__bssl_write(b, &w66)) &&
+             !(out->why = ecq__bssl_read(b, w66, &read)) &&
+             (ecq__bssl_func(&e, w66->entry, &out->write) < 0 || ecq__bssl_func(&e, read, &out->read) < 0))
+        out->why = "not in the file part of an executable segment";
+    free(b);
+    return out->why ? ECQ_ELF_NOT_FOUND : 0;
+}
+
 
 /* =========================================================================
  * The kernel capture needs: its BPF features, oldest first
@@ -4845,6 +5230,9 @@ enum ecq__returns {
                                        row's check recognises; no host-wide search */
 #define ECQ__FIND_SYMBOLS 4u        /* any ELF that defines its first two functions itself
                                        (static builds, BoringSSL inside an executable) */
+#define ECQ__FIND_BORINGSSL 8u      /* any x86-64 ELF holding BoringSSL's ssl_lib.cc, its
+                                       symbols gone (Chromium): SSL_write and SSL_read
+                                       identified from its code (ecq_boringssl_find) */
 
 /* One TLS implementation, the whole of it. Adding one with a C calling shape is one
  * row (and, for a new calling shape, handlers appended in bpf/ecaptureq.bpf.h). */
@@ -4927,7 +5315,7 @@ static int ecq__go_check(const uint8_t *f, size_t n, char *out, size_t cap, cons
 
 static const struct ecq__lib ecq__libs[] = {
     {"openssl", "OpenSSL", NULL, NULL, "libssl", NULL, {"libssl.so.3", "libssl.so.1.1", "libssl.so"},
-     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__openssl_funcs},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS | ECQ__FIND_BORINGSSL, ECQ__RET_URETPROBE, NULL, ecq__openssl_funcs},
     {"gnutls", "GnuTLS", "gnutls", NULL, "gnutls", NULL, {"libgnutls.so.30", "libgnutls.so"},
      ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__gnutls_funcs},
     {"nss", "NSS", "nss", "nspr", "nss", "nspr", {"libnspr4.so"},
@@ -4975,6 +5363,14 @@ static int ecq__defines_any(const uint8_t *f, size_t size, const struct ecq__lib
     return 0;
 }
 
+/* whether an x86-64 file holds BoringSSL (its ssl/ssl_lib.cc): reads .rodata only */
+static int ecq__boringssl_present(const uint8_t *elf, size_t len)
+{
+    struct ecq__elf e;
+    uint64_t name[1];
+    return ecq__elf_open(&e, elf, len) == 0 && e.machine == ECQ_EM_X86_64 && ecq__bssl_names(&e, name, 1) == 1;
+}
+
 /* What a file is: a TLS library by its name, an executable its row's check accepts
  * (Go) and that has the row's functions, or any ELF file that defines a row's first two
  * functions itself. NULL: none (an ELF file of the other machine is none: discovery
@@ -5005,6 +5401,8 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
         if (rc == ECQ_ELF_OVER_BOUNDS) return *over = fn.why, *plain = 0, NULL; /* whatever the name: skipped */
         if (rc == 0 && ecq_elf_find_func(f, size, p[1].func, &fn) == 0) return *plain = 0, &ecq__libs[i];
     }
+    for (size_t i = 0; i < ECQ__NLIBS; i++) /* its plan identifies the functions, or says in one line it cannot */
+        if ((ecq__libs[i].find & ECQ__FIND_BORINGSSL) && ecq__boringssl_present(f, size)) return *plain = 0, &ecq__libs[i];
     return NULL;
 }
 
@@ -5054,6 +5452,37 @@ static int ecq__plan_func(const uint8_t *file, size_t size, int machine, const s
     return 0;
 }
 
+/* A file of row k where none of its functions has a symbol but BoringSSL is linked in:
+ * SSL_write and SSL_read as ecq_boringssl_find identifies them, the rest noted; the time
+ * it took in out->version. -ENOENT if the file holds no BoringSSL, -ENOEXEC with
+ * out->refused if its functions are not identified for certain. */
+static int ecq__plan_boringssl(const uint8_t *elf, size_t len, const struct ecq__lib *k, struct ecq_plan *out)
+{
+    struct ecq_boringssl b;
+    int64_t t0 = ecq__now_us();
+    int rc = ecq_boringssl_find(elf, len, &b);
+    if (!b.present) return -ENOENT;
+    if (rc < 0) {
+        snprintf(out->funcs[0].note, sizeof out->funcs[0].note, "BoringSSL found, functions not identified: %s", b.why);
+        out->refused = out->funcs[0].note;
+        return -ENOEXEC;
+    }
+    snprintf(out->version, sizeof out->version, "BoringSSL without symbols: identified in %lld ms",
+             (long long)(ecq__now_us() - t0) / 1000);
+    for (int i = 0; i < out->nfuncs && k->funcs[i].func; i++) {
+        struct ecq_plan_func *f = &out->funcs[i];
+        const struct ecq_elf_func *fn = !strcmp(f->name, "SSL_write") ? &b.write : !strcmp(f->name, "SSL_read") ? &b.read : NULL;
+        if (!fn) {
+            snprintf(f->note, sizeof f->note, "not identified in BoringSSL without symbols");
+            continue;
+        }
+        f->source = fn->source, f->addr = fn->addr, f->size = 0, f->offset = fn->offset;
+        f->probes = 1 + (k->funcs[i].ret != 0), f->uretprobe = k->funcs[i].ret != 0, f->note[0] = 0;
+        out->found++, out->probes += f->probes;
+    }
+    return out->probes;
+}
+
 int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_plan *out)
 {
     const struct ecq__lib *k = lib ? ecq__lib_named(lib) : NULL;
@@ -5087,6 +5516,10 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
     if (machine > 0 && machine != ECQ__EM_NATIVE) {
         out->foreign = 1, out->refused = ECQ__FOREIGN;
         return -ENOEXEC;
+    }
+    if (!out->found && (k->find & ECQ__FIND_BORINGSSL) && k->returns == ECQ__RET_URETPROBE) {
+        int rc = ecq__plan_boringssl(elf, len, k, out);
+        if (rc != -ENOENT) return rc;
     }
     return out->probes ? out->probes : -ENOENT;
 }

@@ -718,6 +718,8 @@ struct ecq_elf_func {
 #define ECQ_ELF_MAX_SYMBOLS 1048576     /* entries in a symbol table (node's .symtab: 109,000) */
 #define ECQ_ELF_MAX_GO_FUNCS 1048576    /* functions in Go's pclntab (a 127 MB Go program: 138,000) */
 #define ECQ_ELF_MAX_FUNC_SIZE 1048576   /* bytes of the function found: a caller decodes them */
+#define ECQ_ELF_MAX_CODE_SCAN 536870912 /* bytes of code (or read-only data) one pass of the BoringSSL
+                                           identification looks at (Chromium 156: 236 MB) */
 #define ECQ_ELF_MAX_GO_SCAN 134217728   /* bytes of data searched for Go's tables in a file whose
                                            section headers are gone (per lookup, all searches) */
 
@@ -736,6 +738,20 @@ int ecq_elf_find_func(const uint8_t *elf, size_t len, const char *name, struct e
  * arm64: 1.18 and later; capture supports it), 0 for an older Go, -1 if the file
  * carries no Go build information. */
 int ecq_go_version(const uint8_t *elf, size_t len, char *out, size_t cap);
+
+/* BoringSSL linked into an executable without its symbols (Chromium, Electron, Envoy):
+ * SSL_write and SSL_read found from the code alone, by the error reports of ssl_lib.cc
+ * (ERR_put_error with BoringSSL's library, reason codes and line order) and the calls
+ * between SSL_read, SSL_peek and ssl_read_impl; x86-64 only. Returns 0 with both
+ * functions (size 0: not known), or ECQ_ELF_NOT_FOUND with why (a static string) and
+ * present = 1 if the file holds BoringSSL (its ssl/ssl_lib.cc) all the same. Reads
+ * the executable segments twice (Chromium's 236 MB: about a second). */
+struct ecq_boringssl {
+    int present;                    /* the file holds BoringSSL's ssl_lib.cc */
+    struct ecq_elf_func write, read; /* source "BoringSSL's code" */
+    const char *why;                /* not identified: why */
+};
+int ecq_boringssl_find(const uint8_t *elf, size_t len, struct ecq_boringssl *out);
 
 /* ---------------------------------------------------------------------------
  * The kernel capture needs (the check itself is ecq_capture_check; these are pure)
