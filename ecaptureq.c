@@ -4650,7 +4650,7 @@ struct ecq__bssl_site {
 
 struct ecq__bssl {
     const struct ecq__elf *e;
-    uint64_t name[ECQ__BSSL_NAMES];
+    uint64_t name[ECQ__BSSL_NAMES], from[ECQ__BSSL_NAMES]; /* see ecq__bssl_names */
     int nnames, nsites;
     struct ecq__bssl_site site[ECQ__BSSL_SITES];
     uint64_t lo;                    /* bit i of entry: lo + 16 i is a call target */
@@ -4678,9 +4678,11 @@ static const uint8_t *ecq__elf_load(const struct ecq__elf *e, unsigned i, int ex
     return ecq__elf_at(e, ecq__le(ph + 8, 8), *len);
 }
 
-/* the addresses of the strings that end in "ssl/ssl_lib.cc", in .rodata (or, without
- * section headers, in the read-only segments); how many */
-static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, int max)
+/* where strings that end in "ssl/ssl_lib.cc" may start, in .rodata (or, without section
+ * headers, in the read-only segments): name[i] is where that tail starts, from[i] the
+ * first address after the NUL before it (at most 256 bytes before: strings and other
+ * constants are mixed, so the name loaded may start anywhere from[i] .. name[i]); how many */
+static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *from, int max)
 {
     static const char tail[] = "ssl/ssl_lib.cc"; /* with its NUL: OpenSSL's is ssl_lib.c */
     const uint8_t *sh = ecq__elf_section(e, ".rodata"), *p;
@@ -4696,9 +4698,9 @@ static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, int max)
         for (int tries = 0; q && tries < max && (hit = memmem(q, len - (uint64_t)(q - p), tail, sizeof tail));
              tries++, q = hit + sizeof tail) {
             const uint8_t *s = hit;
-            while (s > p && hit - s < 256 && s[-1]) s--; /* the string's start: the name loaded is the whole path */
-            uint64_t va = ecq__elf_va(e, off + (uint64_t)(s - p));
-            if (va) name[n++] = va;
+            while (s > p && hit - s < 256 && s[-1]) s--;
+            uint64_t va = ecq__elf_va(e, off + (uint64_t)(hit - p));
+            if (va) from[n] = va - (uint64_t)(hit - s), name[n++] = va;
         }
     }
     return n;
@@ -4743,7 +4745,7 @@ static void ecq__bssl_sites(struct ecq__bssl *b)
             if (p[at + 1] != 0x8D || p[at] != 0x48 || p[at + 2] != 0x0D) continue; /* lea rcx, [rip + disp32] */
             uint64_t to = va + at + 7 + (uint64_t)(int64_t)(int32_t)ecq__le(p + at + 3, 4);
             int named = 0;
-            for (int k = 0; k < b->nnames; k++) named |= to == b->name[k];
+            for (int k = 0; k < b->nnames; k++) named |= to >= b->from[k] && to <= b->name[k];
             struct ecq__bssl_site s = {va + at, 0, 0, 0};
             if (!named || ecq__bssl_report(p + at, len - at, &s.reason, &s.line) < 0 || !ecq__bssl_used(s.reason))
                 continue;
@@ -4983,7 +4985,7 @@ int ecq_boringssl_find(const uint8_t *elf, size_t len, struct ecq_boringssl *out
     if (ecq__elf_open(&e, elf, len) < 0) return out->why = "not an x86-64 or arm64 ELF64 file", ECQ_ELF_NOT_FOUND;
     if (!(b = calloc(1, sizeof *b))) return out->why = "out of memory", ECQ_ELF_NOT_FOUND;
     b->e = &e;
-    b->nnames = ecq__bssl_names(&e, b->name, ECQ__BSSL_NAMES);
+    b->nnames = ecq__bssl_names(&e, b->name, b->from, ECQ__BSSL_NAMES);
     out->present = b->nnames > 0;
     if (!out->present) out->why = "no BoringSSL (no ssl/ssl_lib.cc)";
     else if (e.machine != ECQ_EM_X86_64) out->why = "identified in x86-64 code only";
@@ -5367,8 +5369,8 @@ static int ecq__defines_any(const uint8_t *f, size_t size, const struct ecq__lib
 static int ecq__boringssl_present(const uint8_t *elf, size_t len)
 {
     struct ecq__elf e;
-    uint64_t name[1];
-    return ecq__elf_open(&e, elf, len) == 0 && e.machine == ECQ_EM_X86_64 && ecq__bssl_names(&e, name, 1) == 1;
+    uint64_t name[1], from[1];
+    return ecq__elf_open(&e, elf, len) == 0 && e.machine == ECQ_EM_X86_64 && ecq__bssl_names(&e, name, from, 1) == 1;
 }
 
 /* What a file is: a TLS library by its name, an executable its row's check accepts
