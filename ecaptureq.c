@@ -4706,13 +4706,22 @@ static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *f
     return n;
 }
 
-/* A report at code (a lea of the file's name into rcx): the reason and line set with it
- * before the call (or the jump to a call shared by several reports); 0, or -1 if these
- * instructions are not one. */
-static int ecq__bssl_report(const uint8_t *code, size_t avail, uint32_t *reason, uint32_t *line)
+/* A report at code (a lea of the file's name into rcx, `before` bytes of code ahead of
+ * it): the library, reason and line set with it, after it up to the call (or the jump to
+ * a call several reports share: clang) or right before it (gcc sets the line first);
+ * 0, or -1 if these instructions are not one. */
+static int ecq__bssl_report(const uint8_t *code, size_t before, size_t avail, uint32_t *reason, uint32_t *line)
 {
     int lib = 0, have = 0;
-    size_t i = 7;
+    size_t i = 7, b = 0;
+    for (int k = 0; k < 4; k++) { /* mov r8d, imm32 | mov edx, imm32 | mov edi, imm32 | xor esi, esi */
+        if (before - b >= 6 && code[-(long)b - 6] == 0x41 && code[-(long)b - 5] == 0xB8)
+            *line = (uint32_t)ecq__le(code - b - 4, 4), have |= 2, b += 6;
+        else if (before - b >= 5 && code[-(long)b - 5] == 0xBA) *reason = (uint32_t)ecq__le(code - b - 4, 4), have |= 1, b += 5;
+        else if (before - b >= 5 && code[-(long)b - 5] == 0xBF) lib = ecq__le(code - b - 4, 4) == ECQ__BSSL_LIB_SSL, b += 5;
+        else if (before - b >= 2 && code[-(long)b - 2] == 0x31 && code[-(long)b - 1] == 0xF6) b += 2;
+        else break;
+    }
     for (int k = 0; k < 8 && i < avail; k++) {
         int n = ecq_x86_insn_len(code + i, avail - i);
         if (n <= 0) return -1;
@@ -4747,7 +4756,7 @@ static void ecq__bssl_sites(struct ecq__bssl *b)
             int named = 0;
             for (int k = 0; k < b->nnames; k++) named |= to >= b->from[k] && to <= b->name[k];
             struct ecq__bssl_site s = {va + at, 0, 0, 0};
-            if (!named || ecq__bssl_report(p + at, len - at, &s.reason, &s.line) < 0 || !ecq__bssl_used(s.reason))
+            if (!named || ecq__bssl_report(p + at, at, len - at, &s.reason, &s.line) < 0 || !ecq__bssl_used(s.reason))
                 continue;
             if (b->nsites == ECQ__BSSL_SITES) return (void)(b->nsites = -1); /* more than BoringSSL has */
             b->site[b->nsites++] = s;
@@ -6123,7 +6132,7 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
     }
     rc = 0;
     if (pl->refused) {
-        ecq__log(c, "error: %s: %s: %s", k->name, path, pl->refused);
+        ecq__log(c, "error: %s: %s: %s", k->name, name, pl->refused);
         return -ENOEXEC;
     }
     ecq__plan_missing(pl, missing, sizeof missing);
