@@ -4614,7 +4614,8 @@ int ecq_elf_machine(const uint8_t *elf, size_t len, const char **name)
 
 /* BoringSSL reports an error with OPENSSL_PUT_ERROR(SSL, reason), which compiles to
  * ERR_put_error(ERR_LIB_SSL = 16, 0, reason, __FILE__, __LINE__): every report in
- * ssl_lib.cc loads that file's name into the fourth argument (lea rcx, [rip + name])
+ * ssl_lib.cc loads that file's name into the fourth argument (lea rcx, [rip + name];
+ * mov ecx, name in code that is not position-independent)
  * next to the library, the reason and the line as immediates. The names of reasons
  * are BoringSSL's ABI (include/openssl/ssl.h, err.h) and the order of lines is its
  * source's, so they identify functions whatever the compiler laid out:
@@ -4706,14 +4707,15 @@ static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *f
     return n;
 }
 
-/* A report at code (a lea of the file's name into rcx, `before` bytes of code ahead of
- * it): the library, reason and line set with it, after it up to the call (or the jump to
+/* A report at code (the file's name loaded into rcx by an instruction of ilen bytes,
+ * `before` bytes of code ahead of it): the library, reason and line set with it, after it up to the call (or the jump to
  * a call several reports share: clang) or right before it (gcc sets the line first);
  * 0, or -1 if these instructions are not one. */
-static int ecq__bssl_report(const uint8_t *code, size_t before, size_t avail, uint32_t *reason, uint32_t *line)
+static int ecq__bssl_report(const uint8_t *code, size_t ilen, size_t before, size_t avail, uint32_t *reason,
+                            uint32_t *line)
 {
     int lib = 0, have = 0;
-    size_t i = 7, b = 0;
+    size_t i = ilen, b = 0;
     for (int k = 0; k < 4; k++) { /* mov r8d, imm32 | mov edx, imm32 | mov edi, imm32 | xor esi, esi */
         if (before - b >= 6 && code[-(long)b - 6] == 0x41 && code[-(long)b - 5] == 0xB8)
             *line = (uint32_t)ecq__le(code - b - 4, 4), have |= 2, b += 6;
@@ -4741,7 +4743,8 @@ static int ecq__bssl_used(uint32_t r)
     return r == ECQ__BSSL_NOT_CALLED || r == ECQ__BSSL_HS_FAILURE || r == ECQ__BSSL_UNINIT;
 }
 
-/* every report in ssl_lib.cc: the executable segments searched for lea rcx, [rip + name] */
+/* every report in ssl_lib.cc of the kinds used: the executable segments searched for
+ * the loads of its name */
 static void ecq__bssl_sites(struct ecq__bssl *b)
 {
     b->left = ECQ_ELF_MAX_CODE_SCAN; /* segments may repeat one another */
@@ -4751,12 +4754,19 @@ static void ecq__bssl_sites(struct ecq__bssl *b)
         if (p && len > b->left) return;
         if (p) b->left -= len;
         for (uint64_t at = 0; p && len >= 7 && at <= len - 7; at++) {
-            if (p[at + 1] != 0x8D || p[at] != 0x48 || p[at + 2] != 0x0D) continue; /* lea rcx, [rip + disp32] */
-            uint64_t to = va + at + 7 + (uint64_t)(int64_t)(int32_t)ecq__le(p + at + 3, 4);
+            uint64_t to;
+            size_t ilen;
+            if (p[at] == 0x48 && p[at + 1] == 0x8D && p[at + 2] == 0x0D) /* lea rcx, [rip + disp32] */
+                to = va + at + 7 + (uint64_t)(int64_t)(int32_t)ecq__le(p + at + 3, 4), ilen = 7;
+            else if (p[at] == 0xB9) /* mov ecx, imm32: code that is not position-independent */
+                to = ecq__le(p + at + 1, 4), ilen = 5;
+            else
+                continue;
             int named = 0;
             for (int k = 0; k < b->nnames; k++) named |= to >= b->from[k] && to <= b->name[k];
             struct ecq__bssl_site s = {va + at, 0, 0, 0};
-            if (!named || ecq__bssl_report(p + at, at, len - at, &s.reason, &s.line) < 0 || !ecq__bssl_used(s.reason))
+            if (!named || ecq__bssl_report(p + at, ilen, at, len - at, &s.reason, &s.line) < 0 ||
+                !ecq__bssl_used(s.reason))
                 continue;
             if (b->nsites == ECQ__BSSL_SITES) return (void)(b->nsites = -1); /* more than BoringSSL has */
             b->site[b->nsites++] = s;

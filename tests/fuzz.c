@@ -6,7 +6,7 @@
  *   URL        ecq_url_parse
  *   X86        ecq_x86_insn_len, ecq_x86_find_returns: lengths 1..15, returns on boundaries;
  *              ecq_arm64_find_returns: every offset is a RET word on a 4-byte boundary
- *   ELF        ecq_elf_find_func, ecq_go_version on arbitrary files: a function found is
+ *   ELF        ecq_elf_find_func, ecq_go_version, ecq_boringssl_find on arbitrary files: a function found is
  *              in executable code, "over the bounds" holds for every name alike, and
  *              the found function decodes; -timeout catches a lookup that does not end
  *   PLAN       ecq_plan_file for every library on arbitrary files (built with capture)
@@ -189,6 +189,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     }
     int r = ecq_go_version(d, n, v, sizeof v);
     assert(r >= -1 && r <= 1 && strlen(v) < sizeof v);
+    /* BoringSSL without symbols: two distinct functions in executable code, or why not */
+    struct ecq_boringssl bs;
+    int b = ecq_boringssl_find(d, n, &bs);
+    assert((b == 0 || b == ECQ_ELF_NOT_FOUND) && (b == 0) == (bs.why == NULL) && (b != 0 || bs.present));
+    if (b == 0)
+        assert(in_code(d, n, bs.write.addr, bs.write.offset, 1) && in_code(d, n, bs.read.addr, bs.read.offset, 1) &&
+               bs.write.addr != bs.read.addr);
     return 0;
 }
 #elif defined(FUZZ_PLAN)
