@@ -4659,17 +4659,6 @@ struct ecq__bssl {
     uint8_t entry[(ECQ__BSSL_SPAN + ECQ__BSSL_REACH) / 128 + 2];
 };
 
-/* the virtual address of file offset off inside a PT_LOAD segment's file part, or 0 */
-static uint64_t ecq__elf_va(const struct ecq__elf *e, uint64_t off)
-{
-    for (unsigned i = 0; i < e->phnum; i++) {
-        const uint8_t *ph = e->p + e->phoff + (uint64_t)i * 56;
-        uint64_t o = ecq__le(ph + 8, 8), filesz = ecq__le(ph + 32, 8);
-        if (ecq__le(ph, 4) == 1 && off >= o && off - o < filesz) return ecq__le(ph + 16, 8) + (off - o);
-    }
-    return 0;
-}
-
 /* the file part of segment i if it is a PT_LOAD with (exec) or without PF_X: its bytes, va, length */
 static const uint8_t *ecq__elf_load(const struct ecq__elf *e, unsigned i, int exec, uint64_t *va, uint64_t *len)
 {
@@ -4686,22 +4675,20 @@ static const uint8_t *ecq__elf_load(const struct ecq__elf *e, unsigned i, int ex
 static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *from, int max)
 {
     static const char tail[] = "ssl/ssl_lib.cc"; /* with its NUL: OpenSSL's is ssl_lib.c */
-    const uint8_t *sh = ecq__elf_section(e, ".rodata"), *p;
+    const uint8_t *sh = ecq__elf_section(e, ".rodata"), *p, *hit;
     uint64_t left = ECQ_ELF_MAX_CODE_SCAN; /* segments may repeat one another */
     int n = 0;
     for (unsigned i = 0; i < (sh ? 1u : e->phnum) && n < max; i++) {
-        uint64_t len, off;
-        if (sh) p = ecq__elf_at(e, off = ecq__le(sh + 24, 8), len = ecq__le(sh + 32, 8));
-        else if ((p = ecq__elf_load(e, i, 0, &off, &len)) != NULL) off = (uint64_t)(p - e->p);
+        uint64_t len = 0, va = 0;
+        if (sh) p = ecq__elf_at(e, ecq__le(sh + 24, 8), len = ecq__le(sh + 32, 8)), va = ecq__le(sh + 16, 8);
+        else p = ecq__elf_load(e, i, 0, &va, &len);
         if (p && len > left) break;
         if (p) left -= len;
-        const uint8_t *q = p, *hit;
-        for (int tries = 0; q && tries < max && (hit = memmem(q, len - (uint64_t)(q - p), tail, sizeof tail));
-             tries++, q = hit + sizeof tail) {
+        for (const uint8_t *q = p; q && n < max && (hit = memmem(q, len - (uint64_t)(q - p), tail, sizeof tail));
+             q = hit + sizeof tail) {
             const uint8_t *s = hit;
             while (s > p && hit - s < 256 && s[-1]) s--;
-            uint64_t va = ecq__elf_va(e, off + (uint64_t)(hit - p));
-            if (va) from[n] = va - (uint64_t)(hit - s), name[n++] = va;
+            from[n] = va + (uint64_t)(s - p), name[n++] = va + (uint64_t)(hit - p);
         }
     }
     return n;
