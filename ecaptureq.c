@@ -5471,8 +5471,9 @@ static int ecq__plan_boringssl(const uint8_t *elf, size_t len, const struct ecq_
     int rc = ecq_boringssl_find(elf, len, &b);
     if (!b.present) return -ENOENT;
     if (rc < 0) {
-        snprintf(out->funcs[0].note, sizeof out->funcs[0].note, "BoringSSL found, functions not identified: %s", b.why);
-        out->refused = out->funcs[0].note;
+        snprintf(out->why, sizeof out->why, "BoringSSL found, functions not identified: %s", b.why);
+        out->refused = out->why;
+        for (int i = 0; i < out->nfuncs; i++) snprintf(out->funcs[i].note, sizeof out->funcs[i].note, "not identified");
         return -ENOEXEC;
     }
     snprintf(out->version, sizeof out->version, "BoringSSL without symbols: identified in %lld ms",

@@ -920,6 +920,7 @@ struct ecq_plan {
                                        build would probe it (funcs, found, probes), and refused */
     int nfuncs, found, probes;      /* functions looked for, found, probes planned */
     struct ecq_plan_func funcs[ECQ_PLAN_MAX_FUNCS];
+    char why[128];                  /* what refused points at when the plan wrote it */
 };
 
 /* Plans lib's probes (names as ecq_capture_attach takes them) in the ELF file held in

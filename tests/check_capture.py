@@ -4,6 +4,10 @@
       PID wrote a chunk holding REQUEST to IP:PORT (src = the client's end, type 1) and
       read the response on the same uuid: a status line (src and dst reversed, type 3)
       and BODY.
+      PID "any": the pid of the first event holding REQUEST (a browser's network process).
+  check_capture.py FILE exact PID PORT SENT RECEIVED
+      PID's writes to PORT, joined, are the bytes of file SENT and its reads from PORT
+      the bytes of file RECEIVED: nothing lost, added or changed (one connection).
   check_capture.py FILE body PID PORT BYTES SEED
       PID's writes on one connection hold the whole POST body byte-exact, in order.
   check_capture.py FILE writes PID COUNT SIZE
@@ -42,7 +46,8 @@ def fail(msg):
 
 
 if mode == "exchange":
-    pid, pname, ip, port, req, body = int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].encode(), sys.argv[8].encode()
+    pname, ip, port, req, body = sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].encode(), sys.argv[8].encode()
+    pid = int(sys.argv[3]) if sys.argv[3] != "any" else next((e["pid"] for e in events if req in e["data"]), -1)
     mine = [e for e in events if e["pid"] == pid]
     w = [e for e in mine if req in e["data"]]
     if not w:
@@ -67,6 +72,14 @@ if mode == "exchange":
         print("write:", {k: v for k, v in w.items() if k != "data"})
         print("read: ", {k: v for k, v in r.items() if k != "data"})
         fail("wrong: " + ", ".join(bad))
+elif mode == "exact":
+    pid, port = int(sys.argv[3]), int(sys.argv[4])
+    sent, got = open(sys.argv[5], "rb").read(), open(sys.argv[6], "rb").read()
+    mine = [e for e in events if e["pid"] == pid]
+    w = b"".join(e["data"] for e in mine if e["dst_port"] == port)
+    r = b"".join(e["data"] for e in mine if e["src_port"] == port)
+    if w != sent or r != got:
+        fail("pid %d: wrote %r (want %r), read %d bytes (want %d: %s)" % (pid, w[:80], sent[:80], len(r), len(got), r == got))
 elif mode == "served":
     pid, pname, port, path, body = int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), sys.argv[6].encode(), sys.argv[7].encode()
     mine = [e for e in events if e["pid"] == pid]

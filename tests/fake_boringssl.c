@@ -2,7 +2,8 @@
  * inlined into SSL_read, both calling ssl_read_impl), no libc: the ELF fuzzer's seeds
  *   clang -O2 -fPIE (or -fno-pie) -fno-asynchronous-unwind-tables -fno-builtin -nostdlib -static \
  *     -Wl,--build-id=none -Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code -o F tests/fake_boringssl.c && strip -s F
- * (1.4 kB each; tests/corpus/elf/seed-boringssl-pie and -nopie) */
+ * (1.4 kB each; tests/corpus/elf/seed-boringssl-pie and -nopie); with -DPEEK_APART the shape
+ * ./test.sh discover shows refused in one line */
 #define PUT(reason) put_error(16, 0, reason, "../src/ssl/ssl_lib.cc", __LINE__)
 struct ssl { int quic, hs, can_write, pending; char *data; };
 __attribute__((noinline)) void put_error(int lib, int unused, int reason, const char *file, unsigned line)
@@ -21,7 +22,12 @@ __attribute__((noinline)) static int read_impl(struct ssl *s)
     }
     return 1;
 }
-static inline __attribute__((always_inline)) int peek(struct ssl *s, char *buf, int num)
+#ifdef PEEK_APART /* SSL_peek's body not inlined into SSL_read: a shape the rules refuse (the test's) */
+#define PEEK_ATTR __attribute__((noinline))
+#else
+#define PEEK_ATTR inline __attribute__((always_inline))
+#endif
+static PEEK_ATTR int peek(struct ssl *s, char *buf, int num)
 {
     if (s->quic) { PUT(66); return -1; }
     int r = read_impl(s);
@@ -53,5 +59,9 @@ void _start(void)
     static struct ssl s;
     static char b[16];
     SSL_write(&s, b, 1), SSL_read(&s, b, 1), SSL_peek(&s, b, 1);
+#ifdef PEEK_APART /* alive for half a second: discovery looks at a running process's files */
+    static const struct { long s, ns; } half = {0, 500000000};
+    __asm__ volatile("syscall" ::"a"(35), "D"(&half), "S"(0) : "rcx", "r11", "memory");
+#endif
     __asm__ volatile("mov $60, %eax; xor %edi, %edi; syscall");
 }

@@ -145,6 +145,73 @@ else
   bad "OpenSSL 3.5 from Debian 13 (trixie) with a private apt configuration: $(cat "$OUT/openssl35.log")"
 fi
 
+# BoringSSL linked in and stripped, the shape Chromium, Electron and Envoy ship: built
+# once from Debian's source into the cache (tests/boringssl-build.sh, some 3 minutes the
+# first time), linked into tls_static with unwind tables (FDEs give the functions'
+# bounds) and without (as Chromium: direct calls give them), then stripped. What the
+# agent finds in a stripped file must be where the unstripped file's symbols say.
+bssl_same() { # LIST UNSTRIPPED STRIPPED: no symbol left in STRIPPED; SSL_write and SSL_read
+  local f a # planned at UNSTRIPPED's symbol addresses (which has SSL_peek beside SSL_read)
+  [ -z "$(nm "$3" 2>/dev/null)" ] && nm "$2" | grep -q ' T SSL_peek$' || return 1
+  for f in SSL_write SSL_read; do
+    a=$(nm "$2" | awk -v f=$f '$3 == f {print $1}')
+    [ -n "$a" ] && grep -q "^$f BoringSSL's code $(printf 0x%x $((16#$a))) " "$1" || return 1
+  done
+}
+BSSL=$(tests/boringssl-build.sh "$CACHE/boringssl" 2>"$OUT/bssl-build.err")
+if [ -z "$BSSL" ]; then
+  bad "BoringSSL builds from Debian's source: $(cat "$OUT/bssl-build.err")"
+else
+  for v in fde nofde; do
+    lib=$BSSL/lib/libssl-$([ $v = fde ] && echo unwind || echo nounwind).a
+    clang -O2 -Wall -Wextra -I"$BSSL/include" -c tests/tls_static.c -o "$BIN/boring_$v.o" &&
+      clang++ -o "$BIN/boring_$v.full" "$BIN/boring_$v.o" "$lib" "$BSSL/lib/libcrypto.a" -lpthread &&
+      strip -s -o "$BIN/boring_$v" "$BIN/boring_$v.full"
+    ./ecaptureq tls --libssl "$BIN/boring_$v" --list >"$OUT/boring_$v.list" 2>&1
+    check "BoringSSL linked in, $v, stripped (no symbol left): SSL_write and SSL_read found at the unstripped build's symbol addresses" \
+      bssl_same "$OUT/boring_$v.list" "$BIN/boring_$v.full" "$BIN/boring_$v"
+  done
+  printf 'GET /boringssl HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >"$OUT/boring.sent"
+  consume boring $DAP 60
+  client P_BS "$BIN/boring_nofde" 127.0.0.1 $DP /boringssl 300 >"$OUT/boring.out"
+  settle
+  check "a stripped client with BoringSSL linked in (no FDEs, as Chromium): probed at exec, identified from its code, one line" \
+    grep -q "openssl: $BIN/boring_nofde (pid $P_BS) (BoringSSL without symbols: identified in [0-9]* ms): 2 of 5 functions probed, 4 probes" "$OUT/disc.log"
+  check "... its request and response captured byte-exact: pid, pname, tuple, types" \
+    bash -c "$PY tests/check_capture.py $OUT/boring.json exchange $P_BS boring_nofde 127.0.0.1 $DP 'GET /boringssl HTTP/1.1' 'hello /boringssl' && $PY tests/check_capture.py $OUT/boring.json exact $P_BS $DP $OUT/boring.sent $OUT/boring.out"
+fi
+
+# a shape the rules refuse (tests/fake_boringssl.c with SSL_peek's body apart from
+# SSL_read's): planned as refused, and found by discovery, with one line and no probe
+clang -O2 -fPIE -DPEEK_APART -fno-asynchronous-unwind-tables -fno-builtin -nostdlib -static -Wl,--build-id=none \
+  -o "$BIN/boring_apart" tests/fake_boringssl.c && strip -s "$BIN/boring_apart"
+./ecaptureq tls --libssl "$BIN/boring_apart" --list >"$OUT/boring_apart.list" 2>&1; rc=$?
+"$BIN/boring_apart"
+wait_log "$OUT/disc.log" "boring_apart (pid" 5
+check "BoringSSL in a shape the rules refuse: --list exits 1, and discovery says 'BoringSSL found, functions not identified' in one line, no probe" \
+  bash -c "test $rc = 1 && head -1 $OUT/boring_apart.list | grep -q 'BoringSSL found, functions not identified: SSL_peek not inlined into SSL_read' && test \$(grep -c boring_apart $OUT/disc.log) = 1 && grep -q '^.*error: openssl: $BIN/boring_apart (pid [0-9]*): BoringSSL found, functions not identified: SSL_peek not inlined into SSL_read\$' $OUT/disc.log"
+
+# Chromium itself (Debian's, stripped, some 300 MB, no FDEs for BoringSSL): a first
+# headless run maps the executable (identified once: the time is in the line), then a
+# headless fetch of a page from the local server, whose network service process (the
+# same executable) makes the connection
+CHROME=/usr/lib/chromium/chromium
+if [ -x "$CHROME" ]; then
+  chrome() { timeout 60 "$CHROME" --headless --no-sandbox --disable-gpu --ignore-certificate-errors \
+    --user-data-dir="$OUT/chromium-profile" --dump-dom "$@"; }
+  chrome about:blank >/dev/null 2>"$OUT/chromium-first.err"
+  wait_log "$OUT/disc.log" "openssl: $CHROME (pid [0-9]*) (BoringSSL without symbols" 30
+  check "Chromium $(dpkg-query -W -f '${Version}' chromium 2>/dev/null): SSL_write and SSL_read identified in its code, one line with the time taken" \
+    grep -q "openssl: $CHROME (pid [0-9]*) (BoringSSL without symbols: identified in [0-9]* ms): 2 of 5 functions probed, 4 probes" "$OUT/disc.log"
+  consume chromium $DAP 90
+  chrome "https://127.0.0.1:$DP/chromium" >"$OUT/chromium.out" 2>"$OUT/chromium.err"
+  settle
+  check "headless Chromium fetching https://127.0.0.1:PORT/chromium: request and response captured, pid, pname, tuple, types" \
+    bash -c "grep -q 'hello /chromium' $OUT/chromium.out && $PY tests/check_capture.py $OUT/chromium.json exchange any chromium 127.0.0.1 $DP 'GET /chromium HTTP/1.1' 'hello /chromium'"
+else
+  bad "Chromium is installed ($CHROME; make deps-test installs it)"
+fi
+
 # a file first mapped by processes that are gone before the agent opens it (ldd: the
 # loader maps the program, lists, exits) is still probed when a process runs it for
 # real. Found by CI: the file was left "reported" in the kernel's table when the
