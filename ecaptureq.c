@@ -4841,13 +4841,14 @@ static uint64_t ecq__bssl_entry(const struct ecq__bssl *b, uint64_t va)
     uint64_t avail, fde = ecq__elf_fde_entry(b->e, va);
     int tries = 0;
     if (fde) return ecq__bssl_reaches(b->e, fde, va) ? fde : 0;
-    for (uint64_t t = va & ~(uint64_t)15; t >= b->lo && va - t <= ECQ__BSSL_REACH && tries < ECQ__BSSL_TRIES; t -= 16) {
-        uint64_t k = (t - b->lo) / 16;
-        if (!(b->entry[k / 8] & (1u << (k % 8)))) continue;
+    uint64_t top = va & ~(uint64_t)15;
+    if (top < b->lo) return 0;
+    for (uint64_t back = 0; back <= ECQ__BSSL_REACH && back <= top - b->lo && tries < ECQ__BSSL_TRIES; back += 16) {
+        uint64_t t = top - back, k = (t - b->lo) / 16;
+        if (!t || !(b->entry[k / 8] & (1u << (k % 8)))) continue;
         const uint8_t *c = ecq__elf_code(b->e, t - 1, &avail);
         if (!c || (c[0] != 0xCC && c[0] != 0x90 && c[0] != 0x00 && c[0] != 0xC3)) continue; /* padding, a return */
         if (tries++, ecq__bssl_reaches(b->e, t, va)) return t;
-        if (t < 16) break;
     }
     return 0;
 }
