@@ -4674,7 +4674,9 @@ static const uint8_t *ecq__elf_load(const struct ecq__elf *e, unsigned i, int ex
  * constants are mixed, so the name loaded may start anywhere from[i] .. name[i]); how many */
 static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *from, int max)
 {
-    static const char tail[] = "ssl/ssl_lib.cc"; /* with its NUL: OpenSSL's is ssl_lib.c */
+    /* "ssl/ssl_lib.cc" and its NUL (OpenSSL's is ssl_lib.c), looked for in two parts:
+     * whole, it would be in this file's own .rodata, and the agent would find itself */
+    static const char tail[] = "/ssl_lib.cc";
     const uint8_t *sh = ecq__elf_section(e, ".rodata"), *p, *hit;
     uint64_t left = ECQ_ELF_MAX_CODE_SCAN; /* segments may repeat one another */
     int n = 0;
@@ -4684,11 +4686,13 @@ static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *f
         else p = ecq__elf_load(e, i, 0, &va, &len);
         if (p && len > left) break;
         if (p) left -= len;
-        for (const uint8_t *q = p; q && n < max && (hit = memmem(q, len - (uint64_t)(q - p), tail, sizeof tail));
-             q = hit + sizeof tail) {
-            const uint8_t *s = hit;
-            while (s > p && hit - s < 256 && s[-1]) s--;
-            from[n] = va + (uint64_t)(s - p), name[n++] = va + (uint64_t)(hit - p);
+        const uint8_t *q = p;
+        for (int tries = 0; q && n < max && tries < 4 * max && (hit = memmem(q, len - (uint64_t)(q - p), tail, sizeof tail));
+             tries++, q = hit + sizeof tail) {
+            const uint8_t *t = hit - 3, *s = t;
+            if (hit - p < 3 || memcmp(t, "ssl", 3) != 0) continue;
+            while (s > p && t - s < 256 && s[-1]) s--;
+            from[n] = va + (uint64_t)(s - p), name[n++] = va + (uint64_t)(t - p);
         }
     }
     return n;
