@@ -4,7 +4,8 @@
       PID wrote a chunk holding REQUEST to IP:PORT (src = the client's end, type 1) and
       read the response on the same uuid: a status line (src and dst reversed, type 3)
       and BODY.
-      PID "any": the pid of the first event holding REQUEST (a browser's network process).
+      PID "any": the pid of the first event holding REQUEST (a browser's network process);
+      PNAME "any": that event's pname, printed (then the same on the response and the uuid).
   check_capture.py FILE exact PID PORT SENT RECEIVED
       PID's writes to PORT, joined, are the bytes of file SENT and its reads from PORT
       the bytes of file RECEIVED: nothing lost, added or changed (one connection).
@@ -53,6 +54,9 @@ if mode == "exchange":
     if not w:
         fail("no event from pid %d holds %r" % (pid, req))
     w = w[0]
+    if pname == "any":  # a browser's process: its own name, the same on every event
+        pname = w["pname"]
+        print("pid %d pname %s" % (pid, pname))
     reads = [e for e in mine if e["uuid"] == w["uuid"] and e["src_port"] == port]
     status = [e for e in reads if e["data"].startswith(b"HTTP/1.1 200")]
     if not status or body not in b"".join(e["data"] for e in reads):
