@@ -4623,21 +4623,23 @@ int ecq_elf_machine(const uint8_t *elf, size_t len, const char **name)
  *              SSL_R_UNINITIALIZED and SSL_R_SSL_HANDSHAKE_FAILURE reports on lines in
  *              that order (BoringSSL of 2021 to 2026);
  *   SSL_peek   the SHOULD_NOT_HAVE_BEEN_CALLED report on the line nearest before
- *              SSL_write's, which clang inlines into SSL_read as well: the two
+ *              SSL_write's, which clang and gcc inline into SSL_read as well: the two
  *              functions holding it both call ssl_read_impl (with the UNINITIALIZED
  *              report), and SSL_read is the one whose calls are SSL_peek's and one
  *              more (consuming what it read).
- * A function's entry is the nearest 16-byte aligned address before its report that
- * a direct call or jump in the file targets, follows padding (int3, nop) or a return,
- * and decodes instruction by instruction onto the report. Every rule must hold
- * exactly once, or nothing is identified. */
+ * A function's entry is the start of the FDE covering its report, when .eh_frame has
+ * one; else (Chromium keeps no FDEs for BoringSSL) the nearest 16-byte aligned address
+ * before the report that a direct call or jump in the file targets, follows padding
+ * (int3, nop) or a return, and decodes instruction by instruction onto the report.
+ * Every rule must hold exactly once, or nothing is identified. */
 
 #define ECQ__BSSL_LIB_SSL 16u
 #define ECQ__BSSL_NOT_CALLED 66u    /* ERR_R_SHOULD_NOT_HAVE_BEEN_CALLED */
 #define ECQ__BSSL_HS_FAILURE 215u   /* SSL_R_SSL_HANDSHAKE_FAILURE */
 #define ECQ__BSSL_UNINIT 226u       /* SSL_R_UNINITIALIZED */
 #define ECQ__BSSL_NAMES 4           /* copies of ssl_lib.cc's name looked at */
-#define ECQ__BSSL_SITES 64          /* reports of the three kinds used (Chromium 156: 14) */
+#define ECQ__BSSL_SITES 64          /* reports of the three kinds used (Chromium 156's
+                                       ssl_lib.cc has 34 reports of every kind) */
 #define ECQ__BSSL_TRIES 8           /* candidate entries decoded per report */
 #define ECQ__BSSL_SPAN (1u << 20)   /* bytes between the first and last report used */
 #define ECQ__BSSL_REACH 16384u      /* bytes from a function's entry to its report */
