@@ -3659,6 +3659,8 @@ struct ecq__h1_out {
     int dir;
     void (*fn)(void *user, const struct ecq_h1_item *it);
     void *user;
+    const uint8_t *base;            /* the bytes of this ecq_h1_feed call */
+    const uint8_t **end;            /* where the message being ended ends in them */
 };
 
 void ecq_h1_init(struct ecq_h1 *c) { memset(c, 0, sizeof *c); }
@@ -3689,6 +3691,7 @@ static void ecq__h1_emit(const struct ecq__h1_out *o, const struct ecq__h1_dir *
     struct ecq_h1_item it = {.kind = kind, .dir = o->dir, .response = d->response, .status = d->status,
                              .method = {d->method, strlen(d->method)}, .data = {p, n}, .decoded = decoded,
                              .body_len = d->body};
+    if (kind == ECQ_H1_END && o->base) it.offset = (size_t)(*o->end - o->base);
     o->fn(o->user, &it);
 }
 
@@ -3863,6 +3866,7 @@ static size_t ecq__h1_head(const struct ecq__h1_out *o, struct ecq__h1_dir *d, c
         size_t used = take - (d->head_len - (i + 1));
         d->head_len = i + 1;
         d->head[i + 1] = 0;
+        *o->end = p + used;
         ecq__h1_message(o, d);
         d->head_len = 0;
         return used;
@@ -3905,7 +3909,7 @@ static size_t ecq__h1_chunked(const struct ecq__h1_out *o, struct ecq__h1_dir *d
     } else { /* trailer lines until an empty one */
         for (size_t i = 0; i < used; i++)
             if (p[i] != '\r' && p[i] != '\n') d->line_len++;
-        if (eol && !d->line_len) ecq__h1_end(o, d);
+        if (eol && !d->line_len) *o->end = p + used, ecq__h1_end(o, d);
         else if (eol) d->line_len = 0;
     }
     return used;
@@ -3914,9 +3918,9 @@ static size_t ecq__h1_chunked(const struct ecq__h1_out *o, struct ecq__h1_dir *d
 int ecq_h1_feed(struct ecq_h1 *c, int dir, const void *data, size_t len,
                 void (*fn)(void *user, const struct ecq_h1_item *it), void *user)
 {
-    struct ecq__h1_out o = {c, dir & 1, fn, user};
+    const uint8_t *p = data, *end = data;
+    struct ecq__h1_out o = {c, dir & 1, fn, user, p, &end};
     struct ecq__h1_dir *d = c->d[o.dir];
-    const uint8_t *p = data;
     if (!d && !(d = c->d[o.dir] = calloc(1, sizeof *d))) return -ENOMEM;
     uint64_t before = d->heads;
     if (d->state == ECQ__H1_LOST) d->state = ECQ__H1_HEAD, d->head_len = 0;
@@ -3931,7 +3935,7 @@ int ecq_h1_feed(struct ecq_h1 *c, int dir, const void *data, size_t len,
         } else if (d->state == ECQ__H1_LEN || d->state == ECQ__H1_CLOSE) {
             used = d->state == ECQ__H1_CLOSE || d->left > len ? len : (size_t)d->left;
             ecq__h1_body(&o, d, p, used);
-            if (d->state == ECQ__H1_LEN && !(d->left -= used)) ecq__h1_end(&o, d);
+            if (d->state == ECQ__H1_LEN && !(d->left -= used)) end = p + used, ecq__h1_end(&o, d);
         } else {
             used = ecq__h1_chunked(&o, d, p, len);
         }
@@ -3943,7 +3947,7 @@ int ecq_h1_feed(struct ecq_h1 *c, int dir, const void *data, size_t len,
 void ecq_h1_close(struct ecq_h1 *c, void (*fn)(void *user, const struct ecq_h1_item *it), void *user)
 {
     for (int i = 0; i < 2; i++) {
-        struct ecq__h1_out o = {c, i, fn, user};
+        struct ecq__h1_out o = {c, i, fn, user, NULL, NULL};
         if (c->d[i] && c->d[i]->state == ECQ__H1_CLOSE) ecq__h1_end(&o, c->d[i]);
     }
 }
@@ -4060,6 +4064,215 @@ int ecq_pb_text(const uint8_t *msg, size_t len, char *out, size_t cap)
     if (!ecq__pb_is_message(msg, len)) return 0;
     ecq__pb_text(msg, len, &t, 0);
     return 1;
+}
+
+
+/* =========================================================================
+ * Text for people: bytes shown safely on a terminal, HTTP/2 frames as text
+ * (watch prints it; tls --merge sends it as an event's payload)
+ * ========================================================================= */
+
+/* a hidden character (above) made visible as \uXXXX, or \UXXXXXXXX past the BMP */
+static int ecq__hidden_text(char *out, size_t cap, uint32_t cp)
+{
+    return snprintf(out, cap, cp > 0xFFFF ? "\\U%08x" : "\\u%04x", cp);
+}
+
+/* Text for a terminal: printable ASCII and valid UTF-8 pass; C0 controls, ESC, DEL
+ * and bytes that are not UTF-8 are shown as \xNN, C1 controls (such as CSI), bidi
+ * controls and invisible characters as \uXXXX, so that a process name or a server's
+ * string can neither drive the terminal nor pass for another name. Writes at most
+ * cap-1 bytes and a NUL into out ("..." marks a cut); returns out. */
+static const char *ecq__safe(char *out, size_t cap, const char *p, size_t n)
+{
+    size_t o = 0, i = 0;
+    while (i < n && o + 12 < cap) {
+        unsigned char c = (unsigned char)p[i];
+        size_t k = ecq__utf8_char(p + i, n - i);
+        uint32_t h = c >= 0x80 ? ecq__hidden_char(p + i, n - i) : 0;
+        if (c >= 0x20 && c < 0x7f) {
+            out[o++] = (char)c, i++;
+        } else if (h) {
+            o += (size_t)ecq__hidden_text(out + o, cap - o, h), i += k;
+        } else if (c >= 0x80 && k && o + k + 4 < cap) {
+            memcpy(out + o, p + i, k), o += k, i += k;
+        } else {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c), i++;
+        }
+    }
+    if (i < n && cap >= 4) {
+        if (o > cap - 4) o = cap - 4;
+        memcpy(out + o, "...", 3), o += 3;
+    }
+    if (cap) out[o < cap ? o : cap - 1] = 0;
+    return out;
+}
+
+/* the same, straight to f, for text of any length */
+static void ecq__put_safe(FILE *f, const char *p, size_t n)
+{
+    char buf[1024];
+    while (n) {
+        size_t k = n < 200 ? n : 200;
+        while (k < n && k > 196 && ((unsigned char)p[k] & 0xC0) == 0x80) k--; /* whole characters */
+        fputs(ecq__safe(buf, sizeof buf, p, k), f);
+        p += k, n -= k;
+    }
+}
+
+/* payload shown as text: valid UTF-8 with no controls but newline, CR and tab */
+static int ecq__printable(struct ecq_bytes b)
+{
+    if (!ecq_utf8_valid(b.ptr, b.len)) return 0;
+    for (size_t i = 0; i < b.len; i++) {
+        unsigned char c = (unsigned char)b.ptr[i];
+        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return 0;
+        if (c == 0x7f) return 0;
+        if (c == 0xC2 && i + 1 < b.len && (unsigned char)b.ptr[i + 1] < 0xA0) return 0; /* C1 */
+    }
+    return 1;
+}
+
+/* a printable payload as it is, but for CR, and bidi controls and invisible
+ * characters shown as \uXXXX */
+static void ecq__put_text(FILE *f, struct ecq_bytes b)
+{
+    char esc[16];
+    for (size_t i = 0; i < b.len;) {
+        uint32_t h = (unsigned char)b.ptr[i] >= 0x80 ? ecq__hidden_char(b.ptr + i, b.len - i) : 0;
+        if (h) {
+            fwrite(esc, 1, (size_t)ecq__hidden_text(esc, sizeof esc, h), f);
+            i += ecq__utf8_char(b.ptr + i, b.len - i);
+            continue;
+        }
+        if (b.ptr[i] != '\r') fputc(b.ptr[i], f);
+        i++;
+    }
+}
+
+static void ecq__hexdump(FILE *f, const uint8_t *p, size_t n)
+{
+    for (size_t off = 0; off < n; off += 16) {
+        fprintf(f, "  %08zx  ", off);
+        for (size_t i = 0; i < 16; i++) {
+            if (off + i < n) fprintf(f, "%02x ", p[off + i]);
+            else fputs("   ", f);
+            if (i == 7) fputc(' ', f);
+        }
+        fputs(" |", f);
+        for (size_t i = 0; i < 16 && off + i < n; i++) fputc(p[off + i] >= 0x20 && p[off + i] < 0x7f ? p[off + i] : '.', f);
+        fputs("|\n", f);
+    }
+}
+
+/* the terminal's colours, or none */
+struct ecq__colors {
+    const char *cyan, *yellow, *dim, *bold, *reset;
+};
+
+struct ecq__h2show {                /* one batch of HTTP/2 items as text */
+    struct ecq__colors k;
+    FILE *f;                        /* NULL: decoded, not shown (filtered out) */
+    size_t left;                    /* --max-payload bytes of data still shown */
+    uint64_t hidden;
+};
+
+static const char *ecq__h2_flag_names(unsigned type, unsigned flags, char *out, size_t cap)
+{
+    static const struct { uint8_t bit; const char *name; unsigned types; } fl[] = {
+        {0x1, "END_STREAM", 1u << 0 | 1u << 1}, {0x1, "ACK", 1u << 4 | 1u << 6}, {0x4, "END_HEADERS", 1u << 1 | 1u << 5 | 1u << 9},
+        {0x8, "PADDED", 1u << 0 | 1u << 1 | 1u << 5}, {0x20, "PRIORITY", 1u << 1}};
+    size_t n = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < ECQ__ARRAY_LEN(fl); i++)
+        if (flags & fl[i].bit && type < 10 && fl[i].types >> type & 1)
+            n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", fl[i].name);
+    return out;
+}
+
+/* what a control frame says: SETTINGS, WINDOW_UPDATE, RST_STREAM, GOAWAY, PING */
+static void ecq__h2_text_control(FILE *f, const struct ecq_h2_item *it)
+{
+    static const char *const settings[] = {"?", "HEADER_TABLE_SIZE", "ENABLE_PUSH", "MAX_CONCURRENT_STREAMS",
+                                           "INITIAL_WINDOW_SIZE", "MAX_FRAME_SIZE", "MAX_HEADER_LIST_SIZE"};
+    const uint8_t *p = (const uint8_t *)it->data.ptr;
+    size_t n = it->data.len;
+#define ECQ__BE32(q) ((uint32_t)(q)[0] << 24 | (uint32_t)(q)[1] << 16 | (uint32_t)(q)[2] << 8 | (q)[3])
+    if (it->type == ECQ_H2_SETTINGS && n) {
+        fputs("   ", f);
+        for (size_t i = 0; i + 6 <= n; i += 6) {
+            unsigned id = (unsigned)p[i] << 8 | p[i + 1];
+            fprintf(f, " %s=%u", id < ECQ__ARRAY_LEN(settings) && id ? settings[id] : "?", ECQ__BE32(p + i + 2));
+        }
+        fputc('\n', f);
+    } else if (it->type == ECQ_H2_WINDOW_UPDATE && n == 4) {
+        fprintf(f, "    increment %u\n", ECQ__BE32(p) & 0x7fffffff);
+    } else if (it->type == ECQ_H2_RST_STREAM && n == 4) {
+        fprintf(f, "    error code %u\n", ECQ__BE32(p));
+    } else if (it->type == ECQ_H2_GOAWAY && n >= 8) {
+        fprintf(f, "    last stream %u, error code %u", ECQ__BE32(p) & 0x7fffffff, ECQ__BE32(p + 4));
+        if (n > 8) fputs(", ", f), ecq__put_safe(f, (const char *)p + 8, n - 8);
+        fputc('\n', f);
+    } else if (it->type == ECQ_H2_PING && n == 8) {
+        fputs("    opaque", f);
+        for (size_t i = 0; i < 8; i++) fprintf(f, " %02x", p[i]);
+        fputc('\n', f);
+    }
+#undef ECQ__BE32
+}
+
+/* data of a DATA frame (or a gRPC message's text), within --max-payload */
+static void ecq__h2_text_bytes(struct ecq__h2show *s, struct ecq_bytes b)
+{
+    size_t show = b.len < s->left ? b.len : s->left;
+    struct ecq_bytes shown = {b.ptr, show};
+    s->left -= show, s->hidden += b.len - show;
+    if (!show) return;
+    if (ecq__printable(shown)) {
+        fputs("    ", s->f);
+        ecq__put_text(s->f, shown);
+        if (shown.ptr[show - 1] != '\n') fputc('\n', s->f);
+    } else {
+        ecq__hexdump(s->f, (const uint8_t *)shown.ptr, show);
+    }
+}
+
+static void ecq__h2_text_item(void *user, const struct ecq_h2_item *it)
+{
+    struct ecq__h2show *s = user;
+    struct ecq__colors k = s->k;
+    char flags[80], text[1024];
+    if (!s->f) return;
+    switch (it->kind) {
+    case ECQ_H2_PREFACE: fprintf(s->f, "  %sconnection preface%s (the client)\n", k.yellow, k.reset); break;
+    case ECQ_H2_FRAME:
+        fprintf(s->f, "  %s%s%s stream %u, %u bytes%s%s\n", k.yellow, ecq_h2_frame_name(it->type), k.reset, it->stream,
+                it->length, *ecq__h2_flag_names(it->type, it->flags, flags, sizeof flags) ? ", " : "", flags);
+        break;
+    case ECQ_H2_FRAME_END: ecq__h2_text_control(s->f, it); break;
+    case ECQ_H2_HEADER:
+        fputs("    ", s->f);
+        if (it->header.flags & ECQ_HDR_NAME_UNKNOWN) fprintf(s->f, "%s?%s", k.dim, k.reset);
+        ecq__put_safe(s->f, it->header.name.ptr, it->header.name.len);
+        fputs(": ", s->f);
+        if (it->header.flags & ECQ_HDR_VALUE_UNKNOWN) fprintf(s->f, "%s?%s", k.dim, k.reset);
+        ecq__put_safe(s->f, it->header.value.ptr, it->header.value.len);
+        if (it->header.flags & (ECQ_HDR_NAME_UNKNOWN | ECQ_HDR_VALUE_UNKNOWN))
+            fprintf(s->f, "  %s(unknown: table entry %u was sent before watch attached)%s", k.dim, it->header.index, k.reset);
+        fputc('\n', s->f);
+        break;
+    case ECQ_H2_DATA: ecq__h2_text_bytes(s, it->data); break;
+    case ECQ_H2_GRPC:
+        if (!ecq_pb_text((const uint8_t *)it->data.ptr, it->data.len, text, sizeof text)) snprintf(text, sizeof text, "(not protobuf)");
+        fprintf(s->f, "    %sgRPC message%s %u bytes%s%s: %s\n", k.cyan, k.reset, it->length, it->grpc_compressed ? ", compressed" : "",
+                it->cut ? ", shown in part" : "", text);
+        break;
+    case ECQ_H2_NOTE:
+        fprintf(s->f, "    %snote: ", k.dim);
+        ecq__put_safe(s->f, it->data.ptr, it->data.len);
+        fprintf(s->f, "%s\n", k.reset);
+        break;
+    }
 }
 
 /* =========================================================================
@@ -7612,12 +7825,6 @@ io:
     return -1;
 }
 
-/* a hidden character (above) made visible as \uXXXX, or \UXXXXXXXX past the BMP */
-static int ecq__hidden_text(char *out, size_t cap, uint32_t cp)
-{
-    return snprintf(out, cap, cp > 0xFFFF ? "\\U%08x" : "\\u%04x", cp);
-}
-
 /* a JSON string of any bytes (ecq__json_char's rules), quotes included */
 static void ecq__json_str(FILE *f, struct ecq_bytes b)
 {
@@ -7625,93 +7832,6 @@ static void ecq__json_str(FILE *f, struct ecq_bytes b)
     fputc('"', f);
     for (size_t i = 0, k; i < b.len; i += k) fwrite(esc, 1, ecq__json_char(b.ptr + i, b.len - i, esc, &k), f);
     fputc('"', f);
-}
-
-/* Text for a terminal: printable ASCII and valid UTF-8 pass; C0 controls, ESC, DEL
- * and bytes that are not UTF-8 are shown as \xNN, C1 controls (such as CSI), bidi
- * controls and invisible characters as \uXXXX, so that a process name or a server's
- * string can neither drive the terminal nor pass for another name. Writes at most
- * cap-1 bytes and a NUL into out ("..." marks a cut); returns out. */
-static const char *ecq__safe(char *out, size_t cap, const char *p, size_t n)
-{
-    size_t o = 0, i = 0;
-    while (i < n && o + 12 < cap) {
-        unsigned char c = (unsigned char)p[i];
-        size_t k = ecq__utf8_char(p + i, n - i);
-        uint32_t h = c >= 0x80 ? ecq__hidden_char(p + i, n - i) : 0;
-        if (c >= 0x20 && c < 0x7f) {
-            out[o++] = (char)c, i++;
-        } else if (h) {
-            o += (size_t)ecq__hidden_text(out + o, cap - o, h), i += k;
-        } else if (c >= 0x80 && k && o + k + 4 < cap) {
-            memcpy(out + o, p + i, k), o += k, i += k;
-        } else {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c), i++;
-        }
-    }
-    if (i < n && cap >= 4) {
-        if (o > cap - 4) o = cap - 4;
-        memcpy(out + o, "...", 3), o += 3;
-    }
-    if (cap) out[o < cap ? o : cap - 1] = 0;
-    return out;
-}
-
-/* the same, straight to f, for text of any length */
-static void ecq__put_safe(FILE *f, const char *p, size_t n)
-{
-    char buf[1024];
-    while (n) {
-        size_t k = n < 200 ? n : 200;
-        while (k < n && k > 196 && ((unsigned char)p[k] & 0xC0) == 0x80) k--; /* whole characters */
-        fputs(ecq__safe(buf, sizeof buf, p, k), f);
-        p += k, n -= k;
-    }
-}
-
-/* payload shown as text: valid UTF-8 with no controls but newline, CR and tab */
-static int ecq__printable(struct ecq_bytes b)
-{
-    if (!ecq_utf8_valid(b.ptr, b.len)) return 0;
-    for (size_t i = 0; i < b.len; i++) {
-        unsigned char c = (unsigned char)b.ptr[i];
-        if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return 0;
-        if (c == 0x7f) return 0;
-        if (c == 0xC2 && i + 1 < b.len && (unsigned char)b.ptr[i + 1] < 0xA0) return 0; /* C1 */
-    }
-    return 1;
-}
-
-/* a printable payload as it is, but for CR, and bidi controls and invisible
- * characters shown as \uXXXX */
-static void ecq__put_text(FILE *f, struct ecq_bytes b)
-{
-    char esc[16];
-    for (size_t i = 0; i < b.len;) {
-        uint32_t h = (unsigned char)b.ptr[i] >= 0x80 ? ecq__hidden_char(b.ptr + i, b.len - i) : 0;
-        if (h) {
-            fwrite(esc, 1, (size_t)ecq__hidden_text(esc, sizeof esc, h), f);
-            i += ecq__utf8_char(b.ptr + i, b.len - i);
-            continue;
-        }
-        if (b.ptr[i] != '\r') fputc(b.ptr[i], f);
-        i++;
-    }
-}
-
-static void ecq__hexdump(FILE *f, const uint8_t *p, size_t n)
-{
-    for (size_t off = 0; off < n; off += 16) {
-        fprintf(f, "  %08zx  ", off);
-        for (size_t i = 0; i < 16; i++) {
-            if (off + i < n) fprintf(f, "%02x ", p[off + i]);
-            else fputs("   ", f);
-            if (i == 7) fputc(' ', f);
-        }
-        fputs(" |", f);
-        for (size_t i = 0; i < 16 && off + i < n; i++) fputc(p[off + i] >= 0x20 && p[off + i] < 0x7f ? p[off + i] : '.', f);
-        fputs("|\n", f);
-    }
 }
 
 static void ecq__watch_time(char *out, size_t cap, int64_t ns)
@@ -7736,11 +7856,6 @@ static void ecq__json_time(FILE *f, int64_t t, int ns)
     if (ecq__utc_stamp(s, sizeof s, sec, (long)frac, ns ? 9 : 0)) fprintf(f, ",\"time\":\"%s\"", s);
     else fputs(",\"time\":null", f);
 }
-
-/* the terminal's colours, or none */
-struct ecq__colors {
-    const char *cyan, *yellow, *dim, *bold, *reset;
-};
 
 static struct ecq__colors ecq__colors_for(const struct ecq__watch *w)
 {
@@ -7842,111 +7957,6 @@ struct ecq__wconn {
     struct ecq__xconn *x;           /* watch --http: its exchanges */
 };
 
-struct ecq__wshow {                 /* one event's items on a terminal */
-    const struct ecq__watch *w;
-    FILE *f;                        /* NULL: decoded, not shown (filtered out) */
-    size_t left;                    /* --max-payload bytes of data still shown */
-    uint64_t hidden;
-};
-
-static const char *ecq__h2_flag_names(unsigned type, unsigned flags, char *out, size_t cap)
-{
-    static const struct { uint8_t bit; const char *name; unsigned types; } fl[] = {
-        {0x1, "END_STREAM", 1u << 0 | 1u << 1}, {0x1, "ACK", 1u << 4 | 1u << 6}, {0x4, "END_HEADERS", 1u << 1 | 1u << 5 | 1u << 9},
-        {0x8, "PADDED", 1u << 0 | 1u << 1 | 1u << 5}, {0x20, "PRIORITY", 1u << 1}};
-    size_t n = 0;
-    out[0] = 0;
-    for (size_t i = 0; i < ECQ__ARRAY_LEN(fl); i++)
-        if (flags & fl[i].bit && type < 10 && fl[i].types >> type & 1)
-            n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", fl[i].name);
-    return out;
-}
-
-/* what a control frame says: SETTINGS, WINDOW_UPDATE, RST_STREAM, GOAWAY, PING */
-static void ecq__watch_h2_control(FILE *f, const struct ecq_h2_item *it)
-{
-    static const char *const settings[] = {"?", "HEADER_TABLE_SIZE", "ENABLE_PUSH", "MAX_CONCURRENT_STREAMS",
-                                           "INITIAL_WINDOW_SIZE", "MAX_FRAME_SIZE", "MAX_HEADER_LIST_SIZE"};
-    const uint8_t *p = (const uint8_t *)it->data.ptr;
-    size_t n = it->data.len;
-#define ECQ__BE32(q) ((uint32_t)(q)[0] << 24 | (uint32_t)(q)[1] << 16 | (uint32_t)(q)[2] << 8 | (q)[3])
-    if (it->type == ECQ_H2_SETTINGS && n) {
-        fputs("   ", f);
-        for (size_t i = 0; i + 6 <= n; i += 6) {
-            unsigned id = (unsigned)p[i] << 8 | p[i + 1];
-            fprintf(f, " %s=%u", id < ECQ__ARRAY_LEN(settings) && id ? settings[id] : "?", ECQ__BE32(p + i + 2));
-        }
-        fputc('\n', f);
-    } else if (it->type == ECQ_H2_WINDOW_UPDATE && n == 4) {
-        fprintf(f, "    increment %u\n", ECQ__BE32(p) & 0x7fffffff);
-    } else if (it->type == ECQ_H2_RST_STREAM && n == 4) {
-        fprintf(f, "    error code %u\n", ECQ__BE32(p));
-    } else if (it->type == ECQ_H2_GOAWAY && n >= 8) {
-        fprintf(f, "    last stream %u, error code %u", ECQ__BE32(p) & 0x7fffffff, ECQ__BE32(p + 4));
-        if (n > 8) fputs(", ", f), ecq__put_safe(f, (const char *)p + 8, n - 8);
-        fputc('\n', f);
-    } else if (it->type == ECQ_H2_PING && n == 8) {
-        fputs("    opaque", f);
-        for (size_t i = 0; i < 8; i++) fprintf(f, " %02x", p[i]);
-        fputc('\n', f);
-    }
-#undef ECQ__BE32
-}
-
-/* data of a DATA frame (or a gRPC message's text), within --max-payload */
-static void ecq__watch_h2_bytes(struct ecq__wshow *s, struct ecq_bytes b)
-{
-    size_t show = b.len < s->left ? b.len : s->left;
-    struct ecq_bytes shown = {b.ptr, show};
-    s->left -= show, s->hidden += b.len - show;
-    if (!show) return;
-    if (ecq__printable(shown)) {
-        fputs("    ", s->f);
-        ecq__put_text(s->f, shown);
-        if (shown.ptr[show - 1] != '\n') fputc('\n', s->f);
-    } else {
-        ecq__hexdump(s->f, (const uint8_t *)shown.ptr, show);
-    }
-}
-
-static void ecq__watch_h2_item(void *user, const struct ecq_h2_item *it)
-{
-    struct ecq__wshow *s = user;
-    struct ecq__colors k = ecq__colors_for(s->w);
-    char flags[80], text[1024];
-    if (!s->f) return;
-    switch (it->kind) {
-    case ECQ_H2_PREFACE: fprintf(s->f, "  %sconnection preface%s (the client)\n", k.yellow, k.reset); break;
-    case ECQ_H2_FRAME:
-        fprintf(s->f, "  %s%s%s stream %u, %u bytes%s%s\n", k.yellow, ecq_h2_frame_name(it->type), k.reset, it->stream,
-                it->length, *ecq__h2_flag_names(it->type, it->flags, flags, sizeof flags) ? ", " : "", flags);
-        break;
-    case ECQ_H2_FRAME_END: ecq__watch_h2_control(s->f, it); break;
-    case ECQ_H2_HEADER:
-        fputs("    ", s->f);
-        if (it->header.flags & ECQ_HDR_NAME_UNKNOWN) fprintf(s->f, "%s?%s", k.dim, k.reset);
-        ecq__put_safe(s->f, it->header.name.ptr, it->header.name.len);
-        fputs(": ", s->f);
-        if (it->header.flags & ECQ_HDR_VALUE_UNKNOWN) fprintf(s->f, "%s?%s", k.dim, k.reset);
-        ecq__put_safe(s->f, it->header.value.ptr, it->header.value.len);
-        if (it->header.flags & (ECQ_HDR_NAME_UNKNOWN | ECQ_HDR_VALUE_UNKNOWN))
-            fprintf(s->f, "  %s(unknown: table entry %u was sent before watch attached)%s", k.dim, it->header.index, k.reset);
-        fputc('\n', s->f);
-        break;
-    case ECQ_H2_DATA: ecq__watch_h2_bytes(s, it->data); break;
-    case ECQ_H2_GRPC:
-        if (!ecq_pb_text((const uint8_t *)it->data.ptr, it->data.len, text, sizeof text)) snprintf(text, sizeof text, "(not protobuf)");
-        fprintf(s->f, "    %sgRPC message%s %u bytes%s%s: %s\n", k.cyan, k.reset, it->length, it->grpc_compressed ? ", compressed" : "",
-                it->cut ? ", shown in part" : "", text);
-        break;
-    case ECQ_H2_NOTE:
-        fprintf(s->f, "    %snote: ", k.dim);
-        ecq__put_safe(s->f, it->data.ptr, it->data.len);
-        fprintf(s->f, "%s\n", k.reset);
-        break;
-    }
-}
-
 static void ecq__wconn_free(struct ecq__wconn *c);
 
 /* The connection's reader, made when the event is HTTP/2 (or, with --http, HTTP/1);
@@ -7983,9 +7993,9 @@ static int ecq__watch_h2(struct ecq__watch *w, const struct ecq_event *v, FILE *
     struct ecq__wconn *c = ecq__watch_conn(w, v);
     if (!c) return 0;
     struct ecq__colors k = ecq__colors_for(w);
-    struct ecq__wshow s = {w, f, w->max_payload, 0};
+    struct ecq__h2show s = {ecq__colors_for(w), f, w->max_payload, 0};
     if (f) ecq__watch_event_head(w, v, f);
-    ecq_h2_feed(&c->h2, v->src_port == c->port0 ? 0 : 1, v->payload.ptr, v->payload.len, ecq__watch_h2_item, &s);
+    ecq_h2_feed(&c->h2, v->src_port == c->port0 ? 0 : 1, v->payload.ptr, v->payload.len, ecq__h2_text_item, &s);
     if (f && s.hidden) fprintf(f, "%s... %" PRIu64 " more bytes of data not shown (--max-payload)%s\n", k.dim, s.hidden, k.reset);
     if (f) fputc('\n', f);
     return 1;

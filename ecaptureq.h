@@ -442,6 +442,8 @@ struct ecq_h1_item {
     struct ecq_bytes data;      /* see the kinds */
     int decoded;                /* ECQ_H1_BODY: inflated from Content-Encoding */
     uint64_t body_len;          /* ECQ_H1_END: body bytes (without chunked coding) */
+    size_t offset;              /* ECQ_H1_END: where the message ends in the bytes of this
+                                 * ecq_h1_feed call (0 from ecq_h1_close) */
 };
 
 struct ecq__h1_dir;
