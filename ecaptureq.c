@@ -4276,6 +4276,305 @@ static void ecq__h2_text_item(void *user, const struct ecq_h2_item *it)
 }
 
 /* =========================================================================
+ * Merging events for people (tls --merge): a sink stage between capture and its
+ * sinks, or any host's events and its own
+ * ========================================================================= */
+
+struct ecq__mconn;
+
+struct ecq__mdir {                  /* one direction's batch */
+    struct ecq__mdir *prev, *next;  /* the batches held, in the order of their last chunk */
+    struct ecq__mconn *c;
+    uint8_t *buf;
+    size_t len, cap;
+    int64_t ts, last_ts;            /* the first chunk's and the last chunk's timestamps */
+    int64_t last_us;                /* when the last chunk came (monotonic) */
+    uint32_t type, src_port, dst_port;
+    char src_ip[48], dst_ip[48];
+    size_t src_len, dst_len;
+    int held;
+};
+
+struct ecq__mconn {
+    uint64_t key;                   /* 0: a free slot */
+    int next;                       /* its bucket's chain, or the free list; -1 ends */
+    uint64_t stamp;                 /* its last event */
+    char uuid[128], pname[64];
+    size_t uuid_len, pname_len;
+    int64_t pid;
+    int proto;                      /* 0 other, 1 HTTP/1.x, 2 HTTP/2 */
+    uint32_t h1_type[2];            /* the HTTP/1 message each direction is in */
+    struct ecq_h1 h1;
+    struct ecq_h2 h2;
+    struct ecq__mdir d[2];
+};
+
+#define ECQ__MERGE_BUCKETS 2048
+
+struct ecq_merge {
+    void (*emit)(void *user, const struct ecq_event *ev);
+    void *user;
+    int64_t idle_us;
+    struct ecq__mconn *conns;       /* ECQ_MERGE_MAX_CONNS slots */
+    int bucket[ECQ__MERGE_BUCKETS], free_slot;
+    uint64_t stamp;
+    struct ecq__mdir *head, *tail;
+    struct ecq_merge_stats st;
+};
+
+int ecq_merge_open(struct ecq_merge **out, unsigned idle_ms, void (*emit)(void *user, const struct ecq_event *ev),
+                   void *user)
+{
+    struct ecq_merge *m = calloc(1, sizeof *m);
+    if (m) m->conns = calloc(ECQ_MERGE_MAX_CONNS, sizeof *m->conns);
+    if (!m || !m->conns) return free(m), *out = NULL, -ENOMEM;
+    m->emit = emit, m->user = user;
+    m->idle_us = (int64_t)(idle_ms ? idle_ms : ECQ_DEFAULT_MERGE_IDLE_MS) * 1000;
+    for (int i = 0; i < ECQ__MERGE_BUCKETS; i++) m->bucket[i] = -1;
+    for (int i = 0; i < ECQ_MERGE_MAX_CONNS; i++) m->conns[i].next = i + 1 < ECQ_MERGE_MAX_CONNS ? i + 1 : -1;
+    m->free_slot = 0;
+    *out = m;
+    return 0;
+}
+
+static void ecq__mdir_unlist(struct ecq_merge *m, struct ecq__mdir *d)
+{
+    *(d->prev ? &d->prev->next : &m->head) = d->next;
+    *(d->next ? &d->next->prev : &m->tail) = d->prev;
+    d->prev = d->next = NULL;
+}
+
+static void ecq__mdir_start(struct ecq__mdir *d, const struct ecq_event *ev, uint32_t type)
+{
+    d->held = 1, d->len = 0, d->ts = ev->timestamp, d->type = type;
+    d->src_port = ev->src_port, d->dst_port = ev->dst_port;
+    d->src_len = ev->src_ip.len < sizeof d->src_ip ? ev->src_ip.len : sizeof d->src_ip;
+    d->dst_len = ev->dst_ip.len < sizeof d->dst_ip ? ev->dst_ip.len : sizeof d->dst_ip;
+    memcpy(d->src_ip, ev->src_ip.ptr, d->src_len);
+    memcpy(d->dst_ip, ev->dst_ip.ptr, d->dst_len);
+}
+
+/* adds n bytes of ev to the direction's batch (started with type if none is held) */
+static int ecq__mdir_add(struct ecq_merge *m, struct ecq__mdir *d, const struct ecq_event *ev, uint32_t type,
+                         const void *p, size_t n)
+{
+    if (!d->held) ecq__mdir_start(d, ev, type);
+    if (d->len + n > d->cap) {
+        size_t nc = d->cap ? d->cap : 4096;
+        while (nc < d->len + n) nc *= 2;
+        uint8_t *b = realloc(d->buf, nc);
+        if (!b) return -ENOMEM;
+        d->buf = b, d->cap = nc;
+    }
+    if (n) memcpy(d->buf + d->len, p, n);
+    d->len += n, m->st.bytes += n;
+    d->last_ts = ev->timestamp, d->last_us = ecq__now_us();
+    if (d->prev || m->head == d) ecq__mdir_unlist(m, d); /* listed: to the end */
+    d->prev = m->tail, d->next = NULL;
+    *(m->tail ? &m->tail->next : &m->head) = d;
+    m->tail = d;
+    return 0;
+}
+
+/* an HTTP/2 batch as the text watch prints; 0 if there is none (the bytes stay
+ * with the reader, whose next batch shows them) */
+static size_t ecq__merge_h2_text(struct ecq__mdir *d, int dir, char **txt)
+{
+    size_t tn = 0;
+    FILE *f = open_memstream(txt, &tn);
+    if (!f) return *txt = NULL, 0;
+    struct ecq__h2show s = {{"", "", "", "", ""}, f, ECQ_MERGE_MAX_BYTES, 0};
+    ecq_h2_feed(&d->c->h2, dir, d->buf, d->len, ecq__h2_text_item, &s);
+    if (s.hidden) fprintf(f, "... %" PRIu64 " more bytes of data not shown\n", s.hidden);
+    if (fclose(f) != 0) return free(*txt), *txt = NULL, 0;
+    return tn;
+}
+
+/* hands the batch on (early: a bound made it go) and lets it go */
+static void ecq__mdir_flush(struct ecq_merge *m, struct ecq__mdir *d, int early)
+{
+    struct ecq__mconn *c = d->c;
+    int dir = (int)(d - c->d);
+    char *txt = NULL;
+    if (!d->held) return;
+    struct ecq_event ev = {.timestamp = d->ts, .uuid = {c->uuid, c->uuid_len}, .src_ip = {d->src_ip, d->src_len},
+                           .src_port = d->src_port, .dst_ip = {d->dst_ip, d->dst_len}, .dst_port = d->dst_port,
+                           .pid = c->pid, .pname = {c->pname, c->pname_len}, .type = d->type,
+                           .length = (uint32_t)d->len, .payload = {(const char *)d->buf, d->len}};
+    if (c->proto == 2) {
+        size_t tn = ecq__merge_h2_text(d, dir, &txt);
+        ev.payload = (struct ecq_bytes){txt, tn}, ev.length = (uint32_t)tn;
+        if (ev.type != ECQ_TYPE_HTTP2_REQUEST && ev.type != ECQ_TYPE_HTTP2_RESPONSE) ev.type = ecq_h2_type(&c->h2, dir);
+    }
+    if (ev.length) m->emit(m->user, &ev), m->st.out++;
+    m->st.early += (uint64_t)early;
+    free(txt);
+    m->st.bytes -= d->len;
+    if (d->prev || m->head == d) ecq__mdir_unlist(m, d);
+    free(d->buf);
+    d->buf = NULL, d->len = d->cap = 0, d->held = 0;
+}
+
+static struct ecq__mconn *ecq__mconn_find(struct ecq_merge *m, uint64_t key)
+{
+    for (int i = m->bucket[key % ECQ__MERGE_BUCKETS]; i >= 0; i = m->conns[i].next)
+        if (m->conns[i].key == key) return &m->conns[i];
+    return NULL;
+}
+
+struct ecq__mh1 {                   /* an HTTP/1 chunk being cut into messages */
+    struct ecq_merge *m;
+    struct ecq__mconn *c;
+    const struct ecq_event *ev;     /* NULL: the connection's close */
+    size_t done;                    /* bytes of ev added to batches */
+    int err;
+};
+
+static void ecq__merge_h1_item(void *user, const struct ecq_h1_item *it)
+{
+    struct ecq__mh1 *k = user;
+    struct ecq__mdir *d = &k->c->d[it->dir];
+    if (it->kind == ECQ_H1_HEAD) {
+        k->c->h1_type[it->dir] = it->response ? ECQ_TYPE_HTTP1_RESPONSE : ECQ_TYPE_HTTP1_REQUEST;
+        if (d->held) d->type = k->c->h1_type[it->dir]; /* the batch began with this message */
+    }
+    if (it->kind != ECQ_H1_END) return;
+    if (k->ev && it->offset > k->done) {
+        if (ecq__mdir_add(k->m, d, k->ev, k->c->h1_type[it->dir], k->ev->payload.ptr + k->done, it->offset - k->done) < 0)
+            k->err = 1;
+        k->done = it->offset;
+    }
+    ecq__mdir_flush(k->m, d, 0);
+}
+
+/* the connection ends: its batches handed on, the older first, and its slot freed */
+static void ecq__mconn_end(struct ecq_merge *m, struct ecq__mconn *c, int early)
+{
+    struct ecq__mdir *first = &c->d[0], *second = &c->d[1];
+    struct ecq__mh1 k = {m, c, NULL, 0, 0};
+    if (c->proto == 1) ecq_h1_close(&c->h1, ecq__merge_h1_item, &k); /* a body read to the close ends */
+    if (second->held && (!first->held || second->last_us < first->last_us)) first = &c->d[1], second = &c->d[0];
+    ecq__mdir_flush(m, first, early && first->held);
+    ecq__mdir_flush(m, second, early && second->held);
+    ecq_h1_free(&c->h1);
+    ecq_h2_free(&c->h2);
+    int *at = &m->bucket[c->key % ECQ__MERGE_BUCKETS];
+    while (*at >= 0 && &m->conns[*at] != c) at = &m->conns[*at].next;
+    if (*at >= 0) *at = c->next;
+    memset(c, 0, sizeof *c);
+    c->next = m->free_slot;
+    m->free_slot = (int)(c - m->conns);
+}
+
+/* the connection of key, made for ev if new (the least recent one ends when all
+ * slots are taken) */
+static struct ecq__mconn *ecq__mconn_get(struct ecq_merge *m, uint64_t key, const struct ecq_event *ev)
+{
+    struct ecq__mconn *c = ecq__mconn_find(m, key);
+    if (c) return c->stamp = ++m->stamp, c;
+    if (m->free_slot < 0) {
+        struct ecq__mconn *old = &m->conns[0];
+        for (int i = 1; i < ECQ_MERGE_MAX_CONNS; i++)
+            if (m->conns[i].stamp < old->stamp) old = &m->conns[i];
+        ecq__mconn_end(m, old, 1);
+    }
+    c = &m->conns[m->free_slot];
+    m->free_slot = c->next;
+    c->key = key, c->stamp = ++m->stamp, c->pid = ev->pid;
+    c->uuid_len = ev->uuid.len < sizeof c->uuid ? ev->uuid.len : sizeof c->uuid;
+    c->pname_len = ev->pname.len < sizeof c->pname ? ev->pname.len : sizeof c->pname;
+    memcpy(c->uuid, ev->uuid.ptr, c->uuid_len);
+    memcpy(c->pname, ev->pname.ptr, c->pname_len);
+    ecq_h1_init(&c->h1);
+    ecq_h2_init(&c->h2);
+    for (int i = 0; i < 2; i++) c->d[i].c = c;
+    c->next = m->bucket[key % ECQ__MERGE_BUCKETS];
+    m->bucket[key % ECQ__MERGE_BUCKETS] = (int)(c - m->conns);
+    return c;
+}
+
+/* ev through the HTTP/1 reader: each message that ends goes on whole, the rest waits */
+static int ecq__merge_h1(struct ecq_merge *m, struct ecq__mconn *c, const struct ecq_event *ev, int dir)
+{
+    struct ecq__mh1 k = {m, c, ev, 0, 0};
+    if (ecq_h1_feed(&c->h1, dir, ev->payload.ptr, ev->payload.len, ecq__merge_h1_item, &k) < 0) return -ENOMEM;
+    uint32_t type = c->h1_type[dir] ? c->h1_type[dir] : ev->type;
+    if (k.done < ev->payload.len && ecq__mdir_add(m, &c->d[dir], ev, type, ev->payload.ptr + k.done, ev->payload.len - k.done) < 0)
+        return -ENOMEM;
+    return k.err ? -ENOMEM : 0;
+}
+
+static int ecq__merge_feed(struct ecq_merge *m, const struct ecq_event *ev, int dir, uint64_t key)
+{
+    struct ecq__mconn *c = ecq__mconn_get(m, key, ev);
+    struct ecq__mdir *d = &c->d[dir & 1];
+    int rc;
+    m->st.in++;
+    if (c->proto == 0 && (ev->type == ECQ_TYPE_HTTP1_REQUEST || ev->type == ECQ_TYPE_HTTP1_RESPONSE)) c->proto = 1;
+    if (c->proto == 0 && (ev->type == ECQ_TYPE_HTTP2_REQUEST || ev->type == ECQ_TYPE_HTTP2_RESPONSE)) c->proto = 2;
+    ecq__mdir_flush(m, &c->d[!(dir & 1)], 0); /* the other direction's turn is over */
+    if (d->held && ev->timestamp - d->last_ts > m->idle_us * 1000) ecq__mdir_flush(m, d, 0); /* a pause */
+    if (c->proto == 1) rc = ecq__merge_h1(m, c, ev, dir & 1);
+    else rc = ecq__mdir_add(m, d, ev, ev->type, ev->payload.ptr, ev->payload.len);
+    if (rc < 0) { /* what is held goes now, then the event as it is: nothing is lost */
+        ecq__mdir_flush(m, d, 1);
+        m->emit(m->user, ev), m->st.out++;
+    }
+    if (d->held && d->len >= ECQ_MERGE_MAX_BYTES) ecq__mdir_flush(m, d, 1);
+    while (m->st.bytes > ECQ_MERGE_MAX_TOTAL && m->head) ecq__mdir_flush(m, m->head, 1);
+    return rc;
+}
+
+/* a key for a uuid: capture keys connections by what their uuid says (ecq__conn_key) */
+static uint64_t ecq__merge_key(struct ecq_bytes uuid)
+{
+    uint64_t k = 1469598103934665603ull;
+    for (size_t i = 0; i < uuid.len; i++) k = (k ^ (uint8_t)uuid.ptr[i]) * 1099511628211ull;
+    return k | 1;
+}
+
+int ecq_merge_event(struct ecq_merge *m, const struct ecq_event *ev, int dir)
+{
+    return ecq__merge_feed(m, ev, dir, ecq__merge_key(ev->uuid));
+}
+
+static void ecq__merge_end_key(struct ecq_merge *m, uint64_t key)
+{
+    struct ecq__mconn *c = ecq__mconn_find(m, key);
+    if (c) ecq__mconn_end(m, c, 0);
+}
+
+void ecq_merge_end(struct ecq_merge *m, struct ecq_bytes uuid) { ecq__merge_end_key(m, ecq__merge_key(uuid)); }
+
+/* microseconds until the oldest batch is idle (0: now), or -1 */
+static int64_t ecq__merge_due_us(const struct ecq_merge *m)
+{
+    if (!m->head) return -1;
+    int64_t left = m->head->last_us + m->idle_us - ecq__now_us();
+    return left > 0 ? left : 0;
+}
+
+int ecq_merge_tick(struct ecq_merge *m)
+{
+    int64_t now = ecq__now_us();
+    while (m->head && now - m->head->last_us >= m->idle_us) ecq__mdir_flush(m, m->head, 0);
+    int64_t us = ecq__merge_due_us(m);
+    return us < 0 ? -1 : (int)((us + 999) / 1000);
+}
+
+void ecq_merge_stats(const struct ecq_merge *m, struct ecq_merge_stats *st) { *st = m->st; }
+
+void ecq_merge_close(struct ecq_merge *m)
+{
+    if (!m) return;
+    while (m->head) ecq__mconn_end(m, m->head->c, 0); /* in the order their batches were last added to */
+    for (int i = 0; i < ECQ_MERGE_MAX_CONNS; i++)
+        if (m->conns[i].key) ecq__mconn_end(m, &m->conns[i], 0);
+    free(m->conns);
+    free(m);
+}
+
+/* =========================================================================
  * Executable analysis: ELF symbols, Go's symbol table, RET sites (x86-64 instruction
  * lengths, arm64's fixed-width instructions)
  *
@@ -5860,6 +6159,7 @@ static uint64_t ecq__lag_pct(const struct ecq__lag *l, unsigned permille)
 struct ecq_capture {
     struct ecq_server *srv;         /* a sink, or NULL */
     struct ecq_capture_opts o;      /* with the host's callbacks, the other sinks */
+    struct ecq_merge *merge;        /* o.merge: the stage before the sinks */
     struct bpf_object *obj;
     struct ring_buffer *rb;
     struct ecq__link *links;
@@ -5909,6 +6209,7 @@ void ecq_capture_opts_init(struct ecq_capture_opts *o)
     o->uid = ECQ_ANY_UID;
     o->ring_mb = ECQ_DEFAULT_RING_MB;
     o->detach_sec = ECQ_DEFAULT_DETACH_SEC;
+    o->merge_idle_ms = ECQ_DEFAULT_MERGE_IDLE_MS;
 }
 
 /* One run-log line to the sinks: the host's on_log, and the server's log. */
@@ -6831,7 +7132,16 @@ static uint32_t ecq__capture_type(struct ecq_capture *c, const struct ecq_bpf_ev
     return w == e->local_client ? ECQ_TYPE_HTTP2_REQUEST : ECQ_TYPE_HTTP2_RESPONSE;
 }
 
-/* one ring-buffer record -> one Event to every client */
+/* an event to the sinks: the host's callback and the server */
+static void ecq__capture_sink(void *ctx, const struct ecq_event *ev)
+{
+    struct ecq_capture *c = ctx;
+    if (c->o.on_event) c->o.on_event(c->o.user, ev);
+    if (c->srv && ecq_server_event(c->srv, ev) < 0) c->st.dropped++;
+}
+
+/* one ring-buffer record -> one Event to the sinks (through the merger, with merge);
+ * a connection's end ends what the merger holds for it */
 static int ecq__on_record(void *ctx, void *data, size_t size)
 {
     struct ecq_capture *c = ctx;
@@ -6840,6 +7150,10 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     struct ecq_event ev = {0};
     size_t n, cl, ll, rl;
     if (size < ECQ_EVENT_HDR_SIZE || r->len > size - ECQ_EVENT_HDR_SIZE) return 0;
+    if (r->dir == ECQ_DIR_CLOSE) {
+        if (c->merge) ecq__merge_end_key(c->merge, ecq__conn_key(r));
+        return 0;
+    }
     c->st.records++;
     ecq__lag_add(&c->lag_read, c->read_mono_ns - (int64_t)r->ts_ns, 1);
     if (c->nstep_ts < ECQ__STEP_TS) c->step_ts[c->nstep_ts++] = r->ts_ns;
@@ -6876,8 +7190,8 @@ static int ecq__on_record(void *ctx, void *data, size_t size)
     ev.type = r->offset == 0 ? ecq__capture_type(c, r) : ECQ_TYPE_UNKNOWN;
     ev.length = r->len;
     ev.payload = (struct ecq_bytes){(const char *)r->data, r->len};
-    if (c->o.on_event) c->o.on_event(c->o.user, &ev);
-    if (c->srv && ecq_server_event(c->srv, &ev) < 0) c->st.dropped++;
+    if (c->merge) (void)ecq__merge_feed(c->merge, &ev, !w, ecq__conn_key(r)); /* -ENOMEM: passed on whole */
+    else ecq__capture_sink(c, &ev);
     /* a step hands the server at most ECQ__STEP_BYTES: the rest waits in the ring until
      * the clients' sockets took this much, so a burst is not a slow consumer */
     c->step_bytes += size;
@@ -7050,6 +7364,10 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
     }
     c->srv = srv;
     c->o = *opts;
+    if (opts->merge && ecq_merge_open(&c->merge, opts->merge_idle_ms, ecq__capture_sink, c) < 0) {
+        ecq_capture_close(c);
+        return -ENOMEM;
+    }
     c->mono_to_real_ns = ecq__mono_to_real();
     c->next_check_ms = ecq__now_ms() + ECQ__CHECK_MS;
     if ((rc = ecq_capture_check(why, sizeof why)) < 0) {
@@ -7130,6 +7448,7 @@ static int ecq__step(struct ecq_capture *c)
         ecq__discover_pending(c); /* not on every wakeup a client's traffic makes: */
         c->next_discovery_us = ecq__now_us() + ECQ__DISCOVERY_US; /* as long again for the rest */
     }
+    if (c->merge) ecq_merge_tick(c->merge); /* batches gone idle */
     int64_t now = ecq__now_ms();
     if (now >= c->next_check_ms) {
         c->next_check_ms = now + ECQ__CHECK_MS;
@@ -7156,7 +7475,16 @@ int ecq_capture_step(struct ecq_capture *c)
     return n;
 }
 
+static int ecq__capture_next_us(const struct ecq_capture *c);
+
 int ecq_capture_next_us(const struct ecq_capture *c)
+{
+    int us = ecq__capture_next_us(c);
+    int64_t merge = c->merge ? ecq__merge_due_us(c->merge) : -1;
+    return merge >= 0 && merge < us ? (int)merge : us;
+}
+
+static int ecq__capture_next_us(const struct ecq_capture *c)
 {
     if (c->more) return 0;
     if (c->npending || c->ncatchup || c->nscan || c->rescan_all) { /* discovery's next turn */
@@ -7172,6 +7500,11 @@ void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st
 {
     *st = c->st;
     st->scan_left = c->nscan - c->scan_at;
+    if (c->merge) {
+        struct ecq_merge_stats ms;
+        ecq_merge_stats(c->merge, &ms);
+        st->merged_out = ms.out, st->merged_early = ms.early;
+    }
 }
 
 /* every ECQ__UNLINK_THREADS-th link from first on, detached */
@@ -7234,6 +7567,7 @@ void ecq_capture_close(struct ecq_capture *c)
         ecq__log_lags(c);
         ring_buffer__free(c->rb);
     }
+    ecq_merge_close(c->merge); /* what it holds, to the sinks */
     bpf_object__close(c->obj);
     ecq__libbpf_leave(host);
     free(c->links);
@@ -7958,6 +8292,7 @@ struct ecq__wconn {
 };
 
 static void ecq__wconn_free(struct ecq__wconn *c);
+static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_event *v, FILE *f);
 
 /* The connection's reader, made when the event is HTTP/2 (or, with --http, HTTP/1);
  * NULL if there is none. */
@@ -7986,10 +8321,22 @@ static struct ecq__wconn *ecq__watch_conn(struct ecq__watch *w, const struct ecq
     return free_one;
 }
 
+/* An HTTP/2 batch an agent with --merge decoded already: its text (frame lines start
+ * with two spaces; a frame's first bytes would be a length over 2 MiB) */
+static int ecq__merged_h2(const struct ecq_event *v)
+{
+    return (v->type == ECQ_TYPE_HTTP2_REQUEST || v->type == ECQ_TYPE_HTTP2_RESPONSE) && v->payload.len >= 2 &&
+           !memcmp(v->payload.ptr, "  ", 2) && ecq__printable(v->payload);
+}
+
 /* An event of an HTTP/2 connection, decoded (shown on f when f is not NULL). Returns 0
  * if the event is not one. */
 static int ecq__watch_h2(struct ecq__watch *w, const struct ecq_event *v, FILE *f)
 {
+    if (ecq__merged_h2(v)) { /* tls --merge: shown as the agent wrote it */
+        if (f) ecq__watch_event_text(w, v, f);
+        return 1;
+    }
     struct ecq__wconn *c = ecq__watch_conn(w, v);
     if (!c) return 0;
     struct ecq__colors k = ecq__colors_for(w);
@@ -8282,6 +8629,7 @@ static void ecq__watch_http(struct ecq__watch *w, const struct ecq_event *v)
         (w->f_pname && (v->pname.len != strlen(w->f_pname) || memcmp(v->pname.ptr, w->f_pname, v->pname.len))) ||
         (w->f_port >= 0 && v->src_port != (uint32_t)w->f_port && v->dst_port != (uint32_t)w->f_port))
         return;
+    if (ecq__merged_h2(v)) return; /* text already (tls --merge): no frames to read exchanges from */
     struct ecq__wconn *c = ecq__watch_conn(w, v);
     if (!c) return;
     if (!c->x) {
@@ -8677,14 +9025,15 @@ static int ecq__list(const struct ecq__lib *k, const char *path)
 
 /* the capture commands' own option ids; eCapture's options follow from ECQ__O_ECAP */
 enum { ECQ__O_LIB = 1, ECQ__O_PID, ECQ__O_UID, ECQ__O_RING, ECQ__O_LIST, ECQ__O_DETACH, ECQ__O_PERF, ECQ__O_PCAP,
-       ECQ__O_NOSERVER, ECQ__O_ECAP = 0x100 };
+       ECQ__O_NOSERVER, ECQ__O_MERGE, ECQ__O_MERGE_IDLE, ECQ__O_ECAP = 0x100 };
 /* besides these, each library's row in ecq__libs gives its --option PATH (and alias) */
 static const struct option ecq__capture_base_opts[] = {
     ECQ__SERVER_LONGOPTS,
     {"pid", required_argument, 0, ECQ__O_PID}, {"uid", required_argument, 0, ECQ__O_UID},
     {"ringbuf-mb", required_argument, 0, ECQ__O_RING}, {"list", no_argument, 0, ECQ__O_LIST},
     {"detach-after", required_argument, 0, ECQ__O_DETACH}, {"perf-uprobes", no_argument, 0, ECQ__O_PERF},
-    {"pcapfile", required_argument, 0, ECQ__O_PCAP}, {"no-server", no_argument, 0, ECQ__O_NOSERVER}};
+    {"pcapfile", required_argument, 0, ECQ__O_PCAP}, {"no-server", no_argument, 0, ECQ__O_NOSERVER},
+    {"merge", no_argument, 0, ECQ__O_MERGE}, {"merge-idle", required_argument, 0, ECQ__O_MERGE_IDLE}};
 
 /* eCapture's options that ecaptureq does not have: each gets one line saying so */
 static const struct {
@@ -8811,7 +9160,8 @@ static void ecq__capture_help(const char *mode, const struct ecq__capture_cli *c
     char files[160];
     ecq__lib_options_text(c->only, files, sizeof files);
     printf("usage: ecaptureq %s [--ecaptureq URL] %s[--list] [-p|--pid N] [-u|--uid N] [--ringbuf-mb MB] "
-           "[--detach-after SECONDS] [--perf-uprobes] [-w|--pcapfile FILE|-] [--no-server] [server options]\n",
+           "[--detach-after SECONDS] [--perf-uprobes] [-w|--pcapfile FILE|-] [--no-server] [--merge] "
+           "[--merge-idle MS] [server options]\n",
            mode, files);
 }
 
@@ -8850,6 +9200,8 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         case ECQ__O_LIST: c->list = 1; break;
         case ECQ__O_DETACH: c->co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
         case ECQ__O_PERF: c->co.perf_uprobes = 1; break;
+        case ECQ__O_MERGE: c->co.merge = 1; break;
+        case ECQ__O_MERGE_IDLE: c->co.merge_idle_ms = (unsigned)ecq__num("--merge-idle", optarg, 1, 60000); break;
         case 'w':
         case ECQ__O_PCAP: c->pcap.path = optarg; break;
         case ECQ__O_NOSERVER: c->o.cfg.no_listen = 1; break;
@@ -9014,7 +9366,10 @@ static void ecq__usage_capture(FILE *f)
                "         [--detach-after SECONDS]  (default " ECQ__STR(ECQ_DEFAULT_DETACH_SEC) "; 0: never)\n"
                "         [--perf-uprobes]  one perf event per probe, as on kernels before 6.6\n"
                "         [-w|--pcapfile FILE|-]  also write the events as pcapng (synthetic TCP; -: stdout)\n"
-               "         [--no-server]  with -w: no WebSocket endpoint, the file only\n", files);
+               "         [--no-server]  with -w: no WebSocket endpoint, the file only\n"
+               "         [--merge]  events for people (the eCaptureQ GUI): one per HTTP/1 message, HTTP/2\n"
+               "                    frames as text, other bytes of a direction merged until idle\n"
+               "         [--merge-idle MS]  with --merge: idle after MS ms (default " ECQ__STR(ECQ_DEFAULT_MERGE_IDLE_MS) ")\n", files);
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__lib *k = &ecq__libs[i];
         char name[32];

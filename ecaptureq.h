@@ -469,6 +469,60 @@ void ecq_h1_close(struct ecq_h1 *c, void (*fn)(void *user, const struct ecq_h1_i
 void ecq_h1_free(struct ecq_h1 *c);
 
 /* ---------------------------------------------------------------------------
+ * Merging events for people (tls --merge; the eCaptureQ GUI): a sink stage
+ * ------------------------------------------------------------------------- */
+
+/* A merger takes events one TLS call each, in order, and hands on fewer, larger ones:
+ * per connection (uuid) and direction,
+ *   HTTP/1.x (the connection's first event typed 1 or 3): one event per message, head
+ *     and whole body as sent (chunked coding and gzip kept: the bytes are exact), cut
+ *     where its framing ends it (Content-Length, chunked, 1xx, HEAD/204/304), a body
+ *     read to the close ended by ecq_merge_end;
+ *   HTTP/2 (typed 2 or 4): the frames of one batch decoded as text, the text watch
+ *     prints (frame lines, header lists, DATA as text or hex, gRPC messages as
+ *     protobuf text); the event's length is the text's;
+ *   anything else: consecutive chunks merged.
+ * A batch is handed on when its message is complete (HTTP/1), when no chunk came for
+ * idle_ms (ecq_merge_tick), when the other direction sends, when the connection ends
+ * (ecq_merge_end), at ECQ_MERGE_MAX_BYTES, and by ecq_merge_close. An event handed on
+ * keeps its first chunk's timestamp and the connection's uuid, pid, name, addresses,
+ * ports and type; length and payload are the merged ones. Bounds: */
+#define ECQ_DEFAULT_MERGE_IDLE_MS 100
+#define ECQ_MERGE_MAX_BYTES 1048576     /* one direction's batch; at it the batch goes early */
+#define ECQ_MERGE_MAX_TOTAL 67108864    /* all batches held; past it the oldest goes early */
+#define ECQ_MERGE_MAX_CONNS 1024        /* connections held; a new one ends the least recent */
+
+struct ecq_merge;
+
+struct ecq_merge_stats {
+    uint64_t in, out;                   /* events taken, events handed on */
+    uint64_t early;                     /* batches handed on early (a bound above) */
+    uint64_t bytes;                     /* bytes held now */
+};
+
+/* Opens a merger that hands events to emit (ev and its bytes valid during the call).
+ * idle_ms 0 takes the default. Returns 0 and *out, or -ENOMEM. */
+int ecq_merge_open(struct ecq_merge **out, unsigned idle_ms, void (*emit)(void *user, const struct ecq_event *ev),
+                   void *user);
+
+/* Takes one event; dir tells the connection's two directions apart (0 or 1, the same
+ * for all a side sends; capture: 0 what the process wrote, 1 what it read). Events
+ * may be handed on during the call. Returns 0, or -ENOMEM (ev was handed on as it is). */
+int ecq_merge_event(struct ecq_merge *m, const struct ecq_event *ev, int dir);
+
+/* The connection closed: what it holds is handed on and it is forgotten. */
+void ecq_merge_end(struct ecq_merge *m, struct ecq_bytes uuid);
+
+/* Hands on the batches idle for idle_ms. Returns the milliseconds until the next one
+ * is due, or -1 if none is held: a host calls it at least that often. */
+int ecq_merge_tick(struct ecq_merge *m);
+
+void ecq_merge_stats(const struct ecq_merge *m, struct ecq_merge_stats *st);
+
+/* Hands on everything held and frees m (NULL is fine). */
+void ecq_merge_close(struct ecq_merge *m);
+
+/* ---------------------------------------------------------------------------
  * Endpoint URL
  * ------------------------------------------------------------------------- */
 
@@ -808,6 +862,10 @@ struct ecq_capture_opts {
     unsigned ring_mb;               /* ring buffer MiB, a power of two up to 1024 */
     unsigned detach_sec;            /* discovery: every this many seconds, files no process maps
                                        any more lose their probes; 0: never */
+    int merge;                      /* 1: events go through a merger (ecq_merge_*) to the sinks:
+                                       one per HTTP/1 message, HTTP/2 batches as text, other
+                                       bytes merged until idle; 0 (default): one per TLS call */
+    unsigned merge_idle_ms;         /* with merge: a batch goes after this long without a chunk */
     int perf_uprobes;               /* 1: one perf-event uprobe per probe even where the kernel
                                        has uprobe_multi links (6.6+), which are used otherwise:
                                        a file's probes in one or two links, detached with one
@@ -831,6 +889,8 @@ struct ecq_capture_stats {
                                      * kernels allow them only with CAP_SYS_ADMIN */
     int scan_left;                  /* processes the scan of every process (at start, or
                                        after a catch-up overflowed) has still to look at */
+    uint64_t merged_out;            /* with merge: events handed to the sinks */
+    uint64_t merged_early;          /* with merge: batches handed on early (ECQ_MERGE_MAX_*) */
     int go_no_tls;                  /* Go executables discovery skipped without a line:
                                        no crypto/tls in them (the Go toolchain's own tools) */
 };

@@ -618,6 +618,24 @@ int BPF_KPROBE(kp_tcp_recvmsg, struct sock *sk)
     return note_sock(sk);
 }
 
+/* A connection that records named ends (its object freed, its socket closed): a
+ * record without payload, so that user space can end what it holds for it (tls
+ * --merge). Only for connections in conns, once (the entry goes with it). */
+static __always_inline void emit_close(const struct conn_key *k, const struct conn_val *v)
+{
+    struct ecq_bpf_event *rec = bpf_ringbuf_reserve(&rb, ECQ_EVENT_HDR_SIZE, 0);
+    if (!rec) return;
+    __builtin_memset(rec, 0, ECQ_EVENT_HDR_SIZE);
+    rec->ts_ns = bpf_ktime_get_ns();
+    rec->conn = k->conn;
+    rec->seq = v->seq;
+    rec->pid = k->tgid;
+    rec->conn_tid = v->tid;
+    rec->fd = v->fd;
+    rec->dir = ECQ_DIR_CLOSE;
+    bpf_ringbuf_submit(rec, 0);
+}
+
 /* TP: inet_sock_set_state(const struct sock *sk, const int oldstate, const int newstate) */
 SEC("raw_tracepoint/inet_sock_set_state")
 int sock_state(struct bpf_raw_tracepoint_args *ctx)
@@ -630,7 +648,10 @@ int sock_state(struct bpf_raw_tracepoint_args *ctx)
     k = bpf_map_lookup_elem(&sk_owner, &sk);
     if (!k) return 0;
     v = bpf_map_lookup_elem(&conns, k);
-    if (v && v->sk == sk) bpf_map_delete_elem(&conns, k);
+    if (v && v->sk == sk) {
+        emit_close(k, v);
+        bpf_map_delete_elem(&conns, k);
+    }
     bpf_map_delete_elem(&sk_owner, &sk);
     return 0;
 }
@@ -641,6 +662,7 @@ static __always_inline int forget_conn(__u64 conn)
     struct conn_val *v = bpf_map_lookup_elem(&conns, &k);
     if (v) {
         __u64 sk = v->sk;
+        emit_close(&k, v);
         bpf_map_delete_elem(&sk_owner, &sk);
         bpf_map_delete_elem(&conns, &k);
     }

@@ -12,7 +12,9 @@
  * that they are equal) */
 #define ECQ_BPF_ANY_UID 0xffffffffu
 
-enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1 };
+/* ECQ_DIR_CLOSE: a record without payload saying a connection ended (its TLS object
+ * was freed or its socket closed): conn, seq, pid, conn_tid and fd name it */
+enum ecq_dir { ECQ_DIR_WRITE = 0, ECQ_DIR_READ = 1, ECQ_DIR_CLOSE = 2 };
 
 /* What a probe does: its BPF cookie, which on_enter and on_return dispatch on.
  * 0 is no handler. The numbers are a contract between the two sides: append only. */
