@@ -4350,8 +4350,8 @@ static void ecq__mdir_start(struct ecq__mdir *d, const struct ecq_event *ev, uin
     d->src_port = ev->src_port, d->dst_port = ev->dst_port;
     d->src_len = ev->src_ip.len < sizeof d->src_ip ? ev->src_ip.len : sizeof d->src_ip;
     d->dst_len = ev->dst_ip.len < sizeof d->dst_ip ? ev->dst_ip.len : sizeof d->dst_ip;
-    memcpy(d->src_ip, ev->src_ip.ptr, d->src_len);
-    memcpy(d->dst_ip, ev->dst_ip.ptr, d->dst_len);
+    if (d->src_len) memcpy(d->src_ip, ev->src_ip.ptr, d->src_len);
+    if (d->dst_len) memcpy(d->dst_ip, ev->dst_ip.ptr, d->dst_len);
 }
 
 /* adds n bytes of ev to the direction's batch (started with type if none is held) */
@@ -4483,8 +4483,8 @@ static struct ecq__mconn *ecq__mconn_get(struct ecq_merge *m, uint64_t key, cons
     c->key = key, c->stamp = ++m->stamp, c->pid = ev->pid;
     c->uuid_len = ev->uuid.len < sizeof c->uuid ? ev->uuid.len : sizeof c->uuid;
     c->pname_len = ev->pname.len < sizeof c->pname ? ev->pname.len : sizeof c->pname;
-    memcpy(c->uuid, ev->uuid.ptr, c->uuid_len);
-    memcpy(c->pname, ev->pname.ptr, c->pname_len);
+    if (c->uuid_len) memcpy(c->uuid, ev->uuid.ptr, c->uuid_len);
+    if (c->pname_len) memcpy(c->pname, ev->pname.ptr, c->pname_len);
     ecq_h1_init(&c->h1);
     ecq_h2_init(&c->h2);
     for (int i = 0; i < 2; i++) c->d[i].c = c;

@@ -1,5 +1,5 @@
 # pure functions (ASan+UBSan) and our protobuf against protoc
-section "unit: SHA-1, base64, accept key, UTF-8, URL, handshake, frames, protobuf, ELF, HPACK, HTTP/2, gRPC, HTTP/1 (ASan+UBSan)"
+section "unit: SHA-1, base64, accept key, UTF-8, URL, handshake, frames, protobuf, ELF, HPACK, HTTP/2, gRPC, HTTP/1, merge (ASan+UBSan)"
 tally < <("$BIN/unit" 2>&1; echo "exit $?" >"$OUT/unit.rc")
 grep -q "exit 0" "$OUT/unit.rc" || bad "unit binary exits 0 (sanitizer report or failure above)"
 

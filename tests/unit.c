@@ -1,7 +1,7 @@
 /* unit.c - pure-function tests of ecaptureq.c (built with ECAPTUREQ_NO_BPF/NO_MAIN):
  * SHA-1, base64, accept key, UTF-8, URL, handshake checks, frame reader, protobuf,
  * x86-64 instruction lengths, arm64 RET sites, ELF lookups on crafted files, HPACK (RFC 7541
- * Appendix C).
+ * Appendix C), HTTP/1, HTTP/2, the merger of tls --merge.
  *   unit               run every test, one "ok"/"not ok" line each
  *   unit samples DIR   write sample LogEntry encodings for protoc --decode
  *   unit decode FILE   decode one LogEntry with our decoder, print its fields
@@ -1333,6 +1333,131 @@ static void test_h1_gzip(void)
 }
 #endif
 
+/* ---- tls --merge: the merger stage ---- */
+
+struct mlog {
+    int n;
+    struct { int64_t ts; uint32_t type, length, src_port; char uuid[64]; char *data; size_t len; } e[64];
+    char all[2][8192];              /* payloads per direction (src_port 1 or 2), joined */
+    size_t all_len[2];
+};
+
+static void mlog_add(void *user, const struct ecq_event *ev)
+{
+    struct mlog *l = user;
+    if (l->n < 64) {
+        l->e[l->n].ts = ev->timestamp, l->e[l->n].type = ev->type, l->e[l->n].length = ev->length;
+        l->e[l->n].src_port = ev->src_port, l->e[l->n].len = ev->payload.len;
+        snprintf(l->e[l->n].uuid, sizeof l->e[l->n].uuid, "%.*s", (int)ev->uuid.len, ev->uuid.ptr);
+        l->e[l->n].data = malloc(ev->payload.len + 1);
+        memcpy(l->e[l->n].data, ev->payload.ptr, ev->payload.len);
+        l->e[l->n].data[ev->payload.len] = 0;
+    }
+    l->n++;
+    int d = ev->src_port == 2;
+    if (l->all_len[d] + ev->payload.len < sizeof l->all[d])
+        memcpy(l->all[d] + l->all_len[d], ev->payload.ptr, ev->payload.len), l->all_len[d] += ev->payload.len;
+}
+
+static void mlog_free(struct mlog *l)
+{
+    for (int i = 0; i < l->n && i < 64; i++) free(l->e[i].data);
+    memset(l, 0, sizeof *l);
+}
+
+/* one chunk of a connection "c": dir 0 from port 1, dir 1 from port 2 */
+static void mfeed(struct ecq_merge *m, int dir, int64_t ts, uint32_t type, const char *p, size_t n)
+{
+    struct ecq_event ev = {.timestamp = ts, .uuid = {"c", 1}, .src_ip = {"10.0.0.1", 8}, .dst_ip = {"10.0.0.2", 8},
+                           .src_port = dir ? 2 : 1, .dst_port = dir ? 1 : 2, .pid = 7, .pname = {"p", 1},
+                           .type = type, .length = (uint32_t)n, .payload = {p, n}};
+    ecq_merge_event(m, &ev, dir);
+}
+
+static void test_merge_h1(void)
+{
+    struct mlog l = {0};
+    struct ecq_merge *m;
+    ecq_merge_open(&m, 60000, mlog_add, &l);
+    int64_t ts = 1000;
+    for (size_t i = 0, n = strlen(h1_req); i < n; i += 7) mfeed(m, 0, ts++, i ? 0 : 1, h1_req + i, n - i < 7 ? n - i : 7);
+    for (size_t i = 0, n = strlen(h1_resp); i < n; i += 7) mfeed(m, 1, ts++, i ? 0 : 3, h1_resp + i, n - i < 7 ? n - i : 7);
+    int before_end = l.n;
+    ecq_merge_end(m, (struct ecq_bytes){"c", 1});
+    int starts = 1;
+    static const char *const first[] = {"POST", "HEAD", "GET /c", "DELETE", "GET /e", "HTTP/1.1 100", "HTTP/1.1 200",
+                                        "HTTP/1.1 200", "HTTP/1.1 204", "HTTP/1.1 304", "HTTP/1.1 200 OK\r\n\r\nto"};
+    for (int i = 0; i < 11 && i < l.n; i++)
+        starts &= !strncmp(l.e[i].data, first[i], strlen(first[i])) && l.e[i].length == l.e[i].len &&
+                  l.e[i].type == (i < 5 ? 1u : 3u) && !strcmp(l.e[i].uuid, "c");
+    CHECK("merge: HTTP/1 fed 7 bytes an event: one event per message (pipelined, chunked, 1xx, HEAD/204/304), typed",
+          l.n == 11 && starts);
+    CHECK("merge: HTTP/1 messages are the bytes as sent, every one", l.all_len[0] == strlen(h1_req) &&
+          !memcmp(l.all[0], h1_req, l.all_len[0]) && l.all_len[1] == strlen(h1_resp) && !memcmp(l.all[1], h1_resp, l.all_len[1]));
+    CHECK("merge: a message's event has its first chunk's timestamp", l.n == 11 && l.e[0].ts == 1000 && l.e[1].ts == 1000 + 44 / 7);
+    CHECK("merge: a body to the close goes when the connection ends", before_end == 10 && l.n == 11);
+    ecq_merge_close(m);
+    mlog_free(&l);
+}
+
+static void test_merge_other(void)
+{
+    struct mlog l = {0};
+    struct ecq_merge *m;
+    struct ecq_merge_stats st;
+    ecq_merge_open(&m, 60000, mlog_add, &l);
+    mfeed(m, 0, 10, 0, "abc", 3), mfeed(m, 0, 11, 0, "def", 3), mfeed(m, 0, 12, 0, "ghi", 3);
+    CHECK("merge: other bytes are held while they come", l.n == 0 && ecq_merge_tick(m) > 0);
+    mfeed(m, 1, 13, 0, "xy", 2);
+    CHECK("merge: the other direction's turn hands them on as one event, first timestamp, merged length",
+          l.n == 1 && l.e[0].ts == 10 && l.e[0].length == 9 && !strcmp(l.e[0].data, "abcdefghi") && l.e[0].src_port == 1);
+    mfeed(m, 1, 13 + 60000000001, 0, "z", 1);
+    CHECK("merge: a pause longer than idle between two chunks starts a new batch", l.n == 2 && !strcmp(l.e[1].data, "xy"));
+    static char big[16384];
+    memset(big, 'b', sizeof big);
+    for (int i = 0; i < 96; i++) mfeed(m, 0, 100000000000 + i, 0, big, sizeof big);
+    ecq_merge_stats(m, &st);
+    CHECK("merge: a batch goes at 1 MiB, counted as early", l.n == 4 && l.e[3].length == ECQ_MERGE_MAX_BYTES && st.early == 1);
+    ecq_merge_close(m);
+    CHECK("merge: close hands on what is held", l.n == 5 && l.e[4].length == 32 * 16384);
+    mlog_free(&l);
+    ecq_merge_open(&m, 1, mlog_add, &l);
+    mfeed(m, 0, 10, 0, "abc", 3);
+    struct timespec nap = {0, 5000000};
+    nanosleep(&nap, NULL);
+    int next = ecq_merge_tick(m);
+    CHECK("merge: idle for idle_ms, a batch goes on the tick; nothing is left to wait for", l.n == 1 && next == -1);
+    char uuid[16];
+    for (int i = 0; i <= ECQ_MERGE_MAX_CONNS; i++) {
+        struct ecq_event ev = {.timestamp = i, .uuid = {uuid, (size_t)snprintf(uuid, sizeof uuid, "u%d", i)},
+                               .length = 1, .payload = {"q", 1}};
+        ecq_merge_event(m, &ev, 0);
+    }
+    ecq_merge_stats(m, &st);
+    CHECK("merge: past ECQ_MERGE_MAX_CONNS the least recent connection is ended, counted",
+          l.n == 2 && !strcmp(l.e[1].uuid, "u0") && st.early == 1);
+    ecq_merge_close(m);
+    CHECK("merge: every connection's byte handed on", l.n == 2 + ECQ_MERGE_MAX_CONNS);
+    mlog_free(&l);
+}
+
+static void test_merge_h2(void)
+{
+    static const char a[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0\0\0\x03\x01";
+    static const char b[] = "\x05\0\0\0\x01\x82\x84\x87";
+    struct mlog l = {0};
+    struct ecq_merge *m;
+    ecq_merge_open(&m, 60000, mlog_add, &l);
+    mfeed(m, 0, 50, 2, a, sizeof a - 1);
+    mfeed(m, 0, 51, 0, b, sizeof b - 1);
+    ecq_merge_close(m);
+    CHECK("merge: HTTP/2 frames in two chunks go as one event of text, watch's, typed by the side",
+          l.n == 1 && l.e[0].type == 2 && l.e[0].ts == 50 && l.e[0].length == l.e[0].len &&
+          !strcmp(l.e[0].data, "  connection preface (the client)\n  SETTINGS stream 0, 0 bytes\n"
+                               "  HEADERS stream 1, 3 bytes, END_STREAM END_HEADERS\n    :method: GET\n    :path: /\n    :scheme: https\n"));
+    mlog_free(&l);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
@@ -1360,6 +1485,9 @@ int main(int argc, char **argv)
     test_h2_hostile();
     test_h2_grpc();
     test_h1();
+    test_merge_h1();
+    test_merge_other();
+    test_merge_h2();
 #ifdef ECQ_HAVE_ZLIB
     test_h1_gzip();
 #endif
