@@ -4296,8 +4296,9 @@ struct ecq__mdir {                  /* one direction's batch */
 };
 
 struct ecq__mconn {
-    uint64_t key;                   /* 0: a free slot */
-    int next;                       /* its bucket's chain, or the free list; -1 ends */
+    uint64_t key;
+    struct ecq__mconn *next;        /* its bucket's chain */
+    int slot;                       /* its index in the merger's list */
     uint64_t stamp;                 /* its last event */
     char uuid[128], pname[64];
     size_t uuid_len, pname_len;
@@ -4315,8 +4316,8 @@ struct ecq_merge {
     void (*emit)(void *user, const struct ecq_event *ev);
     void *user;
     int64_t idle_us;
-    struct ecq__mconn *conns;       /* ECQ_MERGE_MAX_CONNS slots */
-    int bucket[ECQ__MERGE_BUCKETS], free_slot;
+    struct ecq__mconn *conns[ECQ_MERGE_MAX_CONNS], *bucket[ECQ__MERGE_BUCKETS];
+    int nconns;
     uint64_t stamp;
     struct ecq__mdir *head, *tail;
     struct ecq_merge_stats st;
@@ -4326,14 +4327,9 @@ int ecq_merge_open(struct ecq_merge **out, unsigned idle_ms, void (*emit)(void *
                    void *user)
 {
     struct ecq_merge *m = calloc(1, sizeof *m);
-    if (m) m->conns = calloc(ECQ_MERGE_MAX_CONNS, sizeof *m->conns);
-    if (!m || !m->conns) return free(m), *out = NULL, -ENOMEM;
+    if (!(*out = m)) return -ENOMEM;
     m->emit = emit, m->user = user;
     m->idle_us = (int64_t)(idle_ms ? idle_ms : ECQ_DEFAULT_MERGE_IDLE_MS) * 1000;
-    for (int i = 0; i < ECQ__MERGE_BUCKETS; i++) m->bucket[i] = -1;
-    for (int i = 0; i < ECQ_MERGE_MAX_CONNS; i++) m->conns[i].next = i + 1 < ECQ_MERGE_MAX_CONNS ? i + 1 : -1;
-    m->free_slot = 0;
-    *out = m;
     return 0;
 }
 
@@ -4417,9 +4413,9 @@ static void ecq__mdir_flush(struct ecq_merge *m, struct ecq__mdir *d, int early)
 
 static struct ecq__mconn *ecq__mconn_find(struct ecq_merge *m, uint64_t key)
 {
-    for (int i = m->bucket[key % ECQ__MERGE_BUCKETS]; i >= 0; i = m->conns[i].next)
-        if (m->conns[i].key == key) return &m->conns[i];
-    return NULL;
+    struct ecq__mconn *c = m->bucket[key % ECQ__MERGE_BUCKETS];
+    while (c && c->key != key) c = c->next;
+    return c;
 }
 
 struct ecq__mh1 {                   /* an HTTP/1 chunk being cut into messages */
@@ -4458,12 +4454,12 @@ static void ecq__mconn_end(struct ecq_merge *m, struct ecq__mconn *c, int early)
     ecq__mdir_flush(m, second, early && second->held);
     ecq_h1_free(&c->h1);
     ecq_h2_free(&c->h2);
-    int *at = &m->bucket[c->key % ECQ__MERGE_BUCKETS];
-    while (*at >= 0 && &m->conns[*at] != c) at = &m->conns[*at].next;
-    if (*at >= 0) *at = c->next;
-    memset(c, 0, sizeof *c);
-    c->next = m->free_slot;
-    m->free_slot = (int)(c - m->conns);
+    struct ecq__mconn **at = &m->bucket[c->key % ECQ__MERGE_BUCKETS];
+    while (*at && *at != c) at = &(*at)->next;
+    if (*at) *at = c->next;
+    m->conns[c->slot] = m->conns[--m->nconns];
+    m->conns[c->slot]->slot = c->slot;
+    free(c);
 }
 
 /* the connection of key, made for ev if new (the least recent one ends when all
@@ -4472,14 +4468,14 @@ static struct ecq__mconn *ecq__mconn_get(struct ecq_merge *m, uint64_t key, cons
 {
     struct ecq__mconn *c = ecq__mconn_find(m, key);
     if (c) return c->stamp = ++m->stamp, c;
-    if (m->free_slot < 0) {
-        struct ecq__mconn *old = &m->conns[0];
-        for (int i = 1; i < ECQ_MERGE_MAX_CONNS; i++)
-            if (m->conns[i].stamp < old->stamp) old = &m->conns[i];
+    if (m->nconns == ECQ_MERGE_MAX_CONNS) {
+        struct ecq__mconn *old = m->conns[0];
+        for (int i = 1; i < m->nconns; i++)
+            if (m->conns[i]->stamp < old->stamp) old = m->conns[i];
         ecq__mconn_end(m, old, 1);
     }
-    c = &m->conns[m->free_slot];
-    m->free_slot = c->next;
+    if (!(c = calloc(1, sizeof *c))) return NULL;
+    c->slot = m->nconns, m->conns[m->nconns++] = c;
     c->key = key, c->stamp = ++m->stamp, c->pid = ev->pid;
     c->uuid_len = ev->uuid.len < sizeof c->uuid ? ev->uuid.len : sizeof c->uuid;
     c->pname_len = ev->pname.len < sizeof c->pname ? ev->pname.len : sizeof c->pname;
@@ -4489,7 +4485,7 @@ static struct ecq__mconn *ecq__mconn_get(struct ecq_merge *m, uint64_t key, cons
     ecq_h2_init(&c->h2);
     for (int i = 0; i < 2; i++) c->d[i].c = c;
     c->next = m->bucket[key % ECQ__MERGE_BUCKETS];
-    m->bucket[key % ECQ__MERGE_BUCKETS] = (int)(c - m->conns);
+    m->bucket[key % ECQ__MERGE_BUCKETS] = c;
     return c;
 }
 
@@ -4507,9 +4503,10 @@ static int ecq__merge_h1(struct ecq_merge *m, struct ecq__mconn *c, const struct
 static int ecq__merge_feed(struct ecq_merge *m, const struct ecq_event *ev, int dir, uint64_t key)
 {
     struct ecq__mconn *c = ecq__mconn_get(m, key, ev);
+    m->st.in++;
+    if (!c) return m->emit(m->user, ev), m->st.out++, -ENOMEM;
     struct ecq__mdir *d = &c->d[dir & 1];
     int rc;
-    m->st.in++;
     if (c->proto == 0 && (ev->type == ECQ_TYPE_HTTP1_REQUEST || ev->type == ECQ_TYPE_HTTP1_RESPONSE)) c->proto = 1;
     if (c->proto == 0 && (ev->type == ECQ_TYPE_HTTP2_REQUEST || ev->type == ECQ_TYPE_HTTP2_RESPONSE)) c->proto = 2;
     ecq__mdir_flush(m, &c->d[!(dir & 1)], 0); /* the other direction's turn is over */
@@ -4568,9 +4565,7 @@ void ecq_merge_close(struct ecq_merge *m)
 {
     if (!m) return;
     while (m->head) ecq__mconn_end(m, m->head->c, 0); /* in the order their batches were last added to */
-    for (int i = 0; i < ECQ_MERGE_MAX_CONNS; i++)
-        if (m->conns[i].key) ecq__mconn_end(m, &m->conns[i], 0);
-    free(m->conns);
+    while (m->nconns) ecq__mconn_end(m, m->conns[m->nconns - 1], 0);
     free(m);
 }
 

@@ -15,7 +15,9 @@
  *   HTTP       the HTTP decoders on a conversation: after a mode byte, chunks of a length
  *              byte (bit 7: the direction) and bytes, fed to the HTTP/2 reader and the
  *              HTTP/1 reader (with zlib); the whole input also to HPACK, Huffman and the
- *              protobuf text. Bounds hold, and HTTP/2 fed a byte at a time reads what it
+ *              protobuf text; the same chunks as events through a merger (tls --merge),
+ *              which hands on every byte once, in order (a chunk of length 0 ends the
+ *              connection). Bounds hold, and HTTP/2 fed a byte at a time reads what it
  *              read fed by chunks, once it never had to skip
  * Run longer:  tests/bin/fuzz-frames -max_total_time=3600 tests/corpus/frames */
 #include "../ecaptureq.h"
@@ -360,9 +362,44 @@ static struct trace run_h2(const uint8_t *d, size_t n, int bytewise)
     return t;
 }
 
+struct mcheck { unsigned long h[2]; uint64_t n[2]; int text; };
+
+static void on_merged(void *user, const struct ecq_event *ev)
+{
+    struct mcheck *m = user;
+    int dir = ev->src_port == 2;
+    assert(ev->length == ev->payload.len && ev->length && ev->uuid.len == 1);
+    m->n[dir] += ev->payload.len;
+    for (size_t i = 0; i < ev->payload.len; i++) m->h[dir] = m->h[dir] * 1099511628211ul ^ (uint8_t)ev->payload.ptr[i];
+}
+
+/* the conversation as events through a merger: HTTP/1 and other bytes come out whole
+ * and in order, each direction's; HTTP/2 as text */
+static void run_merge(const uint8_t *d, size_t n)
+{
+    static const uint32_t types[4] = {ECQ_TYPE_UNKNOWN, ECQ_TYPE_HTTP1_REQUEST, ECQ_TYPE_HTTP2_REQUEST, ECQ_TYPE_HTTP1_RESPONSE};
+    struct mcheck got = {{1, 1}, {0, 0}, (d[0] & 3) == 2}, want = got;
+    struct ecq_merge *m;
+    if (ecq_merge_open(&m, 100, on_merged, &got) < 0) return;
+    for (size_t i = 1; i < n; i++) {
+        size_t len = d[i] & 0x7f, dir = d[i] >> 7;
+        if (len > n - i - 1) len = n - i - 1;
+        struct ecq_event ev = {.timestamp = (int64_t)i, .uuid = {"c", 1}, .src_port = dir ? 2 : 1, .type = types[d[0] & 3],
+                               .length = (uint32_t)len, .payload = {(const char *)d + i + 1, len}};
+        if (!len) ecq_merge_end(m, ev.uuid);
+        else ecq_merge_event(m, &ev, (int)dir);
+        for (size_t k = 0; k < len; k++) want.h[dir] = want.h[dir] * 1099511628211ul ^ d[i + 1 + k];
+        want.n[dir] += len;
+        i += len;
+    }
+    ecq_merge_close(m);
+    if (!got.text) assert(got.n[0] == want.n[0] && got.n[1] == want.n[1] && got.h[0] == want.h[0] && got.h[1] == want.h[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
     if (!n) return 0;
+    run_merge(d, n);
     struct trace whole = run_h2(d, n, 0);
     if (!whole.lost) {
         struct trace bytes = run_h2(d, n, 1);
