@@ -8287,7 +8287,34 @@ struct ecq__wconn {
 };
 
 static void ecq__wconn_free(struct ecq__wconn *c);
+static void ecq__wconn_close(struct ecq__watch *w, struct ecq__wconn *c);
 static void ecq__watch_event_text(const struct ecq__watch *w, const struct ecq_event *v, FILE *f);
+
+/* pid and fd of a uuid pid_tid_comm_fd_N (comm may hold '_'): 0 if it has no fd */
+static int ecq__uuid_fd(const char *u, size_t n, struct ecq_bytes *pid, struct ecq_bytes *fd)
+{
+    const char *first = memchr(u, '_', n), *last = NULL, *before = NULL;
+    for (const char *p = u; p < u + n; p++)
+        if (*p == '_') before = last, last = p;
+    if (!first || !before || before <= first || (last + 1 < u + n && last[1] == '0' && last + 2 < u + n && last[2] == 'x'))
+        return 0;
+    *pid = (struct ecq_bytes){u, (size_t)(first - u)}, *fd = (struct ecq_bytes){before + 1, (size_t)(last - before - 1)};
+    return 1;
+}
+
+/* A new connection on a descriptor of the same process: the one watch followed there
+ * was closed (a descriptor is reused only then), so a body read to its close ends. */
+static void ecq__watch_fd_reused(struct ecq__watch *w, const struct ecq_event *v)
+{
+    struct ecq_bytes pid, fd, p2, f2;
+    if (!w->http || !ecq__uuid_fd(v->uuid.ptr, v->uuid.len, &pid, &fd)) return;
+    for (int i = 0; i < ECQ__WATCH_CONNS; i++) {
+        struct ecq__wconn *c = &w->conns[i];
+        if (c->stamp && ecq__uuid_fd(c->uuid, c->uuid_len, &p2, &f2) && p2.len == pid.len && f2.len == fd.len &&
+            !memcmp(p2.ptr, pid.ptr, pid.len) && !memcmp(f2.ptr, fd.ptr, fd.len))
+            ecq__wconn_close(w, c), ecq__wconn_free(c);
+    }
+}
 
 /* The connection's reader, made when the event is HTTP/2 (or, with --http, HTTP/1);
  * NULL if there is none. */
@@ -8307,7 +8334,8 @@ static struct ecq__wconn *ecq__watch_conn(struct ecq__watch *w, const struct ecq
     if (!(h2 || (w->http && (v->type == ECQ_TYPE_HTTP1_REQUEST || v->type == ECQ_TYPE_HTTP1_RESPONSE))) ||
         v->uuid.len > sizeof free_one->uuid)
         return NULL;
-    if (free_one->stamp) ecq__wconn_free(free_one);
+    ecq__watch_fd_reused(w, v);
+    if (free_one->stamp) ecq__wconn_close(w, free_one), ecq__wconn_free(free_one);
     memcpy(free_one->uuid, v->uuid.ptr, v->uuid.len);
     free_one->uuid_len = v->uuid.len;
     free_one->port0 = v->src_port;
@@ -8651,6 +8679,15 @@ static void ecq__watch_http(struct ecq__watch *w, const struct ecq_event *v)
     else ecq_h1_feed(&xc->h1, dir, v->payload.ptr, v->payload.len, ecq__x_h1_item, &k);
 }
 
+/* the connection closed (its descriptor reused, watch ends): an HTTP/1 body read to
+ * the close ends, and its exchange is shown */
+static void ecq__wconn_close(struct ecq__watch *w, struct ecq__wconn *c)
+{
+    if (!c->x || c->x->proto != 1) return;
+    struct ecq__xctx k = {w, c, NULL, 0};
+    ecq_h1_close(&c->x->h1, ecq__x_h1_item, &k);
+}
+
 static void ecq__wconn_free(struct ecq__wconn *c)
 {
     ecq_h2_free(&c->h2);
@@ -8975,6 +9012,8 @@ static int ecq__cmd_watch(int argc, char **argv)
         if (poll(&p, 1, (int)backoff) > 0 && ecq__signalled(&p)) stop = 1;
         backoff = backoff * 2 > 10000 ? 10000 : backoff * 2;
     }
+    for (int i = 0; w.conns && i < ECQ__WATCH_CONNS; i++) /* bodies read to the close end with watch */
+        if (w.conns[i].stamp) ecq__wconn_close(&w, &w.conns[i]);
     double secs = (double)(ecq__now_ms() - start) / 1000.0;
     fflush(stdout);
     fprintf(stderr, "watch: %" PRIu64 " messages (%" PRIu64 " events, %" PRIu64 " run logs, %" PRIu64 " heartbeats, %" PRIu64
