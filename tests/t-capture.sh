@@ -187,6 +187,168 @@ check "watch --http (text) on the same traffic: a block per exchange" \
   bash -c "grep -q '^GET /index.html -> 200 ' $OUT/h2-http.txt && grep -q '^GET /h1x -> 200 ' $OUT/h2-http.txt && grep -q '^  < hello h2' $OUT/h2-http.txt"
 kill $NGH 2>/dev/null; wait $NGH 2>/dev/null
 
+# tls --merge (issue 21): events for people. M1 (ASan, default --merge-idle 100) and M2
+# (--merge-idle 600000: nothing goes by the idle timer there, only by framing, the other
+# direction's turn, the connection's close and SIGTERM) see the same real traffic: curl
+# --http2 against nghttpd, curl --http1.1 against tests/h1_server.py (Content-Length,
+# chunked, gzip, to the close; 150,000-byte bodies), openssl s_client against s_server
+# (not HTTP). Consumers: protoc's Python (consume.py) and watch.
+section "tls --merge"
+"$BIN/ecaptureq-asan-tls" tls --merge --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/merge1.log" &
+M1=$!; PIDS+=($M1)
+start_agent merge2 tls --merge --merge-idle 600000 || return 0
+M2=$AGENT_PID MP2=$AGENT_PORT
+wait_log "$OUT/merge1.log" capturing 20 && MP1=$(log_port "$OUT/merge1.log")
+check "tls --merge and --merge-idle start" test -n "$MP1"
+nghttpd -d "$OUT/h2www" 0 "$KEY" "$CERT" >"$OUT/nghttpd-m.log" 2>&1 &
+NGH=$!; PIDS+=($NGH)
+NGP=
+for ((i = 0; i < 100 && !NGP; i++)); do
+  NGP=$(ss -Hltnp | awk -v p="pid=$NGH," 'index($0, p) && $4 ~ /^0\.0\.0\.0:/ {sub(/.*:/, "", $4); print $4; exit}')
+  [ -n "$NGP" ] || sleep 0.1
+done
+start_ready h1srv $PY tests/h1_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
+H1P=$HPORT
+rm -f "$OUT/ss.fifo"; mkfifo "$OUT/ss.fifo"; exec 9<>"$OUT/ss.fifo" # s_server's stdin: never at its end
+sserver() { # sserver NAME: openssl s_server for one connection; sets SSP to its port
+  openssl s_server -accept 0 -naccept 1 -cert "$CERT" -key "$KEY" <&9 >"$OUT/$1.out" 2>&1 &
+  PIDS+=($!)
+  wait_log "$OUT/$1.out" "^ACCEPT" 10
+  SSP=$(grep -o -m1 'ACCEPT .*:[0-9]*' "$OUT/$1.out" | grep -o '[0-9]*$')
+}
+sserver ssa; SSA=$SSP
+sserver ssb; SSB=$SSP
+./ecaptureq watch ws://127.0.0.1:$MP1/ --pname curl --max-payload 4096 >"$OUT/merge-watch.txt" 2>&1 &
+MW=$!
+rm -f "$OUT/merge1.ready" "$OUT/merge2.ready"
+$PY tests/consume.py ws://127.0.0.1:$MP1/ --seconds 120 --ready "$OUT/merge1.ready" >"$OUT/merge1.json" &
+C1=$!
+$PY tests/consume.py ws://127.0.0.1:$MP2/ --seconds 120 --ready "$OUT/merge2.ready" >"$OUT/merge2.json" &
+C2=$!
+wait_file "$OUT/merge1.ready" 10; wait_file "$OUT/merge2.ready" 10; wait_log "$OUT/merge-watch.txt" "^\[log\]" 5
+client P_MH2 curl -sk --http2 --max-time 10 -o "$OUT/merge-h2.out" "https://127.0.0.1:$NGP/index.html"
+for k in cl chunked gzip close; do
+  client "P_M_$k" curl -sk --http1.1 --max-time 20 -o "$OUT/merge-$k.out" "https://127.0.0.1:$H1P/$k/150000"
+done
+# s_client A writes three lines 0.3 s apart (times taken before each) and stays connected
+# until M1 has handed its bytes on by the idle timer; then it closes
+rm -f "$OUT/sca.fifo" "$OUT/sca.times"; mkfifo "$OUT/sca.fifo"
+openssl s_client -connect 127.0.0.1:$SSA <"$OUT/sca.fifo" >"$OUT/sca.out" 2>&1 &
+SCA=$!; PIDS+=($SCA)
+exec 7>"$OUT/sca.fifo"
+wait_log "$OUT/sca.out" "^---" 10; sleep 0.5
+for l in one two three; do date +%s%N >>"$OUT/sca.times"; echo "line $l" >&7; sleep 0.3; done
+idle_seen=0 sca_open=0 # M1's idle timer hands "line three" on alone, s_client still connected
+wait_log "$OUT/merge1.json" "$(printf 'line three\n' | base64)" 20 && idle_seen=1
+kill -0 $SCA 2>/dev/null && sca_open=1
+exec 7>&-
+wait $SCA 2>/dev/null
+# s_client B writes one line and stays connected through M2's SIGTERM
+rm -f "$OUT/scb.fifo"; mkfifo "$OUT/scb.fifo"
+openssl s_client -connect 127.0.0.1:$SSB <"$OUT/scb.fifo" >"$OUT/scb.out" 2>&1 &
+SCB=$!; PIDS+=($SCB)
+exec 8>"$OUT/scb.fifo"
+wait_log "$OUT/scb.out" "^---" 10; sleep 0.5
+echo "pending at SIGTERM" >&8
+CONS=$C1 settle
+kill -INT $MW; wait $MW 2>/dev/null
+kill -TERM $M2; wait $M2; rc2=$?
+wait $C2
+exec 8>&-
+wait $SCB 2>/dev/null
+check "tls --merge: SIGTERM stops the agent with exit 0" test $rc2 = 0
+check "tls --merge: curl got every page" bash -c "grep -q 'hello h2' $OUT/merge-h2.out && test \$(stat -c %s $OUT/merge-cl.out) = 150000 && test \$(stat -c %s $OUT/merge-chunked.out) = 150000 && test \$(stat -c %s $OUT/merge-close.out) = 150000"
+for a in merge2; do # M1's idle timer could cut a body that stalls over 100 ms: exactness is M2's
+  check "tls --merge: one event per HTTP/1 message, exact bytes: a 150,000-byte body by Content-Length, chunked (decoded: the same bytes), gzip (as sent; inflates to the same), to the close" \
+    $PY - "$OUT/$a.json" "$OUT" $P_M_cl $P_M_chunked $P_M_gzip $P_M_close <<'PYEOF'
+import base64, gzip, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+out, ok = sys.argv[2], True
+def dechunk(b):
+    o = b""
+    while True:
+        size, _, b = b.partition(b"\r\n")
+        n = int(size.split(b";")[0], 16)
+        if not n:
+            return o
+        o, b = o + b[:n], b[n + 2:]
+for kind, pid in zip(("cl", "chunked", "gzip", "close"), map(int, sys.argv[3:])):
+    mine = [e for e in ev if e["pid"] == pid]
+    req = [e for e in mine if e["type"] == 1]
+    resp = [e for e in mine if e["type"] == 3]
+    body = open("%s/merge-%s.out" % (out, kind), "rb").read()
+    r = base64.b64decode(resp[0]["payload_b64"]) if len(resp) == 1 else b""
+    head, _, got = r.partition(b"\r\n\r\n")
+    if kind == "chunked":
+        got = dechunk(got)
+    good = (len(mine) == 2 and len(req) == 1 and len(resp) == 1 and resp[0]["length"] == len(r) and
+            base64.b64decode(req[0]["payload_b64"]).startswith(b"GET /%s/150000 HTTP/1.1\r\n" % kind.encode()) and
+            got == body and head.startswith(b"HTTP/1.1 200 OK"))
+    if kind == "gzip":
+        good = good and len(gzip.decompress(got)) == 150000 and b"Content-Length: %d" % len(got) in head
+    print("#", kind, "events", len(mine), "response length", resp[0]["length"] if resp else None, "body", len(got), "ok" if good else "BAD")
+    ok &= good
+sys.exit(0 if ok else 1)
+PYEOF
+done
+check "tls --merge: the to-the-close body goes when the connection closes (M2 has no idle timer), before SIGTERM" \
+  bash -c "grep -q '\"closed\": 1001' $OUT/merge2.json && $PY -c '
+import json, sys
+lines = [json.loads(l) for l in open(\"$OUT/merge2.json\")]
+ev = [i for i, e in enumerate(lines) if e.get(\"pid\") == $P_M_close and e.get(\"type\") == 3]
+stop = [i for i, e in enumerate(lines) if \"stopping on signal\" in e.get(\"run_log\", \"\")]
+sys.exit(0 if ev and stop and ev[0] < stop[0] else 1)'"
+check "tls --merge: curl --http2 against nghttpd as HTTP/2 text batches: the request's header list (typed 2), :status, the page (typed 4)" \
+  $PY - "$OUT/merge1.json" $P_MH2 $NGP <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+pid, port = int(sys.argv[2]), int(sys.argv[3])
+up = [base64.b64decode(e["payload_b64"]).decode() for e in ev if e["pid"] == pid and e["dst_port"] == port]
+down = [base64.b64decode(e["payload_b64"]).decode() for e in ev if e["pid"] == pid and e["src_port"] == port]
+types = {(e["dst_port"] == port, e["type"]) for e in ev if e["pid"] == pid}
+u, d = "".join(up), "".join(down)
+print("# curl's HTTP/2: %d event(s) to the server, %d from it" % (len(up), len(down)))
+ok = "  connection preface (the client)\n" in u and "    :method: GET\n    :path: /index.html\n" in u
+ok = ok and "    :status: 200\n" in d and "  DATA stream 1, 9 bytes, END_STREAM\n    hello h2\n" in d
+ok = ok and types == {(True, 2), (False, 4)} and all(e["length"] == len(base64.b64decode(e["payload_b64"])) for e in ev)
+sys.exit(0 if ok else 1)
+PYEOF
+check "watch shows --merge's HTTP/2 text as it came (no frame decoding of text)" \
+  bash -c "grep -q '^    :path: /index.html' $OUT/merge-watch.txt && grep -q '^    hello h2' $OUT/merge-watch.txt && ! grep -q 'not an HTTP/2 frame' $OUT/merge-watch.txt"
+check "tls --merge: s_client's three writes, 0.3 s apart, are one event on M2 (no idle timer): the bytes, the first write's timestamp, the tuple; s_server's reads the same" \
+  $PY - "$OUT/merge2.json" $SCA $SSA "$OUT/sca.times" <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+pid, port = int(sys.argv[2]), int(sys.argv[3])
+t = [int(x) for x in open(sys.argv[4]).read().split()]
+w = [e for e in ev if e["pid"] == pid and e["dst_port"] == port]
+r = [e for e in ev if e["pid"] != pid and e["dst_port"] == port]
+want = b"line one\nline two\nline three\n"
+for e in w + r:
+    print("#", e["pname"], e["uuid"], e["src_ip"], e["src_port"], "->", e["dst_ip"], e["dst_port"], e["length"], "bytes at", e["timestamp"], "writes at", t)
+ok = len(w) == 1 and base64.b64decode(w[0]["payload_b64"]) == want and w[0]["length"] == len(want) and t[0] <= w[0]["timestamp"] < t[1]
+ok = ok and w[0]["pname"] == "openssl" and w[0]["uuid"].startswith("%d_" % pid) and w[0]["src_ip"] == w[0]["dst_ip"] == "127.0.0.1"
+ok = ok and len(r) == 1 and base64.b64decode(r[0]["payload_b64"]) == want and r[0]["src_port"] == w[0]["src_port"] and t[0] <= r[0]["timestamp"] < t[1]
+sys.exit(0 if ok else 1)
+PYEOF
+check "tls --merge: on M1 (idle 100 ms) the same bytes went by the idle timer while s_client was still connected" \
+  bash -c "test $idle_seen$sca_open = 11 && $PY -c '
+import base64, json, sys
+ev = [json.loads(l) for l in open(\"$OUT/merge1.json\") if \"event_payload\" in l]
+w = [base64.b64decode(e[\"payload_b64\"]) for e in ev if e[\"pid\"] == $SCA and e[\"dst_port\"] == $SSA]
+print(\"# M1: s_client wrote\", len(w), \"event(s)\")
+sys.exit(0 if b\"\".join(w) == b\"line one\nline two\nline three\n\" else 1)'"
+check "tls --merge: what a connection held at SIGTERM is handed on before the stream closes" \
+  bash -c "$PY -c '
+import base64, json, sys
+lines = [json.loads(l) for l in open(\"$OUT/merge2.json\")]
+ev = [i for i, e in enumerate(lines) if e.get(\"pid\") == $SCB and base64.b64decode(e.get(\"payload_b64\", \"\")) == b\"pending at SIGTERM\n\"]
+end = [i for i, e in enumerate(lines) if e.get(\"closed\") == 1001]
+sys.exit(0 if len(ev) == 1 and end and ev[0] < end[0] else 1)'"
+kill -TERM $M1; wait $M1; rc1=$?
+check "tls --merge (ASan): exit 0, no sanitizer report" bash -c "test $rc1 = 0 && ! grep -q 'Sanitizer\|runtime error' $OUT/merge1.log"
+kill $NGH 2>/dev/null; wait $NGH 2>/dev/null; exec 9>&-
+
 check "the agent still runs and reports no losses" bash -c "kill -0 $TLS_PID && ! grep -q 'capture lost' $OUT/tls.log"
 kill -TERM $TLS_PID; wait $TLS_PID; rc=$?
 check "SIGTERM stops tls with exit 0" test $rc = 0
