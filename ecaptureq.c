@@ -9235,7 +9235,7 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         case ECQ__O_DETACH: c->co.detach_sec = (unsigned)ecq__num("--detach-after", optarg, 0, 86400); break;
         case ECQ__O_PERF: c->co.perf_uprobes = 1; break;
         case ECQ__O_MERGE: c->co.merge = 1; break;
-        case ECQ__O_MERGE_IDLE: c->co.merge_idle_ms = (unsigned)ecq__num("--merge-idle", optarg, 1, 60000); break;
+        case ECQ__O_MERGE_IDLE: c->co.merge_idle_ms = (unsigned)ecq__num("--merge-idle", optarg, 1, 3600000); break;
         case 'w':
         case ECQ__O_PCAP: c->pcap.path = optarg; break;
         case ECQ__O_NOSERVER: c->o.cfg.no_listen = 1; break;
