@@ -9250,6 +9250,9 @@ static int ecq__capture_args(int argc, char **argv, const char *mode, struct ecq
         ecq__usage_error("%s needs --%s PATH or --pid N", mode, c->only->option);
     if (c->list && !c->nforced) ecq__usage_error("--list needs a file to plan (--%s PATH)", c->only ? c->only->option : "libssl");
     if (c->model_pcap && !c->pcap.path) ecq__usage_error("%s: -m pcap needs -w FILE (the pcapng to write)", mode);
+    if (c->co.merge && c->pcap.path)
+        ecq__usage_error("%s: --merge and -w: a pcapng holds each call's bytes (HTTP/2 as text is not HTTP/2 to "
+                         "Wireshark); run them as two agents", mode);
     if (c->o.cfg.no_listen && !c->pcap.path)
         ecq__usage_error("%s: --no-server needs -w FILE (nothing else would get the events)", mode);
     if (c->pcap.path && !strcmp(c->pcap.path, "-") && isatty(1))

@@ -29,7 +29,8 @@ ok = ok and len(err) >= 3 and err[1]["message"] == parsed[1]["message"]
 sys.exit(0 if ok else 1)
 PYEOF
 for a in "gen --max-pending abc" "gen --max-pending 0" "watch --max-message 10" "watch --idle-timeout -1" \
-         "watch --token-file $OUT/no-such-token-file" "gen --stay=yes" "gen --no-viewer=1" "tls --perf-uprobes=yes"; do
+         "watch --token-file $OUT/no-such-token-file" "gen --stay=yes" "gen --no-viewer=1" "tls --perf-uprobes=yes" \
+         "tls --merge-idle 0" "tls --merge-idle 3600001" "tls --merge=1" "tls --merge -w $OUT/never.pcapng"; do
   ./ecaptureq $a >/dev/null 2>"$OUT/e-new.err"; rc=$?
   check "'$a': refused with one line (exit 2, or 1 for an unreadable file)" \
     bash -c "test $rc = 2 -o $rc = 1 && test \$(wc -l <$OUT/e-new.err) = 1"
