@@ -4507,9 +4507,10 @@ static int ecq__merge_feed(struct ecq_merge *m, const struct ecq_event *ev, int 
     if (!c) return m->emit(m->user, ev), m->st.out++, -ENOMEM;
     struct ecq__mdir *d = &c->d[dir & 1];
     int rc;
-    if (c->proto == 0 && (ev->type == ECQ_TYPE_HTTP1_REQUEST || ev->type == ECQ_TYPE_HTTP1_RESPONSE)) c->proto = 1;
-    if (c->proto == 0 && (ev->type == ECQ_TYPE_HTTP2_REQUEST || ev->type == ECQ_TYPE_HTTP2_RESPONSE)) c->proto = 2;
+    int proto = ev->type == ECQ_TYPE_HTTP1_REQUEST || ev->type == ECQ_TYPE_HTTP1_RESPONSE   ? 1
+                : ev->type == ECQ_TYPE_HTTP2_REQUEST || ev->type == ECQ_TYPE_HTTP2_RESPONSE ? 2 : 0;
     ecq__mdir_flush(m, &c->d[!(dir & 1)], 0); /* the other direction's turn is over */
+    if (c->proto == 0 && proto) ecq__mdir_flush(m, d, 0), c->proto = proto; /* bytes before HTTP go alone */
     if (d->held && ev->timestamp - d->last_ts > m->idle_us * 1000) ecq__mdir_flush(m, d, 0); /* a pause */
     if (c->proto == 1) rc = ecq__merge_h1(m, c, ev, dir & 1);
     else rc = ecq__mdir_add(m, d, ev, ev->type, ev->payload.ptr, ev->payload.len);
