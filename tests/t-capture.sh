@@ -208,7 +208,7 @@ for ((i = 0; i < 100 && !NGP; i++)); do
   [ -n "$NGP" ] || sleep 0.1
 done
 start_ready h1srv $PY tests/h1_server.py 127.0.0.1 0 "$CERT" "$KEY" || return 0
-H1P=$HPORT
+H1P=$HPORT H1PID=$HPID
 rm -f "$OUT/ss.fifo"; mkfifo "$OUT/ss.fifo"; exec 9<>"$OUT/ss.fifo" # s_server's stdin: never at its end
 sserver() { # sserver NAME: openssl s_server for one connection; sets SSP to its port
   openssl s_server -accept 0 -naccept 1 -cert "$CERT" -key "$KEY" <&9 >"$OUT/$1.out" 2>&1 &
@@ -345,6 +345,28 @@ lines = [json.loads(l) for l in open(\"$OUT/merge2.json\")]
 ev = [i for i, e in enumerate(lines) if e.get(\"pid\") == $SCB and base64.b64decode(e.get(\"payload_b64\", \"\")) == b\"pending at SIGTERM\n\"]
 end = [i for i, e in enumerate(lines) if e.get(\"closed\") == 1001]
 sys.exit(0 if len(ev) == 1 and end and ev[0] < end[0] else 1)'"
+# watch --http, one event per call (the main agent): a body read to the close is shown
+# when watch learns of the close: the server's when its next connection takes the same
+# descriptor, curl's (whose process is gone) when watch ends
+./ecaptureq watch ws://127.0.0.1:$AGENT/ --http --json >"$OUT/close-http.json" 2>"$OUT/close-http.err" &
+CW=$!
+wait_log "$OUT/close-http.json" run_log 5
+client P_CL1 curl -sk --http1.1 --max-time 20 -o "$OUT/close1.out" "https://127.0.0.1:$H1P/close/150000"
+client P_CL2 curl -sk --http1.1 --max-time 20 -o /dev/null "https://127.0.0.1:$H1P/cl/10"
+wait_log "$OUT/close-http.json" '"path":"/cl/10"' 10
+kill -INT $CW; wait $CW
+check "watch --http: a response read to the close is shown (150,000 bytes): the server's at its descriptor's next connection, curl's at watch's end" \
+  $PY - "$OUT/close-http.json" $P_CL1 $H1PID <<'PYEOF'
+import json, sys
+x = [d for d in map(json.loads, (l for l in open(sys.argv[1]) if l.startswith("{"))) if d["kind"] == "exchange"]
+curl, srv = int(sys.argv[2]), int(sys.argv[3])
+order = [(d["pid"], d["path"], d["response_bytes"]) for d in x if d["pid"] in (curl, srv)]
+print("#", order)
+s = [i for i, o in enumerate(order) if o[0] == srv]
+ok = len(s) == 2 and order[s[0]][1:] == ("/close/150000", 150000) and order[s[1]][1] == "/cl/10"
+ok = ok and (curl, "/close/150000", 150000) in order
+sys.exit(0 if ok else 1)
+PYEOF
 kill -TERM $M1; wait $M1; rc1=$?
 check "tls --merge (ASan): exit 0, no sanitizer report" bash -c "test $rc1 = 0 && ! grep -q 'Sanitizer\|runtime error' $OUT/merge1.log"
 kill $NGH 2>/dev/null; wait $NGH 2>/dev/null; exec 9>&-
