@@ -127,13 +127,20 @@ for G in "${BUILDS[@]}"; do
   GS=$HPID GP=$HPORT
   consume "$build-a" $GAP 60
   "$G" get https://127.0.0.1:$GP/hello-$build >"$OUT/$build-get.out" & P_GET=$!; wait $P_GET
+  # watch --http on the same stream: the h2 exchange of a Go client with a Go server
+  ./ecaptureq watch "ws://127.0.0.1:$GAP/" --reconnect --http --path "/h2-$build" --no-color \
+    >"$OUT/$build-http.txt" 2>"$OUT/$build-http.err" & WH=$!
+  wait_log "$OUT/$build-http.err" "watch: connected" 5
   "$G" get https://127.0.0.1:$GP/h2-$build h2 >/dev/null & P_H2=$!; wait $P_H2
   "$G" post https://127.0.0.1:$GP/ 1048576 7 >"$OUT/$build-post.out" & P_POST=$!; wait $P_POST
   "$G" bigget https://127.0.0.1:$GP 1048576 9 >"$OUT/$build-big.out" & P_BIG=$!; wait $P_BIG
   "$G" writes 127.0.0.1:$GP 10000 100 >"$OUT/$build-writes.out" 2>"$OUT/$build-writes.err" & P_W=$!; wait $P_W
   GOMAXPROCS=2 "$G" parallel https://127.0.0.1:$GP 64 >"$OUT/$build-par.out" & P_PAR=$!; wait $P_PAR; prc=$?
   settle
+  kill -INT $WH 2>/dev/null; wait $WH
   J=$OUT/$build-a.json
+  check "$build: watch --http: the Go client's h2 GET and the Go server's answer as one exchange, from both ends (HPACK decoded)" \
+    bash -c "test \$(grep -c '^GET /h2-$build -> 200 ' $OUT/$build-http.txt) = 2 && test \$(grep -c '^  < hello /h2-$build\$' $OUT/$build-http.txt) = 2"
   check "$build: a client GET: write from the client's pid (src = client, dst = server port, type 1), the response read on the same uuid" \
     $PY tests/check_capture.py "$J" exchange $P_GET $build 127.0.0.1 $GP "GET /hello-$build HTTP/1.1" "hello /hello-$build"
   check "$build: the server side too: it reads the request (src = client) and writes the response (src = server)" $PY - "$J" $GS "/hello-$build" <<'PYEOF'
