@@ -6,7 +6,8 @@
  *   h2_c  attached mid-connection: the server's HEADERS refer to a table entry made
  *         before (unknown), then a literal (decoded)
  *   h1_d  HTTP/1.1 pipelined requests, a chunked response, a gzip one
- * Prints "ready PORT", waits for K clients (argument, default 1), sends, closes. */
+ * Prints "ready PORT", waits for K clients (argument, default 1), sends, closes. Built
+ * with -DECQ_VIEWER it serves the viewer page too (./test.sh viewer). */
 #include "../ecaptureq.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
     int want = argc > 1 ? atoi(argv[1]) : 1;
     ecq_config_init(&cfg);
     cfg.url = "ws://127.0.0.1:0/";
+    cfg.page = ecq_viewer_page(&cfg.page_len); /* the viewer, when built with -DECQ_VIEWER */
     if (ecq_server_open(&srv, &cfg) < 0) return 1;
     printf("ready %d\n", atoi(strrchr(ecq_server_url(srv), ':') + 1));
     fflush(stdout);

@@ -954,46 +954,122 @@ static const char c5_table2[] = "[  1] (s =  42) :status: 307\n[  2] (s =  63) l
 static const char c5_table3[] = "[  1] (s =  98) set-cookie: foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1\n"
                                 "[  2] (s =  52) content-encoding: gzip\n[  3] (s =  65) date: Mon, 21 Oct 2013 20:13:22 GMT\n      Table size: 215\n";
 
+/* RFC 7541 Appendix C.2-C.6 as steps: a block (hex), the header list and table after it;
+ * reset: a new decoder (with SETTINGS_HEADER_TABLE_SIZE cap) before the step */
+struct hpack_vec { const char *name; int reset; uint32_t cap; const char *hex, *list, *table; };
+#define EMPTY_TABLE "      Table size:   0\n"
+static const struct hpack_vec hpack_rfc[] = {
+    {"C.2.1 literal with indexing", 1, 4096, "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
+     "custom-key: custom-header\n", "[  1] (s =  55) custom-key: custom-header\n      Table size:  55\n"},
+    {"C.2.2 literal without indexing", 1, 4096, "040c 2f73 616d 706c 652f 7061 7468", ":path: /sample/path\n", EMPTY_TABLE},
+    {"C.2.3 literal never indexed", 1, 4096, "1008 7061 7373 776f 7264 0673 6563 7265 74", "password: secret\n", EMPTY_TABLE},
+    {"C.2.4 indexed field", 1, 4096, "82", ":method: GET\n", EMPTY_TABLE},
+    {"C.3.1 first request", 1, 4096, "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", c3_list1, c3_table1},
+    {"C.3.2 second request", 0, 0, "8286 84be 5808 6e6f 2d63 6163 6865", c3_list2, c3_table2},
+    {"C.3.3 third request", 0, 0, "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65", c3_list3, c3_table3},
+    {"C.4.1 first request, Huffman", 1, 4096, "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", c3_list1, c3_table1},
+    {"C.4.2 second request, Huffman", 0, 0, "8286 84be 5886 a8eb 1064 9cbf", c3_list2, c3_table2},
+    {"C.4.3 third request, Huffman", 0, 0, "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf", c3_list3, c3_table3},
+    {"C.5.1 first response", 1, 256, "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133"
+     "2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", c5_list1, c5_table1},
+    {"C.5.2 second response (evicts :status 302)", 0, 0, "4803 3330 37c1 c0bf", c5_list2, c5_table2},
+    {"C.5.3 third response (evicts during the block)", 0, 0, "88c1 611d 4d6f 6e2c 2032 3120 4f63 7420"
+     "3230 3133 2032 303a 3133 3a32 3220 474d 54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049"
+     "5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e 3d31", c5_list3, c5_table3},
+    {"C.6.1 first response, Huffman", 1, 256, "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005"
+     "9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3", c5_list1, c5_table1},
+    {"C.6.2 second response, Huffman", 0, 0, "4883 640e ffc1 c0bf", c5_list2, c5_table2},
+    {"C.6.3 third response, Huffman", 0, 0, "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d"
+     "1bff c05a 839b d9ab 77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0"
+     "03ed 4ee5 b106 3d50 07", c5_list3, c5_table3},
+    /* attached mid-connection: C.3.3's block alone, entry 63 never seen; then the entry added since */
+    {"attached mid-connection: a dynamic index never seen is unknown, the rest decodes", 1, 4096,
+     "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+     ":method: GET\n:scheme: https\n:path: /index.html\n:  (unknown)\ncustom-key: custom-value\n",
+     "[  1] (s =  54) custom-key: custom-value\n      Table size:  54\n"},
+    {"attached mid-connection: the entry added since is known at 62, older ones unknown", 0, 0, "be bf 7f00 036f 6e65",
+     "custom-key: custom-value\n:  (unknown)\n: one (unknown)\n", "[  1] (s =  35) : one\n[  2] (s =  54) custom-key: custom-value\n      Table size:  89\n"},
+};
+
 static void test_hpack_rfc(void)
 {
     struct ecq_hpack h;
-    const char *empty = "      Table size:   0\n";
     ecq_hpack_init(&h);
-    CHECK("hpack C.2.1 literal with indexing", hpack_step(&h, "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
-          "custom-key: custom-header\n", "[  1] (s =  55) custom-key: custom-header\n      Table size:  55\n"));
-    ecq_hpack_free(&h), ecq_hpack_init(&h);
-    CHECK("hpack C.2.2 literal without indexing", hpack_step(&h, "040c 2f73 616d 706c 652f 7061 7468", ":path: /sample/path\n", empty));
-    ecq_hpack_free(&h), ecq_hpack_init(&h);
-    CHECK("hpack C.2.3 literal never indexed", hpack_step(&h, "1008 7061 7373 776f 7264 0673 6563 7265 74", "password: secret\n", empty));
-    ecq_hpack_free(&h), ecq_hpack_init(&h);
-    CHECK("hpack C.2.4 indexed field", hpack_step(&h, "82", ":method: GET\n", empty));
-    ecq_hpack_free(&h), ecq_hpack_init(&h);
-    CHECK("hpack C.3.1 first request", hpack_step(&h, "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", c3_list1, c3_table1));
-    CHECK("hpack C.3.2 second request", hpack_step(&h, "8286 84be 5808 6e6f 2d63 6163 6865", c3_list2, c3_table2));
-    CHECK("hpack C.3.3 third request", hpack_step(&h, "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
-          c3_list3, c3_table3));
-    ecq_hpack_free(&h), ecq_hpack_init(&h);
-    CHECK("hpack C.4.1 first request, Huffman", hpack_step(&h, "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff", c3_list1, c3_table1));
-    CHECK("hpack C.4.2 second request, Huffman", hpack_step(&h, "8286 84be 5886 a8eb 1064 9cbf", c3_list2, c3_table2));
-    CHECK("hpack C.4.3 third request, Huffman", hpack_step(&h, "8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf",
-          c3_list3, c3_table3));
-    ecq_hpack_free(&h), ecq_hpack_init(&h);
-    h.cap = 256; /* SETTINGS_HEADER_TABLE_SIZE 256 in C.5 and C.6 */
-    CHECK("hpack C.5.1 first response", hpack_step(&h, "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133"
-          "2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 6c65 2e63 6f6d", c5_list1, c5_table1));
-    CHECK("hpack C.5.2 second response (evicts :status 302)", hpack_step(&h, "4803 3330 37c1 c0bf", c5_list2, c5_table2));
-    CHECK("hpack C.5.3 third response (evicts during the block)", hpack_step(&h, "88c1 611d 4d6f 6e2c 2032 3120 4f63 7420"
-          "3230 3133 2032 303a 3133 3a32 3220 474d 54c0 5a04 677a 6970 7738 666f 6f3d 4153 444a 4b48 514b 425a 584f 5157 454f 5049"
-          "5541 5851 5745 4f49 553b 206d 6178 2d61 6765 3d33 3630 303b 2076 6572 7369 6f6e 3d31", c5_list3, c5_table3));
-    ecq_hpack_free(&h), ecq_hpack_init(&h);
-    h.cap = 256;
-    CHECK("hpack C.6.1 first response, Huffman", hpack_step(&h, "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005"
-          "9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3", c5_list1, c5_table1));
-    CHECK("hpack C.6.2 second response, Huffman", hpack_step(&h, "4883 640e ffc1 c0bf", c5_list2, c5_table2));
-    CHECK("hpack C.6.3 third response, Huffman", hpack_step(&h, "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d"
-          "1bff c05a 839b d9ab 77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0"
-          "03ed 4ee5 b106 3d50 07", c5_list3, c5_table3));
+    for (size_t i = 0; i < sizeof hpack_rfc / sizeof *hpack_rfc; i++) {
+        const struct hpack_vec *v = &hpack_rfc[i];
+        char name[160];
+        if (v->reset) ecq_hpack_free(&h), ecq_hpack_init(&h), h.cap = v->cap;
+        snprintf(name, sizeof name, "hpack %s", v->name);
+        CHECK(name, hpack_step(&h, v->hex, v->list, v->table));
+    }
     ecq_hpack_free(&h);
+}
+
+static void json_str(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* hpack.json for the viewer's decoder (tests/web/hpack.mjs): each step of hpack_rfc as
+ * this decoder decodes it (list, table, unknown references), the static table, and
+ * every symbol's Huffman code padded to a byte boundary */
+static int hpack_samples(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/hpack.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return 1;
+    struct ecq_hpack h;
+    ecq_hpack_init(&h);
+    fputs("{\"steps\": [\n", f);
+    for (size_t i = 0; i < sizeof hpack_rfc / sizeof *hpack_rfc; i++) {
+        const struct hpack_vec *v = &hpack_rfc[i];
+        uint8_t block[512];
+        struct hlist l = {"", 0};
+        char table[2048];
+        const char *why;
+        if (v->reset) ecq_hpack_free(&h), ecq_hpack_init(&h), h.cap = v->cap;
+        size_t n = unhex(v->hex, block);
+        int got = ecq_hpack_decode(&h, block, n, hlist_add, &l, &why);
+        htable(&h, table, sizeof table);
+        fprintf(f, "%s{\"name\": ", i ? ",\n" : "");
+        json_str(f, v->name, strlen(v->name));
+        fprintf(f, ", \"reset\": %d, \"cap\": %u, \"hex\": ", v->reset, v->cap);
+        json_str(f, v->hex, strlen(v->hex));
+        fprintf(f, ", \"rc\": %d, \"unknown\": %u, \"list\": ", got, (unsigned)h.unknown);
+        json_str(f, l.text, l.len);
+        fputs(", \"table\": ", f);
+        json_str(f, table, strlen(table));
+        fputc('}', f);
+    }
+    ecq_hpack_free(&h);
+    fputs("],\n\"static\": [", f);
+    for (uint32_t i = 1; i <= 61; i++) {
+        struct ecq_header e;
+        ecq_hpack_entry(&h, i, &e);
+        fputs(i > 1 ? ", [" : "[", f);
+        json_str(f, e.name.ptr, e.name.len);
+        fputs(", ", f);
+        json_str(f, e.value.ptr, e.value.len);
+        fputc(']', f);
+    }
+    fputs("],\n\"huffman\": [", f);
+    for (int s = 0; s < 256; s++) {
+        unsigned len = rfc7541_b[s].len, bytes = (len + 7) / 8;
+        uint64_t bits = (uint64_t)rfc7541_b[s].code << (64 - len) | ((1ull << (64 - len)) - 1);
+        fprintf(f, "%s\"", s ? ", " : "");
+        for (unsigned i = 0; i < bytes; i++) fprintf(f, "%02x", (unsigned)(uint8_t)(bits >> (56 - 8 * i)));
+        fputc('"', f);
+    }
+    fputs("]}\n", f);
+    return fclose(f) ? 1 : 0;
 }
 
 /* C.1 integers; every code of Appendix B; what the decoder refuses */
@@ -1460,7 +1536,7 @@ static void test_merge_h2(void)
 
 int main(int argc, char **argv)
 {
-    if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "samples")) return samples(argv[2]) || hpack_samples(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "decode")) return decode(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "insns")) return insns(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "elfbench")) return elfbench(argc - 2, argv + 2);

@@ -1,5 +1,5 @@
 // viewer.mjs - the browser viewer in Debian's headless Chromium (playwright-core):
-//   node tests/web/viewer.mjs ECAPTUREQ EMBED_VIEWER_BIN OUTDIR
+//   node tests/web/viewer.mjs ECAPTUREQ EMBED_VIEWER_BIN OUTDIR H2_STREAM_BIN
 // Starts its own servers on ports the kernel picks (gen, the embed host, an HTTP server
 // for a foreign page), prints "ok - ..." / "not ok - ..." lines, screenshots in OUTDIR.
 import { chromium } from 'playwright-core';
@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import fs from 'node:fs';
 
-const [ECQ, EMBED, OUT] = process.argv.slice(2);
+const [ECQ, EMBED, OUT, H2S] = process.argv.slice(2);
 const procs = [];
 let fails = 0;
 function check(cond, name, why) {
@@ -65,6 +65,8 @@ async function main() {
   });
   try {
     await live(browser);
+    await load(browser);
+    await synthetic(browser);
     await hostile(browser);
     await foreign(browser);
     await token(browser);
@@ -179,6 +181,66 @@ async function live(browser) {
   check(rowsOk && fits, 'on a 390 px wide screen the table and the detail fit without sideways scrolling');
   await narrow.close();
   await stop(g3);
+}
+
+// 20,000 events a second from gen: the page stays connected and counts every event; the
+// rate it took them at is printed (a figure, not a pass/fail threshold). Then gen with no
+// --rate, which sends as fast as the slowest reader takes: the most the page sustains.
+async function load(browser) {
+  for (const [M, rate] of [[200000, 20000], [200000, 0]]) {
+    const g = await start('gen-load' + rate, ECQ, ['gen', '--ecaptureq', 'ws://127.0.0.1:0/', '--events', String(M), '--wait-clients', '1', '--stay']
+      .concat(rate ? ['--rate', String(rate)] : []));
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto('http://127.0.0.1:' + g.port + '/');
+    let first = 0, t0 = 0, t1 = 0, n = 0, st = '', lost = false;
+    const deadline = Date.now() + 120000;
+    while (Date.now() < deadline) {
+      [n, st] = await page.evaluate(() => [Number((/ of (\d+) events/.exec(document.getElementById('counts').textContent) || [0, 0])[1]),
+                                           document.getElementById('state').textContent]);
+      const now = Date.now();
+      if (n && !t0) { t0 = now; first = n; }
+      if (st !== 'connected' && t0) { lost = true; break; }
+      if (n === M) { t1 = now; break; }
+      await sleep(50);
+    }
+    const counts = await page.textContent('#counts'), rows = await rowCount(page);
+    const sustained = t1 > t0 ? Math.round((M - first) / ((t1 - t0) / 1000)) : 0;
+    console.log('# viewer: gen ' + (rate ? '--rate ' + rate : '(no --rate)') + ', ' + M + ' events: the page took them at ' + sustained +
+                ' events/s (' + (M - first) + ' in ' + ((t1 - t0) / 1000).toFixed(1) + ' s); ' + counts);
+    check(!lost && n === M && !/1008|too slow/.test(g.log()) && rows === 1000 && counts.includes('holding 20000 of ' + M),
+          'gen ' + (rate ? '--rate ' + rate : 'as fast as the page reads') + ': the page stays connected, counts all ' + M + ' events, holds the newest 20000, shows 1000 rows',
+          st + ', ' + counts + ', rows ' + rows + (/1008/.test(g.log()) ? ', gen closed it with 1008' : ''));
+    await page.close();
+    await stop(g);
+  }
+}
+
+// HTTP/2, gRPC and HTTP/1.1 as capture sends them (tests/h2_stream.c): frames decoded,
+// exchanges with gzip bodies inflated, a table entry never seen shown as unknown
+async function synthetic(browser) {
+  const h2 = await start('h2-stream', H2S, ['1']);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto('http://127.0.0.1:' + h2.port + '/');
+  await until(page, () => document.querySelectorAll('#rows tr').length >= 12, null, 10000);
+  const prev = await page.$$eval('#rows td.c-prev', tds => tds.map(td => td.textContent));
+  check(prev.includes('preface · SETTINGS HEADER_TABLE_SIZE=4096 MAX_CONCURRENT_STREAMS=100 · HEADERS 1: GET / (end)') &&
+        prev.includes('HEADERS 1: :status 200') && prev.includes('preface · HEADERS 1: POST /echo.Echo/Say · DATA 1 8 B · DATA 1 11 B (end)'),
+        'HTTP/2 previews: the preface, SETTINGS values, GET / and :status 200 (a frame header read alone, its payload in the next read), a gRPC call', prev.join(' | '));
+  await page.click('#v-x');
+  await until(page, () => document.querySelectorAll('#xrows tr').length === 5, null, 5000);
+  const xr = await page.$$eval('#xrows tr', trs => trs.map(tr => [...tr.cells].slice(2, 6).map(td => td.textContent).join(' ')));
+  check(['HTTP/1.1 GET /two 404', 'HTTP/1.1 GET /one 200', 'HTTP/2 ? ? 200', 'HTTP/2 gRPC POST /echo.Echo/Say 200 · grpc 0', 'HTTP/2 GET / 200'].every((r, i) => xr[i] === r),
+        'exchanges: HTTP/2 GET, a gRPC call with grpc-status, a response on a stream seen mid-connection, HTTP/1.1 pipelined', xr.join(' | '));
+  await page.click('#xrows tr:nth-child(1)');
+  const inflated = await until(page, () => [...document.querySelectorAll('#body pre.payload')].some(p => p.dataset.inflated === 'gzip' && p.textContent.startsWith('second reply, gzip-compressed')), null, 5000);
+  check(inflated, 'a gzip response body is inflated in the detail (DecompressionStream)');
+  await page.click('#xrows tr:nth-child(3)');
+  const unk = await page.$$eval('#body table.hdrs tr.unknown', trs => trs.map(tr => tr.textContent));
+  const after = await page.$$eval('#body table.hdrs tr', trs => trs.map(tr => tr.cells[0].textContent + ': ' + tr.cells[1].textContent));
+  check(unk.length === 1 && /unknown: table entry 62 was sent before the page saw this connection/.test(unk[0]) && after.includes('x-after: attach'),
+        'attached mid-connection: the table entry never seen is shown as unknown, never a value; the literal after it decoded', after.join(' | '));
+  await page.close();
+  await stop(h2);
 }
 
 // payloads that are markup or script are shown as text and never run
