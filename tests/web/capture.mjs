@@ -53,6 +53,7 @@ async function main() {
 
     // the events table: curl's HTTP/2 frames decoded, typed by sender
     await page.fill('#filter', 'pid:' + c4.pid);
+    await until(page, pid => [...document.querySelectorAll('#rows td.c-proc')].every(td => td.textContent.endsWith('(' + pid + ')')), c4.pid, 5000);
     await until(page, () => [...document.querySelectorAll('#rows td.c-prev')].some(td => td.textContent.includes('GET /index.html')) &&
                             [...document.querySelectorAll('#rows td.c-prev')].some(td => td.textContent.includes(':status 200')), null, 10000);
     const evs = await page.$$eval('#rows tr', trs => trs.map(tr => ({ type: tr.querySelector('.c-type').textContent, prev: tr.querySelector('.c-prev').textContent })));
@@ -99,7 +100,8 @@ async function main() {
     // IPv6 with ports: never cut off (the whole value on hover, and in the detail)
     await page.click('#v-events');
     await page.fill('#filter', 'pid:' + c6.pid);
-    await until(page, () => document.querySelectorAll('#rows tr').length > 0, null, 5000);
+    await until(page, pid => document.querySelectorAll('#rows tr').length > 0 &&
+                             [...document.querySelectorAll('#rows td.c-proc')].every(td => td.textContent.endsWith('(' + pid + ')')), c6.pid, 5000);
     const addrs = await page.$$eval('#rows td.c-addr', tds => tds.map(td => ({ text: td.textContent, title: td.title, fits: td.scrollWidth <= td.clientWidth })));
     check(addrs.length > 0 && addrs.every(a => a.text.includes('[::1]:') && (a.fits || a.title === a.text)),
           'IPv6 addresses with ports: each src → dst cell fits or has the whole value as its title', JSON.stringify(addrs[0]));

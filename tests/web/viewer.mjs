@@ -199,14 +199,14 @@ async function load(browser) {
                                            document.getElementById('state').textContent]);
       const now = Date.now();
       if (n && !t0) { t0 = now; first = n; }
-      if (st !== 'connected' && t0) { lost = true; break; }
+      if (st !== 'connected' && t0) { lost = true; t1 = now; break; }
       if (n === M) { t1 = now; break; }
       await sleep(50);
     }
     const counts = await page.textContent('#counts'), rows = await rowCount(page);
-    const sustained = t1 > t0 ? Math.round((M - first) / ((t1 - t0) / 1000)) : 0;
-    console.log('# viewer: gen ' + (rate ? '--rate ' + rate : '(no --rate)') + ', ' + M + ' events: the page took them at ' + sustained +
-                ' events/s (' + (M - first) + ' in ' + ((t1 - t0) / 1000).toFixed(1) + ' s); ' + counts);
+    const sustained = t1 > t0 ? Math.round((n - first) / ((t1 - t0) / 1000)) : 0;
+    console.log('# viewer: gen ' + (rate ? '--rate ' + rate : '(no --rate)') + ', ' + M + ' events: the page took ' + (n - first) + ' in ' +
+                ((t1 - t0) / 1000).toFixed(1) + ' s, ' + sustained + ' events/s' + (lost ? ', then it was closed' : '') + '; ' + counts);
     check(!lost && n === M && !/1008|too slow/.test(g.log()) && rows === 1000 && counts.includes('holding 20000 of ' + M),
           'gen ' + (rate ? '--rate ' + rate : 'as fast as the page reads') + ': the page stays connected, counts all ' + M + ' events, holds the newest 20000, shows 1000 rows',
           st + ', ' + counts + ', rows ' + rows + (/1008/.test(g.log()) ? ', gen closed it with 1008' : ''));
