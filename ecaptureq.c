@@ -4856,7 +4856,84 @@ static int ecq__elf_symtab(const struct ecq__elf *e, uint32_t type, struct ecq__
     return t->count > ECQ_ELF_MAX_SYMBOLS ? ECQ_ELF_OVER_BOUNDS : 0;
 }
 
-/* a defined function symbol called name: 0 with its address and size, or -1 */
+/* ---- Rust symbol names: just enough demangling to match a path ------------ */
+
+/* Output of a demangling that is only compared with want: it stops at the first byte
+ * that differs, so a symbol of another crate costs a few bytes' work. */
+struct ecq__rust_out {
+    const char *want;
+    size_t l, n;                    /* want's length; bytes written so far */
+    int bad;
+};
+
+static void ecq__rust_put(struct ecq__rust_out *o, const char *s, size_t n)
+{
+    if (o->bad || n > o->l - o->n || memcmp(o->want + o->n, s, n) != 0) o->bad = 1;
+    else o->n += n;
+}
+
+/* one legacy component (t, n bytes) as the demangler writes it: $LT$ <, .. ::, ... */
+static void ecq__rust_legacy_ident(struct ecq__rust_out *o, const char *t, size_t n)
+{
+    static const char *const esc[][2] = {{"$LT$", "<"}, {"$GT$", ">"}, {"$RF$", "&"}, {"$BP$", "*"},
+                                         {"$SP$", "@"}, {"$LP$", "("}, {"$RP$", ")"}, {"$C$", ","},
+                                         {"$u20$", " "}, {"$u27$", "'"}, {"$u5b$", "["}, {"$u5d$", "]"},
+                                         {"$u7b$", "{"}, {"$u7d$", "}"}, {"$u7e$", "~"}, {"$u3b$", ";"},
+                                         {"$u2b$", "+"}, {"$u22$", "\""}};
+    if (n >= 2 && t[0] == '_' && t[1] == '$') t++, n--;
+    for (size_t i = 0; i < n && !o->bad;) {
+        size_t k = 0;
+        if (t[i] == '$') {
+            for (k = 0; k < ECQ__ARRAY_LEN(esc); k++) {
+                size_t el = strlen(esc[k][0]);
+                if (el <= n - i && memcmp(t + i, esc[k][0], el) == 0) {
+                    ecq__rust_put(o, esc[k][1], 1), i += el;
+                    break;
+                }
+            }
+            if (k == ECQ__ARRAY_LEN(esc)) o->bad = 1;
+        } else if (t[i] == '.' && i + 1 < n && t[i + 1] == '.') {
+            ecq__rust_put(o, "::", 2), i += 2;
+        } else {
+            ecq__rust_put(o, t + i, 1), i++;
+        }
+    }
+}
+
+/* Whether the legacy-mangled symbol s (_ZN 6rustls 4conn ... 17h<16 hex digits> E, at
+ * most cap bytes) names the path o->want, its hash left out. */
+static int ecq__rust_legacy_is(const char *s, size_t cap, struct ecq__rust_out *o)
+{
+    size_t i = 3;
+    if (cap < 4 || memcmp(s, "_ZN", 3) != 0) return 0;
+    for (int first = 1; i < cap && s[i] != 'E' && !o->bad; first = 0) {
+        size_t n = 0;
+        while (i < cap && s[i] >= '0' && s[i] <= '9' && n < cap) n = n * 10 + (size_t)(s[i++] - '0');
+        if (!n || n > cap - i) return 0;
+        int hash = n == 17 && s[i] == 'h' && i + n < cap && s[i + n] == 'E';
+        if (!hash) {
+            if (!first) ecq__rust_put(o, "::", 2);
+            ecq__rust_legacy_ident(o, s + i, n);
+        }
+        i += n;
+    }
+    return i < cap && s[i] == 'E' && !o->bad && o->n == o->l;
+}
+
+/* Whether the string at tab[off] (a symbol name) is the Rust path name ("<rustls::conn::
+ * Writer as std::io::Write>::write"), legacy-mangled or v0-mangled. */
+static int ecq__rust_name_is(const uint8_t *tab, uint64_t len, uint64_t off, const char *name, size_t l)
+{
+    struct ecq__rust_out o = {name, l, 0, 0};
+    if (!tab || off >= len || len - off < 4 || tab[off] != '_') return 0;
+    size_t cap = len - off > 4096 ? 4096 : (size_t)(len - off);
+    const char *s = (const char *)tab + off;
+    if (s[1] == 'Z') return ecq__rust_legacy_is(s, cap, &o);
+    return 0;
+}
+
+/* a defined function symbol called name: 0 with its address and size, or -1. A name
+ * that starts with '<' is a Rust path, matched against the demangled symbols. */
 static int ecq__elf_symbol(const struct ecq__symtab *t, const char *name, uint64_t *addr, uint64_t *size)
 {
     size_t l = strlen(name);
@@ -4864,7 +4941,9 @@ static int ecq__elf_symbol(const struct ecq__symtab *t, const char *name, uint64
         const uint8_t *s = t->syms + k * 24;
         if ((s[4] & 0xF) != 2 || !ecq__le(s + 6, 2)) continue; /* STT_FUNC, defined */
         /* a versioned name in .symtab: SSL_read@@OPENSSL_3.0.0 */
-        if (!ecq__elf_name_is(t->str, t->strsz, ecq__le(s, 4), name, l, 1)) continue;
+        if (name[0] == '<' ? !ecq__rust_name_is(t->str, t->strsz, ecq__le(s, 4), name, l)
+                           : !ecq__elf_name_is(t->str, t->strsz, ecq__le(s, 4), name, l, 1))
+            continue;
         *addr = ecq__le(s + 8, 8), *size = ecq__le(s + 16, 8);
         return 0;
     }
@@ -5726,7 +5805,7 @@ static int ecq__plan_fn(void *ctx, const uint8_t *f, size_t n)
 /* The handler numbers are the BPF programs' contract (the probes' cookies): they are
  * appended to, never renumbered, and both sides see the same header. */
 _Static_assert(ECQ_H_WRITE_ENTER == 1 && ECQ_H_GO_RET == 11 && ECQ_H_RET_EX == 15 && ECQ_H_WRITE_EX2_ENTER == 16 &&
-                   ECQ_H_MAX == 17,
+                   ECQ_H_RET_RUST == 19 && ECQ_H_MAX == 20,
                "enum ecq_handler is append-only: bpf/ecaptureq.bpf.h and this file disagree");
 _Static_assert(ECQ_ANY_UID == ECQ_BPF_ANY_UID, "ecaptureq.h and bpf/ecaptureq.bpf.h name 'every user' alike");
 
@@ -5771,6 +5850,9 @@ struct ecq__lib {
      * negative errno and *why (a static string) */
     int (*check)(const uint8_t *f, size_t n, char *out, size_t cap, const char **why);
     const struct ecq__probe *funcs; /* ends with a NULL func */
+    /* ECQ__FIND_EXE: the one line for a file the check accepts where none of funcs is
+     * found (a stripped build); NULL: such a file is skipped without a line */
+    const char *unidentified;
 };
 
 static const struct ecq__probe ecq__openssl_funcs[] = {
@@ -5819,6 +5901,42 @@ static const struct ecq__probe ecq__go_funcs[] = {
     {NULL, 0, 0, 0},
 };
 
+/* rustls (0.20, 0.21): the plaintext a program hands to the connection and takes from
+ * it. Neither is generic: each is compiled once, in the rustls crate, whatever the
+ * program, and called (not inlined) from the program's own code. */
+static const struct ecq__probe ecq__rustls_funcs[] = {
+    {"<rustls::conn::Writer as std::io::Write>::write", ECQ_H_RUST_WRITE_ENTER, ECQ_H_RET_RUST, 0},
+    {"<rustls::conn::Reader as std::io::Read>::read", ECQ_H_RUST_READ_ENTER, ECQ_H_RET_RUST, 0},
+    {NULL, 0, 0, 0},
+};
+
+/* An executable with rustls linked in: its read-only data holds the path of rustls's
+ * sources, kept for panic messages whether or not the file is stripped
+ * (".../registry/rustls-0.20.8/src/conn.rs"), which gives the version. Only x86-64:
+ * the return of an io::Result is read as shown on x86-64 (bpf/ecaptureq.bpf.c) and
+ * not verified on arm64. */
+static int ecq__rustls_check(const uint8_t *f, size_t n, char *out, size_t cap, const char **why)
+{
+    static const char mark[] = "/rustls-";
+    struct ecq__elf e;
+    const uint8_t *sh, *d, *p;
+    if (ecq__elf_open(&e, f, n) < 0 || !(sh = ecq__elf_section(&e, ".rodata")))
+        return *why = "not an ELF file with read-only data", -ENOEXEC;
+    uint64_t size = ecq__le(sh + 32, 8);
+    if (!(d = ecq__elf_at(&e, ecq__le(sh + 24, 8), size))) return *why = "its .rodata is out of the file", -ENOEXEC;
+    for (p = d; (p = memmem(p, size - (size_t)(p - d), mark, sizeof mark - 1)) != NULL; p++) {
+        size_t i = sizeof mark - 1, left = size - (size_t)(p - d), v;
+        for (v = i; v < left && v - i < 24 && (isdigit(p[v]) || p[v] == '.'); v++) {}
+        if (v == i || !isdigit(p[i]) || left - v < 5 || memcmp(p + v, "/src/", 5) != 0) continue;
+        const char *arch;
+        if (ecq_elf_machine(f, n, &arch) != ECQ_EM_X86_64)
+            return *why = "rustls on arm64: the return of its calls is not verified there", -ENOEXEC;
+        if (cap) snprintf(out, cap, "%.*s", (int)(v - i), (const char *)p + i);
+        return 0;
+    }
+    return *why = "no rustls in it", -ENOEXEC;
+}
+
 /* The refusal of a file that is not a Go executable capture supports, in one place. */
 static const char *ecq__go_refusal(int regabi, int machine)
 {
@@ -5838,17 +5956,20 @@ static int ecq__go_check(const uint8_t *f, size_t n, char *out, size_t cap, cons
 
 static const struct ecq__lib ecq__libs[] = {
     {"openssl", "OpenSSL", NULL, NULL, "libssl", NULL, {"libssl.so.3", "libssl.so.1.1", "libssl.so"},
-     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS | ECQ__FIND_BORINGSSL, ECQ__RET_URETPROBE, NULL, ecq__openssl_funcs},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS | ECQ__FIND_BORINGSSL, ECQ__RET_URETPROBE, NULL, ecq__openssl_funcs, NULL},
     {"gnutls", "GnuTLS", "gnutls", NULL, "gnutls", NULL, {"libgnutls.so.30", "libgnutls.so"},
-     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__gnutls_funcs},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__gnutls_funcs, NULL},
     {"nss", "NSS", "nss", "nspr", "nss", "nspr", {"libnspr4.so"},
-     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__nss_funcs},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__nss_funcs, NULL},
     {"mbedtls", "mbedTLS", "mbedtls", NULL, "mbedtls", NULL, {"libmbedtls.so.14", "libmbedtls.so"},
-     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__mbedtls_funcs},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__mbedtls_funcs, NULL},
     {"wolfssl", "wolfSSL", "wolfssl", NULL, "wolfssl", NULL, {"libwolfssl.so.35", "libwolfssl.so"},
-     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__wolfssl_funcs},
+     ECQ__FIND_SONAME | ECQ__FIND_SYMBOLS, ECQ__RET_URETPROBE, NULL, ecq__wolfssl_funcs, NULL},
     {"go", "Go crypto/tls", "gotls", NULL, "elfpath", NULL, {NULL},
-     ECQ__FIND_EXE, ECQ__RET_SITES, ecq__go_check, ecq__go_funcs},
+     ECQ__FIND_EXE, ECQ__RET_SITES, ecq__go_check, ecq__go_funcs, NULL},
+    {"rustls", "rustls", NULL, NULL, "rustls", NULL, {NULL},
+     ECQ__FIND_EXE, ECQ__RET_URETPROBE, ecq__rustls_check, ecq__rustls_funcs,
+     "rustls found, functions not identified (no symbol table: a stripped build)"},
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
 
@@ -5914,7 +6035,7 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
         if ((ecq__libs[i].find & ECQ__FIND_SONAME) && ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
     for (size_t i = 0; i < ECQ__NLIBS; i++)
         if ((ecq__libs[i].find & ECQ__FIND_EXE) && ecq__libs[i].check(f, size, v, sizeof v, &why) == 0) {
-            if (ecq__defines_any(f, size, &ecq__libs[i])) return &ecq__libs[i];
+            if (ecq__defines_any(f, size, &ecq__libs[i]) || ecq__libs[i].unidentified) return &ecq__libs[i];
             *plain = 1;
         }
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
@@ -6657,6 +6778,12 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
         pl->found = 0, probes = 0;
     }
     if (probes < 0) probes = 0;
+    if (!pl->found && k->unidentified) {
+        ecq__log(c, "%s: %s%s%s%s: %s", k->name, name, pl->version[0] ? " (" : "", pl->version,
+                 pl->version[0] ? ")" : "", k->unidentified);
+        ecq__mark_file(c, id);
+        return -ENOENT;
+    }
     ecq__log(c, "%s: %s%s%s%s: %d of %d functions probed, %d probes attached in %d link(s)%s%s", k->name, name,
              pl->version[0] ? " (" : "", pl->version, pl->version[0] ? ")" : "", pl->found, pl->nfuncs, probes,
              c->nlinks - first, missing[0] ? "; not probed:" : "", missing);

@@ -76,6 +76,8 @@ struct call {
     __u8 emitted;       /* a Go write reported at entry: a second entry hit at the same
                          * frame is the call restarting after its stack grew */
     __u32 uid;          /* whose share of the table the entry takes */
+    __u64 rust[4];      /* rustls: the first four argument registers at entry; which
+                         * calling convention the program uses is known at return */
 };
 
 /* calls: call_key -> call. The TLS calls in progress. Written by the entry probes,
@@ -839,6 +841,61 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
     return finish(&c, total, total > 0);
 }
 
+/* rustls: fn write(&mut self, buf: &[u8]) -> io::Result<usize> of Writer, and read of
+ * Reader (&mut [u8]). Rust has two ways of returning that 16-byte Result on x86-64,
+ * seen in the same source built by two compilers: in memory (rustc 1.63, Debian 12's:
+ * RDI the result's address, returned again in RAX; self, buf, len in RSI, RDX, RCX;
+ * the Result at RDI is {tag u64, value u64}) or in registers (later rustc: self, buf,
+ * len in RDI, RSI, RDX; tag in RAX, value in RDX). At the return, RAX equal to the
+ * entry's RDI says memory: a tag is 0 or 1, never a user address. tag 0 is Ok. The
+ * TLS object is what self points to first: Writer's sink (the connection) and Reader's
+ * received_plaintext (a buffer inside it), stable for the connection's life. Neither
+ * call touches a socket (a write only buffers, a read only copies out what an earlier
+ * recv brought): the socket is inferred as for memory BIOs. */
+static __always_inline int rust_leave(struct pt_regs *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid(), tag = 1, n = 0, self, len, sp = PT_REGS_SP(ctx) - ECQ_RET_SP_DELTA;
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .depth = 1, .id = (__u32)id};
+    struct call *cp = bpf_map_lookup_elem(&calls, &k), c;
+    if (!cp || cp->frame != sp) { /* the thread's depth-1 call, or else its call 0, as leave() */
+        k.depth = 0;
+        cp = bpf_map_lookup_elem(&calls, &k);
+        if (!cp || cp->frame != sp) return 0;
+    }
+    c = *cp;
+    end_call(&k, c.uid);
+    if (k.depth == 0) end_inner(&k);
+    if (PT_REGS_RC(ctx) == c.rust[0]) {
+        __u64 r[2] = {1, 0};
+        if (bpf_probe_read_user(r, sizeof r, (void *)c.rust[0]) < 0) return 0;
+        tag = r[0], n = r[1];
+        self = c.rust[1], c.buf = c.rust[2], len = c.rust[3];
+    } else {
+        tag = PT_REGS_RC(ctx), n = ECQ_RC2(ctx);
+        self = c.rust[0], c.buf = c.rust[1], len = c.rust[2];
+    }
+    if (bpf_probe_read_user(&c.conn, sizeof c.conn, (void *)self) < 0 || !c.conn) return 0;
+    /* a count over the buffer is a convention misread: nothing rather than garbage */
+    if ((tag & 0xff) != 0 || n > len) n = 0;
+    return finish(&c, n, n > 0);
+}
+
+static __always_inline int rust_enter(struct pt_regs *ctx, __u8 dir)
+{
+    struct call n = {.dir = dir, .report = 1};
+    __u64 id = bpf_get_current_pid_tgid();
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    if (!wanted(id)) return 0;
+    n.rust[0] = PT_REGS_PARM1(ctx), n.rust[1] = PT_REGS_PARM2(ctx);
+    n.rust[2] = PT_REGS_PARM3(ctx), n.rust[3] = PT_REGS_PARM4(ctx);
+    n.ts = bpf_ktime_get_ns();
+    n.frame = PT_REGS_SP(ctx);
+    n.born = BPF_CORE_READ(task, start_time);
+    begin(&k, &n);
+    return 0;
+}
+
 /* func (c *Conn) writeRecordLocked(typ recordType, data []byte) (int, error): c in the
  * first argument register (RAX, X0), typ in the second's low byte, data in the third
  * to fifth. It sends all of data or fails for good (the error
@@ -942,6 +999,11 @@ static __always_inline int handle(struct pt_regs *ctx, __u64 h)
     case ECQ_H_RET_INT: return leave(ctx, RET_INT);
     case ECQ_H_RET_LONG: return leave(ctx, RET_LONG);
     case ECQ_H_RET_EX: return leave(ctx, RET_EX);
+    /* impl io::Write for rustls::conn::Writer: fn write(&mut self, buf: &[u8]) -> io::Result<usize>
+     * impl io::Read for rustls::conn::Reader: fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> */
+    case ECQ_H_RUST_WRITE_ENTER: return rust_enter(ctx, ECQ_DIR_WRITE);
+    case ECQ_H_RUST_READ_ENTER: return rust_enter(ctx, ECQ_DIR_READ);
+    case ECQ_H_RET_RUST: return rust_leave(ctx);
     }
     return 0;
 }

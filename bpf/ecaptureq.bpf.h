@@ -35,6 +35,9 @@ enum ecq_handler {
     ECQ_H_RET_LONG,             /* uretprobe: an ssize_t count (gnutls) */
     ECQ_H_RET_EX,               /* uretprobe: 1, and the count in *written / *readbytes */
     ECQ_H_WRITE_EX2_ENTER,      /* SSL_write_ex2 (OpenSSL 3.3+): *written is its fifth argument */
+    ECQ_H_RUST_WRITE_ENTER,     /* <rustls::conn::Writer as std::io::Write>::write */
+    ECQ_H_RUST_READ_ENTER,      /* <rustls::conn::Reader as std::io::Read>::read */
+    ECQ_H_RET_RUST,             /* uretprobe: an io::Result<usize> (x86-64: RAX:RDX or memory) */
     ECQ_H_MAX                   /* append new handlers above, never renumber (ecaptureq.c asserts it) */
 };
 
@@ -49,7 +52,7 @@ enum ecq_counter {
 
 struct ecq_bpf_event {
     unsigned long long ts_ns;      /* bpf_ktime_get_ns(): a write's entry, a read's return */
-    unsigned long long conn;       /* SSL *, gnutls_session_t, PRFileDesc * or Go *tls.Conn */
+    unsigned long long conn;       /* SSL *, gnutls_session_t, PRFileDesc *, Go *tls.Conn or rustls's connection */
     unsigned long long seq;        /* connection number (unique per socket); 0 if no socket */
     unsigned int pid;              /* tgid */
     unsigned int tid;              /* thread that made this call */

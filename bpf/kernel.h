@@ -13,6 +13,7 @@
  *   ECQ_GO_PARM1..4(r)  Go's register ABI, integer arguments 1-4
  *   ECQ_GO_RC(r)        Go's first integer result
  *   ECQ_GO_G(r)         the running goroutine's g (Go keeps it in a fixed register)
+ *   ECQ_RC2(r)          the second return register (a 16-byte result's upper half)
  *   ECQ_SYSCALL_PARM3, ECQ_SYSCALL_PARM5  fields of the third and fifth system call
  *                       argument in the pt_regs a sys_enter tracepoint gets
  *   ECQ_NR_MMAP         mmap's system call number
@@ -30,6 +31,7 @@ struct pt_regs {
 #define ECQ_GO_PARM4(r) ((r)->di)
 #define ECQ_GO_RC(r) ((r)->ax)
 #define ECQ_GO_G(r) ((r)->r14)
+#define ECQ_RC2(r) ((r)->dx)
 #define ECQ_SYSCALL_PARM3 dx
 #define ECQ_SYSCALL_PARM5 r8
 #define ECQ_NR_MMAP 9
@@ -52,6 +54,7 @@ struct pt_regs {
 #define ECQ_GO_PARM4(r) ((r)->regs[3])
 #define ECQ_GO_RC(r) ((r)->regs[0])
 #define ECQ_GO_G(r) ((r)->regs[28])
+#define ECQ_RC2(r) ((r)->regs[1])
 #define ECQ_SYSCALL_PARM3 regs[2]
 #define ECQ_SYSCALL_PARM5 regs[4]
 #define ECQ_NR_MMAP 222             /* the generic system call table */
