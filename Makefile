@@ -52,7 +52,8 @@ LIBS      := -lbpf -lelf -lz
 IMAGE     ?= ecaptureq:latest
 TEST_PKGS  := curl openssl file protobuf-compiler python3 python3-websockets python3-protobuf gnutls-bin \
               libnss3-tools valgrind libclang-rt-14-dev iproute2 procps psmisc golang-go binutils nginx-light libssl-dev bc python3-yaml jq \
-              chromium debian-archive-keyring tshark nghttp2-server lighttpd lighttpd-mod-mbedtls lighttpd-mod-wolfssl python3-pygit2 libwolfssl-dev
+              chromium debian-archive-keyring tshark nghttp2-server lighttpd lighttpd-mod-mbedtls lighttpd-mod-wolfssl python3-pygit2 libwolfssl-dev \
+              cargo rustc librust-rustls-dev
 
 ifeq ($(V),1)
 Q :=

@@ -4864,10 +4864,12 @@ struct ecq__rust_out {
     const char *want;
     size_t l, n;                    /* want's length; bytes written so far */
     int bad;
+    int mute;                       /* v0: inside a part the demangler does not show */
 };
 
 static void ecq__rust_put(struct ecq__rust_out *o, const char *s, size_t n)
 {
+    if (o->mute) return;
     if (o->bad || n > o->l - o->n || memcmp(o->want + o->n, s, n) != 0) o->bad = 1;
     else o->n += n;
 }
@@ -4920,16 +4922,100 @@ static int ecq__rust_legacy_is(const char *s, size_t cap, struct ecq__rust_out *
     return i < cap && s[i] == 'E' && !o->bad && o->n == o->l;
 }
 
+/* v0 mangling (_R...; RFC 2603): a symbol being read, and where */
+struct ecq__v0 {
+    const char *s;
+    size_t cap, at;
+};
+
+/* a base-62 number ("_" is 0, "x_" is x + 1); -1 if malformed */
+static int64_t ecq__v0_number(struct ecq__v0 *v)
+{
+    uint64_t n = 0;
+    if (v->at < v->cap && v->s[v->at] == '_') return v->at++, 0;
+    for (; v->at < v->cap && v->s[v->at] != '_'; v->at++) {
+        char c = v->s[v->at];
+        int d = isdigit((unsigned char)c) ? c - '0' : islower((unsigned char)c) ? c - 'a' + 10
+                                                  : isupper((unsigned char)c) ? c - 'A' + 36 : -1;
+        if (d < 0) return -1;
+        n = n * 62 + (uint64_t)d; /* a disambiguator is a 64-bit hash: it may wrap, unused */
+    }
+    return v->at < v->cap ? (v->at++, (int64_t)((n + 1) & INT64_MAX)) : -1;
+}
+
+/* an identifier: [disambiguator "s" number] decimal length ["_"] bytes; punycode
+ * ("u") is not matched */
+static int ecq__v0_ident(struct ecq__v0 *v, struct ecq__rust_out *o, int disamb)
+{
+    size_t n = 0;
+    if (disamb && v->at < v->cap && v->s[v->at] == 's' && (v->at++, ecq__v0_number(v) < 0)) return -1;
+    if (v->at >= v->cap || !isdigit((unsigned char)v->s[v->at])) return -1;
+    while (v->at < v->cap && isdigit((unsigned char)v->s[v->at]) && n < v->cap) n = n * 10 + (size_t)(v->s[v->at++] - '0');
+    if (v->at < v->cap && v->s[v->at] == '_') v->at++;
+    if (n > v->cap - v->at) return -1;
+    ecq__rust_put(o, v->s + v->at, n);
+    v->at += n;
+    return 0;
+}
+
+/* a path (or a type that is one) as the demangler shows it: crate::module::name,
+ * <Type>, <Type as Trait>; generic arguments, closures and other types are not matched */
+static int ecq__v0_path(struct ecq__v0 *v, struct ecq__rust_out *o, int depth)
+{
+    if (depth > 16 || v->at >= v->cap || o->bad) return -1;
+    char tag = v->s[v->at++];
+    int rc = 0;
+    switch (tag) {
+    case 'C': return ecq__v0_ident(v, o, 1);
+    case 'N':
+        if (v->at >= v->cap || !islower((unsigned char)v->s[v->at++])) return -1; /* closures, shims */
+        if (ecq__v0_path(v, o, depth + 1) < 0) return -1;
+        ecq__rust_put(o, "::", 2);
+        return ecq__v0_ident(v, o, 1);
+    case 'M': case 'X': /* an impl: [disambiguator] the impl's module (not shown), the type [, the trait] */
+        if (v->at < v->cap && v->s[v->at] == 's' && (v->at++, ecq__v0_number(v) < 0)) return -1;
+        o->mute++, rc = ecq__v0_path(v, o, depth + 1), o->mute--;
+        /* fall through */
+    case 'Y':
+        ecq__rust_put(o, "<", 1);
+        if (rc < 0 || ecq__v0_path(v, o, depth + 1) < 0) return -1;
+        if (tag != 'M') {
+            ecq__rust_put(o, " as ", 4);
+            if (ecq__v0_path(v, o, depth + 1) < 0) return -1;
+        }
+        ecq__rust_put(o, ">", 1);
+        return 0;
+    case 'B': { /* the path at an earlier position, read again */
+        size_t back = v->at - 1;
+        int64_t at = ecq__v0_number(v);
+        if (at < 0 || (uint64_t)at + 2 >= back) return -1; /* earlier only; positions count from after "_R" */
+        struct ecq__v0 w = {v->s, v->cap, (size_t)at + 2};
+        return ecq__v0_path(&w, o, depth + 1);
+    }
+    }
+    return -1;
+}
+
+/* Whether the v0-mangled symbol s names the path o->want (the instantiating crate that
+ * may follow it is not part of the name) */
+static int ecq__rust_v0_is(const char *s, size_t cap, struct ecq__rust_out *o)
+{
+    struct ecq__v0 v = {s, cap, 2};
+    if (memcmp(s, "_R", 2) != 0 || ecq__v0_path(&v, o, 0) < 0) return 0;
+    return !o->bad && o->n == o->l;
+}
+
 /* Whether the string at tab[off] (a symbol name) is the Rust path name ("<rustls::conn::
  * Writer as std::io::Write>::write"), legacy-mangled or v0-mangled. */
 static int ecq__rust_name_is(const uint8_t *tab, uint64_t len, uint64_t off, const char *name, size_t l)
 {
-    struct ecq__rust_out o = {name, l, 0, 0};
+    struct ecq__rust_out o = {name, l, 0, 0, 0};
     if (!tab || off >= len || len - off < 4 || tab[off] != '_') return 0;
     size_t cap = len - off > 4096 ? 4096 : (size_t)(len - off);
     const char *s = (const char *)tab + off;
+    cap = strnlen(s, cap);
     if (s[1] == 'Z') return ecq__rust_legacy_is(s, cap, &o);
-    return 0;
+    return s[1] == 'R' && ecq__rust_v0_is(s, cap, &o);
 }
 
 /* a defined function symbol called name: 0 with its address and size, or -1. A name
@@ -5969,7 +6055,7 @@ static const struct ecq__lib ecq__libs[] = {
      ECQ__FIND_EXE, ECQ__RET_SITES, ecq__go_check, ecq__go_funcs, NULL},
     {"rustls", "rustls", NULL, NULL, "rustls", NULL, {NULL},
      ECQ__FIND_EXE, ECQ__RET_URETPROBE, ecq__rustls_check, ecq__rustls_funcs,
-     "rustls found, functions not identified (no symbol table: a stripped build)"},
+     "rustls found, functions not identified (stripped, or inlined by link-time optimisation)"},
 };
 #define ECQ__NLIBS ECQ__ARRAY_LEN(ecq__libs)
 
@@ -6016,8 +6102,9 @@ static int ecq__boringssl_present(const uint8_t *elf, size_t len)
 }
 
 /* What a file is: a TLS library by its name, an executable its row's check accepts
- * (Go) and that has the row's functions, or any ELF file that defines a row's first two
- * functions itself. NULL: none (an ELF file of the other machine is none: discovery
+ * (Go, rustls) and that has the row's functions, or any ELF file that defines a row's
+ * first two functions itself, or else an executable a row with an unidentified line
+ * accepts (rustls stripped: named in that line). NULL: none (an ELF file of the other machine is none: discovery
  * leaves emulated programs alone); *over then says why if the file is over the ELF
  * bounds (it is skipped), and *plain is 1 for an executable a row's check accepts that
  * has none of its functions (a Go program without crypto/tls: the Go toolchain's
@@ -6033,10 +6120,14 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
     if (machine > 0 && machine != ECQ__EM_NATIVE) return NULL; /* an emulated program's: never probed */
     for (size_t i = 0; i < ECQ__NLIBS; i++)
         if ((ecq__libs[i].find & ECQ__FIND_SONAME) && ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
+    /* a row's file without its functions, named in one line unless another row's
+     * functions are in it (rustup: rustls inlined away, OpenSSL linked in) */
+    const struct ecq__lib *unidentified = NULL;
     for (size_t i = 0; i < ECQ__NLIBS; i++)
         if ((ecq__libs[i].find & ECQ__FIND_EXE) && ecq__libs[i].check(f, size, v, sizeof v, &why) == 0) {
-            if (ecq__defines_any(f, size, &ecq__libs[i]) || ecq__libs[i].unidentified) return &ecq__libs[i];
-            *plain = 1;
+            if (ecq__defines_any(f, size, &ecq__libs[i])) return &ecq__libs[i];
+            if (ecq__libs[i].unidentified && !unidentified) unidentified = &ecq__libs[i];
+            else *plain = 1;
         }
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__probe *p = ecq__libs[i].funcs;
@@ -6047,7 +6138,8 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
     }
     for (size_t i = 0; i < ECQ__NLIBS; i++) /* its plan identifies the functions, or says in one line it cannot */
         if ((ecq__libs[i].find & ECQ__FIND_BORINGSSL) && ecq__boringssl_present(f, size)) return *plain = 0, &ecq__libs[i];
-    return NULL;
+    if (unidentified) *plain = 0;
+    return unidentified;
 }
 
 struct ecq__identify_job {

@@ -168,7 +168,8 @@ static int in_code(const uint8_t *d, size_t n, uint64_t addr, uint64_t off, uint
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-    static const char *const names[] = {"crypto/tls.(*Conn).Read", "SSL_read", "main"};
+    static const char *const names[] = {"crypto/tls.(*Conn).Read", "SSL_read", "main",
+                                        "<rustls::conn::Writer as std::io::Write>::write"};
     struct ecq_elf_func fn;
     uint32_t rets[16];
     size_t bad;
@@ -205,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
  * the counts add up, and a refusal says why */
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
-    static const char *const libs[] = {"openssl", "gnutls", "nss", "mbedtls", "wolfssl", "go"};
+    static const char *const libs[] = {"openssl", "gnutls", "nss", "mbedtls", "wolfssl", "go", "rustls"};
     static struct ecq_plan pl;
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
         int rc = ecq_plan_file(d, n, libs[i], &pl), probes = 0, found = 0;

@@ -647,3 +647,5 @@ PYEOF
   }
   kill $NREG $NRS $NSRV 2>/dev/null; wait $NREG $NRS $NSRV 2>/dev/null
 fi
+
+source tests/rustls.sh

@@ -668,6 +668,45 @@ static const char *lookup(const uint8_t *f, size_t n, const char *name)
     return out;
 }
 
+/* Rust paths matched against mangled symbols, legacy and v0 (the v0 names are what
+ * rustc 1.63 writes with -C symbol-mangling-version=v0 for rustls 0.20.8) */
+static void test_rust_names(void)
+{
+    static const char *const names[] = {
+        "_ZN55_$LT$rustls..conn..Writer$u20$as$u20$std..io..Write$GT$5flush17h06bc42bf410c15f8E",
+        "_ZN55_$LT$rustls..conn..Writer$u20$as$u20$std..io..Write$GT$5write17h049104b41caa2a71E",
+        "_RNvXs2_NtCs9GZPIeUFXe1_6rustls4connNtB5_6ReaderNtNtCsdyIG5SqMl5y_3std2io4Read4read",
+        "_RNvXs5_NtCs9GZPIeUFXe1_6rustls4connNtB5_6WriterNtNtCsdyIG5SqMl5y_3std2io5Write5write",
+        "_RNvXs2_NtCs9GZPIeUFXe1_6rustls4connNtBz_6ReaderNtNtCsdyIG5SqMl5y_3std2io4Read4read",
+        "_ZN6rustls4conn6Writer3new17ha61c5156f00ae0cbE",
+        "_ZN54_$LT$rustls..conn..Reader$u20$as$u20$std..io..Read$GT$4read17he039bc17977ebb73",
+    };
+    static const uint64_t addrs[] = {0x1100, 0x1200, 0x1300, 0x1400, 0x1500, 0x1600, 0x1700};
+    static const uint64_t sizes[] = {8, 8, 8, 8, 8, 8, 8};
+    static const struct { const char *name, *want; } t[] = {
+        {"<rustls::conn::Writer as std::io::Write>::write", "0 @0x1200 .symtab"},   /* legacy; flush is not it */
+        {"<rustls::conn::Reader as std::io::Read>::read", "0 @0x1300 .symtab"},     /* v0, a backref */
+        {"<rustls::conn::Writer as std::io::Write>::flush", "0 @0x1100 .symtab"},
+        {"rustls::conn::Writer::new", "-1 no such function"},  /* only names that start with '<' are demangled */
+        {"<rustls::conn::Writer as std::io::Write>::writ", "-1 no such function"},
+        {"<rustls::conn::Reader as std::io::Read>", "-1 no such function"},
+    };
+    uint8_t *f = calloc(1, MINI_SIZE);
+    char name[200];
+    mini_elf(f, names, addrs, sizes, 7, 0);
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const char *got = lookup(f, MINI_SIZE, t[i].name);
+        snprintf(name, sizeof name, "Rust names: %s -> %s%s%s", t[i].name, t[i].want,
+                 strcmp(got, t[i].want) ? ", got " : "", strcmp(got, t[i].want) ? got : "");
+        CHECK(name, strcmp(got, t[i].want) == 0);
+    }
+    /* the v0 Writer without its legacy twin: found through the v0 name alone */
+    mini_elf(f, names + 3, addrs + 3, sizes + 3, 4, 0);
+    CHECK("Rust names: v0 <rustls::conn::Writer as std::io::Write>::write",
+          strcmp(lookup(f, MINI_SIZE, "<rustls::conn::Writer as std::io::Write>::write"), "0 @0x1400 .symtab") == 0);
+    free(f);
+}
+
 /* issue 20, item 5: a probe goes only on code; item 2: bounds */
 static void test_elf(void)
 {
@@ -1544,6 +1583,7 @@ int main(int argc, char **argv)
     test_x86();
     test_arm64();
     test_elf();
+    test_rust_names();
     test_base64();
     test_accept();
     test_utf8();

@@ -1,7 +1,7 @@
 //! rustls-peer: a TLS client or server made of Debian's rustls 0.20, for ecaptureq's
 //! capture tests.
 //!   rustls-peer client HOST PORT PATH     sends GET PATH, prints the whole response
-//!   rustls-peer server PORT CERT.der KEY.der   prints "port N", answers one request
+//!   rustls-peer server PORT CERT.der KEY.der   prints "ready N", answers one request
 //!                                          with "hello PATH", then exits
 //! The client trusts any certificate: the test checks capture, not verification.
 use std::io::{BufRead, BufReader, Read, Write};
@@ -51,7 +51,7 @@ fn server(port: &str, cert: &str, key: &str) {
         .with_single_cert(vec![cert], key)
         .expect("server config");
     let listener = TcpListener::bind(format!("127.0.0.1:{}", port)).expect("bind");
-    println!("port {}", listener.local_addr().expect("addr").port());
+    println!("ready {}", listener.local_addr().expect("addr").port());
     std::io::stdout().flush().expect("stdout");
     let (mut sock, _) = listener.accept().expect("accept");
     let mut conn = rustls::ServerConnection::new(Arc::new(config)).expect("server");
