@@ -27,7 +27,9 @@ const volatile struct ecq_bpf_cfg cfg = {0, ECQ_BPF_ANY_UID, 1 << 20};
 
 #define AF_INET 2
 #define AF_INET6 10
+#define TCP_ESTABLISHED 1
 #define TCP_CLOSE 7
+#define TCP_CLOSE_WAIT 8
 #define FD_SCAN_MAX 65536
 #define GO_RECORD_APPDATA 23 /* crypto/tls recordTypeApplicationData */
 
@@ -852,6 +854,25 @@ static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
  * received_plaintext (a buffer inside it), stable for the connection's life. Neither
  * call touches a socket (a write only buffers, a read only copies out what an earlier
  * recv brought): the socket is inferred as for memory BIOs. */
+/* A rustls connection's two objects (Writer's, Reader's) cache the socket apart, and
+ * the socket's close forgets only the one sk_owner names; nor is there a free to probe.
+ * A connection made later at the same address (a ClientConnection on the same stack
+ * frame, the next time round) would take the old cache: it is dropped unless its socket
+ * is the same one (its number unchanged) and still open on this side. */
+static __always_inline void drop_stale(struct conn_key *ck)
+{
+    struct conn_val *v = bpf_map_lookup_elem(&conns, ck);
+    __u64 sk, *seq;
+    if (!v) return;
+    sk = v->sk;
+    seq = bpf_map_lookup_elem(&sk_seq, &sk);
+    if (seq && *seq == v->seq) {
+        __u8 st = BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state);
+        if (st == TCP_ESTABLISHED || st == TCP_CLOSE_WAIT) return;
+    }
+    bpf_map_delete_elem(&conns, ck);
+}
+
 static __always_inline int rust_leave(struct pt_regs *ctx)
 {
     __u64 id = bpf_get_current_pid_tgid(), tag = 1, n = 0, self, len, sp = PT_REGS_SP(ctx) - ECQ_RET_SP_DELTA;
@@ -875,6 +896,8 @@ static __always_inline int rust_leave(struct pt_regs *ctx)
         self = c.rust[0], c.buf = c.rust[1], len = c.rust[2];
     }
     if (bpf_probe_read_user(&c.conn, sizeof c.conn, (void *)self) < 0 || !c.conn) return 0;
+    struct conn_key ck = {.tgid = k.tgid, .conn = c.conn};
+    drop_stale(&ck);
     /* a count over the buffer is a convention misread: nothing rather than garbage */
     if ((tag & 0xff) != 0 || n > len) n = 0;
     return finish(&c, n, n > 0);

@@ -22,6 +22,9 @@ client P_RL "$RL_LEGACY" client 127.0.0.1 $RPP /rustls-legacy >"$OUT/rustls-lega
 client P_RV "$RL_V0" client 127.0.0.1 $RPP /rustls-v0 >"$OUT/rustls-v0.out"
 client P_RS "$RL_STRIP" client 127.0.0.1 $RPP /rustls-stripped >"$OUT/rustls-stripped.out"
 client P_RC $PY tests/tls_client.py get 127.0.0.1 $RSP /to-rustls >"$OUT/rustls-server-client.out"
+# five connections one after another: each one's ClientConnection at the same stack
+# address, so the TLS object is the same pointer five times over
+client P_RQ "$RL_LEGACY" client 127.0.0.1 $RPP /seq 5 >"$OUT/rustls-seq.out"
 wait $RSRV 2>/dev/null
 settle
 # the server started first: the file is probed once, for every process running it
@@ -57,6 +60,22 @@ check "rustls client, v0 names: the same" \
   rustls_exact $P_RV $RPP /rustls-v0 "$OUT/rustls-v0.out"
 check "rustls server (Writer::write, Reader::read on the accepted socket): reads the request, writes the response" \
   $PY tests/check_capture.py "$OUT/rustls.json" served $RSRV rustls-peer $RSP /to-rustls "hello /to-rustls"
+check "rustls, 5 connections in turn, one TLS object address: each its own uuid and its own tuple, never the last one's" \
+  $PY - "$OUT/rustls.json" $P_RQ $RPP <<'PYEOF'
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+pid, port = int(sys.argv[2]), int(sys.argv[3])
+mine = [dict(e, data=base64.b64decode(e["payload_b64"])) for e in ev if e["pid"] == pid]
+seen = set()
+for i in range(5):
+    w = [e for e in mine if e["data"].startswith(b"GET /seq-%d " % i)]
+    r = [e for e in mine if b"hello /seq-%d\n" % i in e["data"]]
+    if len(w) != 1 or len(r) != 1 or w[0]["uuid"] != r[0]["uuid"] or w[0]["uuid"] in seen \
+       or w[0]["dst_port"] != port or r[0]["src_port"] != port or w[0]["src_port"] != r[0]["dst_port"]:
+        for e in mine: print({k: v for k, v in e.items() if k not in ("payload_b64", "data")}, e["data"][:40])
+        sys.exit(1)
+    seen.add(w[0]["uuid"])
+PYEOF
 check "a stripped rustls build: one line, rustls found, functions not identified" \
   grep -qx ".*rustls: $RL_STRIP (pid $P_RS) (0.20.8): rustls found, functions not identified (stripped, or inlined by link-time optimisation)" "$OUT/rustls.log"
 check "the stripped build's exchange worked and gave no event (nothing made up)" \

@@ -1,6 +1,7 @@
 //! rustls-peer: a TLS client or server made of Debian's rustls 0.20, for ecaptureq's
 //! capture tests.
-//!   rustls-peer client HOST PORT PATH     sends GET PATH, prints the whole response
+//!   rustls-peer client HOST PORT PATH [N] sends GET PATH, prints the whole response; with
+//!                                          N, N connections one after another (GET PATH-0 ..)
 //!   rustls-peer server PORT CERT.der KEY.der   prints "ready N", answers one request
 //!                                          with "hello PATH", then exits
 //! The client trusts any certificate: the test checks capture, not verification.
@@ -81,9 +82,14 @@ fn main() {
     let a: Vec<String> = std::env::args().collect();
     match a.get(1).map(String::as_str) {
         Some("client") if a.len() == 5 => client(&a[2], &a[3], &a[4]),
+        Some("client") if a.len() == 6 => {
+            for i in 0..a[5].parse::<u32>().expect("N") {
+                client(&a[2], &a[3], &format!("{}-{}", a[4], i));
+            }
+        }
         Some("server") if a.len() == 5 => server(&a[2], &a[3], &a[4]),
         _ => {
-            eprintln!("usage: rustls-peer client HOST PORT PATH | server PORT CERT.der KEY.der");
+            eprintln!("usage: rustls-peer client HOST PORT PATH [N] | server PORT CERT.der KEY.der");
             std::process::exit(2);
         }
     }
