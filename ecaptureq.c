@@ -5756,6 +5756,9 @@ size_t ecq_kernel_lacks(char *out, size_t cap, const struct ecq_kernel_feature *
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include "bpf/ecaptureq.bpf.h"
 
 #ifndef ECQ_BPF_OBJ
@@ -5850,12 +5853,17 @@ static int ecq__with_file(int fd, const char *path, int (*fn)(void *ctx, const u
 struct ecq__plan_job {
     const char *lib;
     struct ecq_plan *plan;
+    const struct ecq__bssl_known *known; /* see ecq__plan_boringssl */
 };
+
+struct ecq__bssl_known;
+static int ecq__plan_file(const uint8_t *elf, size_t len, const char *lib, const struct ecq__bssl_known *known,
+                          struct ecq_plan *out);
 
 static int ecq__plan_fn(void *ctx, const uint8_t *f, size_t n)
 {
     struct ecq__plan_job *j = ctx;
-    return ecq_plan_file(f, n, j->lib, j->plan);
+    return ecq__plan_file(f, n, j->lib, j->known, j->plan);
 }
 
 #define ECQ__FILE_PROBES 512        /* probes per file and link kind, at most (Go: 5 x 65) */
@@ -6188,15 +6196,25 @@ static int ecq__plan_func(const uint8_t *file, size_t size, int machine, const s
     return 0;
 }
 
+/* BoringSSL's functions as a child identified them (b.present), or to be identified
+ * apart (!b.present); us: how long it took */
+struct ecq__bssl_known {
+    struct ecq_boringssl b;
+    int64_t us;
+};
+
 /* A file of row k where none of its functions has a symbol but BoringSSL is linked in:
  * SSL_write and SSL_read as ecq_boringssl_find identifies them, the rest noted; the time
  * it took in out->version. -ENOENT if the file holds no BoringSSL, -ENOEXEC with
  * out->refused if its functions are not identified for certain. */
-static int ecq__plan_boringssl(const uint8_t *elf, size_t len, const struct ecq__lib *k, struct ecq_plan *out)
+static int ecq__plan_boringssl(const uint8_t *elf, size_t len, const struct ecq__lib *k,
+                               const struct ecq__bssl_known *known, struct ecq_plan *out)
 {
     struct ecq_boringssl b;
     int64_t t0 = ecq__now_us();
-    int rc = ecq_boringssl_find(elf, len, &b);
+    if (known && !known->b.present) /* to be identified apart from the loop (ecq__bssl_start) */
+        return snprintf(out->why, sizeof out->why, "BoringSSL: identification under way"), -EINPROGRESS;
+    int rc = known ? (b = known->b, t0 -= known->us, b.why ? ECQ_ELF_NOT_FOUND : 0) : ecq_boringssl_find(elf, len, &b);
     if (!b.present) return -ENOENT;
     if (rc < 0) {
         snprintf(out->why, sizeof out->why, "BoringSSL found, functions not identified: %s", b.why);
@@ -6220,7 +6238,9 @@ static int ecq__plan_boringssl(const uint8_t *elf, size_t len, const struct ecq_
     return out->probes;
 }
 
-int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_plan *out)
+/* ecq_plan_file; BoringSSL without symbols as known says, if given (see ecq__plan_boringssl) */
+static int ecq__plan_file(const uint8_t *elf, size_t len, const char *lib, const struct ecq__bssl_known *known,
+                          struct ecq_plan *out)
 {
     const struct ecq__lib *k = lib ? ecq__lib_named(lib) : NULL;
     int machine;
@@ -6255,10 +6275,15 @@ int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_pl
         return -ENOEXEC;
     }
     if (!out->found && (k->find & ECQ__FIND_BORINGSSL) && k->returns == ECQ__RET_URETPROBE) {
-        int rc = ecq__plan_boringssl(elf, len, k, out);
+        int rc = ecq__plan_boringssl(elf, len, k, known, out);
         if (rc != -ENOENT) return rc;
     }
     return out->probes ? out->probes : -ENOENT;
+}
+
+int ecq_plan_file(const uint8_t *elf, size_t len, const char *lib, struct ecq_plan *out)
+{
+    return ecq__plan_file(elf, len, lib, NULL, out);
 }
 
 /* a file some process mapped that discovery still has to look at */
@@ -6365,6 +6390,22 @@ static uint64_t ecq__lag_pct(const struct ecq__lag *l, unsigned permille)
     return l->max_us;
 }
 
+
+/* A file whose BoringSSL a child process identifies (ecq__bssl_start): the file held
+ * open until its plan is finished with the child's answer. */
+#define ECQ__BSSL_JOBS 2            /* children at once (one per file owner) */
+#define ECQ__BSSL_WAIT_MS 30000     /* a child's time, at most (Chromium's: 0.5 - 2.1 s) */
+#define ECQ__BSSL_POLL_US 10000     /* its answer is looked for this often */
+struct ecq__bssl_job {
+    pid_t pid;
+    int rfd, fd;                    /* the child's answer; the file */
+    uint32_t owner;                 /* the file's owner: one child per owner */
+    const struct ecq__lib *k;
+    int sticky;
+    int64_t since_ms;
+    char name[512];
+};
+
 struct ecq_capture {
     struct ecq_server *srv;         /* a sink, or NULL */
     struct ecq_capture_opts o;      /* with the host's callbacks, the other sinks */
@@ -6382,6 +6423,8 @@ struct ecq_capture {
     int64_t next_sweep_ms;
     struct ecq__pending pending[ECQ__PENDING_MAX];
     int npending;
+    struct ecq__bssl_job bssl[ECQ__BSSL_JOBS]; /* BoringSSL identified apart: ecq__bssl_start */
+    int nbssl;
     struct ecq__catchup catchup[ECQ__CATCHUP_MAX];
     int ncatchup, rescan_all;       /* rescan_all: the catch-up overflowed */
     uint32_t *scan;                 /* a scan of every process, a step at a time: the pids */
@@ -6839,20 +6882,95 @@ static void ecq__keep_probed(struct ecq_capture *c, struct ecq_bpf_file_key id, 
     }
 }
 
+/* ---- BoringSSL identified apart from the loop ----------------------------- */
+
+/* Identifying BoringSSL reads all of an executable's code (Chromium's 236 MB: 0.5 - 2.1
+ * s), and anyone can map a file shaped like it: discovery hands that to a short-lived
+ * child (ecq__bssl_start), which drops to nobody, reads the file through the fd it
+ * inherits and writes its answer to a pipe; each step reads the answers that came
+ * (ecq__bssl_poll) and finishes the files' plans with them. A child at most per file
+ * owner and ECQ__BSSL_JOBS at once: another file goes back to discovery (deferred,
+ * counted, its process looked at again later), so one user's files cannot hold up
+ * another's. A child over ECQ__BSSL_WAIT_MS is killed, its file refused in one line. */
+static const struct ecq__bssl_known ecq__bssl_apart = {{0, {0}, {0}, NULL}, 0};
+
+struct ecq__bssl_answer {
+    int present, found;
+    uint64_t waddr, woff, raddr, roff;
+    int64_t us;
+    char why[160];
+};
+
+static int ecq__bssl_child_fn(void *ctx, const uint8_t *f, size_t n)
+{
+    struct ecq__bssl_answer *a = ctx;
+    struct ecq_boringssl b;
+    int64_t t0 = ecq__now_us();
+    a->found = ecq_boringssl_find(f, n, &b) == 0, a->present = b.present, a->us = ecq__now_us() - t0;
+    a->waddr = b.write.addr, a->woff = b.write.offset, a->raddr = b.read.addr, a->roff = b.read.offset;
+    snprintf(a->why, sizeof a->why, "%s", b.why ? b.why : "");
+    return 0;
+}
+
+/* the child: never returns */
+static void ecq__bssl_child(int fd, int wfd)
+{
+    struct ecq__bssl_answer a;
+    memset(&a, 0, sizeof a);
+    a.present = 1;
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    (void)setpriority(PRIO_PROCESS, 0, 10);
+    if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+        snprintf(a.why, sizeof a.why, "could not drop to nobody to read it: %s", strerror(errno));
+    else if (ecq__with_file(fd, "", ecq__bssl_child_fn, &a) < 0)
+        snprintf(a.why, sizeof a.why, "it shrank while it was read");
+    if (write(wfd, &a, sizeof a) != (ssize_t)sizeof a) _exit(1);
+    _exit(0);
+}
+
+/* A child to identify the BoringSSL of file fd (row k; name, sticky: as the file is
+ * attached); -EINPROGRESS, or -EAGAIN if it waits its turn (see above). */
+static int ecq__bssl_start(struct ecq_capture *c, const struct ecq__lib *k, int fd, const char *name, int sticky)
+{
+    struct stat st;
+    int p[2];
+    if (fstat(fd, &st) < 0) return -errno;
+    for (int i = 0; i < c->nbssl; i++)
+        if (c->bssl[i].owner == st.st_uid) return c->st.deferred_files++, -EAGAIN;
+    if (c->nbssl == ECQ__BSSL_JOBS) return c->st.deferred_files++, -EAGAIN;
+    struct ecq__bssl_job *j = &c->bssl[c->nbssl];
+    if ((j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) return -errno;
+    if (pipe2(p, O_CLOEXEC) < 0) return close(j->fd), -errno;
+    if ((j->pid = fork()) == 0) ecq__bssl_child(fd, p[1]);
+    close(p[1]);
+    if (j->pid < 0) {
+        int e = errno;
+        return close(p[0]), close(j->fd), -e;
+    }
+    (void)fcntl(p[0], F_SETFL, O_NONBLOCK);
+    j->rfd = p[0], j->owner = st.st_uid, j->k = k, j->sticky = sticky, j->since_ms = ecq__now_ms();
+    snprintf(j->name, sizeof j->name, "%s", name);
+    c->nbssl++;
+    ecq__log(c, "discovery: %s: BoringSSL without symbols: identifying its functions apart (pid %d)", name, (int)j->pid);
+    return -EINPROGRESS;
+}
+
 /* Probes one file (path: how to open it; name: how to show it; sticky: never detach
  * it) as ecq_plan_file plans it. 0 if that file (by device, inode and generation) is
  * probed already. */
 static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, const char *path, const char *name,
-                            int sticky)
+                            int sticky, const struct ecq__bssl_known *known)
 {
     struct ecq_plan *pl = c->plan;
-    struct ecq__plan_job job = {k->name, pl};
+    struct ecq__plan_job job = {k->name, pl, known};
     struct ecq_bpf_file_key id;
     char missing[512];
     int first = c->nlinks, fd = open(path, O_RDONLY | O_CLOEXEC), rc = fd < 0 ? -errno : ecq__id_of_fd(fd, &id);
     if (rc == 0 && ecq__probed_id(c, id)) return close(fd), 0;
     int probes = rc == 0 ? ecq__with_file(fd, path, ecq__plan_fn, &job) : rc;
+    if (probes == -EINPROGRESS) probes = ecq__bssl_start(c, k, fd, name, sticky);
     if (fd >= 0) close(fd);
+    if (probes == -EINPROGRESS || probes == -EAGAIN) return probes; /* identified apart, or deferred */
     if (probes < 0 && probes != -ENOENT && probes != -ENOEXEC) {
         ecq__log(c, "error: %s: cannot read %s: %s", k->name, name,
                  probes == -EFAULT ? "it shrank while it was read" : strerror(-probes));
@@ -6890,12 +7008,47 @@ static int ecq__attach_file(struct ecq_capture *c, const struct ecq__lib *k, con
     return probes;
 }
 
+/* job i's answer, or how it failed (why), taken: the file's plan finished with it */
+static void ecq__bssl_finish(struct ecq_capture *c, int i, const struct ecq__bssl_answer *a, const char *why)
+{
+    struct ecq__bssl_job *j = &c->bssl[i];
+    struct ecq__bssl_known kn = {{1, {0}, {0}, NULL}, a ? a->us : 0};
+    char path[64];
+    if (!why && !a->present) why = "no BoringSSL (no ssl/ssl_lib.cc)";
+    if (!why && !a->found) why = a->why[0] ? a->why : "not identified";
+    kn.b.why = why;
+    if (!why) {
+        kn.b.write = (struct ecq_elf_func){a->waddr, 0, a->woff, "BoringSSL's code", NULL};
+        kn.b.read = (struct ecq_elf_func){a->raddr, 0, a->roff, "BoringSSL's code", NULL};
+    }
+    (void)kill(j->pid, SIGKILL); /* done with, or late: its exit is a moment away */
+    (void)waitpid(j->pid, NULL, 0);
+    close(j->rfd);
+    snprintf(path, sizeof path, "/proc/self/fd/%d", j->fd);
+    (void)ecq__attach_file(c, j->k, path, j->name, j->sticky, &kn);
+    close(j->fd);
+    c->bssl[i] = c->bssl[--c->nbssl];
+}
+
+/* the children's answers that came, and those over their time */
+static void ecq__bssl_poll(struct ecq_capture *c)
+{
+    for (int i = c->nbssl - 1; i >= 0; i--) {
+        struct ecq__bssl_answer a;
+        ssize_t n = read(c->bssl[i].rfd, &a, sizeof a);
+        if (n == (ssize_t)sizeof a) a.why[sizeof a.why - 1] = 0, ecq__bssl_finish(c, i, &a, NULL);
+        else if (n >= 0 || errno != EAGAIN) ecq__bssl_finish(c, i, NULL, "the process identifying it failed");
+        else if (ecq__now_ms() - c->bssl[i].since_ms > ECQ__BSSL_WAIT_MS)
+            ecq__bssl_finish(c, i, NULL, "its identification took over 30 s");
+    }
+}
+
 /* the file of k to probe when none was given; 0 and out, or -1 */
 static int ecq__locate(struct ecq_capture *c, const struct ecq__lib *k, char *out, size_t cap)
 {
     if (k->find & ECQ__FIND_EXE) {
         char exe[64];
-        struct ecq__plan_job job = {k->name, c->plan};
+        struct ecq__plan_job job = {k->name, c->plan, NULL};
         if (!c->o.pid) return -1; /* every such executable on the host: not searched */
         snprintf(exe, sizeof exe, "/proc/%u/exe", c->o.pid);
         int rc = ecq__with_file(-1, exe, ecq__plan_fn, &job);
@@ -6934,6 +7087,8 @@ struct ecq__disc {
     int total, found, gone, cut;
 };
 
+static void ecq__catch_up(struct ecq_capture *c, uint32_t pid, uint32_t uid);
+
 /* one executable mapping of the process: classified once, probed if it holds TLS */
 static int ecq__discover_one(struct ecq__disc *d, const struct ecq__mapping *mp)
 {
@@ -6960,9 +7115,16 @@ static int ecq__discover_one(struct ecq__disc *d, const struct ecq__mapping *mp)
     int read = ecq__with_file(fd, mf, ecq__identify_fn, &job);
     if (job.over) ecq__log(c, "discovery: %s: skipped: %s", name, job.over);
     if (read >= 0 && job.plain) c->st.go_no_tls++; /* once: the file is marked looked at below */
-    int rc = job.lib ? ecq__attach_file(c, job.lib, mf, name, c->o.pid != 0) : 0;
+    int rc = job.lib ? ecq__attach_file(c, job.lib, mf, name, c->o.pid != 0, &ecq__bssl_apart) : 0;
+    struct stat st;
+    uint32_t owner = fstat(fd, &st) == 0 ? st.st_uid : 0;
     close(fd);
     if (rc > 0) d->total += rc;
+    if (rc == -EAGAIN) { /* its BoringSSL waits its turn: the process looked at again later */
+        (void)bpf_map_delete_elem(c->files_fd, &id);
+        ecq__catch_up(c, d->pid, owner);
+        return d->want != NULL;
+    }
     if (read >= 0 && rc != -EFAULT) ecq__mark_file(c, id);
     else if (d->want) (void)bpf_map_delete_elem(c->files_fd, d->want); /* unreadable now: reported again */
     return d->want != NULL;
@@ -7268,7 +7430,7 @@ static int ecq__attach(struct ecq_capture *c, const char *lib, const char *path)
             }
             path = found;
         }
-        return ecq__attach_file(c, k, path, path, 1);
+        return ecq__attach_file(c, k, path, path, 1, NULL);
     }
     if (c->o.pid) { /* that process: everything it maps now and later, whatever its root */
         total = ecq__discover_pid(c, c->o.pid, NULL, NULL, NULL);
@@ -7282,7 +7444,7 @@ static int ecq__attach(struct ecq_capture *c, const char *lib, const char *path)
             ecq__log(c, "%s: not in the ld.so cache or library directories", ecq__libs[i].name);
             continue;
         }
-        if ((rc = ecq__attach_file(c, &ecq__libs[i], found, found, 1)) > 0) total += rc;
+        if ((rc = ecq__attach_file(c, &ecq__libs[i], found, found, 1, NULL)) > 0) total += rc;
     }
     /* then every file every process maps now (what ECQ__STARTUP_SCAN_US leaves goes on
      * in ecq_capture_step), and from now on every new one */
@@ -7659,6 +7821,7 @@ static int ecq__step(struct ecq_capture *c)
         }
     }
     ecq__time_sent(c);
+    if (c->nbssl) ecq__bssl_poll(c);
     if ((c->npending || c->ncatchup || c->rescan_all || c->nscan) && ecq__now_us() >= c->next_discovery_us) {
         ecq__discover_pending(c); /* not on every wakeup a client's traffic makes: */
         c->next_discovery_us = ecq__now_us() + ECQ__DISCOVERY_US; /* as long again for the rest */
@@ -7692,7 +7855,7 @@ int ecq_capture_step(struct ecq_capture *c)
 
 static int ecq__capture_next_us(const struct ecq_capture *c);
 
-int ecq_capture_next_us(const struct ecq_capture *c)
+static int ecq__next_us(const struct ecq_capture *c)
 {
     int us = ecq__capture_next_us(c);
     int64_t merge = c->merge ? ecq__merge_due_us(c->merge) : -1;
@@ -7709,6 +7872,12 @@ static int ecq__capture_next_us(const struct ecq_capture *c)
     if (!c->idle) return ECQ__BUSY_US;
     int64_t left = c->next_check_ms - ecq__now_ms();
     return left <= 0 ? 0 : left > INT_MAX / 1000 ? INT_MAX : (int)(left * 1000);
+}
+
+int ecq_capture_next_us(const struct ecq_capture *c)
+{
+    int us = ecq__next_us(c);
+    return c->nbssl && us > ECQ__BSSL_POLL_US ? ECQ__BSSL_POLL_US : us; /* a child's answer, looked for */
 }
 
 void ecq_capture_stats(const struct ecq_capture *c, struct ecq_capture_stats *st)
@@ -7772,6 +7941,8 @@ static void ecq__log_lags(struct ecq_capture *c)
 void ecq_capture_close(struct ecq_capture *c)
 {
     if (!c) return;
+    for (int i = 0; i < c->nbssl; i++) /* children identifying BoringSSL: not waited for */
+        kill(c->bssl[i].pid, SIGKILL), waitpid(c->bssl[i].pid, NULL, 0), close(c->bssl[i].rfd), close(c->bssl[i].fd);
     libbpf_print_fn_t host = ecq__libbpf_enter(c);
     /* detached first, so that nothing is written to the ring after the last drain */
     ecq__links_free_all(c);
@@ -9255,7 +9426,7 @@ static int ecq__cmd_watch(int argc, char **argv)
 static int ecq__list(const struct ecq__lib *k, const char *path)
 {
     struct ecq_plan pl;
-    struct ecq__plan_job job = {k->name, &pl};
+    struct ecq__plan_job job = {k->name, &pl, NULL};
     int rc = ecq__with_file(-1, path, ecq__plan_fn, &job);
     if (rc < 0 && rc != -ENOENT && rc != -ENOEXEC) {
         fprintf(stderr, "ecaptureq: %s: %s\n", path, rc == -EFAULT ? "it shrank while it was read" : strerror(-rc));
@@ -9487,7 +9658,7 @@ static int ecq__capture_precheck(const struct ecq__capture_cli *c)
     for (int i = 0; i < c->nforced; i++) { /* a file the library's plan refuses, or finds nothing in */
         const struct ecq__lib *k = c->forced[i].lib;
         struct ecq_plan pl;
-        struct ecq__plan_job job = {k->name, &pl};
+        struct ecq__plan_job job = {k->name, &pl, NULL};
         int rc = ecq__with_file(-1, c->forced[i].path, ecq__plan_fn, &job);
         if (rc > 0 || (rc != -ENOENT && rc != -ENOEXEC)) continue; /* unreadable: said when attaching */
         if (pl.refused) snprintf(why, sizeof why, "%s", pl.refused);
