@@ -7610,8 +7610,8 @@ static void ecq__check_losses(struct ecq_capture *c)
         c->st.lost_files = sums[ECQ_CNT_LOST_FILES];
     }
     if (c->st.deferred_files > c->deferred_logged) {
-        ecq__log(c, "discovery: %" PRIu64 " new file(s) deferred (queue full, or a process too big to look "
-                    "one up in); their processes are looked at again, users in turn (%" PRIu64 " in all)", c->st.deferred_files - c->deferred_logged,
+        ecq__log(c, "discovery: %" PRIu64 " new file(s) deferred (queue full, a process too big to look "
+                    "one up in, or BoringSSL waiting its turn to be identified); their processes are looked at again, users in turn (%" PRIu64 " in all)", c->st.deferred_files - c->deferred_logged,
                  c->st.deferred_files);
         c->deferred_logged = c->st.deferred_files;
     }

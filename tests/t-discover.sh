@@ -199,8 +199,32 @@ CHROME=/usr/lib/chromium/chromium
 if [ -x "$CHROME" ]; then
   chrome() { timeout 60 "$CHROME" --headless --no-sandbox --disable-gpu --ignore-certificate-errors \
     --user-data-dir="$OUT/chromium-profile" --dump-dom "$@"; }
+  # its 236 MB of code are read by a child: meanwhile the agent's loop answers. A client
+  # connects once the agent says the identification started, pings, and looks at the
+  # log when the pong comes: the identification is not done yet
+  $PY - "$OUT/disc.log" $DAP "$CHROME" >"$OUT/chromium-during.out" 2>&1 <<'PYEOF' &
+import asyncio, sys, time, websockets
+log, port, exe = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+def said(what):
+    return any(exe in l and what in l for l in open(log, "rb"))
+end = time.monotonic() + 60
+while not said(b"identifying its functions apart") and time.monotonic() < end:
+    time.sleep(0.002)
+async def main():
+    async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+        print("client", ws.local_address[1], flush=True)
+        await (await ws.ping())
+        print("pong while", "done" if said(b"BoringSSL without symbols: identified") else "identifying", flush=True)
+asyncio.run(main())
+PYEOF
+  DURING=$!
   chrome about:blank >/dev/null 2>"$OUT/chromium-first.err"
   wait_log "$OUT/disc.log" "openssl: $CHROME (pid [0-9]*) (BoringSSL without symbols" 30
+  wait $DURING
+  lport=$(awk '/^client/ {print $2}' "$OUT/chromium-during.out")
+  check "while a child identifies Chromium's BoringSSL, the agent answers: a client's handshake (logged between 'identifying' and 'identified') and ping ($(tail -1 "$OUT/chromium-during.out"))" \
+    bash -c "grep -q 'pong while identifying' $OUT/chromium-during.out && awk -v c='client 127.0.0.1:$lport connected' -v e='$CHROME (pid' \
+      'index(\$0, e) && /identifying its functions apart/ {s = 1} s == 1 && index(\$0, c) {s = 2} s == 2 && index(\$0, e) && /identified in/ {s = 3} END {exit s != 3}' $OUT/disc.log"
   check "Chromium $(dpkg-query -W -f '${Version}' chromium 2>/dev/null): SSL_write and SSL_read identified in its code, one line with the time taken" \
     grep -q "openssl: $CHROME (pid [0-9]*) (BoringSSL without symbols: identified in [0-9]* ms): 2 of 5 functions probed, 4 probes" "$OUT/disc.log"
   consume chromium $DAP 90

@@ -169,6 +169,36 @@ check "nobody's burst ($(cat "$OUT/burst.out")): root's python mapping a new lib
   test -n "$probed"
 rm -rf "$HD/burst-files"
 
+# nobody maps 12 files shaped like BoringSSL linked in (its ssl_lib.cc name, 48 MiB of
+# code to read): each is identified apart from the loop (a child, nobody's one at a
+# time, the rest deferred and looked at again), so a root process's fresh libssl copy
+# mapped meanwhile is still probed and its request captured
+section "hostile users: many files shaped like BoringSSL"
+printf '%s\n' 'const char ecq_name[] = "../../third_party/boringssl/src/ssl/ssl_lib.cc";' \
+  '__asm__(".section .text.pad,\"ax\",@progbits\n.fill 50331648,1,0x90\n.previous");' \
+  'int main(void) { return ecq_name[0] == 0; }' >"$HD/bssl_shape.c"
+mkdir -p "$HD/bssl-files" && cc -O2 -o "$HD/bssl-files/shape0" "$HD/bssl_shape.c" && strip -s "$HD/bssl-files/shape0"
+for i in $(seq 11); do cp "$HD/bssl-files/shape0" "$HD/bssl-files/shape$i"; done
+chown -R 65534:65534 "$HD/bssl-files"
+start_ready bsrv $PY tests/tls_server.py 127.0.0.1 0 "$HD/cert.pem" "$HD/key.pem" || return 0
+BSRV=$HPID BP=$HPORT
+consume bshape $HAP 60
+"${NOBODY[@]}" $PY -c "import glob, mmap, os, time
+maps = [mmap.mmap(os.open(f, os.O_RDONLY), 0, prot=mmap.PROT_READ | mmap.PROT_EXEC) for f in sorted(glob.glob('$HD/bssl-files/shape*'))]
+time.sleep(20)" >"$OUT/bshape.out" 2>&1 &
+BSH=$!
+wait_log "$OUT/hostile.log" "bssl-files/shape[0-9]* (pid $BSH): BoringSSL without symbols: identifying its functions apart" 20
+cp "$OUT/victim/libssl.so.3" "$OUT/victim/libssl.so.3.tmp" && mv "$OUT/victim/libssl.so.3.tmp" "$OUT/victim/libssl.so.3" # a new inode
+client P_VIC3 env LD_LIBRARY_PATH="$OUT/victim" $PY -c "import ssl, urllib.request
+c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
+print(urllib.request.urlopen('https://127.0.0.1:$BP/bssl-shaped', context=c).read().decode())" >"$OUT/victim3.out"
+settle
+kill $BSH $BSRV 2>/dev/null; wait $BSH $BSRV 2>/dev/null
+apart=$(grep -c "bssl-files/shape[0-9]* (pid $BSH): BoringSSL without symbols: identifying" "$OUT/hostile.log")
+check "nobody mapping 12 BoringSSL-shaped files of 48 MiB of code ($apart identified apart by then, the rest waiting their turn): root's python mapping a fresh libssl meanwhile is probed and its request captured" \
+  bash -c "grep -q 'openssl: $OUT/victim/libssl.so.3 (pid $P_VIC3): 5 of 5' $OUT/hostile.log && $PY tests/check_capture.py $OUT/bshape.json exchange $P_VIC3 python3 127.0.0.1 $BP 'GET /bssl-shaped HTTP/1.1' 'hello /bssl-shaped'"
+rm -rf "$HD/bssl-files"
+
 # after all this (dozens of probed copies, their links), SIGTERM: a clean exit (the
 # time is a figure, for make bench's section 7 to hold to account, not a bound)
 links=$(grep -o 'in [0-9]* link(s)' "$OUT/hostile.log" | awk '{s += $2} END {print s + 0}')
