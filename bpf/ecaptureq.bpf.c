@@ -803,25 +803,37 @@ static __always_inline int finish(struct call *c, __u64 total, int ok)
     return 0;
 }
 
-/* uretprobe of a C library call: the matching return is the one whose SP is the
- * entry's, less what the return took off the stack (x86-64: the return address; arm64:
- * nothing), of the thread's depth-1 call or else of its call 0; returns of nested
- * calls that are not followed do not match. A depth-1 call that used a socket itself
+/* The call a thread's uretprobe returns from: the one whose SP is the entry's, less
+ * what the return took off the stack (x86-64: the return address; arm64: nothing), of
+ * the thread's depth-1 call or else of its call 0 (k has the thread's tgid and id). Its
+ * entry is taken out of the table into *c; a call 0's ending also ends a stale depth-1
+ * entry. -1: no call of this thread returns here (a nested call not followed). */
+static __always_inline int returning(struct pt_regs *ctx, struct call_key *k, struct call *c)
+{
+    __u64 sp = PT_REGS_SP(ctx) - ECQ_RET_SP_DELTA;
+    struct call *cp;
+    k->depth = 1;
+    cp = bpf_map_lookup_elem(&calls, k);
+    if (!cp || cp->frame != sp) {
+        k->depth = 0;
+        cp = bpf_map_lookup_elem(&calls, k);
+        if (!cp || cp->frame != sp) return -1;
+    }
+    *c = *cp;
+    end_call(k, c->uid);
+    if (k->depth == 0) end_inner(k);
+    return 0;
+}
+
+/* uretprobe of a C library call (the call it returns from: returning()). A depth-1 call that used a socket itself
  * gives it to the outer call if that has none (TLS inside TLS: the outer object's
  * bytes travel through the inner one's calls, as before such calls were followed). */
 static __always_inline int leave(struct pt_regs *ctx, enum ret_mode mode)
 {
-    __u64 id = bpf_get_current_pid_tgid(), total = 0, sp = PT_REGS_SP(ctx) - ECQ_RET_SP_DELTA;
-    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .depth = 1, .id = (__u32)id};
-    struct call *cp = bpf_map_lookup_elem(&calls, &k), c;
-    if (!cp || cp->frame != sp) {
-        k.depth = 0;
-        cp = bpf_map_lookup_elem(&calls, &k);
-        if (!cp || cp->frame != sp) return 0;
-    }
-    c = *cp;
-    end_call(&k, c.uid);
-    if (k.depth == 0) end_inner(&k);
+    __u64 id = bpf_get_current_pid_tgid(), total = 0;
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct call c;
+    if (returning(ctx, &k, &c) < 0) return 0;
     if (mode == RET_INT) {
         int rc = (int)PT_REGS_RC(ctx);
         total = rc > 0 ? (__u64)rc : 0;
@@ -875,17 +887,10 @@ static __always_inline void drop_stale(struct conn_key *ck)
 
 static __always_inline int rust_leave(struct pt_regs *ctx)
 {
-    __u64 id = bpf_get_current_pid_tgid(), tag = 1, n = 0, self, len, sp = PT_REGS_SP(ctx) - ECQ_RET_SP_DELTA;
-    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .depth = 1, .id = (__u32)id};
-    struct call *cp = bpf_map_lookup_elem(&calls, &k), c;
-    if (!cp || cp->frame != sp) { /* the thread's depth-1 call, or else its call 0, as leave() */
-        k.depth = 0;
-        cp = bpf_map_lookup_elem(&calls, &k);
-        if (!cp || cp->frame != sp) return 0;
-    }
-    c = *cp;
-    end_call(&k, c.uid);
-    if (k.depth == 0) end_inner(&k);
+    __u64 id = bpf_get_current_pid_tgid(), tag = 1, n = 0, self, len;
+    struct call_key k = {.tgid = id >> 32, .kind = CALL_THREAD, .id = (__u32)id};
+    struct call c;
+    if (returning(ctx, &k, &c) < 0) return 0;
     if (PT_REGS_RC(ctx) == c.rust[0]) {
         __u64 r[2] = {1, 0};
         if (bpf_probe_read_user(r, sizeof r, (void *)c.rust[0]) < 0) return 0;
