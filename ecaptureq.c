@@ -6920,6 +6920,12 @@ static void ecq__bssl_child(int fd, int wfd)
     a.present = 1;
     (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     (void)setpriority(PRIO_PROCESS, 0, 10);
+    /* only the file and the answer's pipe stay open: a child subverted by the file it
+     * parses holds none of the agent's BPF objects, clients or logs */
+    unsigned lo = (unsigned)(fd < wfd ? fd : wfd), hi = (unsigned)(fd < wfd ? wfd : fd);
+    if (lo > 3) (void)syscall(SYS_close_range, 3u, lo - 1, 0u);
+    if (hi > lo + 1) (void)syscall(SYS_close_range, lo + 1, hi - 1, 0u);
+    (void)syscall(SYS_close_range, hi + 1, ~0u, 0u);
     if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
         snprintf(a.why, sizeof a.why, "could not drop to nobody to read it: %s", strerror(errno));
     else if (ecq__with_file(fd, "", ecq__bssl_child_fn, &a) < 0)
