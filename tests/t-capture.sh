@@ -238,8 +238,17 @@ SCA=$!; PIDS+=($SCA)
 exec 7>"$OUT/sca.fifo"
 wait_log "$OUT/sca.out" "^---" 10; sleep 0.5
 for l in one two three; do date +%s%N >>"$OUT/sca.times"; echo "line $l" >&7; sleep 0.3; done
-idle_seen=0 sca_open=0 # M1's idle timer hands "line three" on alone, s_client still connected
-wait_log "$OUT/merge1.json" "$(printf 'line three\n' | base64)" 20 && idle_seen=1
+idle_seen=0 sca_open=0 # M1's idle timer hands all three lines on, s_client still connected
+# (one event or more: how they are cut depends on when the agent's steps run)
+for ((i = 0; i < 200; i++)); do
+  $PY - "$OUT/merge1.json" $SCA $SSA <<'PYEOF' && { idle_seen=1; break; }
+import base64, json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if '"event_payload"' in l]
+w = b"".join(base64.b64decode(e["payload_b64"]) for e in ev if e["pid"] == int(sys.argv[2]) and e["dst_port"] == int(sys.argv[3]))
+sys.exit(0 if w == b"line one\nline two\nline three\n" else 1)
+PYEOF
+  sleep 0.1
+done
 kill -0 $SCA 2>/dev/null && sca_open=1
 exec 7>&-
 wait $SCA 2>/dev/null
