@@ -4,7 +4,8 @@
       PID wrote a chunk holding REQUEST to IP:PORT (src = the client's end, type 1) and
       read the response on the same uuid: a status line (src and dst reversed, type 3)
       and BODY.
-      PID "any": the pid of the first event holding REQUEST (a browser's network process);
+      PID "any": the pid of the first event holding REQUEST (a browser's network process),
+      of PNAME unless that is "any" too (the server's read of it holds REQUEST as well);
       PNAME "any": that event's pname, printed (then the same on the response and the uuid).
   check_capture.py FILE exact PID PORT SENT RECEIVED
       PID's writes to PORT, joined, are the bytes of file SENT and its reads from PORT
@@ -48,7 +49,7 @@ def fail(msg):
 
 if mode == "exchange":
     pname, ip, port, req, body = sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7].encode(), sys.argv[8].encode()
-    pid = int(sys.argv[3]) if sys.argv[3] != "any" else next((e["pid"] for e in events if req in e["data"]), -1)
+    pid = int(sys.argv[3]) if sys.argv[3] != "any" else next((e["pid"] for e in events if req in e["data"] and pname in ("any", e["pname"])), -1)
     mine = [e for e in events if e["pid"] == pid]
     w = [e for e in mine if req in e["data"]]
     if not w:
