@@ -172,14 +172,20 @@ valgrind: ecaptureq
 FUZZ_SECONDS ?= 15
 FUZZERS := handshake frames protobuf url x86 elf plan pcapng http
 fuzz: $(BPF_OBJ)
-	$(Q)mkdir -p tests/bin; for f in $(FUZZERS); do \
+	$(Q)mkdir -p tests/bin tests/out; n=0; for f in $(FUZZERS); do \
 	  case $$f in \
-	    plan) build='-DECQ_BPF_OBJ="$(BPF_OBJ)"' libs='$(LIBS)' seeds=tests/corpus/elf ;; \
-	    http) build='-DECAPTUREQ_NO_BPF -DECQ_HAVE_ZLIB' libs=-lz seeds=tests/corpus/http ;; \
-	    *) build=-DECAPTUREQ_NO_BPF libs= seeds=tests/corpus/$$f ;; \
+	    plan) build='-DECQ_BPF_OBJ="$(BPF_OBJ)"' libs='$(LIBS)' ;; \
+	    http) build='-DECAPTUREQ_NO_BPF -DECQ_HAVE_ZLIB' libs=-lz ;; \
+	    *) build=-DECAPTUREQ_NO_BPF libs= ;; \
 	  esac; \
+	  rm -f tests/bin/fuzz-$$f; \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DFUZZ_$$(echo $$f | tr a-z A-Z) \
-	    $$build -DECAPTUREQ_NO_MAIN -o tests/bin/fuzz-$$f tests/fuzz.c ecaptureq.c $$libs || exit 1; \
+	    $$build -DECAPTUREQ_NO_MAIN -o tests/bin/fuzz-$$f tests/fuzz.c ecaptureq.c $$libs >tests/out/fuzz-$$f.build 2>&1 & \
+	  n=$$((n + 1)); [ $$((n % $$(nproc))) = 0 ] && wait; \
+	done; wait; \
+	for f in $(FUZZERS); do \
+	  seeds=tests/corpus/$$f; case $$f in plan) seeds=tests/corpus/elf ;; esac; \
+	  if [ ! -x tests/bin/fuzz-$$f ]; then cat tests/out/fuzz-$$f.build >&2; echo "not ok - fuzz $$f: did not build"; continue; fi; \
 	  rm -rf tests/out/fuzz-$$f && mkdir -p tests/out/fuzz-$$f; \
 	  case $$f in elf|plan) head -c 4096 tests/bin/fuzz-$$f >tests/out/fuzz-$$f/self ;; esac; \
 	  tests/bin/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -artifact_prefix=tests/out/fuzz-$$f- \
