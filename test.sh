@@ -23,9 +23,11 @@ rm -rf "$OUT" && mkdir -p "$OUT" "$BIN"
 check "make builds with -Wall -Wextra and no warnings" \
   bash -c "rm -f ecaptureq bpf/ecaptureq.bpf.o && make -s 2>&1 | tee $OUT/build.log >/dev/null && ! grep -q 'warning:' $OUT/build.log && test -x ecaptureq"
 check "the server part builds alone (no libbpf, no main) and exports only ecq_ names" make -s symbols
-cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -DECQ_HAVE_ZLIB -o "$BIN/unit" tests/unit.c ecaptureq.c -lz &&
-cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/hub" tests/hub.c ecaptureq.c &&
+# the test tools, built side by side (2 cores)
+cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -DECQ_HAVE_ZLIB -o "$BIN/unit" tests/unit.c ecaptureq.c -lz & T1=$!
+cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/hub" tests/hub.c ecaptureq.c & T2=$!
 cc -O2 -g -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/wsclients" tests/wsclients.c ecaptureq.c &&
+wait $T1 && wait $T2 &&
 protoc --python_out="$OUT" --proto_path=. ecaptureq.proto || { bad "test tools build"; echo "$PASS passed, $FAIL failed, $SKIP skipped"; exit 1; }
 
 for area in ${*:-$AREAS}; do

@@ -1,6 +1,6 @@
 # fuzzers, valgrind, fault injection against gen
 section "robustness: fuzzing, valgrind, faults, sanitizers"
-tally < <(make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-8} 2>&1)
+tally < <(make -s fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-4} 2>&1)
 tally < <(make -s valgrind 2>&1)
 start_gen faults --rate 100
 tally < <($PY tests/faults.py cycles $PORT $GEN_PID 2>&1)
