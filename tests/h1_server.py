@@ -6,15 +6,16 @@ GET /chunked/N  N bytes in chunks of 7000 bytes (Transfer-Encoding: chunked)
 GET /gzip/N     N bytes gzip-compressed (Content-Encoding: gzip, Content-Length)
 GET /close/N    N bytes with neither: the body ends when the server closes
 The bytes of a body of N are body(N): lines "line I of N\\n", cut to N."""
-import gzip, http.server, socket, ssl, sys
+import gzip, http.server, sys
 
-host, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+from tls_server import serve
 
 
 def body(n):
-    out, i = [], 0
-    while sum(map(len, out)) < n:
+    out, i, have = [], 0, 0
+    while have < n:
         out.append(("line %d of %d\n" % (i, n)).encode())
+        have += len(out[-1])
         i += 1
     return b"".join(out)[:n]
 
@@ -51,14 +52,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class Server(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    daemon_threads = True
-
-
-srv = Server((host, port), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("ready %d" % srv.server_address[1], flush=True)
-srv.serve_forever()
+serve(Handler, sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])

@@ -4,9 +4,6 @@ exported SSL_read_ex/SSL_write_ex). usage: tls_server.py HOST PORT CERT KEY (POR
 GET answers "hello <path>"; POST answers "got N sha256 H" for the body it read."""
 import hashlib, http.server, socket, ssl, sys
 
-host, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-
-
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -35,14 +32,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class Server(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    daemon_threads = True
+def serve(handler, host, port, cert, key):
+    """handler's HTTPS server on HOST:PORT (IPv6 if HOST has a colon), one thread per
+    connection; prints "ready PORT" once it listens, then serves until killed"""
+    class Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        daemon_threads = True
+
+    srv = Server((host, port), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print("ready %d" % srv.server_address[1], flush=True)
+    srv.serve_forever()
 
 
-srv = Server((host, port), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print("ready %d" % srv.server_address[1], flush=True)
-srv.serve_forever()
+if __name__ == "__main__":
+    serve(Handler, sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])
