@@ -35,7 +35,9 @@ for area in ${*:-$AREAS}; do
     capture|gotls|discover|hostile|deploy)
       if [ "$(id -u)" != 0 ]; then section "$area"; skip "$area: capture tests need root"; continue; fi ;;
   esac
+  AREA_T0=$SECONDS
   source "tests/t-$area.sh"
+  echo "# $area area: $((SECONDS - AREA_T0)) s"
 done
 
 echo

@@ -177,4 +177,3 @@ deploy/oci-image.sh ecaptureq:latest "$OUT/img-again" amd64=build/amd64/ecapture
 check "the image archive is reproducible: written again from the same binaries, the same bytes" cmp build/ecaptureq-image.tar "$OUT/img-again/ecaptureq-image.tar"
 
 skip "capture on arm64 (BPF programs in an arm64 kernel, probes on arm64 TLS programs): needs an arm64 machine; checked here are the build, the BPF object's programs and registers, and the plan"
-echo "# arm64 area: $((SECONDS - t0)) s"
