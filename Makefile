@@ -166,32 +166,32 @@ valgrind: ecaptureq
 	./tests/valgrind.sh
 
 # libFuzzer targets for the parsers and the probe planner: make fuzz FUZZ_SECONDS=3600;
-# an input that takes over 10 s fails (each parser bounds its work per input). The
-# planner is capture's: its fuzzer links libbpf (and embeds the BPF object, never
-# loaded); it starts from the ELF corpus.
+# an input that takes over 10 s fails (each parser bounds its work per input). One
+# binary holds every target (tests/bin/fuzz-NAME links to it and runs NAME); it is built
+# with capture, as the planner needs (libbpf, the BPF object embedded, never loaded).
+# The targets run two at a time on a machine of two CPUs or more; the planner starts
+# from the ELF corpus.
 FUZZ_SECONDS ?= 15
 FUZZERS := handshake frames protobuf url x86 elf plan pcapng http
 fuzz: $(BPF_OBJ)
-	$(Q)mkdir -p tests/bin tests/out; n=0; for f in $(FUZZERS); do \
-	  case $$f in \
-	    plan) build='-DECQ_BPF_OBJ="$(BPF_OBJ)"' libs='$(LIBS)' ;; \
-	    http) build='-DECAPTUREQ_NO_BPF -DECQ_HAVE_ZLIB' libs=-lz ;; \
-	    *) build=-DECAPTUREQ_NO_BPF libs= ;; \
-	  esac; \
-	  rm -f tests/bin/fuzz-$$f; \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DFUZZ_$$(echo $$f | tr a-z A-Z) \
-	    $$build -DECAPTUREQ_NO_MAIN -o tests/bin/fuzz-$$f tests/fuzz.c ecaptureq.c $$libs >tests/out/fuzz-$$f.build 2>&1 & \
-	  n=$$((n + 1)); [ $$((n % $$(nproc))) = 0 ] && wait; \
+	$(Q)mkdir -p tests/bin tests/out; rm -f tests/bin/fuzz tests/bin/fuzz-*; \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -DECQ_BPF_OBJ='"$(BPF_OBJ)"' -DECQ_HAVE_ZLIB \
+	  -DECAPTUREQ_NO_MAIN -o tests/bin/fuzz tests/fuzz.c ecaptureq.c $(LIBS) >tests/out/fuzz.build 2>&1 \
+	  || { cat tests/out/fuzz.build >&2; echo "not ok - fuzz: the fuzzers did not build"; exit 0; }; \
+	par=$$(nproc); [ $$par -gt 2 ] && par=2; n=0; \
+	for f in $(FUZZERS); do \
+	  ln -s fuzz tests/bin/fuzz-$$f; \
+	  seeds=tests/corpus/$$f; case $$f in plan) seeds=tests/corpus/elf ;; esac; \
+	  rm -rf tests/out/fuzz-$$f && mkdir -p tests/out/fuzz-$$f; \
+	  case $$f in elf|plan) head -c 4096 tests/bin/fuzz >tests/out/fuzz-$$f/self ;; esac; \
+	  { tests/bin/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -artifact_prefix=tests/out/fuzz-$$f- \
+	      tests/out/fuzz-$$f $$seeds >tests/out/fuzz-$$f.log 2>&1; echo $$? >tests/out/fuzz-$$f.rc; } & \
+	  n=$$((n + 1)); [ $$((n % par)) = 0 ] && wait; \
 	done; wait; \
 	for f in $(FUZZERS); do \
-	  seeds=tests/corpus/$$f; case $$f in plan) seeds=tests/corpus/elf ;; esac; \
-	  if [ ! -x tests/bin/fuzz-$$f ]; then cat tests/out/fuzz-$$f.build >&2; echo "not ok - fuzz $$f: did not build"; continue; fi; \
-	  rm -rf tests/out/fuzz-$$f && mkdir -p tests/out/fuzz-$$f; \
-	  case $$f in elf|plan) head -c 4096 tests/bin/fuzz-$$f >tests/out/fuzz-$$f/self ;; esac; \
-	  tests/bin/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 -artifact_prefix=tests/out/fuzz-$$f- \
-	    tests/out/fuzz-$$f $$seeds >tests/out/fuzz-$$f.log 2>&1; rc=$$?; \
+	  rc=$$(cat tests/out/fuzz-$$f.rc); \
 	  runs=$$(grep -o 'number_of_executed_units: [0-9]*' tests/out/fuzz-$$f.log | grep -o '[0-9]*$$'); \
-	  if [ $$rc = 0 ]; then echo "ok - fuzz $$f: $$runs runs in $(FUZZ_SECONDS) s, no crash, leak or UB"; \
+	  if [ "$$rc" = 0 ]; then echo "ok - fuzz $$f: $$runs runs in $(FUZZ_SECONDS) s, no crash, leak or UB"; \
 	  else echo "not ok - fuzz $$f: exit $$rc (tests/out/fuzz-$$f.log)"; fi; \
 	done
 

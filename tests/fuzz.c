@@ -1,18 +1,20 @@
-/* fuzz.c - libFuzzer targets for ecaptureq's parsers; build one with -DFUZZ_<NAME>:
- *   HANDSHAKE  ecq_http_head_length + ecq_http_check_upgrade (with and without a token)
- *   FRAMES     ecq_ws_read, server and client side, fed whole and split at every byte
+/* fuzz.c - libFuzzer targets for ecaptureq's parsers, all in one binary (one build):
+ * started as tests/bin/fuzz-NAME (a link to tests/bin/fuzz) or with ECQ_FUZZ=NAME, it
+ * runs target NAME; -DFUZZ_REPLAY builds a main without libFuzzer (cross builds):
+ *   handshake  ecq_http_head_length + ecq_http_check_upgrade (with and without a token)
+ *   frames     ecq_ws_read, server and client side, fed whole and split at every byte
  *              boundary the input picks: both must agree
- *   PROTOBUF   ecq_pb_decode_entry, then re-encode and decode again: same fields
- *   URL        ecq_url_parse
- *   X86        ecq_x86_insn_len, ecq_x86_find_returns: lengths 1..15, returns on boundaries;
+ *   protobuf   ecq_pb_decode_entry, then re-encode and decode again: same fields
+ *   url        ecq_url_parse
+ *   x86        ecq_x86_insn_len, ecq_x86_find_returns: lengths 1..15, returns on boundaries;
  *              ecq_arm64_find_returns: every offset is a RET word on a 4-byte boundary
- *   ELF        ecq_elf_find_func, ecq_go_version, ecq_boringssl_find on arbitrary files: a function found is
+ *   elf        ecq_elf_find_func, ecq_go_version, ecq_boringssl_find on arbitrary files: a function found is
  *              in executable code, "over the bounds" holds for every name alike, and
  *              the found function decodes; -timeout catches a lookup that does not end
- *   PLAN       ecq_plan_file for every library on arbitrary files (built with capture)
- *   PCAPNG     ecq_pcapng_event/_log on arbitrary events (tuples, uuids, fd reuse, sizes):
+ *   plan       ecq_plan_file for every library on arbitrary files (built with capture)
+ *   pcapng     ecq_pcapng_event/_log on arbitrary events (tuples, uuids, fd reuse, sizes):
  *              every block well formed, every packet's IP and TCP checksums right
- *   HTTP       the HTTP decoders on a conversation: after a mode byte, chunks of a length
+ *   http       the HTTP decoders on a conversation: after a mode byte, chunks of a length
  *              byte (bit 7: the direction) and bytes, fed to the HTTP/2 reader and the
  *              HTTP/1 reader (with zlib); the whole input also to HPACK, Huffman and the
  *              protobuf text; the same chunks as events through a merger (tls --merge),
@@ -24,10 +26,11 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
-#if defined(FUZZ_HANDSHAKE)
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+/* ---- handshake ---- */
+static int fuzz_handshake(const uint8_t *d, size_t n)
 {
     static const char *const origins[] = {"https://gui.example"};
     struct ecq_http_policy p = {.path = "/", .check_host = 1, .bind_host = "127.0.0.1",
@@ -46,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     assert(plain == (rc == 200)); /* the page (200) needs no token; a token never makes one */
     return 0;
 }
-#elif defined(FUZZ_FRAMES)
+/* ---- frames ---- */
 /* runs the reader over in[0..n) in pieces of at most step bytes; returns a trace */
 static unsigned long trace(const uint8_t *in, size_t n, size_t step, int from_client)
 {
@@ -68,7 +71,7 @@ static unsigned long trace(const uint8_t *in, size_t n, size_t step, int from_cl
     return h;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+static int fuzz_frames(const uint8_t *d, size_t n)
 {
     if (n < 1) return 0;
     size_t step = (size_t)d[0] % 17 + 1;
@@ -76,10 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         assert(trace(d + 1, n - 1, n, side) == trace(d + 1, n - 1, step, side));
     return 0;
 }
-#elif defined(FUZZ_PROTOBUF)
+/* ---- protobuf ---- */
 static int same(struct ecq_bytes a, struct ecq_bytes b) { return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, a.len)); }
 
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+static int fuzz_protobuf(const uint8_t *d, size_t n)
 {
     struct ecq_entry e, f;
     size_t off;
@@ -103,8 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     free(buf);
     return 0;
 }
-#elif defined(FUZZ_URL)
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+/* ---- url ---- */
+static int fuzz_url(const uint8_t *d, size_t n)
 {
     char *s = malloc(n + 1);
     struct ecq_url u;
@@ -119,8 +122,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     free(s);
     return 0;
 }
-#elif defined(FUZZ_X86)
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+/* ---- x86 ---- */
+static int fuzz_x86(const uint8_t *d, size_t n)
 {
     uint32_t rets[16];
     size_t bad = 0, off = 0;
@@ -146,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         assert(rets[i] % 4 == 0 && rets[i] < n && !memcmp(d + rets[i], "\xc0\x03\x5f\xd6", 4));
     return 0;
 }
-#elif defined(FUZZ_ELF)
+/* ---- elf ---- */
 #include <elf.h>
 /* whether [off, off + len) is in the file part of an executable PT_LOAD that maps it at
  * addr: the check ecq_elf_find_func promises, written again from <elf.h> */
@@ -166,7 +169,7 @@ static int in_code(const uint8_t *d, size_t n, uint64_t addr, uint64_t off, uint
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+static int fuzz_elf(const uint8_t *d, size_t n)
 {
     static const char *const names[] = {"crypto/tls.(*Conn).Read", "SSL_read", "main",
                                         "<rustls::conn::Writer as std::io::Write>::write"};
@@ -201,10 +204,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
                bs.write.addr != bs.read.addr);
     return 0;
 }
-#elif defined(FUZZ_PLAN)
+/* ---- plan ---- */
+#ifndef ECAPTUREQ_NO_BPF /* the planner is capture's */
 /* every library's plan of arbitrary bytes: whatever is planned lies inside the file,
  * the counts add up, and a refusal says why */
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+static int fuzz_plan(const uint8_t *d, size_t n)
 {
     static const char *const libs[] = {"openssl", "gnutls", "nss", "mbedtls", "wolfssl", "go", "rustls"};
     static struct ecq_plan pl;
@@ -227,7 +231,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     }
     return 0;
 }
-#elif defined(FUZZ_PCAPNG)
+#endif
+/* ---- pcapng ---- */
 #include <stdio.h>
 /* the Internet checksum over n bytes, added to s */
 static uint32_t sum16(uint32_t s, const uint8_t *b, size_t n)
@@ -256,7 +261,7 @@ static void check_packet(const uint8_t *p, size_t n)
 /* Records in the input: a flags byte (bit 0: a log line), two ports, a type, then
  * uuid, src, dst (a length byte each) and a payload (two length bytes). Every event
  * and line goes to one writer; the file it wrote is walked block by block. */
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+static int fuzz_pcapng(const uint8_t *d, size_t n)
 {
     char *buf = NULL;
     size_t len = 0, off = 0;
@@ -306,7 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     free(buf);
     return 0;
 }
-#elif defined(FUZZ_HTTP)
+/* ---- http ---- */
 struct trace { unsigned long h; uint64_t data; int lost; };
 
 static void mix(struct trace *t, uint64_t v) { t->h = t->h * 1099511628211ul ^ v; }
@@ -397,7 +402,7 @@ static void run_merge(const uint8_t *d, size_t n)
     if (!got.text) assert(got.n[0] == want.n[0] && got.n[1] == want.n[1] && got.h[0] == want.h[0] && got.h[1] == want.h[1]);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
+static int fuzz_http(const uint8_t *d, size_t n)
 {
     if (!n) return 0;
     run_merge(d, n);
@@ -435,9 +440,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
     if (ecq_pb_text(d, n, text, d[0] % sizeof text)) assert(!(d[0] % sizeof text) || strlen(text) < d[0] % sizeof text);
     return 0;
 }
-#else
-#error "define one of FUZZ_HANDSHAKE, FUZZ_FRAMES, FUZZ_PROTOBUF, FUZZ_URL, FUZZ_X86, FUZZ_ELF, FUZZ_PLAN, FUZZ_PCAPNG, FUZZ_HTTP"
+
+/* ---- one binary, every target: which one runs is named by $ECQ_FUZZ or by the name
+ * it was started as (tests/bin/fuzz-NAME, a link to tests/bin/fuzz) ---- */
+static const struct target {
+    const char *name;
+    int (*run)(const uint8_t *d, size_t n);
+} targets[] = {
+    {"handshake", fuzz_handshake}, {"frames", fuzz_frames}, {"protobuf", fuzz_protobuf},
+    {"url", fuzz_url},             {"x86", fuzz_x86},       {"elf", fuzz_elf},
+#ifndef ECAPTUREQ_NO_BPF
+    {"plan", fuzz_plan},
 #endif
+    {"pcapng", fuzz_pcapng},       {"http", fuzz_http},
+};
+static int (*chosen)(const uint8_t *d, size_t n); /* set once, before the first input */
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    const char *want = getenv("ECQ_FUZZ"), *base = strrchr((*argv)[0], '/');
+    base = base ? base + 1 : (*argv)[0];
+    if (!want || !*want) want = strncmp(base, "fuzz-", 5) == 0 ? base + 5 : "";
+    (void)argc;
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++)
+        if (strcmp(want, targets[i].name) == 0) chosen = targets[i].run;
+    if (!chosen) {
+        fprintf(stderr, "fuzz: no target '%s': run as fuzz-NAME or with ECQ_FUZZ=NAME; targets:", want);
+        for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) fprintf(stderr, " %s", targets[i].name);
+        fputc('\n', stderr);
+        exit(2);
+    }
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return chosen(d, n); }
 
 #ifdef FUZZ_REPLAY
 /* Without libFuzzer (a cross build run under an emulator): every FILE argument, and
@@ -466,6 +504,7 @@ static int replay_file(const char *path)
 int main(int argc, char **argv)
 {
     int inputs = 0;
+    LLVMFuzzerInitialize(&argc, &argv);
     for (int i = 1; i < argc; i++) {
         struct stat st;
         DIR *dir = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? opendir(argv[i]) : NULL;

@@ -45,9 +45,14 @@ check "the static binary and the agent (arm64 libbpf from multiarch) run under $
 # the tests of pure functions, built for arm64 with ASan and UBSan
 xbuild() { rm -f "$1"; aarch64-linux-gnu-gcc $XSAN -o "$@" && test -x "$1"; }
 rm -f "$BIN"/arm64-*
-xbuild "$BIN/arm64-unit" -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -DECQ_HAVE_ZLIB tests/unit.c ecaptureq.c -lz &&
+# the unit tests and the hub side by side (2 CPUs); the fuzzers' replay build (every
+# target in one binary, with capture for the planner) goes on meanwhile, checked below
+xbuild "$BIN/arm64-fuzz" -DFUZZ_REPLAY -DECQ_BPF_OBJ="\"$A/ecaptureq.bpf.o\"" -DECQ_HAVE_ZLIB -DECAPTUREQ_NO_MAIN \
+  tests/fuzz.c ecaptureq.c -lbpf -lelf -lz >"$OUT/arm64-fuzz.build" 2>&1 & FZB=$!
+xbuild "$BIN/arm64-unit" -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -DECQ_HAVE_ZLIB tests/unit.c ecaptureq.c -lz & UB=$!
 xbuild "$BIN/arm64-hub" -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN tests/hub.c ecaptureq.c
-check "the unit tests and the hub build for arm64 (ASan+UBSan, -Werror)" test -x "$BIN/arm64-hub"
+wait $UB
+check "the unit tests and the hub build for arm64 (ASan+UBSan, -Werror)" test -x "$BIN/arm64-hub" -a -x "$BIN/arm64-unit"
 $XRUN "$BIN/arm64-unit" >"$OUT/arm64-unit.txt" 2>&1; urc=$?
 "$BIN/unit" >"$OUT/x86-unit.txt" 2>&1
 check "unit on arm64: SHA-1, base64, UTF-8, URL, handshake, frames, protobuf, ELF, RET sites: $(grep -c '^ok' "$OUT/arm64-unit.txt") pass, none fail, the same as on x86-64" \
@@ -143,16 +148,23 @@ PYEOF
   kill $AGENT_PID 2>/dev/null; wait $AGENT_PID 2>/dev/null
 fi
 
-# the fuzzers' seeds through the arm64 build (no libFuzzer for arm64 here: a replay main)
-for f in handshake frames protobuf url x86 elf plan; do
-  case $f in
-    plan) build=(-DECQ_BPF_OBJ="\"$A/ecaptureq.bpf.o\"" -DECAPTUREQ_NO_MAIN tests/fuzz.c ecaptureq.c -lbpf -lelf -lz) seeds=tests/corpus/elf ;;
-    *) build=(-DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN tests/fuzz.c ecaptureq.c) seeds=tests/corpus/$f ;;
-  esac
-  extra=()
+# the fuzzers' seeds through the arm64 build (no libFuzzer for arm64 here: a replay main),
+# two targets at a time
+wait $FZB
+check "the fuzzers' replay build for arm64 (every target in one binary, ASan+UBSan, -Werror)" \
+  bash -c "test -x $BIN/arm64-fuzz || { cat $OUT/arm64-fuzz.build >&2; false; }"
+FZ=(handshake frames protobuf url x86 elf plan pcapng http)
+for i in "${!FZ[@]}"; do
+  f=${FZ[$i]} seeds=tests/corpus/${FZ[$i]} extra=()
+  case $f in plan) seeds=tests/corpus/elf ;; esac
   case $f in elf|plan) extra=("$BIN"/arm64-go1* "$A/ecaptureq-static" ./ecaptureq) ;; esac
-  n=$(xbuild "$BIN/arm64-fuzz-$f" -DFUZZ_$(echo $f | tr a-z A-Z) -DFUZZ_REPLAY "${build[@]}" && $XRUN "$BIN/arm64-fuzz-$f" "$seeds" "${extra[@]}" 2>"$OUT/arm64-fuzz-$f.err")
-  check "fuzz $f: its seeds$([ ${#extra[@]} -gt 0 ] && echo ' and the arm64 Go programs and agents') through the arm64 build ($n), no assert or sanitizer report" \
+  ECQ_FUZZ=$f $XRUN "$BIN/arm64-fuzz" "$seeds" "${extra[@]}" >"$OUT/arm64-fuzz-$f.out" 2>"$OUT/arm64-fuzz-$f.err" &
+  [ $((i % 2)) = 1 ] && wait
+done
+wait
+for f in "${FZ[@]}"; do
+  n=$(grep -o '^[0-9]* inputs$' "$OUT/arm64-fuzz-$f.out")
+  check "fuzz $f: its seeds$(case $f in elf|plan) echo ' and the arm64 Go programs and agents' ;; esac) through the arm64 build ($n), no assert or sanitizer report" \
     bash -c "test -n '$n' && ! grep -q 'runtime error\|Assertion\|Sanitizer' $OUT/arm64-fuzz-$f.err"
 done
 # the image of both architectures' static binaries, written without a container engine;
