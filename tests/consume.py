@@ -42,6 +42,7 @@ async def main():
     headers = [tuple(h.split(":", 1)) for h in a.header]
     events = 0
     out = sys.stdout
+    out.reconfigure(line_buffering=True)  # settle (tests/lib.sh) reads the file's growth
     try:
         async with websockets.connect(a.url, max_size=None, extra_headers=headers, ping_interval=None) as ws:
             loop = asyncio.get_running_loop()

@@ -16,6 +16,16 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 section() { echo; echo "# $*"; }
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; }
 
+# built NAME: waits for tests/prebuild.sh's build of NAME (started by test.sh beside the
+# first areas); true if it built. A failed build's compiler output goes to stderr.
+built() {
+  local rc=$OUT/prebuild/$1.rc i=0
+  while [ ! -f "$rc" ] && [ $i -lt 6000 ]; do sleep 0.1; i=$((i + 1)); done
+  [ "$(cat "$rc" 2>/dev/null)" = 0 ] && return 0
+  cat "$OUT/prebuild/$1.log" >&2 2>/dev/null
+  return 1
+}
+
 # unpriv CMD...: CMD as user and group 65534 (nobody) when we are root, as an attack
 # from any local user would run; as we are otherwise
 unpriv() {
@@ -104,15 +114,16 @@ consume() {
   wait_file "$OUT/$1.ready" 5
 }
 
-# settle: once the consumer's output has stopped growing for a second (all delivered
-# and decoded), stop the consumer
+# settle: once the consumer's output has stopped growing for 0.6 s (all delivered and
+# decoded: the agent hands an event on within milliseconds, the consumer writes as it
+# decodes), stop the consumer; two minutes at most
 settle() {
-  local f=/proc/$CONS/fd/1 last=-1 size i
-  for ((i = 0; i < 120; i++)); do
+  local f=/proc/$CONS/fd/1 last=-1 size i quiet=0
+  for ((i = 0; i < 1200 && quiet < 6; i++)); do
     size=$(stat -L -c %s "$f" 2>/dev/null || echo gone)
-    [ "$size" = "$last" ] && break
+    if [ "$size" = "$last" ]; then quiet=$((quiet + 1)); else quiet=0; fi
     last=$size
-    sleep 1
+    sleep 0.1
   done
   kill -TERM $CONS 2>/dev/null; wait $CONS 2>/dev/null
 }

@@ -5,7 +5,7 @@ CERT=$OUT/cert.pem KEY=$OUT/key.pem
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$KEY" -out "$CERT" -days 2 -subj /CN=localhost 2>/dev/null
 
 # the main agent is an ASan+UBSan build; the --pid/--uid agents are the release build
-cc $SAN -Wall -Wextra -DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"' -o "$BIN/ecaptureq-asan-tls" ecaptureq.c -lbpf -lelf -lz
+built ecaptureq-asan-tls || bad "the ASan+UBSan agent builds (tests/prebuild.sh)"
 "$BIN/ecaptureq-asan-tls" tls --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/tls.log" &
 TLS_PID=$!
 PIDS+=($TLS_PID)

@@ -1,7 +1,7 @@
 # ecaptureq.c/.h copied into other programs: the server alone (libc only), and capture
 # plus server in a host's own poll() loop (as root, with a real curl)
 section "embedding: the server alone, and capture + server in a host's loop"
-cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/embed_server" tests/embed_server.c ecaptureq.c
+built embed_server
 check "embed_server builds with only libc (-DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN, -Werror)" test -x "$BIN/embed_server"
 if start_ready embed-server "$BIN/embed_server" 25; then
   $PY tests/consume.py ws://127.0.0.1:$HPORT/ --events 25 --seconds 20 >"$OUT/embed-server.json"
@@ -26,7 +26,7 @@ check "ecaptureq.h's capture example compiles as written (-Wall -Wextra -Werror)
   bash -c "grep -q ecq_capture_step $OUT/example2.c && cc -Wall -Wextra -Werror -I. -include ecaptureq.h -c -o $BIN/example2.o $OUT/example2.c"
 
 # a host with its own poll() loop (stdin + the server's fds): each stdin line an event
-cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/embed" tests/embed.c ecaptureq.c
+built embed
 rm -f "$OUT/embed.fifo" && mkfifo "$OUT/embed.fifo"
 "$BIN/embed" <"$OUT/embed.fifo" >"$OUT/embed.out" 2>&1 & EMB=$!
 exec 7>"$OUT/embed.fifo"
@@ -60,8 +60,7 @@ if [ "$(id -u)" != 0 ]; then
   skip "embed_capture needs root"
   return 0
 fi
-cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_MAIN -DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"' -o "$BIN/embed_capture" \
-  tests/embed_capture.c ecaptureq.c -lbpf -lelf -lz
+built embed_capture
 check "embed_capture builds with capture and without main (-DECAPTUREQ_NO_MAIN, -Werror)" test -x "$BIN/embed_capture"
 [ -f "$OUT/cert.pem" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$OUT/key.pem" -out "$OUT/cert.pem" -days 2 -subj /CN=localhost 2>/dev/null
 start_ready embed-capture "$BIN/embed_capture" || return 0
@@ -83,8 +82,7 @@ check "embed_capture: SIGTERM ends the host's loop, exit 0, no sanitizer report"
   bash -c "test $rc = 0 && ! grep -q 'Sanitizer\|runtime error' $OUT/embed-capture.out"
 
 # a host with no server at all: capture's sinks are its own callbacks
-cc $SAN -Wall -Wextra -Werror -DECAPTUREQ_NO_MAIN -DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"' -o "$BIN/embed_sink" \
-  tests/embed_sink.c ecaptureq.c -lbpf -lelf -lz
+built embed_sink
 check "embed_sink (capture with no server, callbacks only) builds (-Werror)" test -x "$BIN/embed_sink"
 start_ready embed-sink "$BIN/embed_sink" || return 0
 ES=$HPID

@@ -27,7 +27,7 @@ kill $GEN_PID; wait $GEN_PID 2>/dev/null
 
 hub_suite release
 
-cc $SAN -Wall -Wextra -DECAPTUREQ_NO_BPF -o "$BIN/ecaptureq-asan" ecaptureq.c
+built ecaptureq-asan || bad "the ASan+UBSan server builds (tests/prebuild.sh)"
 ECQ=$BIN/ecaptureq-asan
 start_gen asan-raw --rate 50
 tally < <(unpriv $PY tests/wsraw.py 127.0.0.1 $PORT 2>&1 | sed 's/^\(not \)\{0,1\}ok - /&asan: /')

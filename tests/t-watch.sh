@@ -209,7 +209,7 @@ check "watch --pcapng into a directory that does not exist: exit 1, one line" \
   bash -c "test $rc = 1 && test \$(wc -l <$OUT/w-pcap-bad.err) = 1 && grep -q 'No such file' $OUT/w-pcap-bad.err"
 
 section "watch decodes HTTP/2 (issue 21): frames, HPACK, gRPC, mid-connection; --hex keeps bytes"
-cc -O1 -g -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/h2_stream" tests/h2_stream.c ecaptureq.c -lz
+built h2_stream || bad "h2_stream builds (tests/prebuild.sh)"
 start_ready h2s "$BIN/h2_stream" 2 && {
   ./ecaptureq watch ws://127.0.0.1:$HPORT/ --hex >"$OUT/w-h2-hex.txt" 2>/dev/null &
   W2=$!
