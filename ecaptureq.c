@@ -5347,14 +5347,13 @@ static const uint8_t *ecq__elf_load(const struct ecq__elf *e, unsigned i, int ex
  * headers, in the read-only segments): name[i] is where that tail starts, from[i] the
  * first address after the NUL before it (at most 256 bytes before: strings and other
  * constants are mixed, so the name loaded may start anywhere from[i] .. name[i]); how many */
-static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *from, int max)
+static int ecq__bssl_names(const struct ecq__elf *e, uint64_t *name, uint64_t *from, int max, uint64_t left)
 {
     /* "ssl/ssl_lib.cc" and its NUL (OpenSSL's is ssl_lib.c), looked for in two parts:
      * whole, it would be in this file's own .rodata, and the agent would find itself */
     static const char tail[] = "/ssl_lib.cc";
     const uint8_t *sh = ecq__elf_section(e, ".rodata"), *p, *hit;
-    uint64_t left = ECQ_ELF_MAX_CODE_SCAN; /* segments may repeat one another */
-    int n = 0;
+    int n = 0; /* left: bytes looked at, at most (segments may repeat one another) */
     for (unsigned i = 0; i < (sh ? 1u : e->phnum) && n < max; i++) {
         uint64_t len = 0, va = 0;
         if (sh) p = ecq__elf_at(e, ecq__le(sh + 24, 8), len = ecq__le(sh + 32, 8)), va = ecq__le(sh + 16, 8);
@@ -5671,7 +5670,7 @@ int ecq_boringssl_find(const uint8_t *elf, size_t len, struct ecq_boringssl *out
     if (ecq__elf_open(&e, elf, len) < 0) return out->why = "not an x86-64 or arm64 ELF64 file", ECQ_ELF_NOT_FOUND;
     if (!(b = calloc(1, sizeof *b))) return out->why = "out of memory", ECQ_ELF_NOT_FOUND;
     b->e = &e;
-    b->nnames = ecq__bssl_names(&e, b->name, b->from, ECQ__BSSL_NAMES);
+    b->nnames = ecq__bssl_names(&e, b->name, b->from, ECQ__BSSL_NAMES, ECQ_ELF_MAX_CODE_SCAN);
     out->present = b->nnames > 0;
     if (!out->present) out->why = "no BoringSSL (no ssl/ssl_lib.cc)";
     else if (e.machine != ECQ_EM_X86_64) out->why = "identified in x86-64 code only";
@@ -6008,7 +6007,11 @@ static const struct ecq__probe ecq__rustls_funcs[] = {
  * sources, kept for panic messages whether or not the file is stripped
  * (".../registry/rustls-0.20.8/src/conn.rs"), which gives the version. Only x86-64:
  * the return of an io::Result is read as shown on x86-64 (bpf/ecaptureq.bpf.c) and
- * not verified on arm64. */
+ * not verified on arm64. Discovery runs this on every file in its loop: a .rodata over
+ * ECQ_ELF_MAX_DATA_SCAN is not searched (why is then ecq__rustls_over). */
+static const char ecq__rustls_over[] =
+    "read-only data of over " ECQ__STR(ECQ_ELF_MAX_DATA_SCAN) " bytes, not searched for rustls";
+
 static int ecq__rustls_check(const uint8_t *f, size_t n, char *out, size_t cap, const char **why)
 {
     static const char mark[] = "/rustls-";
@@ -6018,6 +6021,7 @@ static int ecq__rustls_check(const uint8_t *f, size_t n, char *out, size_t cap, 
         return *why = "not an ELF file with read-only data", -ENOEXEC;
     uint64_t size = ecq__le(sh + 32, 8);
     if (!(d = ecq__elf_at(&e, ecq__le(sh + 24, 8), size))) return *why = "its .rodata is out of the file", -ENOEXEC;
+    if (size > ECQ_ELF_MAX_DATA_SCAN) return *why = ecq__rustls_over, -ENOEXEC;
     for (p = d; (p = memmem(p, size - (size_t)(p - d), mark, sizeof mark - 1)) != NULL; p++) {
         size_t i = sizeof mark - 1, left = size - (size_t)(p - d), v;
         for (v = i; v < left && v - i < 24 && (isdigit(p[v]) || p[v] == '.'); v++) {}
@@ -6101,12 +6105,14 @@ static int ecq__defines_any(const uint8_t *f, size_t size, const struct ecq__lib
     return 0;
 }
 
-/* whether an x86-64 file holds BoringSSL (its ssl/ssl_lib.cc): reads .rodata only */
+/* whether an x86-64 file holds BoringSSL (its ssl/ssl_lib.cc): reads at most
+ * ECQ_ELF_MAX_DATA_SCAN bytes of .rodata (discovery asks in its loop) */
 static int ecq__boringssl_present(const uint8_t *elf, size_t len)
 {
     struct ecq__elf e;
     uint64_t name[1], from[1];
-    return ecq__elf_open(&e, elf, len) == 0 && e.machine == ECQ_EM_X86_64 && ecq__bssl_names(&e, name, from, 1) == 1;
+    return ecq__elf_open(&e, elf, len) == 0 && e.machine == ECQ_EM_X86_64 &&
+           ecq__bssl_names(&e, name, from, 1, ECQ_ELF_MAX_DATA_SCAN) == 1;
 }
 
 /* What a file is: a TLS library by its name, an executable its row's check accepts
@@ -6129,14 +6135,20 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
     for (size_t i = 0; i < ECQ__NLIBS; i++)
         if ((ecq__libs[i].find & ECQ__FIND_SONAME) && ecq__soname_match(&ecq__libs[i], path)) return &ecq__libs[i];
     /* a row's file without its functions, named in one line unless another row's
-     * functions are in it (rustup: rustls inlined away, OpenSSL linked in) */
+     * functions are in it (rustup: rustls inlined away, OpenSSL linked in); one whose
+     * check is over the bounds is skipped with a line if nothing else is found in it */
     const struct ecq__lib *unidentified = NULL;
-    for (size_t i = 0; i < ECQ__NLIBS; i++)
-        if ((ecq__libs[i].find & ECQ__FIND_EXE) && ecq__libs[i].check(f, size, v, sizeof v, &why) == 0) {
-            if (ecq__defines_any(f, size, &ecq__libs[i])) return &ecq__libs[i];
-            if (ecq__libs[i].unidentified && !unidentified) unidentified = &ecq__libs[i];
-            else *plain = 1;
+    const char *unsearched = NULL;
+    for (size_t i = 0; i < ECQ__NLIBS; i++) {
+        if (!(ecq__libs[i].find & ECQ__FIND_EXE)) continue;
+        if (ecq__libs[i].check(f, size, v, sizeof v, &why) < 0) {
+            if (why == ecq__rustls_over) unsearched = why;
+            continue;
         }
+        if (ecq__defines_any(f, size, &ecq__libs[i])) return &ecq__libs[i];
+        if (ecq__libs[i].unidentified && !unidentified) unidentified = &ecq__libs[i];
+        else *plain = 1;
+    }
     for (size_t i = 0; i < ECQ__NLIBS; i++) {
         const struct ecq__probe *p = ecq__libs[i].funcs;
         if (!(ecq__libs[i].find & ECQ__FIND_SYMBOLS) || !p[0].func || !p[1].func) continue;
@@ -6147,6 +6159,7 @@ static const struct ecq__lib *ecq__identify(const uint8_t *f, size_t size, const
     for (size_t i = 0; i < ECQ__NLIBS; i++) /* its plan identifies the functions, or says in one line it cannot */
         if ((ecq__libs[i].find & ECQ__FIND_BORINGSSL) && ecq__boringssl_present(f, size)) return *plain = 0, &ecq__libs[i];
     if (unidentified) *plain = 0;
+    else if (unsearched) *over = unsearched, *plain = 0;
     return unidentified;
 }
 
@@ -7095,6 +7108,28 @@ struct ecq__disc {
 
 static void ecq__catch_up(struct ecq_capture *c, uint32_t pid, uint32_t uid);
 
+/* Why the file open on fd is not parsed, or NULL: one of over ECQ__SPARSE_MIN bytes
+ * that is mostly holes. A hole costs its owner nothing, but reading it through a mapping
+ * costs the reader a zeroed page (on tmpfs and memfd, memory allocated and charged to
+ * the agent's cgroup, not to the owner's): a 1 GiB .rodata of holes held the loop 2.3 s,
+ * and the memfd of a user kept what the agent's search allocated. An executable is not
+ * sparse (a few holes of padding, on file systems that make holes of zeros): the data
+ * extents are counted, ECQ__SPARSE_EXTENTS of them at most. */
+#define ECQ__SPARSE_MIN (1 << 20)
+#define ECQ__SPARSE_EXTENTS 256
+static const char *ecq__sparse(int fd)
+{
+    struct stat st;
+    off_t at = 0, data = 0, hole;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= ECQ__SPARSE_MIN) return NULL;
+    for (int i = 0; i < ECQ__SPARSE_EXTENTS && at < st.st_size; i++) {
+        if ((at = lseek(fd, at, SEEK_DATA)) < 0) break; /* ENXIO: holes to the end */
+        if ((hole = lseek(fd, at, SEEK_HOLE)) < 0) return NULL; /* no SEEK_HOLE: all data */
+        data += hole - at, at = hole;
+    }
+    return data < st.st_size / 2 ? "a sparse file (more than half of it holes)" : NULL;
+}
+
 /* one executable mapping of the process: classified once, probed if it holds TLS */
 static int ecq__discover_one(struct ecq__disc *d, const struct ecq__mapping *mp)
 {
@@ -7117,8 +7152,8 @@ static int ecq__discover_one(struct ecq__disc *d, const struct ecq__mapping *mp)
     /* looked at already: by a scan, when this is a new file's record, or the other way round */
     if (bpf_map_lookup_elem(c->files_fd, &id, &state) == 0 && state == 1) return close(fd), d->want != NULL;
     snprintf(mf, sizeof mf, "/proc/self/fd/%d", fd);
-    struct ecq__identify_job job = {mp->path, NULL, NULL, 0};
-    int read = ecq__with_file(fd, mf, ecq__identify_fn, &job);
+    struct ecq__identify_job job = {mp->path, NULL, ecq__sparse(fd), 0};
+    int read = job.over ? 0 : ecq__with_file(fd, mf, ecq__identify_fn, &job);
     if (job.over) ecq__log(c, "discovery: %s: skipped: %s", name, job.over);
     if (read >= 0 && job.plain) c->st.go_no_tls++; /* once: the file is marked looked at below */
     int rc = job.lib ? ecq__attach_file(c, job.lib, mf, name, c->o.pid != 0, &ecq__bssl_apart) : 0;

@@ -778,6 +778,10 @@ struct ecq_elf_func {
                                            identification looks at (Chromium 156: 236 MB) */
 #define ECQ_ELF_MAX_GO_SCAN 134217728   /* bytes of data searched for Go's tables in a file whose
                                            section headers are gone (per lookup, all searches) */
+#define ECQ_ELF_MAX_DATA_SCAN 67108864  /* bytes of read-only data searched for a stack's mark where
+                                           discovery does it in its loop: rustls's source path, BoringSSL's
+                                           ssl_lib.cc (Chromium 156's .rodata: 20.6 MB); a file with
+                                           more is skipped with one line */
 
 /* Finds function name in a little-endian x86-64 or arm64 ELF64 file held in memory: in
  * .symtab, then .dynsym, then Go's pclntab (stripped Go executables; the layouts of Go
