@@ -47,9 +47,13 @@ check "... and under another name it is not taken for OpenSSL at all (its SSL_wr
 # 64 GiB file of holes and a 64 GiB memfd of holes, each a .rodata searched for rustls
 # (before: the loop held 2.3 s per GiB, and reading the memfd allocated what it read, to
 # the agent), and 96 MiB of read-only data written out. Each is skipped with one line,
-# unread, and a root process mapping a fresh libssl meanwhile is probed and captured
-section "hostile users: files of holes, big read-only data"
-mkdir -p "$HD/sparse" "$OUT/victim-sp" && cp tests/sparse_elf.py "$HD/" && chown 65534:65534 "$HD/sparse" "$HD/sparse_elf.py"
+# unread; and a file on a FUSE file system nobody mounts in a namespace of its own, which
+# stops answering OPEN once mapped (tests/fuse_stall.py): the kernel refuses root's open
+# there (no allow_other), so the agent does not wait on it. A root process mapping a
+# fresh libssl meanwhile is probed and captured
+section "hostile users: files of holes, big read-only data, a FUSE file that never opens"
+mkdir -p "$HD/sparse" "$OUT/victim-sp" && cp tests/sparse_elf.py tests/fuse_stall.py "$HD/" &&
+  chown 65534:65534 "$HD/sparse" "$HD/sparse_elf.py" "$HD/fuse_stall.py"
 cp -L "$(ldconfig -p | grep -o '/[^ ]*libssl.so.3$' | head -1)" "$OUT/victim-sp/libssl.so.3"
 start_ready ssrv $PY tests/tls_server.py 127.0.0.1 0 "$HD/cert.pem" "$HD/key.pem" || return 0
 SSRV=$HPID SSP=$HPORT
@@ -57,12 +61,16 @@ consume sparse $HAP 60
 "${NOBODY[@]}" /usr/bin/python3 "$HD/sparse_elf.py" "$HD/sparse" 10 >"$OUT/sparse.out" 2>&1 &
 SPA=$!
 wait_log "$OUT/sparse.out" '^mapped' 60
+cp "$OUT/victim-sp/libssl.so.3" "$HD/fuse-libssl.so.3" && chmod 644 "$HD/fuse-libssl.so.3"
+"${NOBODY[@]}" /usr/bin/python3 "$HD/fuse_stall.py" "$HD/fuse-libssl.so.3" 10 >"$OUT/fuse.out" 2>&1 &
+FZ=$!
+wait_log "$OUT/fuse.out" '^mapped\|^no ' 10
 client P_VS env LD_LIBRARY_PATH="$OUT/victim-sp" $PY -c "import ssl, time, urllib.request
 time.sleep(0.5)
 c = ssl.create_default_context(); c.check_hostname = False; c.verify_mode = ssl.CERT_NONE
 print(urllib.request.urlopen('https://127.0.0.1:$SSP/beside-holes', context=c).read().decode())" >"$OUT/victim-sp.out"
 settle
-wait $SPA
+wait $SPA $FZ
 kill $SSRV 2>/dev/null; wait $SSRV 2>/dev/null
 check "nobody mapping a 64 GiB file of holes, a 64 GiB memfd of holes and 96 MiB of read-only data: root's python mapping a fresh libssl meanwhile is probed and its request captured" \
   bash -c "grep -q 'openssl: $OUT/victim-sp/libssl.so.3 (pid $P_VS): 5 of 5' $OUT/hostile.log && $PY tests/check_capture.py $OUT/sparse.json exchange $P_VS python3 127.0.0.1 $SSP 'GET /beside-holes HTTP/1.1' 'hello /beside-holes'"
@@ -70,7 +78,13 @@ check "... the file and the memfd of holes are each skipped with one line, unrea
   bash -c "test \$(grep -c 'sparse-64g.* (pid $SPA): skipped: a sparse file' $OUT/hostile.log) = 2 && test \$(awk '/^memfd-bytes/ {print \$2}' $OUT/sparse.out) -lt 1048576"
 check "... the 96 MiB of read-only data is skipped with one line naming the bound" \
   bash -c "test \$(grep -c 'dense-96m.so (pid $SPA): skipped: read-only data of over 67108864 bytes' $OUT/hostile.log) = 1"
-rm -rf "$HD/sparse"
+if grep -q '^mapped' "$OUT/fuse.out"; then
+  check "... and nobody's FUSE file that stops answering OPEN once mapped ($(grep -c 'stalled an OPEN' "$OUT/fuse.out") OPEN(s) stalled) got no OPEN from the agent: the kernel refused it (no allow_other)" \
+    bash -c "! grep -q 'stalled an OPEN from pid $HA\$' $OUT/fuse.out"
+else
+  echo "# the FUSE attack not run: $(head -1 "$OUT/fuse.out")"
+fi
+rm -rf "$HD/sparse" "$HD/fuse-libssl.so.3"
 
 # a single TLS call of 2 GiB and more does not fit the records: counted, never silent
 timeout 120 "${NOBODY[@]}" "$HD/big_write" "$HD/cert.pem" "$HD/key.pem" >"$OUT/big_write.out" 2>&1
