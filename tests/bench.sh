@@ -9,7 +9,8 @@
 #      agent, and under the agent with one reader; rounds interleaved, medians
 #   3. capture latency and the agent's CPU (root): Event.timestamp to the agent's read,
 #      to its frame written, to the reader, at 1k, 10k, 50k writes/s, the machine's own
-#      wakeup latency (a 250 us sleep) as the reference; the agent's CPU per event
+#      wakeup latency (a 250 us sleep) as the reference; the agent's CPU per event and
+#      per wakeup, against a bare program's wakeup at the same period (tests/bench/wakefloor.c)
 #   4. capture ceiling (root): the SSL_write rate every event of which reaches a reader
 #   5. memory: RSS idle, with 100 idle clients, with a stalled client; binary sizes
 #   6. Go (root, with Go installed): a Go client's writes bare, under do-nothing probes
@@ -157,6 +158,7 @@ int main(void)
 }
 EOF
   cc -O2 -o $BIN/tslack $OUT/tslack.c
+  cc -O2 -Wall -o $BIN/wakefloor tests/bench/wakefloor.c -lbpf || exit 1
   {
     echo
     echo "## 3. Capture latency and the agent's CPU: 1 KiB SSL_writes paced, one C reader; a fresh agent per rate"
@@ -164,10 +166,12 @@ EOF
     echo "Latency per stage, from the event's timestamp (the probe's clock) to: the agent's read of its record, its frame written"
     echo "to the reader's socket (both from the agent's own log at stop), and the frame decoded by the reader; p50 / p99 / max in µs."
     echo "Limit: p99 at the reader ≤ 1000 µs. CPU: the agent's time on CPU (schedstat) over the events it handled (each write"
-    echo "is two: the writer's SSL_write and the reader's SSL_read); limit ≤ 1.5 µs per event at 10k writes/s."
+    echo "is two: the writer's SSL_write and the reader's SSL_read); limit ≤ 1.5 µs per event at 10k writes/s. Per wakeup: the"
+    echo "agent's CPU over its context switches, against the floor rows: a bare program (tests/bench/wakefloor.c) that only"
+    echo "sleeps at the agent's drain period, alone and on an empty BPF ring's epoll descriptor (median of $ROUNDS)."
     echo
-    echo "| writes/s asked | done | agent read | frame written | reader got | reader p99 / 1 ms | agent CPU | µs per event | wakeups/s |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| writes/s asked | done | agent read | frame written | reader got | reader p99 / 1 ms | agent CPU | µs per event | wakeups/s | µs per wakeup |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
   } >>$R
   cpu_ns() { awk '{print $1}' /proc/$1/schedstat; }
   switches() { awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$1/status; }
@@ -191,11 +195,28 @@ EOF
       'BEGIN {printf "%.1f%% (%.0f%% in the kernel)", 100 * c / t, (u + k > 0 ? 100 * k / (u + k) : 0)}')
     per=$(awk -v c=$((c1 - c0)) -v n=$((2 * n)) 'BEGIN {printf "%.2f", c / 1000 / n}')
     wk=$(awk -v s=$((s1 - s0)) -v t=$((t1 - t0)) 'BEGIN {printf "%.0f", s / (t / 1e9)}')
-    echo "| $(fmt $rate) | $(fmt $done_rate) | $ar50 / $ar99 / $armax | $aw50 / $aw99 / $awmax | $c50 / $c99 / $cmax | **$(ratio ${c99:-0} 1000)** | $cpu | $per$([ $rate = 10000 ] && echo " (**$(ratio $per 1.5)** of 1.5)") | $wk |" >>$R
+    pw=$(awk -v c=$((c1 - c0)) -v s=$((s1 - s0)) 'BEGIN {if (s > 0) printf "%.1f", c / 1000 / s}')
+    echo "| $(fmt $rate) | $(fmt $done_rate) | $ar50 / $ar99 / $armax | $aw50 / $aw99 / $awmax | $c50 / $c99 / $cmax | **$(ratio ${c99:-0} 1000)** | $cpu | $per$([ $rate = 10000 ] && echo " (**$(ratio $per 1.5)** of 1.5)") | $wk | $pw |" >>$R
     echo "latency rate=$rate done=$done_rate: $l; agent $(grep -o 'latency: .*' $OUT/bench-agent.log | tail -1); cpu $cpu, $per us/event, $wk wakeups/s"
   done
   read -r s50 s99 smax < <($BIN/tslack)
-  echo "| reference: a 250 µs sleep on this machine oversleeps by | | | | $s50 / $s99 / $smax | | | | |" >>$R
+  echo "| reference: a 250 µs sleep on this machine oversleeps by | | | | $s50 / $s99 / $smax | | | | | |" >>$R
+  for m in sleep ring; do # the machine's own cost of a wakeup at the agent's drain period
+    fl=() fw=()
+    for r in $(seq $ROUNDS); do
+      read -r w u < <($BIN/wakefloor $m 500 2 | sed -E 's/.*: ([0-9]+) wakeups\/s, ([0-9.]+) us.*/\1 \2/')
+      fl+=($u) fw+=($w)
+    done
+    echo "floor $m 500 us: ${fl[*]} us per wakeup, ${fw[*]} wakeups/s"
+    echo "| floor: a bare program woken every 500 µs, $([ $m = sleep ] && echo "ppoll() with no descriptor" || echo "ppoll() on an empty BPF ring's epoll fd") | | | | | | | | $(printf '%s\n' "${fw[@]}" | median) | $(printf '%s\n' "${fl[@]}" | median) |" >>$R
+  done
+  # the 50k row's writer: how fast it goes under the do-nothing probes alone (no agent)
+  $BIN/nopprobe $BIN/nop.bpf.o $LIB SSL_write SSL_read SSL_write_ex SSL_read_ex SSL_free:entry >$OUT/bench-nop.out 2>&1 &
+  np=$!
+  for i in $(seq 100); do grep -q attached $OUT/bench-nop.out && break; sleep 0.05; done
+  nw=$($SB -n $((Q == 1 ? 10000 : 40000)) -s 1024 | grep -o 'total: [0-9]*' | grep -o '[0-9]*')
+  kill $np; wait $np 2>/dev/null
+  echo "| reference: the same writer and reader at full speed under the do-nothing probes, no agent | $(fmt $nw) | | | | | | | | |" >>$R
 
   # ---- 4. capture ceiling ---------------------------------------------------
   {
