@@ -275,7 +275,7 @@ if [ "$(id -u)" = 0 ]; then
   a=$!
   for i in $(seq 200); do grep -q capturing $OUT/bench-agent.log && break; sleep 0.05; done
   sleep 0.5
-  echo "| tls, idle: all of it / anonymous memory (the rest is the binary and the 32 MiB ring, which the kernel maps twice) | $(rss $a) / $(awk '/^RssAnon/ {print $2}' /proc/$a/status) |" >>$R
+  echo "| tls, idle: all of it / anonymous memory (the rest is the binary and the 8 MiB ring, which the kernel maps twice) | $(rss $a) / $(awk '/^RssAnon/ {print $2}' /proc/$a/status) |" >>$R
   kill $a; wait $a 2>/dev/null
 fi
 make -s static >/dev/null 2>&1
