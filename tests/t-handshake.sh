@@ -34,3 +34,8 @@ kill $GEN_PID; wait $GEN_PID 2>/dev/null
 start_gen noviewer --no-viewer || return 0
 check "curl: plain GET with --no-viewer -> 400 (a GET is not a handshake)" test "$(cstatus http://127.0.0.1:$PORT/)" = 400
 kill $GEN_PID; wait $GEN_PID 2>/dev/null
+
+section "the subprotocol ecaptureq.batch (the viewer's): many LogEntry to a message"
+start_gen batch --events 3000 --wait-clients 2 --stay || return 0
+tally < <(unpriv timeout 60 $PY tests/batch.py $PORT 3000 2>&1)
+kill $GEN_PID; wait $GEN_PID 2>/dev/null
