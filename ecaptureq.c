@@ -1882,7 +1882,7 @@ static void ecq__client_page(struct ecq_server *s, struct ecq__client *c)
     size_t hl = (size_t)snprintf(head, sizeof head,
                                  "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: %zu\r\n"
                                  "Content-Security-Policy: default-src 'none'; script-src 'nonce-%s'; style-src 'nonce-%s'; "
-                                 "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+                                 "connect-src 'self'; worker-src blob:; img-src data:; base-uri 'none'; form-action 'none'; "
                                  "frame-ancestors 'none'\r\nX-Content-Type-Options: nosniff\r\n"
                                  "Referrer-Policy: no-referrer\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
                                  body, nonce, nonce);

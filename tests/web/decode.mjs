@@ -9,7 +9,7 @@ const a = page.indexOf('/* ---- protobuf'), b = page.indexOf('/* ---- text helpe
 let fails = 0;
 const check = (cond, name, why) => { console.log((cond ? 'ok - ' : 'not ok - ') + 'viewer decoder: ' + name + (cond || !why ? '' : ' (' + why + ')')); if (!cond) fails++; };
 if (a < 0 || b < a) { check(false, 'found in the page'); process.exit(1); }
-const { decodeEntry } = new Function('utf8', page.slice(a, b) + 'return { decodeEntry };')(new TextDecoder('utf-8'));
+const { decodeEntry, entries } = new Function('utf8', page.slice(a, b) + 'return { decodeEntry, entries };')(new TextDecoder('utf-8'));
 const bin = name => new Uint8Array(fs.readFileSync(dir + '/' + name));
 const txt = u => Buffer.from(u).toString('latin1');
 
@@ -33,10 +33,22 @@ e = decodeEntry(bin('ext.bin'));
 check(e.kind === 'event' && e.v.ts === 42n && e.v.uuid === 'u' && e.v.pid === -7n && e.v.pname === 'x' && txt(e.v.payload) === 'abc',
       'unknown fields of every wire type are skipped (a message from tests/extended.proto)');
 
+// a batch (the subprotocol ecaptureq.batch): each LogEntry as field 15 of a wrapper
+const wrap = list => Buffer.concat(list.map(m => { const v = []; let n = m.length; while (n >= 0x80) { v.push(n & 0x7f | 0x80); n = Math.floor(n / 128); } v.push(n); return Buffer.concat([Buffer.from([0x7a, ...v]), m]); }));
+const parts = ['pb/event.bin', 'pb/heartbeat.bin', 'pb/big.bin', 'pb/runlog.bin'].map(bin);
+const got = entries(new Uint8Array(wrap(parts))).map(decodeEntry);
+check(got.length === 4 && got[0].kind === 'event' && got[0].v.uuid === '2785_2785_curl_5' && got[1].kind === 'heartbeat' &&
+      got[2].v.payload.length >= 2097152 && got[3].kind === 'log', 'a batch of four (an event, a heartbeat, 2 MiB, a run log) gives the four, in order');
+check(entries(bin('pb/event.bin')).length === 1 && entries(bin('pb/heartbeat.bin')).length === 1, 'a message that is not a batch is one entry');
+const refusesB = m => { try { entries(m); return false; } catch (err) { return err instanceof Error && !!err.message; } };
+check(refusesB(new Uint8Array([0x7a, 5, 1, 2])) && refusesB(new Uint8Array([0x7a, 0, 0x72, 0])) && refusesB(new Uint8Array([0x7a, 0, 0x78, 1])),
+      'a batch cut short, with another field or another wire type is refused with a reason');
+
 // mutations: every outcome is a decoded entry or an Error with a message, never a hang
 let seed = 12345;
 const rnd = n => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
-const seeds = ['pb/event.bin', 'pb/heartbeat.bin', 'pb/negative.bin', 'pb/runlog.bin', 'pb/emptyevent.bin', 'ext.bin'].map(bin);
+const seeds = ['pb/event.bin', 'pb/heartbeat.bin', 'pb/negative.bin', 'pb/runlog.bin', 'pb/emptyevent.bin', 'ext.bin'].map(bin)
+  .concat([new Uint8Array(wrap(['pb/event.bin', 'pb/heartbeat.bin', 'pb/runlog.bin'].map(bin)))]);
 let decoded = 0, refused = 0, other = [];
 for (let i = 0; i < 200000; i++) {
   const s = seeds[rnd(seeds.length)];
@@ -47,7 +59,7 @@ for (let i = 0; i < 200000; i++) {
     case 2: m = Uint8Array.from({ length: rnd(64) }, () => rnd(256)); break;
     default: for (let k = 0; k < 4; k++) m[rnd(m.length || 1)] = rnd(256);
   }
-  try { decodeEntry(m); decoded++; } catch (err) { if (err instanceof Error && err.constructor === Error && err.message) refused++; else other.push(String(err)); }
+  try { entries(m).forEach(decodeEntry); decoded++; } catch (err) { if (err instanceof Error && err.constructor === Error && err.message) refused++; else other.push(String(err)); }
 }
 check(other.length === 0 && decoded + refused === 200000 && refused > 1000,
       '200,000 mutated messages: ' + decoded + ' decoded, ' + refused + ' refused with a reason, nothing else',
