@@ -253,6 +253,12 @@ async function synthetic(browser) {
   const after = await page.$$eval('#body table.hdrs tr', trs => trs.map(tr => tr.cells[0].textContent + ': ' + tr.cells[1].textContent));
   check(unk.length === 1 && /unknown: table entry 62 was sent before the page saw this connection/.test(unk[0]) && after.includes('x-after: attach'),
         'attached mid-connection: the table entry never seen is shown as unknown, never a value; the literal after it decoded', after.join(' | '));
+  await page.click('#v-events');
+  await page.fill('#filter', 'path:/one');
+  await until(page, () => document.querySelectorAll('#rows tr').length === 3, null, 5000);
+  const one = await page.$$eval('#rows td.c-prev', tds => tds.map(td => td.textContent));
+  check(one.length === 3 && one[0].startsWith('5 ⏎ reply') && one[1].startsWith('HTTP/1.1 200 OK') && one[2].startsWith('GET /one'),
+        'HTTP/1.1: a read of body bytes alone (the chunked reply\'s last chunk) joins its exchange: path:/one finds it', one.join(' | '));
   await page.close();
   await stop(h2);
 }
