@@ -1903,7 +1903,8 @@ static int ecq__head_offers(const char *head, size_t len, const char *proto)
     for (const char *cur = eol ? eol + 1 : end; cur < end; cur = eol + 1) {
         const char *colon;
         if (!(eol = memchr(cur, '\n', (size_t)(end - cur))) || !(colon = memchr(cur, ':', (size_t)(eol - cur)))) break;
-        struct ecq_bytes name = {cur, (size_t)(colon - cur)}, val = {colon + 1, (size_t)(eol - 1 - (colon + 1))};
+        const char *vend = eol > colon + 1 && eol[-1] == '\r' ? eol - 1 : eol; /* CRLF or a bare LF */
+        struct ecq_bytes name = {cur, (size_t)(colon - cur)}, val = {colon + 1, (size_t)(vend - (colon + 1))};
         if (ecq__bytes_ieq(name, "Sec-WebSocket-Protocol") && ecq__list_has(val, proto)) return 1;
     }
     return 0;
