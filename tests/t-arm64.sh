@@ -153,15 +153,17 @@ fi
 wait $FZB
 check "the fuzzers' replay build for arm64 (every target in one binary, ASan+UBSan, -Werror)" \
   bash -c "test -x $BIN/arm64-fuzz || { cat $OUT/arm64-fuzz.build >&2; false; }"
-FZ=(handshake frames protobuf url x86 elf plan pcapng http)
+FZ=(handshake frames protobuf url x86 elf plan pcapng http) FZP=()
 for i in "${!FZ[@]}"; do
   f=${FZ[$i]} seeds=tests/corpus/${FZ[$i]} extra=()
   case $f in plan) seeds=tests/corpus/elf ;; esac
   case $f in elf|plan) extra=("$BIN"/arm64-go1* "$A/ecaptureq-static" ./ecaptureq) ;; esac
   ECQ_FUZZ=$f $XRUN "$BIN/arm64-fuzz" "$seeds" "${extra[@]}" >"$OUT/arm64-fuzz-$f.out" 2>"$OUT/arm64-fuzz-$f.err" &
-  [ $((i % 2)) = 1 ] && wait
+  FZP+=($!)
+  # by pid: a bare wait would also wait for what earlier areas left running
+  if [ $((i % 2)) = 1 ]; then wait "${FZP[@]}"; FZP=(); fi
 done
-wait
+wait "${FZP[@]}"
 for f in "${FZ[@]}"; do
   n=$(grep -o '^[0-9]* inputs$' "$OUT/arm64-fuzz-$f.out")
   check "fuzz $f: its seeds$(case $f in elf|plan) echo ' and the arm64 Go programs and agents' ;; esac) through the arm64 build ($n), no assert or sanitizer report" \
