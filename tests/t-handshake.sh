@@ -25,6 +25,16 @@ check "curl: bad key -> 400" test "$(cstatus -H 'Connection: Upgrade' -H 'Upgrad
 check "curl: 9 KiB header -> 431" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" http://127.0.0.1:$PORT/)" = 431
 check "curl: foreign Origin -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H 'Origin: https://evil.example' http://127.0.0.1:$PORT/)" = 403
 check "curl: rebinding Host -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H "Host: evil.example:$PORT" http://127.0.0.1:$PORT/)" = 403
+# Sec-WebSocket-Protocol: the answer names ecaptureq.batch only when it is offered as a
+# whole token (RFC 6455 4.2.2: never a protocol the client did not offer)
+proto_answer() {
+  curl -s -N -D - -o /dev/null --max-time 1 "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H "Sec-WebSocket-Protocol: $1" \
+    http://127.0.0.1:$PORT/ 2>/dev/null | tr -d '\r' | awk 'NR == 1 {print $2} tolower($1) == "sec-websocket-protocol:" {print $2}' | tr '\n' ' '
+}
+check "curl: Sec-WebSocket-Protocol 'chat,  ecaptureq.batch ' -> 101 naming ecaptureq.batch" test "$(proto_answer 'chat,  ecaptureq.batch ')" = "101 ecaptureq.batch "
+for v in 'ecaptureq.batchx' 'xecaptureq.batch, chat' 'ecaptureq.batch.v2' ',,,' '""' 'ecaptureq batch'; do
+  check "curl: Sec-WebSocket-Protocol '$v' -> 101 naming no protocol" test "$(proto_answer "$v")" = "101 "
+done
 
 section "RFC 6455 over raw sockets"
 tally < <(unpriv $PY tests/wsraw.py 127.0.0.1 $PORT 2>&1)
