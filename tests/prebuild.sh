@@ -7,7 +7,7 @@
 set -u
 cd "$(dirname "$0")/.."
 BIN=tests/bin OUT=tests/out/prebuild
-SAN="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+SAN=${SAN:?the sanitizer flags, from tests/lib.sh (test.sh passes them)}
 CAP=(-DECQ_BPF_OBJ='"bpf/ecaptureq.bpf.o"')
 mkdir -p "$OUT"
 build() {
