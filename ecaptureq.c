@@ -342,6 +342,8 @@ struct ecq__pb_out {
     uint8_t *buf, *end;
     size_t n;                       /* bytes written (or counted) so far */
     int overflow;
+    const void *lent;               /* bytes at this address are not copied, only counted:
+                                     * the frame points at them (ecq__msg_entry) */
 };
 
 ECQ__INLINE size_t ecq__varint_size(uint64_t v)
@@ -361,7 +363,7 @@ ECQ__INLINE int ecq__out_room(struct ecq__pb_out *o, size_t len)
 
 ECQ__INLINE void ecq__out(struct ecq__pb_out *o, const void *src, size_t len)
 {
-    if (ecq__out_room(o, len)) memcpy(o->buf + o->n, src, len);
+    if (ecq__out_room(o, len) && src != o->lent) memcpy(o->buf + o->n, src, len);
     o->n += len;
 }
 
@@ -457,9 +459,10 @@ size_t ecq_pb_entry_size(const struct ecq_entry *e) { return ecq__entry_size(e, 
 
 /* Encodes e, sized by the same walk as inner and size bytes, into buf. Returns size,
  * or 0 if it did not fit or the writing walk disagreed with the sizing walk. */
-static size_t ecq__encode_entry(const struct ecq_entry *e, size_t inner, size_t size, uint8_t *buf, size_t cap)
+static size_t ecq__encode_entry(const struct ecq_entry *e, size_t inner, size_t size, uint8_t *buf, size_t cap,
+                                const void *lent)
 {
-    struct ecq__pb_out o = {buf, buf + cap, 0, 0};
+    struct ecq__pb_out o = {buf, buf + cap, 0, 0, lent};
     if (size > cap) return 0;
     ecq__out_entry_head(&o, e, inner);
     if (e->payload_case != ECQ_PAYLOAD_NONE) ecq__out_payload(&o, e);
@@ -469,7 +472,7 @@ static size_t ecq__encode_entry(const struct ecq_entry *e, size_t inner, size_t 
 size_t ecq_pb_encode_entry(const struct ecq_entry *e, uint8_t *buf, size_t cap)
 {
     size_t inner = ecq__payload_size(e);
-    return ecq__encode_entry(e, inner, ecq__entry_size(e, inner), buf, cap);
+    return ecq__encode_entry(e, inner, ecq__entry_size(e, inner), buf, cap, NULL);
 }
 
 struct ecq__pb_in {
@@ -1103,6 +1106,8 @@ void ecq_ws_reader_free(struct ecq_ws_reader *r)
 #define ECQ__LINGER_MS 2000           /* then to wait for the peer's EOF */
 #define ECQ__IOV_MAX 256
 #define ECQ__FRAME_HDR_MAX 10         /* a server frame header: 2, 4 or 10 bytes */
+#define ECQ__LEND_MIN 4096            /* payloads lent to frames, not copied, from this size:
+                                       * below it the copy costs less than the second iovec */
 
 /* One encoded, framed message, shared by every client that has it queued. */
 struct ecq__msg {
@@ -1112,7 +1117,9 @@ struct ecq__msg {
     uint32_t mem;                   /* what holding it costs: its allocation, malloc's
                                      * header, a queue slot with the ring's slack */
     const void *batch_of;           /* the client whose batch this is (ecq__client_batch) */
-    struct ecq__msg *next;          /* pool free list */
+    struct ecq__msg *next;          /* pool free list; the lent list (ecq__server_settle) */
+    const uint8_t *lent;            /* frame bytes [lent_at, len) are here, not in buf: */
+    uint32_t lent_at;               /* borrowed capture memory, until ecq__server_settle */
     uint8_t buf[];
 };
 
@@ -1177,6 +1184,8 @@ struct ecq_server {
     int nreplay;
     struct ecq__msg *pool[ECQ__POOL_CLASSES];
     int pool_n[ECQ__POOL_CLASSES];
+    struct ecq__msg *lent;          /* frames pointing at capture memory (ecq__msg_entry) */
+    uint64_t lent_n, lent_copied;   /* such frames, and those copied for a client behind */
     struct ecq_stats st;
     int64_t accept_resume_ms;
     int accept_failing;             /* 1 accept hit a resource limit, 2 and that was logged */
@@ -1237,6 +1246,7 @@ static struct ecq__msg *ecq__msg_new(struct ecq_server *s, size_t payload)
         if (!m) return NULL;
     }
     m->refs = 1, m->cls = cls, m->next = NULL, m->off = ECQ__FRAME_HDR_MAX, m->len = 0, m->batch_of = NULL;
+    m->lent = NULL, m->lent_at = 0;
     m->mem = (uint32_t)((cls < ECQ__POOL_CLASSES ? (size_t)256 << cls : need) + 32);
     return m;
 }
@@ -1266,20 +1276,45 @@ static void ecq__msg_unref(struct ecq_server *s, struct ecq__msg *m)
 /* A framed LogEntry, sized once and encoded straight into the frame; NULL on
  * allocation failure. A large payload (the entry's last bytes) is
  * placed at the same address mod 64 as where it comes from: a copy between addresses
- * that differ mod 64 is several times slower on some CPUs (rep movsb). */
-static struct ecq__msg *ecq__msg_entry(struct ecq_server *s, const struct ecq_entry *e)
+ * that differ mod 64 is several times slower on some CPUs (rep movsb). With lend, a
+ * large payload is not copied at all: the frame points at it (m->lent) until
+ * ecq__server_settle, which copies it in for the clients that have not written it yet. */
+static struct ecq__msg *ecq__msg_entry(struct ecq_server *s, const struct ecq_entry *e, int lend)
 {
     size_t inner = ecq__payload_size(e), n = ecq__entry_size(e, inner), at = ECQ__FRAME_HDR_MAX;
     int big = e->payload_case == ECQ_PAYLOAD_EVENT && e->event.payload.len >= 1024;
+    const void *lent = lend && e->payload_case == ECQ_PAYLOAD_EVENT && e->event.payload.len >= ECQ__LEND_MIN
+                           ? e->event.payload.ptr : NULL;
     struct ecq__msg *m = ecq__msg_new(s, n + (big ? 64 : 0));
     if (!m) return NULL;
     if (big) at += ((uintptr_t)e->event.payload.ptr - (uintptr_t)(m->buf + at + n - e->event.payload.len)) & 63;
-    if (ecq__encode_entry(e, inner, n, m->buf + at, n) != n) { /* cannot happen: one walk sizes and writes */
+    if (ecq__encode_entry(e, inner, n, m->buf + at, n, lent) != n) { /* cannot happen: one walk sizes and writes */
         ecq__msg_unref(s, m);
         return NULL;
     }
     ecq__msg_frame(m, 2, at, n);
+    if (lent) {
+        m->lent = lent;
+        m->lent_at = m->len - (uint32_t)e->event.payload.len;
+        m->refs++; /* the lent list's */
+        s->lent_n++;
+        m->next = s->lent;
+        s->lent = m;
+    }
     return m;
+}
+
+/* the frame's bytes from skip on, as at most two pieces (its own, the lent): their count */
+static int ecq__msg_iov(const struct ecq__msg *m, size_t skip, struct iovec *iov)
+{
+    size_t own = m->lent ? m->lent_at : m->len;
+    int n = 0;
+    if (skip < own) iov[n++] = (struct iovec){(void *)(m->buf + m->off + skip), own - skip};
+    if (m->lent) {
+        size_t from = skip > own ? skip - own : 0;
+        iov[n++] = (struct iovec){(void *)(m->lent + from), m->len - own - from};
+    }
+    return n;
 }
 
 static struct ecq__msg *ecq__msg_raw(struct ecq_server *s, int op, const void *data, size_t n)
@@ -1339,12 +1374,8 @@ static int ecq__client_flush(struct ecq_server *s, struct ecq__client *c)
         if (!c->qlen) break;
         struct iovec iov[ECQ__IOV_MAX];
         int n = 0;
-        for (uint32_t i = 0; i < c->qlen && n < ECQ__IOV_MAX; i++, n++) {
-            struct ecq__msg *m = c->q[(c->qhead + i) % c->qcap];
-            size_t skip = i == 0 ? c->qoff : 0;
-            iov[n].iov_base = m->buf + m->off + skip;
-            iov[n].iov_len = m->len - skip;
-        }
+        for (uint32_t i = 0; i < c->qlen && n + 2 <= ECQ__IOV_MAX; i++)
+            n += ecq__msg_iov(c->q[(c->qhead + i) % c->qcap], i == 0 ? c->qoff : 0, iov + n);
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w < 0) {
@@ -1591,7 +1622,12 @@ static int ecq__client_batch(struct ecq_server *s, struct ecq__client *c, const 
         *o++ = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
         if (v < 0x80) break;
     }
-    memcpy(o, f + hl, n);
+    if (m->lent) { /* the entry's own bytes, then the lent payload */
+        memcpy(o, f + hl, m->lent_at - hl);
+        memcpy(o + m->lent_at - hl, m->lent, m->len - m->lent_at);
+    } else {
+        memcpy(o, f + hl, n);
+    }
     c->qbytes -= b->len;
     ecq__msg_frame(b, 2, ECQ__FRAME_HDR_MAX, used + 1 + vl + n);
     c->qbytes += b->len;
@@ -1660,7 +1696,7 @@ static void ecq__vlog(struct ecq_server *s, const char *fmt, va_list ap)
     text[n] = '\n', text[n + 1] = 0;
     struct ecq_entry e = {.log_type = ECQ_LOG_PROCESS_LOG, .payload_case = ECQ_PAYLOAD_RUN_LOG};
     e.run_log = ecq__utf8_fix((struct ecq_bytes){text, (size_t)n + 1}, fixed, sizeof fixed);
-    struct ecq__msg *m = ecq__msg_entry(s, &e);
+    struct ecq__msg *m = ecq__msg_entry(s, &e, 0);
     if (!m) return;
     if (s->nreplay < ECQ__REPLAY_MAX) {
         m->refs++;
@@ -1680,7 +1716,10 @@ void ecq_server_log(struct ecq_server *s, const char *fmt, ...)
 
 /* ---- events and heartbeats ---------------------------------------------- */
 
-int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev)
+/* ecq_server_event; with lend, a large payload's bytes are not copied: they must stay
+ * where they are until ecq__server_settle (the capture's ring records, until it moves
+ * the ring's consumer position past them) */
+static int ecq__server_event(struct ecq_server *s, const struct ecq_event *ev, int lend)
 {
     struct ecq_entry e = {.log_type = ECQ_LOG_EVENT, .payload_case = ECQ_PAYLOAD_EVENT, .event = *ev};
     char b1[128], b2[64], b3[64], b4[64];
@@ -1691,10 +1730,30 @@ int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev)
     e.event.src_ip = ecq__utf8_fix(ev->src_ip, b2, sizeof b2);
     e.event.dst_ip = ecq__utf8_fix(ev->dst_ip, b3, sizeof b3);
     e.event.pname = ecq__utf8_fix(ev->pname, b4, sizeof b4);
-    if (!(m = ecq__msg_entry(s, &e))) return -ENOMEM;
+    if (!(m = ecq__msg_entry(s, &e, lend))) return -ENOMEM;
     ecq__broadcast(s, m);
     ecq__msg_unref(s, m);
     return 0;
+}
+
+int ecq_server_event(struct ecq_server *s, const struct ecq_event *ev) { return ecq__server_event(s, ev, 0); }
+
+/* Ends every loan of ecq__msg_entry: a frame some client still has queued (its socket
+ * was full, or took part of it) gets the lent bytes copied into its own buffer, which
+ * has room for them; the rest were written from where they lay and are let go. */
+static void ecq__server_settle(struct ecq_server *s)
+{
+    while (s->lent) {
+        struct ecq__msg *m = s->lent;
+        s->lent = m->next;
+        m->next = NULL;
+        if (m->refs > 1) {
+            memcpy(m->buf + m->off + m->lent_at, m->lent, m->len - m->lent_at);
+            s->lent_copied++;
+        }
+        m->lent = NULL;
+        ecq__msg_unref(s, m);
+    }
 }
 
 /* c's next heartbeat, its counts as of now; backlog: bytes of older messages that
@@ -1709,7 +1768,7 @@ static struct ecq__msg *ecq__heartbeat_msg(struct ecq_server *s, struct ecq__cli
     e.heartbeat.timestamp = (int64_t)time(NULL);
     e.heartbeat.count = c->hb_count;
     e.heartbeat.message = (struct ecq_bytes){text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1};
-    struct ecq__msg *m = ecq__msg_entry(s, &e);
+    struct ecq__msg *m = ecq__msg_entry(s, &e, 0);
     if (m) c->hb_count++;
     return m;
 }
@@ -2321,6 +2380,7 @@ void ecq_server_close(struct ecq_server *s, int flush_ms)
         ecq_server_poll(s, NULL, 0, 10);
     }
     for (int i = 0; i < s->ncl; i++) ecq__client_free(s, s->cl[i]);
+    ecq__server_settle(s); /* empty (the capture settles every drain); no client holds any now */
     for (int i = 0; i < s->nreplay; i++) ecq__msg_unref(s, s->replay[i]);
     for (int k = 0; k < ECQ__POOL_CLASSES; k++)
         while (s->pool[k]) {
@@ -5817,6 +5877,7 @@ size_t ecq_kernel_lacks(char *out, size_t cap, const struct ecq_kernel_feature *
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -6491,7 +6552,14 @@ struct ecq_capture {
     struct ecq_capture_opts o;      /* with the host's callbacks, the other sinks */
     struct ecq_merge *merge;        /* o.merge: the stage before the sinks */
     struct bpf_object *obj;
-    struct ring_buffer *rb;
+    struct ring_buffer *rb;         /* the file ring's reader, and the epoll set of both */
+    struct {                        /* the record ring, read here: its consumer position */
+        uint64_t *cons;             /* moves once the step's frames no longer point into it */
+        const uint64_t *prod;       /* (ecq__server_settle) */
+        const uint8_t *data;        /* the data pages, mapped twice in a row */
+        size_t size;
+        long page;
+    } ring;
     struct ecq__link *links;
     int nlinks, caplinks;
     int multi;                      /* uprobe_multi links: the kernel has them, not opted out */
@@ -6526,6 +6594,7 @@ struct ecq_capture {
     int nstep_ts;
     int64_t read_mono_ns;           /* when this drain began */
     int more;                       /* the last step stopped at ECQ__STEP_BYTES */
+    int ring_reading;               /* in ecq__ring_read: record payloads may be lent */
     size_t step_bytes;
     int64_t mono_to_real_ns, next_check_ms;
     int target_gone;
@@ -7621,8 +7690,12 @@ static uint32_t ecq__capture_type(struct ecq_capture *c, const struct ecq_bpf_ev
 static void ecq__capture_sink(void *ctx, const struct ecq_event *ev)
 {
     struct ecq_capture *c = ctx;
+    /* a payload in the record ring is lent to the frames, not copied (ecq__ring_read) */
+    uintptr_t p = (uintptr_t)ev->payload.ptr, d = (uintptr_t)c->ring.data;
+    int lend = c->ring_reading && p >= d && ev->payload.len <= 2 * c->ring.size &&
+               p - d <= 2 * c->ring.size - ev->payload.len;
     if (c->o.on_event) c->o.on_event(c->o.user, ev);
-    if (c->srv && ecq_server_event(c->srv, ev) < 0) c->st.dropped++;
+    if (c->srv && ecq__server_event(c->srv, ev, lend) < 0) c->st.dropped++;
 }
 
 /* one ring-buffer record -> one Event to the sinks (through the merger, with merge);
@@ -7785,6 +7858,32 @@ static void ecq__attach_socket_probes(struct ecq_capture *c)
     ecq__attach_mmap(c);
 }
 
+/* The record ring, mapped for reading here rather than through libbpf's reader, which
+ * moves the consumer position past each record as soon as its callback returns: frames
+ * point at the records' payloads (ecq__msg_entry, lend), so the position may move only
+ * once ecq__server_settle ended those loans. Its descriptor joins the file ring's epoll
+ * set (ecq_capture_fd), which libbpf's reader never waits on here (ring_buffer__consume). */
+static int ecq__ring_map(struct ecq_capture *c, int fd, size_t size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    struct epoll_event ev = {.events = EPOLLIN};
+    void *cons, *prod;
+    if (page <= 0 || !size || (size & (size - 1))) return -EINVAL;
+    if ((cons = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) return -errno;
+    c->ring.cons = cons, c->ring.page = page;
+    if ((prod = mmap(NULL, (size_t)page + 2 * size, PROT_READ, MAP_SHARED, fd, page)) == MAP_FAILED) return -errno;
+    c->ring.prod = prod, c->ring.data = (const uint8_t *)prod + page, c->ring.size = size;
+    if (epoll_ctl(ring_buffer__epoll_fd(c->rb), EPOLL_CTL_ADD, fd, &ev) < 0) return -errno;
+    return 0;
+}
+
+static void ecq__ring_unmap(struct ecq_capture *c)
+{
+    if (c->ring.cons) munmap(c->ring.cons, (size_t)c->ring.page);
+    if (c->ring.prod) munmap((void *)c->ring.prod, (size_t)c->ring.page + 2 * c->ring.size);
+    c->ring.cons = NULL, c->ring.prod = NULL;
+}
+
 /* Opens and loads the embedded BPF object, attaches the socket tracepoints and makes
  * the ring buffers. 0, or a negative errno (logged). */
 static int ecq__load(struct ecq_capture *c)
@@ -7827,8 +7926,8 @@ static int ecq__load(struct ecq_capture *c)
     c->files_fd = bpf_map__fd(files);
     c->idle_fd = bpf_map__fd(idle);
     c->missed_fd = bpf_map__fd(missed);
-    if (!(c->rb = ring_buffer__new(bpf_map__fd(rb), ecq__on_record, c, NULL)) ||
-        (rc = ring_buffer__add(c->rb, bpf_map__fd(file_rb), ecq__on_file, c)) < 0) {
+    if (!(c->rb = ring_buffer__new(bpf_map__fd(file_rb), ecq__on_file, c, NULL)) ||
+        (rc = ecq__ring_map(c, bpf_map__fd(rb), bpf_map__max_entries(rb))) < 0) {
         rc = c->rb ? rc : -errno;
         ecq__log(c, "error: ring buffer: %s", strerror(-rc));
         return rc;
@@ -7876,6 +7975,38 @@ int ecq_capture_open(struct ecq_capture **out, struct ecq_server *srv, const str
 
 int ecq_capture_fd(const struct ecq_capture *c) { return ring_buffer__epoll_fd(c->rb); }
 
+/* Hands the ring's records to ecq__on_record, as far as the producer has committed them
+ * or until a step's worth (ECQ__STEP_BYTES: -EAGAIN). The step's frames are written to
+ * the clients' sockets (timed from each record's event), what a full socket kept is
+ * copied out of the ring, and only then does the consumer position move. Returns the
+ * records taken, or -EAGAIN with more left. */
+static int ecq__ring_read(struct ecq_capture *c)
+{
+    uint64_t cons = *c->ring.cons, prod = __atomic_load_n(c->ring.prod, __ATOMIC_ACQUIRE);
+    int n = 0, rc = 0;
+    c->ring_reading = 1;
+    while (cons < prod && !rc) {
+        const uint8_t *h = c->ring.data + (cons & (c->ring.size - 1));
+        uint32_t len = __atomic_load_n((const uint32_t *)h, __ATOMIC_ACQUIRE);
+        if (len & BPF_RINGBUF_BUSY_BIT) break; /* reserved, not yet committed: the next pass */
+        cons += (BPF_RINGBUF_HDR_SZ + (len & ~(uint32_t)BPF_RINGBUF_DISCARD_BIT) + 7) & ~(uint64_t)7;
+        if (len & BPF_RINGBUF_DISCARD_BIT) continue;
+        rc = ecq__on_record(c, (void *)(h + BPF_RINGBUF_HDR_SZ), len);
+        n++;
+    }
+    c->ring_reading = 0;
+    if (c->srv) {
+        int behind = ecq__server_flush(c->srv);
+        if (!behind && c->srv->ncl) {
+            int64_t now = ecq__mono_ns();
+            for (int i = 0; i < c->nstep_ts; i++) ecq__lag_add(&c->lag_sent, now - (int64_t)c->step_ts[i], 1);
+        }
+        ecq__server_settle(c->srv);
+    }
+    __atomic_store_n(c->ring.cons, cons, __ATOMIC_RELEASE);
+    return rc < 0 ? rc : n;
+}
+
 /* tells the BPF side whether records must wake the consumer (it went idle) */
 static void ecq__set_idle(struct ecq_capture *c, int idle)
 {
@@ -7891,20 +8022,11 @@ static int ecq__drain(struct ecq_capture *c)
 {
     uint64_t before = c->st.records;
     c->step_bytes = 0;
+    c->nstep_ts = 0;
     c->read_mono_ns = ecq__mono_ns();
-    int n = ring_buffer__consume(c->rb);
+    int n = ecq__ring_read(c), f = ring_buffer__consume(c->rb); /* then the file ring */
     c->more = n == -EAGAIN;
-    return c->more ? (int)(c->st.records - before) : n;
-}
-
-/* The step's frames written now rather than at the loop's next poll, and timed: from
- * each record's event to its frame in every client's socket (not timed when a client's
- * socket was full). */
-static void ecq__time_sent(struct ecq_capture *c)
-{
-    if (!c->nstep_ts || !c->srv || ecq__server_flush(c->srv) || !c->srv->ncl) return;
-    int64_t now = ecq__mono_ns();
-    for (int i = 0; i < c->nstep_ts; i++) ecq__lag_add(&c->lag_sent, now - (int64_t)c->step_ts[i], 1);
+    return c->more ? (int)(c->st.records - before) : n < 0 ? n : f < 0 ? f : n;
 }
 
 /* The drain adapts to the record rate, judged over ECQ__RATE_WINDOW_NS: while many
@@ -7914,7 +8036,6 @@ static void ecq__time_sent(struct ecq_capture *c)
  * costs less than the timer's wakeups and reaches the reader sooner. */
 static int ecq__step(struct ecq_capture *c)
 {
-    c->nstep_ts = 0;
     int n = ecq__drain(c);
     if (n > 0) c->win_records += (uint64_t)n;
     if (c->idle && c->win_records > ECQ__WAKE_MAX) {
@@ -7928,7 +8049,6 @@ static int ecq__step(struct ecq_capture *c)
             if (m > 0) n = n > 0 ? n + m : m;
         }
     }
-    ecq__time_sent(c);
     if (c->nbssl) ecq__bssl_poll(c);
     if ((c->npending || c->ncatchup || c->rescan_all || c->nscan) && ecq__now_us() >= c->next_discovery_us) {
         ecq__discover_pending(c); /* not on every wakeup a client's traffic makes: */
@@ -8044,6 +8164,9 @@ static void ecq__log_lags(struct ecq_capture *c)
                 " records); to its frame written p50 %" PRIu64 " p99 %" PRIu64 " max %" PRIu64 " us (%" PRIu64 " timed)",
              ecq__lag_pct(r, 500), ecq__lag_pct(r, 990), r->max_us, r->count, ecq__lag_pct(w, 500), ecq__lag_pct(w, 990),
              w->max_us, w->count);
+    if (c->srv && c->srv->lent_n)
+        ecq__log(c, "payloads of %u bytes or more: %" PRIu64 " frame(s) written from the ring's memory, %" PRIu64
+                    " of them copied out of it for a client behind", ECQ__LEND_MIN, c->srv->lent_n, c->srv->lent_copied);
 }
 
 void ecq_capture_close(struct ecq_capture *c)
@@ -8061,6 +8184,7 @@ void ecq_capture_close(struct ecq_capture *c)
         ecq__log_lags(c);
         ring_buffer__free(c->rb);
     }
+    ecq__ring_unmap(c);
     ecq_merge_close(c->merge); /* what it holds, to the sinks */
     bpf_object__close(c->obj);
     ecq__libbpf_leave(host);

@@ -110,12 +110,12 @@ if [ "$(id -u)" = 0 ] && cc -O2 -Wall -o $BIN/sslbench tests/bench/sslbench.c -l
     echo
     echo "## 2. Capture overhead: µs per SSL_write over loopback TLS (a reader process SSL_reads it), median of $CR interleaved rounds"
     echo
-    echo "| payload | bare | do-nothing probes (limit) | agent, no reader | agent + one C reader | agent+reader / do-nothing (limit 1.25) |"
-    echo "|---|---|---|---|---|---|"
+    echo "| payload | bare | do-nothing probes (limit) | agent, no reader | agent + one C reader | agent+reader / do-nothing (limit 1.25) | the agent's CPU per write, with the reader |"
+    echo "|---|---|---|---|---|---|---|"
   } >>$R
   for size in 100 1024 16384; do
     n=$((size == 16384 ? 5000 : 20000)); [ $Q = 1 ] && n=$((n / 4))
-    b=() z=() a=() c=()
+    b=() z=() a=() c=() u=()
     for r in $(seq $CR); do
       b+=($(us_per -n $n -s $size))
       $BIN/nopprobe $BIN/nop.bpf.o $LIB SSL_write SSL_read SSL_write_ex SSL_read_ex SSL_free:entry >$OUT/bench-nop.out 2>&1 &
@@ -128,15 +128,25 @@ if [ "$(id -u)" = 0 ] && cc -O2 -Wall -o $BIN/sslbench tests/bench/sslbench.c -l
       $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
       rd=$!
       sleep 0.3
+      t0=$(cut -d' ' -f1 /proc/$AGENT/schedstat)
       c+=($(us_per -n $n -s $size))
+      u+=($(awk -v a=$t0 -v b=$(cut -d' ' -f1 /proc/$AGENT/schedstat) -v n=$n 'BEGIN { printf "%.2f", (b - a) / n / 1000 }'))
       kill $rd; wait $rd 2>/dev/null
       agent_off
+      LENT=$(grep -o '[0-9]* frame(s) written from the ring.s memory, [0-9]* of them' $OUT/bench-agent.log)
     done
     mb=$(printf '%s\n' "${b[@]}" | median) mz=$(printf '%s\n' "${z[@]}" | median)
     ma=$(printf '%s\n' "${a[@]}" | median) mc=$(printf '%s\n' "${c[@]}" | median)
-    echo "| $size B | $mb | $mz | $ma | $mc | **$(ratio $mc $mz)×** |" >>$R
-    echo "overhead size=$size: bare ${b[*]} | nop ${z[*]} | agent ${a[*]} | agent+reader ${c[*]}"
+    echo "| $size B | $mb | $mz | $ma | $mc | **$(ratio $mc $mz)×** | $(printf '%s\n' "${u[@]}" | median) µs |" >>$R
+    echo "overhead size=$size: bare ${b[*]} | nop ${z[*]} | agent ${a[*]} | agent+reader ${c[*]} | agent CPU ${u[*]}"
+    [ "$size" = 16384 ] && LENT16=$LENT
   done
+  {
+    echo
+    echo "Copies of a payload's bytes: the probe's into the ring, the kernel's into the reader's socket and out of it;"
+    echo "from 4 KiB on the agent writes frames straight from the ring's memory and copies a payload only for a client"
+    echo "whose socket is full (the last 16 KiB round, the agent's own count: ${LENT16:-none} copied)."
+  } >>$R
 
   # ---- 3. capture latency ---------------------------------------------------
   cat >$OUT/tslack.c <<'EOF'
