@@ -8178,7 +8178,9 @@ void ecq_capture_close(struct ecq_capture *c)
     /* detached first, so that nothing is written to the ring after the last drain */
     ecq__links_free_all(c);
     if (c->rb) {
-        while (ecq__drain(c), c->more) /* what is left, ECQ__STEP_BYTES at a time */
+        /* what is left, ECQ__STEP_BYTES at a time; nothing if the record ring could not be
+         * mapped (the capture failed to open there: the file ring was made first) */
+        while (c->ring.prod && (ecq__drain(c), c->more))
             ;
         ecq__check_losses(c);
         ecq__log_lags(c);

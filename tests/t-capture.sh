@@ -411,6 +411,12 @@ if wait_log "$OUT/lent.log" capturing 20; then
 else
   bad "ecaptureq tls --ringbuf-mb 1 (ASan) starts (see $OUT/lent.log)"
 fi
+# the record ring's mapping (twice its size) over the address-space limit: the capture
+# fails to open with a clear line, not a crash in its cleanup (which drained the ring)
+# (the agent's own address space is some 10 MiB before it)
+prlimit --as=$((96 << 20)) ./ecaptureq tls --ringbuf-mb 64 --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/ringmap.txt"; rc=$?
+check "tls --ringbuf-mb 64 under a 96 MiB address-space limit (the ring maps 128 MiB): exit 1 and 'error: ring buffer: Cannot allocate memory', no crash" \
+  bash -c "test $rc = 1 && grep -q 'error: ring buffer: Cannot allocate memory' $OUT/ringmap.txt"
 
 if command -v setpriv >/dev/null; then
   setpriv --reuid=65534 --regid=65534 --clear-groups ./ecaptureq tls --ecaptureq ws://127.0.0.1:0/ >/dev/null 2>"$OUT/nonroot.txt"; rc=$?
