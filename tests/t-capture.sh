@@ -399,17 +399,36 @@ kill -TERM $TLS3; wait $TLS3 2>/dev/null
 
 # payloads of 4 KiB and more go from the ring's memory to the sockets, copied only for a
 # client whose socket is full: a 1 MiB ring that 8 MiB of records wrap eight times,
-# one client reading, one stalled (tests/lent_check.py checks both byte for byte)
-"$BIN/ecaptureq-asan-tls" tls --ringbuf-mb 1 --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/lent.log" &
+# one client reading, one reading batches (ecaptureq.batch: copied from the ring as the
+# events come), one stalled (tests/lent_check.py checks each byte for byte; the writer
+# waits for the reading clients, so the ring never overflows however slow the agent is).
+# The stalled client's queue comes within a few frames of the default 16 MiB bound (its
+# 514 frames of 16 KiB each sit in a 32 KiB allocation): the bound is raised well over
+# that, so that it is never closed for it
+"$BIN/ecaptureq-asan-tls" tls --ringbuf-mb 1 --client-buffer 67108864 --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/lent.log" &
 LENT=$!; PIDS+=($LENT)
 if wait_log "$OUT/lent.log" capturing 20; then
-  check "4 MiB over TLS in 16 KiB writes, a 1 MiB ring: a reading client and a stalled one (4 KiB receive buffer) each get the writer's and the reader's side byte-exact" \
+  check "4 MiB over TLS in 16 KiB writes, a 1 MiB ring: a reading client, a batching one and a stalled one (4 KiB receive buffer) each get the writer's and the reader's side byte-exact" \
     $PY tests/lent_check.py "$(log_port "$OUT/lent.log")" "$CERT" "$KEY" 4
   kill -TERM $LENT; wait $LENT; rc=$?
   check "... the payloads went from the ring's memory, those the stalled client held copied out (ASan agent: exit 0, no report, no loss)" \
     bash -c "test $rc = 0 && grep -q 'frame(s) written from the ring.s memory, [1-9][0-9]* of them copied' $OUT/lent.log && ! grep -q 'Sanitizer\|runtime error\|capture lost' $OUT/lent.log"
 else
   bad "ecaptureq tls --ringbuf-mb 1 (ASan) starts (see $OUT/lent.log)"
+fi
+# the stalled client goes over its bound (--client-buffer 2 MiB: some 60 frames; its
+# socket takes 4 MiB at most) while frames that point into the ring are queued for it:
+# closed with 1008, what it got before is exact
+"$BIN/ecaptureq-asan-tls" tls --ringbuf-mb 1 --client-buffer 2097152 --ecaptureq ws://127.0.0.1:0/ 2>"$OUT/lent-bound.log" &
+LENT=$!; PIDS+=($LENT)
+if wait_log "$OUT/lent-bound.log" capturing 20; then
+  check "... a stalled client over --client-buffer 2 MiB is closed with 1008; the frames it got before parse and hold each side's first bytes exactly" \
+    $PY tests/lent_check.py "$(log_port "$OUT/lent-bound.log")" "$CERT" "$KEY" 4 bound
+  kill -TERM $LENT; wait $LENT; rc=$?
+  check "... the ASan agent: exit 0, no report, no loss" \
+    bash -c "test $rc = 0 && grep -q 'closing with 1008' $OUT/lent-bound.log && ! grep -q 'Sanitizer\|runtime error\|capture lost' $OUT/lent-bound.log"
+else
+  bad "ecaptureq tls --ringbuf-mb 1 --client-buffer 2097152 (ASan) starts (see $OUT/lent-bound.log)"
 fi
 # the record ring's mapping (twice its size) over the address-space limit: the capture
 # fails to open with a clear line, not a crash in its cleanup (which drained the ring)
