@@ -70,4 +70,5 @@ async def main():
         print(("ok - " if good else "not ok - ") + name + ("" if good or not why else " (%s)" % why))
 
 
-asyncio.run(main())
+if __name__ == "__main__":
+    asyncio.run(main())
