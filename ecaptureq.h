@@ -951,7 +951,7 @@ int ecq_capture_fd(const struct ecq_capture *c);
  * Returns the number of records, or a negative errno. */
 int ecq_capture_step(struct ecq_capture *c);
 
-/* Microseconds until ecq_capture_step is due: 250 while records flow; once none came
+/* Microseconds until ecq_capture_step is due: 500 while records flow; once none came
  * for 10 ms, the time to the next once-a-second check, records then waking the
  * capture fd themselves (no timer while idle). A host that waits in milliseconds rounds
  * up: (us + 999) / 1000. */
