@@ -1595,15 +1595,14 @@ static struct ecq_bytes ecq__utf8_fix(struct ecq_bytes b, char *buf, size_t cap)
  * its first byte is written. */
 #define ECQ__BATCH_PROTOCOL "ecaptureq.batch"
 #define ECQ__BATCH_BYTES ((32u << 10) - 64) /* with the message's head, a 32 KiB allocation */
-#define ECQ__BATCH_TAG 0x7a
+#define ECQ__BATCH_FIELD 15 /* the wrapper's field: tag 0x7a */
 
 /* m added to c's open batch, or to a new one queued for c: 1, or 0 to send m as it is */
 static int ecq__client_batch(struct ecq_server *s, struct ecq__client *c, const struct ecq__msg *m)
 {
     const uint8_t *f = m->buf + m->off;
     if (c->state != ECQ__OPEN || m->len < 2 || f[0] != (0x80 | 2)) return 0; /* whole binary frames only */
-    size_t hl = (f[1] & 0x7f) == 127 ? 10 : (f[1] & 0x7f) == 126 ? 4 : 2, n = m->len - hl, vl = 1;
-    for (size_t v = n; v >= 0x80; v >>= 7) vl++;
+    size_t hl = (f[1] & 0x7f) == 127 ? 10 : (f[1] & 0x7f) == 126 ? 4 : 2, n = m->len - hl, vl = ecq__varint_size(n);
     if (1 + vl + n > ECQ__BATCH_BYTES) return 0;
     struct ecq__msg *b = c->qlen ? c->q[(c->qhead + c->qlen - 1) % c->qcap] : NULL;
     size_t used = b ? b->off + b->len - ECQ__FRAME_HDR_MAX : 0;
@@ -1617,17 +1616,12 @@ static int ecq__client_batch(struct ecq_server *s, struct ecq__client *c, const 
         used = 0;
     }
     uint8_t *o = b->buf + ECQ__FRAME_HDR_MAX + used;
-    *o++ = ECQ__BATCH_TAG;
-    for (size_t v = n; ; v >>= 7) {
-        *o++ = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
-        if (v < 0x80) break;
-    }
-    if (m->lent) { /* the entry's own bytes, then the lent payload */
-        memcpy(o, f + hl, m->lent_at - hl);
-        memcpy(o + m->lent_at - hl, m->lent, m->len - m->lent_at);
-    } else {
-        memcpy(o, f + hl, n);
-    }
+    struct ecq__pb_out po = {o, o + 1 + vl + n, 0, 0, NULL};
+    ecq__out_tag(&po, ECQ__BATCH_FIELD, ECQ__PB_LEN);
+    ecq__out_varint(&po, n);
+    size_t own = (m->lent ? m->lent_at : m->len) - hl; /* the entry's own bytes, then a lent payload */
+    ecq__out(&po, f + hl, own);
+    if (m->lent) ecq__out(&po, m->lent, n - own);
     c->qbytes -= b->len;
     ecq__msg_frame(b, 2, ECQ__FRAME_HDR_MAX, used + 1 + vl + n);
     c->qbytes += b->len;
@@ -1955,17 +1949,35 @@ static void ecq__client_page(struct ecq_server *s, struct ecq__client *c)
     ecq__client_answer(s, c, m, m ? "got the page" : "got no page (out of memory)");
 }
 
-/* whether a request head (one ecq_http_check_upgrade took) offers the subprotocol proto */
+/* The value of the next header field called name in an HTTP head, from *at on (NULL:
+ * after the status or request line), blanks trimmed, a line ending in CR LF or a bare
+ * LF; {NULL, 0} when there is none. *at moves past the field found. */
+static struct ecq_bytes ecq__head_next(const char *head, size_t hl, const char *name, const char **at)
+{
+    size_t nl = strlen(name);
+    const char *end = head + hl, *p = *at ? *at : memchr(head, '\n', hl);
+    while (p && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol) break;
+        if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
+            const char *v = p + nl + 1, *e = eol;
+            while (v < e && (*v == ' ' || *v == '\t')) v++;
+            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
+            *at = eol;
+            return (struct ecq_bytes){v, (size_t)(e - v)};
+        }
+        p = eol;
+    }
+    return (struct ecq_bytes){NULL, 0};
+}
+
+/* whether a request head (one ecq_http_check_upgrade took) offers the subprotocol proto,
+ * in any of its Sec-WebSocket-Protocol fields */
 static int ecq__head_offers(const char *head, size_t len, const char *proto)
 {
-    const char *end = head + len, *eol = memchr(head, '\n', len);
-    for (const char *cur = eol ? eol + 1 : end; cur < end; cur = eol + 1) {
-        const char *colon;
-        if (!(eol = memchr(cur, '\n', (size_t)(end - cur))) || !(colon = memchr(cur, ':', (size_t)(eol - cur)))) break;
-        const char *vend = eol > colon + 1 && eol[-1] == '\r' ? eol - 1 : eol; /* CRLF or a bare LF */
-        struct ecq_bytes name = {cur, (size_t)(colon - cur)}, val = {colon + 1, (size_t)(vend - (colon + 1))};
-        if (ecq__bytes_ieq(name, "Sec-WebSocket-Protocol") && ecq__list_has(val, proto)) return 1;
-    }
+    const char *at = NULL;
+    for (struct ecq_bytes v; (v = ecq__head_next(head, len, "Sec-WebSocket-Protocol", &at)).ptr;)
+        if (ecq__list_has(v, proto)) return 1;
     return 0;
 }
 
@@ -8657,20 +8669,8 @@ static int ecq__watch_wait(const struct ecq__watch *w, int fd, short events, int
  * request line skipped), blanks trimmed; {NULL, 0} if there is none. */
 static struct ecq_bytes ecq__head_field(const char *head, size_t hl, const char *name)
 {
-    size_t nl = strlen(name);
-    const char *end = head + hl, *p = memchr(head, '\n', hl);
-    while (p && ++p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        if (!eol) break;
-        if ((size_t)(eol - p) > nl && !strncasecmp(p, name, nl) && p[nl] == ':') {
-            const char *v = p + nl + 1, *e = eol;
-            while (v < e && (*v == ' ' || *v == '\t')) v++;
-            while (e > v && (e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) e--;
-            return (struct ecq_bytes){v, (size_t)(e - v)};
-        }
-        p = eol;
-    }
-    return (struct ecq_bytes){NULL, 0};
+    const char *at = NULL;
+    return ecq__head_next(head, hl, name, &at);
 }
 
 /* a TCP connection to the server's address (each address of its name in turn): the

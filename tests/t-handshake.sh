@@ -27,14 +27,21 @@ check "curl: foreign Origin -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-
 check "curl: rebinding Host -> 403" test "$(cstatus "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H "Host: evil.example:$PORT" http://127.0.0.1:$PORT/)" = 403
 # Sec-WebSocket-Protocol: the answer names ecaptureq.batch only when it is offered as a
 # whole token (RFC 6455 4.2.2: never a protocol the client did not offer)
-proto_answer() {
-  curl -s -N -D - -o /dev/null --max-time 1 "${H[@]}" -H 'Sec-WebSocket-Version: 13' -H "Sec-WebSocket-Protocol: $1" \
+proto_answer() { proto_fields "Sec-WebSocket-Protocol: $1"; }
+proto_fields() { # the status and the protocol named, for the header fields given
+  local f=() x
+  for x in "$@"; do f+=(-H "$x"); done
+  curl -s -N -D - -o /dev/null --max-time 1 "${H[@]}" -H 'Sec-WebSocket-Version: 13' "${f[@]}" \
     http://127.0.0.1:$PORT/ 2>/dev/null | tr -d '\r' | awk 'NR == 1 {print $2} tolower($1) == "sec-websocket-protocol:" {print $2}' | tr '\n' ' '
 }
 check "curl: Sec-WebSocket-Protocol 'chat,  ecaptureq.batch ' -> 101 naming ecaptureq.batch" test "$(proto_answer 'chat,  ecaptureq.batch ')" = "101 ecaptureq.batch "
 for v in 'ecaptureq.batchx' 'xecaptureq.batch, chat' 'ecaptureq.batch.v2' ',,,' '""' 'ecaptureq batch'; do
   check "curl: Sec-WebSocket-Protocol '$v' -> 101 naming no protocol" test "$(proto_answer "$v")" = "101 "
 done
+check "curl: two Sec-WebSocket-Protocol fields, 'chat' then 'ecaptureq.batch' -> 101 naming ecaptureq.batch" \
+  test "$(proto_fields 'Sec-WebSocket-Protocol: chat' 'Sec-WebSocket-Protocol: ecaptureq.batch')" = "101 ecaptureq.batch "
+check "curl: ecaptureq.batch in fields that only look like it (X-Sec-WebSocket-Protocol, Sec-WebSocket-Protocols) -> 101 naming no protocol" \
+  test "$(proto_fields 'X-Sec-WebSocket-Protocol: ecaptureq.batch' 'Sec-WebSocket-Protocols: ecaptureq.batch')" = "101 "
 
 section "RFC 6455 over raw sockets"
 tally < <(unpriv $PY tests/wsraw.py 127.0.0.1 $PORT 2>&1)
