@@ -30,6 +30,7 @@ cc -O2 -g -Wall -Wextra -Werror -DECAPTUREQ_NO_BPF -DECAPTUREQ_NO_MAIN -o "$BIN/
 wait $T1 && wait $T2 &&
 protoc --python_out="$OUT" --proto_path=. ecaptureq.proto || { bad "test tools build"; echo "$PASS passed, $FAIL failed, $SKIP skipped"; exit 1; }
 
+rm -rf "$OUT/prebuild" # no status of an earlier run: `built` waits for this run's builds
 SAN=$SAN nice -n 10 tests/prebuild.sh ${*:-$AREAS} & PIDS+=($!)
 
 for area in ${*:-$AREAS}; do
