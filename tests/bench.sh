@@ -103,6 +103,7 @@ if [ "$(id -u)" = 0 ] && cc -O2 -Wall -o $BIN/sslbench tests/bench/sslbench.c -l
     APORT=$(port_of $OUT/bench-agent.log)
   }
   agent_off() { kill -TERM $AGENT; wait $AGENT 2>/dev/null; }
+  cpu_ns() { awk '{print $1}' /proc/$1/schedstat; } # PID's time on CPU, ns
 
   # ---- 2. capture overhead --------------------------------------------------
   CR=${CROUNDS:-5}
@@ -128,9 +129,9 @@ if [ "$(id -u)" = 0 ] && cc -O2 -Wall -o $BIN/sslbench tests/bench/sslbench.c -l
       $BIN/wsclients 127.0.0.1 $APORT -c 1 -a -n 1000000000 -t 600 >/dev/null 2>&1 &
       rd=$!
       sleep 0.3
-      t0=$(cut -d' ' -f1 /proc/$AGENT/schedstat)
+      t0=$(cpu_ns $AGENT)
       c+=($(us_per -n $n -s $size))
-      u+=($(awk -v a=$t0 -v b=$(cut -d' ' -f1 /proc/$AGENT/schedstat) -v n=$n 'BEGIN { printf "%.2f", (b - a) / n / 1000 }'))
+      u+=($(awk -v a=$t0 -v b=$(cpu_ns $AGENT) -v n=$n 'BEGIN { printf "%.2f", (b - a) / n / 1000 }'))
       kill $rd; wait $rd 2>/dev/null
       agent_off
       LENT=$(grep -o '[0-9]* frame(s) written from the ring.s memory, [0-9]* of them' $OUT/bench-agent.log)
@@ -185,7 +186,6 @@ EOF
     echo "| writes/s asked | done | agent read | frame written | reader got | reader p99 / 1 ms | agent CPU | µs per event | wakeups/s | µs per wakeup |"
     echo "|---|---|---|---|---|---|---|---|---|---|"
   } >>$R
-  cpu_ns() { awk '{print $1}' /proc/$1/schedstat; }
   switches() { awk '/ctxt_switches/ {s += $2} END {print s}' /proc/$1/status; }
   usersys() { awk '{print $14, $15}' /proc/$1/stat; } # clock ticks in user and system mode
   for rate in 1000 10000 50000; do
